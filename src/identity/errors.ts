@@ -1,0 +1,4 @@
+/** Typed identity errors. */
+export class InvalidAccountIdError extends Error {
+  override name = 'InvalidAccountIdError'
+}

@@ -1,0 +1,38 @@
+/**
+ * Genesis config: the parameters every node of one network agrees on. Its hash is `net`,
+ * mixed into every signature, so objects from another network never verify here.
+ */
+import { createHash } from 'node:crypto'
+import { Genesis as GenesisPb } from '../wire/pb/genesis.js'
+
+export interface Issuer {
+  publicKey: Uint8Array
+  capUc: bigint
+}
+
+export interface Genesis {
+  name: string
+  issuers: Issuer[]
+  defaultCreditLimitUc: bigint
+  maxSessionLockUc: bigint
+}
+
+export function encodeGenesis (g: Genesis): Uint8Array {
+  const issuers = [...g.issuers].sort((a, b) => Buffer.compare(Buffer.from(a.publicKey), Buffer.from(b.publicKey)))
+  return GenesisPb.encode({
+    name: g.name,
+    issuers: issuers.map(i => ({ publicKey: i.publicKey as Uint8Array<ArrayBuffer>, capUc: i.capUc })),
+    defaultCreditLimitUc: g.defaultCreditLimitUc,
+    maxSessionLockUc: g.maxSessionLockUc
+  })
+}
+
+/** net = SHA-256 of the encoded genesis */
+export function netId (g: Genesis): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(encodeGenesis(g)).digest())
+}
+
+/** first 8 hex chars of net, used in topic names */
+export function net8 (net: Uint8Array): string {
+  return Buffer.from(net.subarray(0, 4)).toString('hex')
+}
