@@ -1,0 +1,66 @@
+/**
+ * What the buyer's router promises its callers (the gateway, the SDK, the simulator):
+ * routing constraints, the outcome of a routed request, and the typed errors it may throw.
+ */
+import type { FinishReason, UsageSource } from '../exec/backend.js'
+
+/** Constraints from the `tally` request field or `X-Tally-*` headers. */
+export interface RouteConstraints {
+  maxPriceInPerMTokUc?: bigint
+  maxPriceOutPerMTokUc?: bigint
+  minParams?: number
+  quantizations?: string[]
+  verifiedOnly?: boolean
+  maxTtftMs?: number
+  excludeSellers?: string[]
+  /** start this many sellers at once; the first token wins */
+  race?: number
+  /** cost-accounting tag, e.g. a project name */
+  tag?: string
+}
+
+export interface RoutedResult {
+  text: string
+  finishReason: FinishReason
+  inputTokens: number
+  outputTokens: number
+  usageSource: UsageSource
+  seller: string
+  model: string
+  fingerprint: string
+  fingerprintVerified: boolean
+  params: number
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  costUc: bigint
+  /** billion-parameter tokens, exact decimal string */
+  bpt: string
+  ttftMs: number
+  /** sellers tried before this one succeeded */
+  attempts: number
+}
+
+export class RouterError extends Error {
+  override name = 'RouterError'
+}
+/** no model of that id on the market */
+export class UnknownModelError extends RouterError {
+  override name = 'UnknownModelError'
+}
+/** offers exist but none meets the constraints or all refused/failed */
+export class NoSellerError extends RouterError {
+  override name = 'NoSellerError'
+}
+/** the buyer's account cannot lock the session's max spend */
+export class InsufficientCreditError extends RouterError {
+  override name = 'InsufficientCreditError'
+}
+/** no first token / no completion within the allowed time */
+export class RouteTimeoutError extends RouterError {
+  override name = 'RouteTimeoutError'
+}
+/** the stream broke after tokens were delivered; the buyer paid only for vouchered tokens */
+export class MidStreamError extends RouterError {
+  override name = 'MidStreamError'
+  constructor (message: string, readonly partial: RoutedResult) { super(message) }
+}
