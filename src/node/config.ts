@@ -1,0 +1,263 @@
+/**
+ * Node configuration: one typed `TallyConfig`, built from a JSON file, then `TALLY_*`
+ * environment variables, then CLI flags (later wins), and validated once at this boundary.
+ * Every failure is a `ConfigError` naming the bad field, e.g. `listen[1]: not a multiaddr`.
+ */
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Genesis, Issuer } from '../ledger/genesis.js'
+import { publicKeyFromAccountId } from '../identity/account.js'
+import { DEFAULT_GATEWAY_HOST, DEFAULT_MEMORY_LISTEN, DEFAULT_TCP_LISTEN, DEV_GENESIS, defaultDataDir } from './defaults.js'
+
+export type TransportName = 'tcp' | 'memory'
+export type EncryptionName = 'noise' | 'plaintext'
+
+export interface GatewayConfig {
+  host: string
+  port: number
+  /** bearer token; required when host is not loopback */
+  token?: string
+}
+
+export interface TallyConfig {
+  dataDir: string
+  listen: string[]
+  /** multiaddrs that end in /p2p/<peer id> */
+  bootstrap: string[]
+  transport: TransportName
+  encryption: EncryptionName
+  /** many nodes in one process: allows plaintext, turns the connection monitor off */
+  simulation: boolean
+  genesis: Genesis
+  gateway?: GatewayConfig
+  /** opens a sealed identity file; from TALLY_PASSPHRASE only, never from a file or a flag */
+  passphrase?: string
+}
+
+/** what a CLI passes in; undefined means "not given" */
+export interface ConfigFlags {
+  config?: string
+  dataDir?: string
+  listen?: string[]
+  bootstrap?: string[]
+  transport?: string
+  encryption?: string
+  simulation?: boolean
+  gateway?: string
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  readonly field: string
+  constructor (field: string, problem: string) {
+    super(`${field}: ${problem}`)
+    this.field = field
+  }
+}
+
+/** a config file is a few KiB */
+const MAX_CONFIG_BYTES = 1024 * 1024
+const MAX_ADDRS = 64
+const MAX_GENESIS_NAME = 64
+const MAX_ISSUERS = 256
+const UC_PATTERN = /^(0|[1-9][0-9]{0,29})$/
+const FILE_KEYS = new Set(['dataDir', 'listen', 'bootstrap', 'transport', 'encryption', 'simulation', 'genesis', 'gateway'])
+
+type Raw = Record<string, unknown>
+
+function isObject (v: unknown): v is Raw {
+  return v != null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function str (v: unknown, field: string, maxLen = 4096): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > maxLen) throw new ConfigError(field, `expected a non-empty string of at most ${maxLen} chars`)
+  return v
+}
+
+function multiaddrList (v: unknown, field: string, needPeer: boolean): string[] {
+  if (!Array.isArray(v)) throw new ConfigError(field, 'expected an array of multiaddr strings')
+  if (v.length > MAX_ADDRS) throw new ConfigError(field, `at most ${MAX_ADDRS} addresses`)
+  return v.map((a, i) => {
+    const f = `${field}[${i}]`
+    if (typeof a !== 'string') throw new ConfigError(f, 'not a multiaddr (expected a string)')
+    let components
+    try {
+      components = multiaddr(a).getComponents()
+    } catch {
+      throw new ConfigError(f, `not a multiaddr: ${JSON.stringify(a.slice(0, 100))}`)
+    }
+    if (needPeer && !components.some(c => c.name === 'p2p')) throw new ConfigError(f, 'a bootstrap address must end in /p2p/<peer id>')
+    return a
+  })
+}
+
+function uc (v: unknown, field: string): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v)
+  if (typeof v !== 'string' || !UC_PATTERN.test(v)) throw new ConfigError(field, 'expected micro-credits as a decimal string, e.g. "10000000"')
+  return BigInt(v)
+}
+
+function genesis (v: unknown): Genesis {
+  if (!isObject(v)) throw new ConfigError('genesis', 'expected an object')
+  const issuersRaw = v.issuers ?? []
+  if (!Array.isArray(issuersRaw) || issuersRaw.length > MAX_ISSUERS) throw new ConfigError('genesis.issuers', `expected an array of at most ${MAX_ISSUERS} issuers`)
+  const issuers: Issuer[] = issuersRaw.map((it, i) => {
+    const f = `genesis.issuers[${i}]`
+    if (!isObject(it)) throw new ConfigError(f, 'expected {account, capUc}')
+    let publicKey: Uint8Array
+    try {
+      publicKey = publicKeyFromAccountId(str(it.account, `${f}.account`, 128))
+    } catch (err) {
+      if (err instanceof ConfigError) throw err
+      throw new ConfigError(`${f}.account`, 'not an account id (expected 12D3KooW…)')
+    }
+    return { publicKey, capUc: uc(it.capUc, `${f}.capUc`) }
+  })
+  const g: Genesis = {
+    name: str(v.name, 'genesis.name', MAX_GENESIS_NAME),
+    issuers,
+    defaultCreditLimitUc: uc(v.defaultCreditLimitUc, 'genesis.defaultCreditLimitUc'),
+    maxSessionLockUc: uc(v.maxSessionLockUc, 'genesis.maxSessionLockUc')
+  }
+  if (g.maxSessionLockUc === 0n) throw new ConfigError('genesis.maxSessionLockUc', 'must be greater than 0')
+  return g
+}
+
+/** "host:port", "[::1]:port" or "port" (binds 127.0.0.1) */
+export function parseGatewayAddress (v: string, field = 'gateway'): { host: string, port: number } {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?([0-9]{1,5})$/.exec(v)
+  if (m == null) throw new ConfigError(field, `expected host:port or a port, got ${JSON.stringify(v.slice(0, 100))}`)
+  const port = Number(m[2])
+  if (port > 65535) throw new ConfigError(field, `port must be 0..65535, got ${port}`)
+  const host = m[1] == null ? DEFAULT_GATEWAY_HOST : m[1].replace(/^\[|\]$/g, '')
+  return { host, port }
+}
+
+function isLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+}
+
+function gateway (v: unknown): GatewayConfig {
+  let g: GatewayConfig
+  if (typeof v === 'string' || typeof v === 'number') {
+    g = parseGatewayAddress(String(v))
+  } else if (isObject(v)) {
+    const host = v.host == null ? DEFAULT_GATEWAY_HOST : str(v.host, 'gateway.host', 255)
+    const port = v.port
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('gateway.port', 'expected an integer 0..65535')
+    g = { host, port }
+    if (v.token != null) g.token = str(v.token, 'gateway.token', 512)
+  } else {
+    throw new ConfigError('gateway', 'expected "host:port" or {host, port, token}')
+  }
+  return g
+}
+
+/**
+ * Validates a merged raw object into a TallyConfig. Fields left out take their defaults;
+ * unknown fields are refused so a typo never silently does nothing.
+ */
+export function parseConfig (raw: unknown): TallyConfig {
+  if (!isObject(raw)) throw new ConfigError('(config)', 'expected a JSON object')
+  for (const k of Object.keys(raw)) {
+    if (k === 'passphrase') throw new ConfigError('passphrase', 'set it with the TALLY_PASSPHRASE environment variable, never in a file or flag')
+    if (!FILE_KEYS.has(k)) throw new ConfigError(k, `unknown field (known: ${[...FILE_KEYS].join(', ')})`)
+  }
+  const transport = raw.transport ?? 'tcp'
+  if (transport !== 'tcp' && transport !== 'memory') throw new ConfigError('transport', `expected "tcp" or "memory", got ${JSON.stringify(transport)}`)
+  const simulation = raw.simulation ?? false
+  if (typeof simulation !== 'boolean') throw new ConfigError('simulation', 'expected true or false')
+  const encryption = raw.encryption ?? 'noise'
+  if (encryption !== 'noise' && encryption !== 'plaintext') throw new ConfigError('encryption', `expected "noise" or "plaintext", got ${JSON.stringify(encryption)}`)
+  if (encryption === 'plaintext' && !simulation) throw new ConfigError('encryption', '"plaintext" is only allowed with simulation: true')
+  const listen = multiaddrList(raw.listen ?? (transport === 'tcp' ? DEFAULT_TCP_LISTEN : DEFAULT_MEMORY_LISTEN), 'listen', false)
+  listen.forEach((a, i) => {
+    const names = multiaddr(a).getComponents().map(c => c.name)
+    if (transport === 'tcp' && !names.includes('tcp')) throw new ConfigError(`listen[${i}]`, 'the tcp transport listens on /ip4|ip6/…/tcp/<port> addresses')
+    if (transport === 'memory' && names[0] !== 'memory') throw new ConfigError(`listen[${i}]`, 'the memory transport listens on /memory/<name> addresses')
+  })
+  const config: TallyConfig = {
+    dataDir: resolve(str(raw.dataDir ?? defaultDataDir(), 'dataDir')),
+    listen,
+    bootstrap: multiaddrList(raw.bootstrap ?? [], 'bootstrap', true),
+    transport,
+    encryption,
+    simulation,
+    genesis: raw.genesis == null ? { ...DEV_GENESIS, issuers: [] } : genesis(raw.genesis)
+  }
+  if (raw.gateway != null) config.gateway = gateway(raw.gateway)
+  if (config.gateway != null && !isLoopback(config.gateway.host) && config.gateway.token == null) {
+    throw new ConfigError('gateway.token', `required when the gateway binds to ${config.gateway.host} (not loopback)`)
+  }
+  return config
+}
+
+function list (v: string): string[] {
+  return v.split(',').map(s => s.trim()).filter(s => s.length > 0)
+}
+
+/** reads TALLY_* variables into the raw shape; TALLY_PASSPHRASE is returned separately */
+export function configFromEnv (env: Record<string, string | undefined>): { raw: Raw, passphrase?: string, configFile?: string, gatewayToken?: string } {
+  const raw: Raw = {}
+  if (env.TALLY_DATA_DIR != null && env.TALLY_DATA_DIR !== '') raw.dataDir = env.TALLY_DATA_DIR
+  if (env.TALLY_LISTEN != null && env.TALLY_LISTEN !== '') raw.listen = list(env.TALLY_LISTEN)
+  if (env.TALLY_BOOTSTRAP != null && env.TALLY_BOOTSTRAP !== '') raw.bootstrap = list(env.TALLY_BOOTSTRAP)
+  if (env.TALLY_TRANSPORT != null && env.TALLY_TRANSPORT !== '') raw.transport = env.TALLY_TRANSPORT
+  if (env.TALLY_ENCRYPTION != null && env.TALLY_ENCRYPTION !== '') raw.encryption = env.TALLY_ENCRYPTION
+  if (env.TALLY_SIMULATION != null && env.TALLY_SIMULATION !== '') {
+    if (!['1', '0', 'true', 'false'].includes(env.TALLY_SIMULATION)) throw new ConfigError('TALLY_SIMULATION', 'expected true, false, 1 or 0')
+    raw.simulation = env.TALLY_SIMULATION === '1' || env.TALLY_SIMULATION === 'true'
+  }
+  if (env.TALLY_GATEWAY != null && env.TALLY_GATEWAY !== '') raw.gateway = env.TALLY_GATEWAY
+  return {
+    raw,
+    passphrase: env.TALLY_PASSPHRASE === '' ? undefined : env.TALLY_PASSPHRASE,
+    configFile: env.TALLY_CONFIG === '' ? undefined : env.TALLY_CONFIG,
+    gatewayToken: env.TALLY_GATEWAY_TOKEN === '' ? undefined : env.TALLY_GATEWAY_TOKEN
+  }
+}
+
+/** reads a JSON config file; errors name the file */
+export async function readConfigFile (path: string): Promise<Raw> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err: any) {
+    throw new ConfigError('config', `cannot read ${path}: ${err?.code ?? err}`)
+  }
+  if (text.length > MAX_CONFIG_BYTES) throw new ConfigError('config', `${path} is larger than ${MAX_CONFIG_BYTES} bytes`)
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err: any) {
+    throw new ConfigError('config', `${path} is not valid JSON: ${err?.message ?? err}`)
+  }
+  if (!isObject(json)) throw new ConfigError('config', `${path} must hold a JSON object`)
+  return json
+}
+
+/** file < env < flags; then validated. The passphrase comes from the environment only. */
+export async function loadConfig (flags: ConfigFlags = {}, env: Record<string, string | undefined> = process.env): Promise<TallyConfig> {
+  const fromEnv = configFromEnv(env)
+  const file = flags.config ?? fromEnv.configFile
+  const raw: Raw = file == null ? {} : await readConfigFile(file)
+  Object.assign(raw, fromEnv.raw)
+  const fromFlags: Raw = {
+    dataDir: flags.dataDir,
+    listen: flags.listen,
+    bootstrap: flags.bootstrap,
+    transport: flags.transport,
+    encryption: flags.encryption,
+    simulation: flags.simulation,
+    gateway: flags.gateway
+  }
+  for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) raw[k] = v
+  if (fromEnv.gatewayToken != null) {
+    if (raw.gateway == null) throw new ConfigError('TALLY_GATEWAY_TOKEN', 'set, but no gateway is configured')
+    raw.gateway = { ...gateway(raw.gateway), token: fromEnv.gatewayToken }
+  }
+  const config = parseConfig(raw)
+  if (fromEnv.passphrase != null) config.passphrase = fromEnv.passphrase
+  return config
+}

@@ -1,0 +1,27 @@
+/**
+ * Defaults for a node: the development network's genesis and the listen addresses and data dir
+ * used when neither a config file, the environment nor a flag says otherwise.
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import type { Genesis } from '../ledger/genesis.js'
+
+/** the network a node joins when it is given no genesis: no issuers, 10 credits of credit line each */
+export const DEV_GENESIS: Readonly<Genesis> = Object.freeze({
+  name: 'tally-dev',
+  issuers: [],
+  /** 10 credits: enough to buy a few thousand tokens from a 7B model on a fresh dev account */
+  defaultCreditLimitUc: 10_000_000n,
+  /** one session may lock at most 5 credits */
+  maxSessionLockUc: 5_000_000n
+})
+
+/** all interfaces, a port the OS picks; set `listen` for a stable address others can bootstrap to */
+export const DEFAULT_TCP_LISTEN = ['/ip4/0.0.0.0/tcp/0']
+/** memory transport nodes need a unique name; createTallyNode derives one from the account */
+export const DEFAULT_MEMORY_LISTEN: string[] = []
+export const DEFAULT_GATEWAY_HOST = '127.0.0.1'
+
+export function defaultDataDir (): string {
+  return join(homedir(), '.tally')
+}
