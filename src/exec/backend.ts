@@ -55,3 +55,8 @@ export interface Backend {
   stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<BackendEvent>
   close(): Promise<void>
 }
+
+/** The backend already runs `maxConcurrency` requests; the caller should retry later or elsewhere. */
+export class BackendBusyError extends Error {
+  override readonly name = 'BackendBusyError'
+}
