@@ -1,0 +1,6 @@
+/** The node: createTallyNode, its config and defaults, the service registry. */
+export * from './node.js'
+export * from './config.js'
+export * from './defaults.js'
+export * from './services.js'
+export * from './bootstrap.js'

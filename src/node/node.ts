@@ -1,0 +1,215 @@
+/**
+ * createTallyNode: one Tally node = one identity + one libp2p host (tcp|memory, noise|plaintext,
+ * yamux, identify, gossipsub on the network's topics) + a registry of domain services that start
+ * after libp2p and stop before it. It owns lifecycle and wiring, not any protocol's logic.
+ */
+import '../polyfill.js'
+import { EventEmitter } from 'node:events'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { memory } from '@libp2p/memory'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { plaintext } from '@libp2p/plaintext'
+import { identify, type Identify } from '@libp2p/identify'
+import { gossipsub, type GossipSub, type GossipsubOpts, type GossipsubMessage, type TopicValidatorFn } from '@libp2p/gossipsub'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import type { ComponentLogger, PeerId } from '@libp2p/interface'
+import type { TallyConfig } from './config.js'
+import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
+import { netId, net8, type Genesis } from '../ledger/genesis.js'
+import type { Ed25519Signer } from '../identity/ed25519.js'
+import { BootstrapDialer, type BootstrapInit } from './bootstrap.js'
+import { ServiceRegistry, type TallyService } from './services.js'
+
+export type TopicKind = 'offers' | 'bids' | 'records'
+export const TOPIC_KINDS: readonly TopicKind[] = ['offers', 'bids', 'records']
+
+/** `tally/<net8>/<kind>/1` */
+export function topicName (net: Uint8Array, kind: TopicKind): string {
+  return `tally/${net8(net)}/${kind}/1`
+}
+
+export interface TallyLibp2pServices {
+  identify: Identify
+  pubsub: GossipSub
+  [name: string]: unknown
+}
+
+export interface TopicHandler {
+  /** gossipsub validator: Accept / Ignore / Reject, so scoring punishes liars */
+  validate?: TopicValidatorFn
+  /** called for every accepted message on the topic */
+  onMessage?: (message: GossipsubMessage['msg'], from: PeerId) => void
+}
+
+export interface TallyNodeEvents {
+  /** a remote peer subscribed to one of this network's topics */
+  'gossip-peer': [{ peerId: string, topic: string }]
+  /** a remote peer left one of this network's topics */
+  'gossip-peer-left': [{ peerId: string, topic: string }]
+}
+
+/** internal wiring options: for the integrator, the simulator and tests, not the config file */
+export interface TallyNodeInit {
+  /** use this identity instead of the keystore in config.dataDir (simulation, tests) */
+  identity?: Identity
+  /** extra libp2p services (the factories libp2p calls with its components) */
+  libp2pServices?: Record<string, (components: any) => unknown>
+  /** gossipsub options on top of Tally's defaults (e.g. msgIdFn for record ids) */
+  gossipsub?: Partial<GossipsubOpts>
+  /** validators and message handlers per topic kind */
+  topicHandlers?: Partial<Record<TopicKind, TopicHandler>>
+  /** domain services, started in insertion order after libp2p and stopped in reverse before it */
+  services?: Record<string, (node: TallyNode) => TallyService>
+  /** libp2p logger, e.g. a per-node prefixed one in simulations */
+  logger?: ComponentLogger
+  bootstrap?: BootstrapInit
+}
+
+export interface TallyNode extends EventEmitter<TallyNodeEvents> {
+  readonly libp2p: Libp2p<TallyLibp2pServices>
+  readonly account: string
+  readonly publicKey: Uint8Array
+  readonly signer: Ed25519Signer
+  readonly net: Uint8Array
+  readonly genesis: Genesis
+  readonly topics: Readonly<Record<TopicKind, string>>
+  readonly config: TallyConfig
+  readonly services: ServiceRegistry
+  readonly started: boolean
+  /** multiaddrs others can dial, each ending in /p2p/<peer id> */
+  addrs(): string[]
+  /** remote peers subscribed to this network's topic of one kind */
+  gossipPeers(kind?: TopicKind): string[]
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+class Node extends EventEmitter<TallyNodeEvents> implements TallyNode {
+  readonly libp2p: Libp2p<TallyLibp2pServices>
+  readonly account: string
+  readonly publicKey: Uint8Array
+  readonly signer: Ed25519Signer
+  readonly net: Uint8Array
+  readonly genesis: Genesis
+  readonly topics: Readonly<Record<TopicKind, string>>
+  readonly config: TallyConfig
+  readonly services: ServiceRegistry
+  private readonly handlers: Partial<Record<TopicKind, TopicHandler>>
+  private readonly bootstrapDialer: BootstrapDialer
+  private readonly kindOfTopic: Map<string, TopicKind>
+  private running = false
+
+  constructor (libp2p: Libp2p<TallyLibp2pServices>, identity: Identity, config: TallyConfig, init: TallyNodeInit) {
+    super()
+    this.libp2p = libp2p
+    this.account = identity.account
+    this.publicKey = identity.publicKey
+    this.signer = identity.signer
+    this.genesis = config.genesis
+    this.net = netId(config.genesis)
+    this.topics = Object.freeze({ offers: topicName(this.net, 'offers'), bids: topicName(this.net, 'bids'), records: topicName(this.net, 'records') })
+    this.kindOfTopic = new Map(TOPIC_KINDS.map(k => [this.topics[k], k]))
+    this.config = config
+    this.handlers = init.topicHandlers ?? {}
+    this.services = new ServiceRegistry()
+    this.bootstrapDialer = new BootstrapDialer(libp2p, config.bootstrap, init.bootstrap)
+    for (const [name, factory] of Object.entries(init.services ?? {})) this.services.add(name, factory(this))
+  }
+
+  get started (): boolean {
+    return this.running
+  }
+
+  private readonly onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    for (const s of evt.detail.subscriptions) {
+      if (!this.kindOfTopic.has(s.topic)) continue
+      this.emit(s.subscribe ? 'gossip-peer' : 'gossip-peer-left', { peerId: evt.detail.peerId.toString(), topic: s.topic })
+    }
+  }
+
+  private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => {
+    const kind = this.kindOfTopic.get(evt.detail.msg.topic)
+    if (kind == null) return
+    this.handlers[kind]?.onMessage?.(evt.detail.msg, evt.detail.propagationSource)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    await this.libp2p.start()
+    const pubsub = this.libp2p.services.pubsub
+    pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
+    pubsub.addEventListener('gossipsub:message', this.onMessage)
+    for (const kind of TOPIC_KINDS) {
+      const validate = this.handlers[kind]?.validate
+      if (validate != null) pubsub.topicValidators.set(this.topics[kind], validate)
+      pubsub.subscribe(this.topics[kind])
+    }
+    try {
+      await this.services.start()
+    } catch (err) {
+      await this.libp2p.stop()
+      throw err
+    }
+    this.bootstrapDialer.start()
+    this.running = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.bootstrapDialer.stop()
+    try {
+      await this.services.stop()
+    } finally {
+      const pubsub = this.libp2p.services.pubsub
+      pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+      pubsub.removeEventListener('gossipsub:message', this.onMessage)
+      await this.libp2p.stop()
+    }
+  }
+
+  addrs (): string[] {
+    const id = this.libp2p.peerId.toString()
+    return this.libp2p.getMultiaddrs().map(a => {
+      const s = a.toString()
+      return a.getComponents().some(c => c.name === 'p2p') ? s : `${s}/p2p/${id}`
+    })
+  }
+
+  gossipPeers (kind: TopicKind = 'records'): string[] {
+    if (!this.running) return []
+    return this.libp2p.services.pubsub.getSubscribers(this.topics[kind]).map(p => p.toString())
+  }
+}
+
+/** Builds (does not start) a node: identity from the keystore unless given, libp2p from the config. */
+export async function createTallyNode (config: TallyConfig, init: TallyNodeInit = {}): Promise<TallyNode> {
+  const identity = init.identity ?? await loadOrCreateIdentity(config.dataDir, { passphrase: config.passphrase })
+  const privateKey = await generateKeyPairFromSeed('Ed25519', identity.seed)
+  const listen = config.listen.length > 0 || config.transport === 'tcp'
+    ? config.listen
+    : [`/memory/${identity.account}`]
+  const options: Libp2pOptions<TallyLibp2pServices> = {
+    privateKey,
+    start: false,
+    addresses: { listen },
+    transports: [config.transport === 'memory' ? memory() : tcp()],
+    connectionEncrypters: [config.encryption === 'plaintext' && config.simulation ? plaintext() : noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: !config.simulation },
+    services: {
+      ...(init.libp2pServices ?? {}),
+      identify: identify(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        ...(init.gossipsub ?? {})
+      })
+    } as any
+  }
+  if (init.logger != null) options.logger = init.logger
+  const libp2p = await createLibp2p(options)
+  return new Node(libp2p, identity, config, init)
+}

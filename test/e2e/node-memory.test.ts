@@ -1,0 +1,120 @@
+import { describe, it, expect, afterEach } from 'vitest'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { once } from 'node:events'
+import { createTallyNode, parseConfig, topicName, type TallyNode, type TallyService } from '../../src/node/index.js'
+import { netId } from '../../src/ledger/genesis.js'
+import { DEV_GENESIS } from '../../src/node/defaults.js'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+
+const dirs: string[] = []
+const nodes: TallyNode[] = []
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map(async n => await n.stop()))
+  await Promise.all(dirs.splice(0).map(async d => await rm(d, { recursive: true, force: true })))
+})
+
+async function tmp (): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'tally-node-'))
+  dirs.push(d)
+  return d
+}
+
+async function waitFor (cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+describe('createTallyNode on the memory transport', () => {
+  it('two nodes: identity from the keystore, bootstrap, gossip peers both ways, a message crosses, stop < 2 s', async () => {
+    const dirA = await tmp()
+    const a = await createTallyNode(parseConfig({ dataDir: dirA, transport: 'memory' }))
+    nodes.push(a)
+    await a.start()
+    expect((await stat(join(dirA, 'identity.json'))).mode & 0o777).toBe(0o600)
+    expect(a.libp2p.peerId.toString()).toBe(a.account)
+    expect(a.topics.offers).toBe(topicName(netId(DEV_GENESIS), 'offers'))
+    expect(a.topics.records).toMatch(/^tally\/[0-9a-f]{8}\/records\/1$/)
+    expect(a.addrs()[0]).toBe(`/memory/${a.account}/p2p/${a.account}`)
+
+    const received: Uint8Array[] = []
+    const events: string[] = []
+    const b = await createTallyNode(parseConfig({ dataDir: await tmp(), transport: 'memory', bootstrap: a.addrs() }), {
+      topicHandlers: { offers: { onMessage: (msg) => { received.push(msg.data) } } }
+    })
+    nodes.push(b)
+    b.on('gossip-peer', ({ peerId, topic }) => { events.push(`${peerId} ${topic}`) })
+    await b.start()
+    await waitFor(() => a.gossipPeers('offers').includes(b.account) && b.gossipPeers('offers').includes(a.account), 'gossip peers')
+    for (const kind of ['offers', 'bids', 'records'] as const) {
+      await waitFor(() => a.gossipPeers(kind).includes(b.account) && b.gossipPeers(kind).includes(a.account), `${kind} peers`)
+    }
+    expect(events).toContain(`${a.account} ${a.topics.offers}`)
+
+    // mesh forms on the heartbeat; publish until it lands
+    await waitFor(() => {
+      void a.libp2p.services.pubsub.publish(a.topics.offers, new TextEncoder().encode('hello')).catch(() => {})
+      return received.length > 0
+    }, 'a gossip message')
+    expect(new TextDecoder().decode(received[0])).toBe('hello')
+
+    const t0 = performance.now()
+    await b.stop()
+    await a.stop()
+    expect(performance.now() - t0).toBeLessThan(2000)
+    expect(a.libp2p.status).toBe('stopped')
+    expect(b.started).toBe(false)
+  })
+
+  it('services start after libp2p in order and stop before it in reverse; validators reject', async () => {
+    const log: string[] = []
+    const svc = (name: string) => (node: TallyNode): TallyService => ({
+      start: () => { log.push(`start ${name} libp2p=${node.libp2p.status}`) },
+      stop: () => { log.push(`stop ${name} libp2p=${node.libp2p.status}`) }
+    })
+    const dataDir = await tmp()
+    const a = await createTallyNode(parseConfig({ dataDir, transport: 'memory', simulation: true, encryption: 'plaintext' }), {
+      services: { market: svc('market'), ledger: svc('ledger') }
+    })
+    nodes.push(a)
+    const rejected: string[] = []
+    let validated = 0
+    const b = await createTallyNode(parseConfig({ dataDir: await tmp(), transport: 'memory', simulation: true, encryption: 'plaintext' }), {
+      topicHandlers: { bids: { validate: () => { validated++; return TopicValidatorResult.Reject }, onMessage: (m) => { rejected.push(String(m.data)) } } }
+    })
+    nodes.push(b)
+    await a.start()
+    await b.start()
+    expect(a.services.names()).toEqual(['market', 'ledger'])
+    expect(log).toEqual(['start market libp2p=started', 'start ledger libp2p=started'])
+    await b.libp2p.dial(a.libp2p.getMultiaddrs()[0])
+    await waitFor(() => b.gossipPeers('bids').includes(a.account), 'bids peer')
+    await waitFor(() => {
+      void a.libp2p.services.pubsub.publish(a.topics.bids, new Uint8Array([1])).catch(() => {})
+      return validated > 0
+    }, 'a validated bid')
+    expect(rejected).toEqual([])
+    await a.stop()
+    expect(log.slice(2)).toEqual(['stop ledger libp2p=started', 'stop market libp2p=started'])
+  })
+
+  it('a bootstrap peer that starts later is found by redialing with backoff', async () => {
+    const dataDir = await tmp()
+    const a = await createTallyNode(parseConfig({ dataDir, transport: 'memory', listen: ['/memory/late-a'] }))
+    nodes.push(a)
+    const b = await createTallyNode(parseConfig({ dataDir: await tmp(), transport: 'memory', bootstrap: [`/memory/late-a/p2p/${a.account}`] }), {
+      bootstrap: { initialBackoffMs: 50, maxBackoffMs: 200 }
+    })
+    nodes.push(b)
+    await b.start()
+    await new Promise(resolve => setTimeout(resolve, 300))
+    await a.start()
+    const joined = once(b, 'gossip-peer')
+    await joined
+    await waitFor(() => b.gossipPeers('records').includes(a.account), 'records peer')
+  })
+})
