@@ -1,0 +1,164 @@
+/**
+ * Offers: a seller's signed, gossiped statement of what it serves and at what price
+ * (payload `Offer` in protocols/market.proto, envelope domain tally/offer/1). This module owns
+ * building, signing, opening and range-checking offers, and the derived normalized price.
+ */
+import { Offer as OfferPb } from '../wire/pb/market.js'
+import { Domain } from '../wire/domains.js'
+import { openEnvelope, sealEnvelope } from '../wire/envelope.js'
+import { MalformedMessageError } from '../wire/errors.js'
+import { accountIdFromPublicKey } from '../identity/account.js'
+import type { Ed25519Signer } from '../identity/ed25519.js'
+import { checkExpiry, checkPrice, checkRange, checkString } from './fields.js'
+import {
+  MAX_CONTEXT_LENGTH, MAX_FINGERPRINT_CHARS, MAX_MODEL_ID_CHARS, MAX_MULTIADDR_CHARS, MAX_MULTIADDRS,
+  MAX_OFFER_BYTES, MAX_OFFER_TTL_MS, MAX_PARAMS, MAX_QUANTIZATION_CHARS, MAX_REGION_CHARS, MAX_SESSIONS,
+  MAX_TOKENS_PER_SEC
+} from './limits.js'
+
+/** The fields a seller chooses; seq and expiry are set when it is signed. */
+export interface OfferTerms {
+  modelId: string
+  fingerprint: string
+  fingerprintVerified: boolean
+  params: bigint
+  quantization: string
+  contextLength: number
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  maxSessions: number
+  tokensPerSec: number
+  region: string
+  multiaddrs: string[]
+}
+
+/** A verified offer, decoded. */
+export interface Offer extends OfferTerms {
+  /** seller ed25519 public key (the envelope signer) */
+  seller: Uint8Array
+  /** seller account id (PeerId string) */
+  sellerId: string
+  seq: bigint
+  expiresAtMs: bigint
+  withdrawn: boolean
+  /** envelope id (SHA-256 of the signing input) */
+  id: Uint8Array
+  /** the exact signed bytes, forwarded as they are */
+  bytes: Uint8Array
+}
+
+export interface SignOfferOptions {
+  seq: bigint
+  expiresAtMs: bigint
+  withdrawn?: boolean
+}
+
+function toPb (terms: OfferTerms, opts: SignOfferOptions): OfferPb {
+  return {
+    seq: opts.seq,
+    modelId: terms.modelId,
+    fingerprint: terms.fingerprint,
+    fingerprintVerified: terms.fingerprintVerified,
+    params: terms.params,
+    quantization: terms.quantization,
+    contextLength: terms.contextLength,
+    priceInPerMtokUc: terms.priceInPerMTokUc,
+    priceOutPerMtokUc: terms.priceOutPerMTokUc,
+    maxSessions: terms.maxSessions,
+    tokensPerSec: terms.tokensPerSec,
+    region: terms.region,
+    multiaddrs: terms.multiaddrs,
+    expiresAtMs: opts.expiresAtMs,
+    withdrawn: opts.withdrawn ?? false
+  }
+}
+
+/** Range checks that hold for every offer, whatever the clock. */
+export function checkOfferTerms (o: OfferTerms, withdrawn = false): void {
+  checkString('modelId', o.modelId, MAX_MODEL_ID_CHARS, true)
+  if (withdrawn) return
+  checkString('fingerprint', o.fingerprint, MAX_FINGERPRINT_CHARS, true)
+  checkString('quantization', o.quantization, MAX_QUANTIZATION_CHARS, false)
+  checkString('region', o.region, MAX_REGION_CHARS, false)
+  checkRange('params', o.params, 1n, MAX_PARAMS)
+  checkRange('contextLength', o.contextLength, 1, MAX_CONTEXT_LENGTH)
+  checkPrice('priceInPerMTokUc', o.priceInPerMTokUc)
+  checkPrice('priceOutPerMTokUc', o.priceOutPerMTokUc)
+  checkRange('maxSessions', o.maxSessions, 1, MAX_SESSIONS)
+  checkRange('tokensPerSec', o.tokensPerSec, 0, MAX_TOKENS_PER_SEC)
+  checkRange('multiaddrs count', o.multiaddrs.length, 0, MAX_MULTIADDRS)
+  for (const ma of o.multiaddrs) checkString('multiaddr', ma, MAX_MULTIADDR_CHARS, true)
+}
+
+/** Sign an offer (or, with `withdrawn`, its withdrawal). Throws on out-of-range terms. */
+export function signOffer (signer: Ed25519Signer, net: Uint8Array, terms: OfferTerms, opts: SignOfferOptions): Offer {
+  checkOfferTerms(terms, opts.withdrawn)
+  const env = sealEnvelope(signer, Domain.offer, net, OfferPb.encode(toPb(terms, opts)))
+  return {
+    ...terms,
+    multiaddrs: [...terms.multiaddrs],
+    seller: env.publicKey,
+    sellerId: accountIdFromPublicKey(env.publicKey),
+    seq: opts.seq,
+    expiresAtMs: opts.expiresAtMs,
+    withdrawn: opts.withdrawn ?? false,
+    id: env.id,
+    bytes: env.bytes
+  }
+}
+
+/**
+ * Verify and range-check received offer bytes against the validator's clock `nowMs`.
+ * Throws a typed error (MessageTooLargeError, MalformedMessageError, WrongDomainError,
+ * InvalidSignatureError, FieldRangeError, InvalidPriceError, InvalidStringFieldError,
+ * ExpiredError, ExpiryTooFarError).
+ */
+export function openOffer (bytes: Uint8Array, net: Uint8Array, nowMs: number): Offer {
+  const env = openEnvelope(bytes, { domain: Domain.offer, net, maxBytes: MAX_OFFER_BYTES })
+  let pb: OfferPb
+  try {
+    pb = OfferPb.decode(env.payload, { limits: { multiaddrs: MAX_MULTIADDRS + 1 } })
+  } catch (err: any) {
+    throw new MalformedMessageError(`offer payload does not decode: ${err?.message ?? err}`)
+  }
+  const offer: Offer = {
+    modelId: pb.modelId,
+    fingerprint: pb.fingerprint,
+    fingerprintVerified: pb.fingerprintVerified,
+    params: pb.params,
+    quantization: pb.quantization,
+    contextLength: pb.contextLength,
+    priceInPerMTokUc: pb.priceInPerMtokUc,
+    priceOutPerMTokUc: pb.priceOutPerMtokUc,
+    maxSessions: pb.maxSessions,
+    tokensPerSec: pb.tokensPerSec,
+    region: pb.region,
+    multiaddrs: pb.multiaddrs,
+    seller: env.publicKey,
+    sellerId: accountIdFromPublicKey(env.publicKey),
+    seq: pb.seq,
+    expiresAtMs: pb.expiresAtMs,
+    withdrawn: pb.withdrawn,
+    id: env.id,
+    bytes
+  }
+  checkRange('seq', offer.seq, 1n, 2n ** 63n - 1n)
+  checkOfferTerms(offer, offer.withdrawn)
+  checkExpiry('expiresAtMs', offer.expiresAtMs, nowMs, MAX_OFFER_TTL_MS)
+  return offer
+}
+
+/**
+ * Normalized price in µc per Bpt as an exact fraction: priceOut per 1M tokens over
+ * (params / 1e9) Bpt per token, i.e. priceOut·1e9 / (params·1e6) = priceOut·1000 / params.
+ * 1/1 is par.
+ */
+export function pricePerBpt (priceOutPerMTokUc: bigint, params: bigint): { num: bigint, den: bigint } {
+  return { num: priceOutPerMTokUc * 1000n, den: params }
+}
+
+/** the same, as a float for display only */
+export function pricePerBptForDisplay (priceOutPerMTokUc: bigint, params: bigint): number {
+  const { num, den } = pricePerBpt(priceOutPerMTokUc, params)
+  return Number(num * 1_000_000n / den) / 1_000_000
+}
