@@ -3,18 +3,20 @@ import { createHash } from 'node:crypto'
 
 export interface TestItem { timestamp: number, id: Uint8Array, payload: Uint8Array }
 
-export function payloadOf (seed: number, i: number, size = 40): Uint8Array {
+/** payload = 8-byte big-endian timestamp ‖ pseudo-random bytes, so a receiver can recover the timestamp */
+export function payloadOf (seed: number, i: number, size = 40, timestamp = 0): Uint8Array {
   const out = new Uint8Array(size)
   let block = 0
-  for (let off = 0; off < size; off += 32) {
+  for (let off = 8; off < size; off += 32) {
     const h = createHash('sha256').update(`item:${seed}:${i}:${block++}`).digest()
     out.set(h.subarray(0, Math.min(32, size - off)), off)
   }
+  new DataView(out.buffer).setBigUint64(0, BigInt(timestamp))
   return out
 }
 
 export function makeItem (seed: number, i: number, timestamp: number, size = 40): TestItem {
-  const payload = payloadOf(seed, i, size)
+  const payload = payloadOf(seed, i, size, timestamp)
   return { timestamp, id: new Uint8Array(createHash('sha256').update(payload).digest()), payload }
 }
 
@@ -55,4 +57,52 @@ export function hex (b: Uint8Array): string {
 
 export function hexSet (ids: Uint8Array[]): Set<string> {
   return new Set(ids.map(hex))
+}
+
+/** an in-memory record store playing both RecordSource and RecordSink for sync tests */
+export class MemStore {
+  readonly records = new Map<string, TestItem>()
+  private rev = 0
+
+  constructor (items: Iterable<TestItem> = []) {
+    for (const it of items) this.records.set(hex(it.id), it)
+  }
+
+  items (): Iterable<{ timestamp: number, id: Uint8Array }> {
+    return this.records.values()
+  }
+
+  get (id: Uint8Array): Uint8Array | undefined {
+    return this.records.get(hex(id))?.payload
+  }
+
+  /** test chains: account "acct-N" owns the records whose 9th payload byte mod 4 is N, ordered by timestamp then id */
+  chain (account: string, fromSeq: bigint, limit: number): Uint8Array[] {
+    const n = Number(account.slice(5))
+    const mine = [...this.records.values()].filter(r => r.payload[8] % 4 === n)
+      .sort((a, b) => a.timestamp - b.timestamp || Buffer.compare(a.id, b.id))
+    return mine.slice(Number(fromSeq), Number(fromSeq) + limit).map(r => r.payload)
+  }
+
+  revision (): number {
+    return this.rev
+  }
+
+  async add (bytes: Uint8Array): Promise<void> {
+    if (bytes.length < 8) throw new RangeError('test record shorter than its timestamp')
+    const id = new Uint8Array(createHash('sha256').update(bytes).digest())
+    const timestamp = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0))
+    if (!this.records.has(hex(id))) {
+      this.records.set(hex(id), { timestamp, id, payload: bytes.slice() })
+      this.rev++
+    }
+  }
+
+  ids (): Set<string> {
+    return new Set(this.records.keys())
+  }
+}
+
+export function recordId (bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(bytes).digest())
 }

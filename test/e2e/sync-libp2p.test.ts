@@ -1,0 +1,102 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { MalformedFetchError, TooManyIdsError } from '../../src/ledger/sync/index.js'
+import { hex, makeItem, MemStore, recordId, splitSets } from '../unit/ledger/sync/helpers.js'
+import { connect, syncNode, type SyncNode } from '../unit/ledger/sync/nodes.js'
+
+const nodes: SyncNode[] = []
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map(async n => n.stop()))
+})
+
+async function node (store: MemStore, init = {}): Promise<SyncNode> {
+  const n = await syncNode(store, init)
+  nodes.push(n)
+  return n
+}
+
+describe('/tally/sync and /tally/fetch over libp2p (memory transport)', () => {
+  it('two nodes with 10k items differing in 1% reconcile and fetch exactly the difference', async () => {
+    const { a, b, onlyA, onlyB } = splitSets(42, 10_000, 198, 1, 1, 1_000_000)
+    expect(onlyA.size).toBeGreaterThan(0)
+    expect(onlyB.size).toBeGreaterThan(0)
+    const lacks: string[] = []
+    const na = await node(new MemStore(a), { intervalMs: 0, recordId, maxFrameBytes: 16_384, onPeerLacks: (_p, ids) => lacks.push(...ids.map(hex)) })
+    const nb = await node(new MemStore(b), { intervalMs: 0, recordId, maxFrameBytes: 16_384 })
+    await connect(na, nb)
+
+    const r = await na.services.sync.syncWith(nb.peerId)
+    expect(r.needed).toBe(onlyB.size)
+    expect(r.fetched).toBe(onlyB.size)
+    expect(r.pushedIdsPeerLacks).toBe(onlyA.size)
+    expect(new Set(lacks)).toEqual(onlyA)
+    expect(r.rounds).toBeGreaterThan(1)
+    expect(r.bytesSent).toBeGreaterThan(0)
+    expect(r.bytesReceived).toBeGreaterThan(0)
+    for (const id of onlyB) expect(na.store.records.has(id)).toBe(true)
+
+    // the other direction completes the union; a second pass finds nothing
+    const back = await nb.services.sync.syncWith(na.peerId)
+    expect(back.fetched).toBe(onlyA.size)
+    expect(nb.store.ids()).toEqual(na.store.ids())
+    const again = await na.services.sync.syncWith(nb.peerId)
+    expect(again).toMatchObject({ rounds: 1, needed: 0, fetched: 0, pushedIdsPeerLacks: 0 })
+  })
+
+  it('fetches records by id and by account chain', async () => {
+    const items = Array.from({ length: 200 }, (_, i) => makeItem(9, i, 1000 + i))
+    const server = await node(new MemStore(items), { intervalMs: 0 })
+    const client = await node(new MemStore(), { intervalMs: 0, recordId, maxIdsPerFetch: 64 })
+    await connect(client, server)
+
+    const unknown = new Uint8Array(32).fill(7)
+    const got = await client.services.sync.fetchIds(server.peerId, [items[3].id, unknown, items[150].id])
+    expect(got.map(b => hex(recordId(b)))).toEqual([hex(items[3].id), hex(items[150].id)])
+
+    const chain = server.store.chain('acct-2', 0n, 1000)
+    const fetched = await client.services.sync.fetchChain(server.peerId, 'acct-2', 5n, 10)
+    expect(fetched.map(hex)).toEqual(chain.slice(5, 15).map(hex))
+
+    await expect(client.services.sync.fetchIds(server.peerId, Array.from({ length: 65 }, () => unknown))).rejects.toThrow(TooManyIdsError)
+  })
+
+  it('refuses a fetched record that was not asked for', async () => {
+    const items = Array.from({ length: 10 }, (_, i) => makeItem(10, i, i))
+    const liarStore = new MemStore(items)
+    // the liar answers every id with the bytes of item 0
+    liarStore.get = () => items[0].payload
+    const liar = await node(liarStore, { intervalMs: 0 })
+    const client = await node(new MemStore(), { intervalMs: 0, recordId })
+    await connect(client, liar)
+    await expect(client.services.sync.fetchIds(liar.peerId, [items[1].id])).rejects.toThrow(MalformedFetchError)
+  })
+
+  it('three nodes: a partition heals through periodic pulls from random peers', async () => {
+    const all = Array.from({ length: 3000 }, (_, i) => makeItem(11, i, i % 97))
+    const shared = all.slice(0, 2000)
+    const stores = [0, 1, 2].map(k => new MemStore([...shared, ...all.slice(2000 + k * 300, 2000 + (k + 1) * 300)]))
+    // node 2 alone also wrote a further 100 records while partitioned
+    for (const it of all.slice(2900, 3000)) void stores[2].add(it.payload)
+    const [n0, n1, n2] = await Promise.all(stores.map(async s => node(s, { intervalMs: 40, recordId, timeoutMs: 5000 })))
+    await connect(n0, n1)
+    // before the heal, n2 is unreachable: n0 and n1 converge on their own union only
+    const union01 = new Set([...stores[0].ids(), ...stores[1].ids()])
+    await waitFor(() => setEq(stores[0].ids(), union01) && setEq(stores[1].ids(), union01))
+    expect(stores[2].ids().size).toBe(2400)
+
+    await connect(n2, n1) // heal
+    const everything = new Set(all.map(it => hex(it.id)))
+    await waitFor(() => stores.every(s => setEq(s.ids(), everything)))
+    for (const s of stores) expect(s.ids()).toEqual(everything)
+  })
+})
+
+function setEq (a: Set<string>, b: Set<string>): boolean {
+  if (a.size !== b.size) return false
+  for (const x of a) if (!b.has(x)) return false
+  return true
+}
+
+async function waitFor (cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !cond(); i++) await new Promise(resolve => setTimeout(resolve, 20))
+  expect(cond()).toBe(true)
+}
