@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { MalformedFetchError, TooManyIdsError } from '../../src/ledger/sync/index.js'
+import { MalformedFetchError, TooManyIdsError, type LedgerSyncInit } from '../../src/ledger/sync/index.js'
 import { hex, makeItem, MemStore, recordId, splitSets } from '../unit/ledger/sync/helpers.js'
 import { connect, syncNode, type SyncNode } from '../unit/ledger/sync/nodes.js'
 
@@ -8,7 +8,7 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async n => n.stop()))
 })
 
-async function node (store: MemStore, init = {}): Promise<SyncNode> {
+async function node (store: MemStore, init: LedgerSyncInit = {}): Promise<SyncNode> {
   const n = await syncNode(store, init)
   nodes.push(n)
   return n
