@@ -1,0 +1,57 @@
+/**
+ * Entry point of the engine child process: loads the model named by the parent's `init`
+ * message and runs requests it receives over IPC. A llama.cpp abort ends only this process.
+ */
+import '../../../polyfill.js'
+import { Engine } from './engine.js'
+import type { FromChild, ToChild } from './ipc.js'
+
+let engine: Engine | undefined
+let allowTestHooks = false
+const running = new Map<number, AbortController>()
+
+function send (msg: FromChild): void {
+  if (process.connected) process.send?.(msg)
+}
+
+async function handle (msg: ToChild): Promise<void> {
+  switch (msg.t) {
+    case 'init':
+      allowTestHooks = msg.allowTestHooks
+      try {
+        engine = await Engine.load(msg.init)
+        send({ t: 'ready' })
+      } catch (err: any) {
+        send({ t: 'init-error', message: String(err?.message ?? err) })
+      }
+      return
+    case 'gen': {
+      const id = msg.id
+      if (engine == null) { send({ t: 'error', id, name: 'EngineRequestError', message: 'engine not loaded' }); return }
+      const ac = new AbortController()
+      running.set(id, ac)
+      try {
+        const result = await engine.generate(msg.request, ac.signal, (text, outputTokens) => send({ t: 'chunk', id, text, outputTokens }))
+        send({ t: 'done', id, ...result })
+      } catch (err: any) {
+        send({ t: 'error', id, name: String(err?.name ?? 'Error'), message: String(err?.message ?? err) })
+      } finally {
+        running.delete(id)
+      }
+      return
+    }
+    case 'cancel':
+      running.get(msg.id)?.abort()
+      return
+    case 'abort':
+      if (allowTestHooks) process.abort()
+      return
+    case 'shutdown':
+      for (const ac of running.values()) ac.abort()
+      await engine?.close().catch(() => {})
+      process.exit(0)
+  }
+}
+
+process.on('message', (msg: ToChild) => { void handle(msg) })
+process.on('disconnect', () => { process.exit(0) })

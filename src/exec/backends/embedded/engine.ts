@@ -1,0 +1,166 @@
+/**
+ * The engine itself: node-llama-cpp loading one GGUF and running chat completions on it. It runs
+ * inside the engine child process (child.ts); `runEngineDirect` runs the same code in the calling
+ * process, for benchmarks and tests that compare the protocol against the bare engine.
+ *
+ * Token accounting (exact, from the engine):
+ * - inputTokens = tokens of the prompt the chat wrapper builds (BOS included), which is what a fresh
+ *   context sequence evaluates;
+ * - outputTokens = tokens of the response text the engine emitted (each chunk carries the tokens it
+ *   was detokenized from). Tokens that only matched a stop trigger or an end-of-generation token
+ *   are not part of the reply and are not counted, so a buyer re-tokenizing the reply with the same
+ *   tokenizer gets the same number.
+ */
+import { getLlama, LlamaChat, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
+import type { ChatRequest, FinishReason, Usage } from '../../backend.js'
+
+export const DEFAULT_ENGINE_THREADS = 1
+export const DEFAULT_ENGINE_CONTEXT_SIZE = 2048
+export const DEFAULT_ENGINE_SEQUENCES = 1
+/** OpenAI's default sampling temperature */
+export const DEFAULT_TEMPERATURE = 1
+
+export interface EngineInit {
+  modelPath: string
+  /** CPU threads (default 1) */
+  threads?: number
+  /** false = CPU only (default); 'auto' = use a GPU when one is present */
+  gpu?: false | 'auto'
+  /** tokens per sequence (default 2048) */
+  contextSize?: number
+  /** parallel sequences = concurrent requests (default 1) */
+  sequences?: number
+}
+
+export interface EngineResult {
+  usage: Usage
+  finishReason: FinishReason
+}
+
+/** A request the engine cannot run (prompt too long for the context, no free sequence). */
+export class EngineRequestError extends Error {
+  override readonly name = 'EngineRequestError'
+}
+
+export function toChatHistory (request: ChatRequest): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = request.messages.map((m): ChatHistoryItem => {
+    if (m.role === 'system') return { type: 'system', text: m.content }
+    if (m.role === 'user') return { type: 'user', text: m.content }
+    return { type: 'model', response: [m.content] }
+  })
+  history.push({ type: 'model', response: [] })
+  return history
+}
+
+export class Engine {
+  private constructor (
+    readonly llama: Llama,
+    readonly model: LlamaModel,
+    readonly context: LlamaContext,
+    readonly contextSize: number
+  ) {}
+
+  static async load (init: EngineInit): Promise<Engine> {
+    const llama = await getLlama({
+      gpu: init.gpu === 'auto' ? 'auto' : false,
+      build: 'never',
+      skipDownload: true,
+      logLevel: 'warn' as any,
+      logger: (level, message) => { process.stderr.write(`[llama ${String(level)}] ${message}\n`) }
+    })
+    const model = await llama.loadModel({ modelPath: init.modelPath, gpuLayers: init.gpu === 'auto' ? 'auto' : 0 })
+    const contextSize = init.contextSize ?? DEFAULT_ENGINE_CONTEXT_SIZE
+    const context = await model.createContext({
+      contextSize,
+      sequences: init.sequences ?? DEFAULT_ENGINE_SEQUENCES,
+      threads: init.threads ?? DEFAULT_ENGINE_THREADS
+    })
+    return new Engine(llama, model, context, context.contextSize)
+  }
+
+  /** number of tokens `text` tokenizes to (no BOS) */
+  countTokens (text: string): number {
+    return this.model.tokenize(text).length
+  }
+
+  /**
+   * Run one chat completion, calling `onChunk` for each piece of reply text with the tokens it
+   * carries. Aborting `signal` stops generation; the result then says 'cancelled'.
+   */
+  async generate (request: ChatRequest, signal: AbortSignal, onChunk: (text: string, outputTokens: number) => void): Promise<EngineResult> {
+    if (this.context.sequencesLeft < 1) throw new EngineRequestError('no free context sequence: the engine is at its concurrency limit')
+    const sequence = this.context.getSequence()
+    const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false })
+    try {
+      const history = toChatHistory(request)
+      const state = chat.chatWrapper.generateContextState({ chatHistory: history })
+      const inputTokens = state.contextText.tokenize(this.model.tokenizer).length
+      const maxTokens = request.maxTokens ?? Math.max(1, this.contextSize - inputTokens)
+      if (inputTokens + maxTokens > this.contextSize) {
+        throw new EngineRequestError(`prompt (${inputTokens} tokens) plus maxTokens (${maxTokens}) exceeds the context size ${this.contextSize}`)
+      }
+      let outputTokens = 0
+      if (signal.aborted) return { usage: { inputTokens: 0, outputTokens: 0, source: 'reported' }, finishReason: 'cancelled' }
+      const result = await chat.generateResponse(history, {
+        maxTokens,
+        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+        topP: request.topP,
+        seed: request.seed,
+        customStopTriggers: request.stop != null && request.stop.length > 0 ? request.stop : undefined,
+        signal,
+        stopOnAbortSignal: true,
+        onResponseChunk: (chunk) => {
+          if (chunk.type != null || chunk.text.length === 0) return
+          outputTokens += chunk.tokens.length
+          onChunk(chunk.text, chunk.tokens.length)
+        }
+      })
+      const reason = result.metadata.stopReason
+      const finishReason: FinishReason = reason === 'maxTokens' ? 'length' : reason === 'abort' ? 'cancelled' : 'stop'
+      return { usage: { inputTokens, outputTokens, source: 'reported' }, finishReason }
+    } finally {
+      chat.dispose({ disposeSequence: false })
+      sequence.dispose()
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.context.dispose()
+    await this.model.dispose()
+    await this.llama.dispose()
+  }
+}
+
+export interface DirectRun extends EngineResult {
+  text: string
+  chunks: Array<{ text: string, outputTokens: number }>
+  /** ms from the call to the first chunk (model already loaded) */
+  ttftMs: number
+  /** ms from the call to the end of generation */
+  durationMs: number
+  /** ms spent loading the engine (getLlama + model + context) */
+  loadMs: number
+}
+
+/**
+ * Run one request on the engine in this process, without the child or any protocol. Loads the
+ * model, runs, closes. For benchmarks and tests only: a malformed model aborts the caller.
+ */
+export async function runEngineDirect (modelPath: string, request: ChatRequest, init: Omit<EngineInit, 'modelPath'> = {}): Promise<DirectRun> {
+  const t0 = performance.now()
+  const engine = await Engine.load({ ...init, modelPath })
+  const loadMs = performance.now() - t0
+  try {
+    const chunks: Array<{ text: string, outputTokens: number }> = []
+    const start = performance.now()
+    let first = -1
+    const result = await engine.generate(request, new AbortController().signal, (text, outputTokens) => {
+      if (first < 0) first = performance.now()
+      chunks.push({ text, outputTokens })
+    })
+    const end = performance.now()
+    return { ...result, text: chunks.map(c => c.text).join(''), chunks, ttftMs: (first < 0 ? end : first) - start, durationMs: end - start, loadMs }
+  } finally {
+    await engine.close()
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * The embedded backend: a GGUF model run by node-llama-cpp in a child process, so that a
+ * llama.cpp abort (GGML_ASSERT, std::terminate) kills only the child. The parent validates the
+ * file's header before the child ever loads it, fails in-flight requests with EngineCrashedError
+ * when the child dies, and starts a fresh child for the next request.
+ *
+ * Concurrency: at most `maxConcurrency` requests run at once (one context sequence each); a
+ * request beyond that is rejected at once with BackendBusyError rather than queued, because the
+ * offer's capacity is what negotiation reserves: a busy seller should be skipped, not waited on.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { basename, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type ModelInfo } from '../../backend.js'
+import { modelFingerprint } from '../../fingerprint.js'
+import { validateGguf } from '../../model/gguf.js'
+import { DEFAULT_ENGINE_CONTEXT_SIZE, DEFAULT_ENGINE_THREADS, EngineRequestError, type EngineInit } from './engine.js'
+import type { FromChild, ToChild } from './ipc.js'
+
+export { EngineRequestError, runEngineDirect, type DirectRun, type EngineInit } from './engine.js'
+
+export const DEFAULT_MAX_CONCURRENCY = 1
+export const DEFAULT_START_TIMEOUT_MS = 60_000
+export const DEFAULT_MAX_FAILED_STARTS = 3
+const STDERR_TAIL_BYTES = 4096
+
+/** The engine process died (abort, signal, out of memory) while this request ran. */
+export class EngineCrashedError extends Error {
+  override name = 'EngineCrashedError'
+  constructor (message: string, readonly exitCode: number | null, readonly signal: NodeJS.Signals | null, readonly log: string) {
+    super(message)
+  }
+}
+
+/** The engine process could not load the model. */
+export class EngineStartError extends Error {
+  override name = 'EngineStartError'
+}
+
+export interface EmbeddedBackendInit {
+  /** path of a GGUF file */
+  modelPath: string
+  /** market model id (default: the file's general.name, else its base name without .gguf) */
+  modelId?: string
+  /** CPU threads for the engine (default 1) */
+  threads?: number
+  /** false = CPU only (default), 'auto' = GPU when present */
+  gpu?: false | 'auto'
+  /** concurrent requests (default 1) */
+  maxConcurrency?: number
+  /** tokens per request context (default 2048, capped at the model's context length) */
+  contextSize?: number
+  /** ms to wait for the child to load the model (default 60 s) */
+  startTimeoutMs?: number
+  /** consecutive failed starts before the backend gives up (default 3) */
+  maxFailedStarts?: number
+  /** lets `crashEngineForTest()` abort the child; off by default */
+  allowTestHooks?: boolean
+}
+
+export interface EmbeddedBackend extends Backend {
+  readonly kind: 'embedded'
+  /** how many times the child was restarted after dying */
+  readonly restarts: number
+  /** pid of the current child, if one runs */
+  readonly pid: number | undefined
+  /** test hook (needs allowTestHooks): make the child call process.abort() */
+  crashEngineForTest(): void
+}
+
+interface Pending {
+  push: (ev: BackendEvent | Error) => void
+  /** frees the concurrency slot; called once the child has finished the request */
+  release: () => void
+}
+
+class EventQueue<T> {
+  private readonly items: Array<T | Error> = []
+  private wake: (() => void) | undefined
+  private ended = false
+  push (item: T | Error): void {
+    this.items.push(item)
+    this.wake?.()
+  }
+
+  end (): void { this.ended = true; this.wake?.() }
+  async next (): Promise<T | Error | undefined> {
+    while (this.items.length === 0) {
+      if (this.ended) return undefined
+      await new Promise<void>(resolve => { this.wake = resolve })
+      this.wake = undefined
+    }
+    return this.items.shift()
+  }
+}
+
+class EmbeddedBackendImpl implements EmbeddedBackend {
+  readonly kind = 'embedded' as const
+  restarts = 0
+  private child: ChildProcess | undefined
+  private ready: Promise<void> | undefined
+  private failedStarts = 0
+  private nextId = 1
+  private readonly pending = new Map<number, Pending>()
+  private active = 0
+  private closed = false
+  private stderrTail = ''
+
+  constructor (
+    readonly model: ModelInfo,
+    readonly maxConcurrency: number,
+    private readonly engineInit: EngineInit,
+    private readonly startTimeoutMs: number,
+    private readonly maxFailedStarts: number,
+    private readonly allowTestHooks: boolean
+  ) {}
+
+  get pid (): number | undefined { return this.child?.pid }
+
+  /** start a child if none runs; resolves when it has loaded the model */
+  start (): Promise<void> {
+    if (this.ready != null) return this.ready
+    const here = fileURLToPath(import.meta.url)
+    const isTs = here.endsWith('.ts')
+    const entry = `${dirname(here)}/child.${isTs ? 'ts' : 'js'}`
+    const child = fork(entry, [], {
+      cwd: dirname(here),
+      execArgv: isTs ? ['--import', 'tsx'] : [],
+      serialization: 'json',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc']
+    })
+    this.child = child
+    this.stderrTail = ''
+    const keep = (b: Buffer): void => { this.stderrTail = (this.stderrTail + b.toString('utf8')).slice(-STDERR_TAIL_BYTES) }
+    child.stdout?.on('data', keep)
+    child.stderr?.on('data', keep)
+    const ready = new Promise<void>((resolve, _reject) => {
+      let settled = false
+      const reject = (err: Error): void => {
+        if (settled) return
+        settled = true
+        this.failedStarts++
+        _reject(err)
+      }
+      const timer = setTimeout(() => {
+        reject(new EngineStartError(`engine did not load ${this.engineInit.modelPath} within ${this.startTimeoutMs} ms`))
+        child.kill('SIGKILL')
+      }, this.startTimeoutMs)
+      child.on('message', (msg: FromChild) => {
+        if (msg.t === 'ready') { clearTimeout(timer); settled = true; this.failedStarts = 0; resolve(); return }
+        if (msg.t === 'init-error') { clearTimeout(timer); reject(new EngineStartError(`engine failed to load the model: ${msg.message}`)); child.kill('SIGKILL'); return }
+        this.onMessage(msg)
+      })
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer)
+        reject(new EngineStartError(`engine exited while loading (code ${code}, signal ${signal}): ${this.stderrTail.slice(-500)}`))
+        this.onExit(child, code, signal)
+      })
+    })
+    ready.catch(() => {})
+    this.ready = ready
+    const msg: ToChild = { t: 'init', init: this.engineInit, allowTestHooks: this.allowTestHooks }
+    child.send(msg)
+    return ready
+  }
+
+  private onMessage (msg: FromChild): void {
+    if (msg.t === 'ready' || msg.t === 'init-error') return
+    const p = this.pending.get(msg.id)
+    if (p == null) return
+    if (msg.t === 'chunk') { p.push({ type: 'chunk', text: msg.text, outputTokens: msg.outputTokens }); return }
+    this.pending.delete(msg.id)
+    if (msg.t === 'done') p.push({ type: 'done', usage: msg.usage, finishReason: msg.finishReason })
+    else p.push(msg.name === 'EngineRequestError' ? new EngineRequestError(msg.message) : new Error(`${msg.name}: ${msg.message}`))
+    p.release()
+  }
+
+  private onExit (child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return
+    this.child = undefined
+    this.ready = undefined
+    const log = this.stderrTail
+    for (const [id, p] of this.pending) {
+      p.push(new EngineCrashedError(`engine process died (code ${code}, signal ${signal}) while running request ${id}`, code, signal, log))
+      p.release()
+    }
+    this.pending.clear()
+    if (this.closed) return
+    this.restarts++
+    if (this.failedStarts < this.maxFailedStarts) this.start().catch(() => {})
+  }
+
+  crashEngineForTest (): void {
+    const msg: ToChild = { t: 'abort' }
+    this.child?.send(msg)
+  }
+
+  async * stream (request: ChatRequest, signal: AbortSignal): AsyncIterable<BackendEvent> {
+    if (this.closed) throw new EngineStartError('backend is closed')
+    if (this.active >= this.maxConcurrency) throw new BackendBusyError(`backend runs ${this.active} of ${this.maxConcurrency} requests`)
+    this.active++
+    let released = false
+    const release = (): void => { if (!released) { released = true; this.active-- } }
+    let handedToChild = false
+    try {
+      if (signal.aborted) {
+        yield { type: 'done', usage: { inputTokens: 0, outputTokens: 0, source: 'reported' }, finishReason: 'cancelled' }
+        return
+      }
+      if (this.ready == null && this.failedStarts >= this.maxFailedStarts) {
+        throw new EngineStartError(`engine failed to start ${this.failedStarts} times in a row`)
+      }
+      await this.start()
+      const child = this.child
+      if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
+      const id = this.nextId++
+      const queue = new EventQueue<BackendEvent>()
+      this.pending.set(id, { push: ev => queue.push(ev), release })
+      handedToChild = true
+      const onAbort = (): void => { const m: ToChild = { t: 'cancel', id }; if (child.connected) child.send(m) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        const m: ToChild = { t: 'gen', id, request }
+        child.send(m)
+        for (;;) {
+          const ev = await queue.next()
+          if (ev == null) return
+          if (ev instanceof Error) throw ev
+          yield ev
+          if (ev.type === 'done') return
+        }
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+        if (this.pending.has(id)) {
+          // the consumer stopped iterating early: stop the generation in the child; the slot
+          // stays taken until the child reports the request finished
+          this.pending.set(id, { push: () => {}, release })
+          const m: ToChild = { t: 'cancel', id }
+          if (child.connected) child.send(m)
+        }
+      }
+    } finally {
+      if (!handedToChild) release()
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const child = this.child
+    if (child == null) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(() => { child.kill('SIGKILL') }, 5000)
+      child.once('exit', () => { clearTimeout(timer); resolve() })
+      if (child.connected) { const m: ToChild = { t: 'shutdown' }; child.send(m) } else child.kill('SIGKILL')
+    })
+  }
+}
+
+/**
+ * Validate the GGUF, fingerprint it, start the engine child and wait until it has loaded the
+ * model. Throws InvalidModelError for a file llama.cpp must not see, EngineStartError when the
+ * engine cannot load it.
+ */
+export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise<EmbeddedBackend> {
+  const summary = await validateGguf(init.modelPath)
+  const fingerprint = await modelFingerprint(init.modelPath)
+  const maxConcurrency = init.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) throw new RangeError(`maxConcurrency must be a positive integer, got ${maxConcurrency}`)
+  const contextSize = Math.min(init.contextSize ?? DEFAULT_ENGINE_CONTEXT_SIZE, summary.contextLength)
+  const model: ModelInfo = {
+    id: init.modelId ?? summary.name ?? basename(init.modelPath).replace(/\.gguf$/i, ''),
+    fingerprint,
+    fingerprintVerified: true,
+    params: summary.params,
+    quantization: summary.quantization,
+    contextLength: contextSize
+  }
+  const backend = new EmbeddedBackendImpl(model, maxConcurrency, {
+    modelPath: init.modelPath,
+    threads: init.threads ?? DEFAULT_ENGINE_THREADS,
+    gpu: init.gpu ?? false,
+    contextSize,
+    sequences: maxConcurrency
+  }, init.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, init.maxFailedStarts ?? DEFAULT_MAX_FAILED_STARTS, init.allowTestHooks ?? false)
+  try {
+    await backend.start()
+  } catch (err) {
+    await backend.close()
+    throw err
+  }
+  return backend
+}
