@@ -1,0 +1,198 @@
+/**
+ * LedgerService: what the node calls. Owns the store (LevelDB under `dataDir`, or memory),
+ * reloads the ledger on start, signs the local account's payments, sessions and settles, and
+ * hands every own record to `onRecord` listeners for the integrator to publish. No libp2p here:
+ * received records come in through `add()`.
+ */
+import type { Ed25519Signer } from '../identity/ed25519.js'
+import type { Genesis } from './genesis.js'
+import { Ledger, DEFAULT_MAX_PENDING, type AccountBalance, type AddResult, type FraudProof, type GossipVerdict } from './ledger.js'
+import { LevelLedgerStore, MemoryLedgerStore, type LedgerStore } from './store.js'
+import { CONTRACT_ID_LENGTH, ID_LENGTH, MAX_MEMO_BYTES, MAX_TAG_BYTES, fromHex, parseVoucher, toHex, type ParsedRecord } from './record.js'
+import { LedgerArgumentError, LedgerStateError } from './errors.js'
+
+export interface LedgerServiceInit {
+  genesis: Genesis
+  signer: Ed25519Signer
+  /** LevelDB directory; without it (and without `store`) records live in memory only */
+  dataDir?: string
+  store?: LedgerStore
+  maxPending?: number
+  now?: () => number
+  /** called with every record this node signs, once it is durable */
+  onRecord?: (bytes: Uint8Array, id: string) => void
+}
+
+export interface SignedRecord {
+  /** hex record id */
+  id: string
+  bytes: Uint8Array
+  record: ParsedRecord
+}
+
+export interface HistoryEntry {
+  id: string
+  from: string
+  seq: bigint
+  type: ParsedRecord['kind']['type']
+  /** the counterparty account, where there is one */
+  counterparty?: string
+  /** signed effect on the queried account's balance, µc */
+  deltaUc: bigint
+  memo: string
+  tag?: string
+  time: bigint
+}
+
+function bytesLen (s: string): number { return Buffer.byteLength(s, 'utf8') }
+
+export class LedgerService {
+  readonly ledger: Ledger
+  private readonly store: LedgerStore
+  private readonly listeners = new Set<(bytes: Uint8Array, id: string) => void>()
+  private started = false
+
+  constructor (init: LedgerServiceInit) {
+    this.store = init.store ?? (init.dataDir != null ? new LevelLedgerStore(init.dataDir) : new MemoryLedgerStore())
+    this.ledger = new Ledger({ genesis: init.genesis, signer: init.signer, store: this.store, maxPending: init.maxPending ?? DEFAULT_MAX_PENDING, now: init.now })
+    if (init.onRecord != null) this.listeners.add(init.onRecord)
+  }
+
+  get account (): string { return this.ledger.accountId(toHex(this.signerKey())) }
+
+  private signerKey (): Uint8Array {
+    return this.ledger.signer!.publicKey
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.store.open()
+    await this.ledger.load()
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.ledger.flush()
+    await this.store.close()
+  }
+
+  isStarted (): boolean { return this.started }
+
+  /** subscribe to own records (to publish them); returns the unsubscribe function */
+  onRecord (fn: (bytes: Uint8Array, id: string) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  private check (): void {
+    if (!this.started) throw new LedgerStateError('ledger service is not started')
+  }
+
+  /** a record received from a peer (gossip, sync, fetch) */
+  add (bytes: Uint8Array): AddResult {
+    this.check()
+    return this.ledger.add(bytes)
+  }
+
+  validateGossipRecord (bytes: Uint8Array): GossipVerdict {
+    return this.ledger.validateGossipRecord(bytes)
+  }
+
+  private async sign (kind: Parameters<Ledger['createRecord']>[0], memo?: string): Promise<SignedRecord> {
+    this.check()
+    const r = await this.ledger.createRecord(kind, { memo })
+    for (const fn of this.listeners) fn(r.bytes, r.id)
+    return r
+  }
+
+  private key (account: string | Uint8Array, what: string): Uint8Array {
+    try {
+      return fromHex(this.ledger.keyOf(account))
+    } catch (err: any) {
+      throw new LedgerArgumentError(`${what}: ${err?.message ?? err}`)
+    }
+  }
+
+  private amount (a: bigint, what: string): bigint {
+    if (typeof a !== 'bigint' || a <= 0n || a >= 2n ** 64n) throw new LedgerArgumentError(`${what} must be a positive bigint of µc below 2^64`)
+    return a
+  }
+
+  /** pay another account; acks every pending incoming credit on the way */
+  async pay (to: string | Uint8Array, amountUc: bigint, opts: { memo?: string, tag?: string } = {}): Promise<SignedRecord> {
+    const key = this.key(to, 'pay to')
+    if (toHex(key) === toHex(this.signerKey())) throw new LedgerArgumentError('cannot pay yourself')
+    if (opts.memo != null && bytesLen(opts.memo) > MAX_MEMO_BYTES) throw new LedgerArgumentError(`memo is over ${MAX_MEMO_BYTES} bytes`)
+    if (opts.tag != null && bytesLen(opts.tag) > MAX_TAG_BYTES) throw new LedgerArgumentError(`tag is over ${MAX_TAG_BYTES} bytes`)
+    return await this.sign({ type: 'transfer', to: key, amountUc: this.amount(amountUc, 'amountUc'), memo: opts.memo, tag: opts.tag })
+  }
+
+  /** claim pending incoming credits without paying anyone; undefined when there is nothing to claim */
+  async ackIncoming (): Promise<SignedRecord | undefined> {
+    if (this.ledger.unackedIncoming(this.signerKey()).length === 0) return undefined
+    return await this.sign({ type: 'ack' })
+  }
+
+  /** issue a credit line (genesis issuers only) */
+  async credit (to: string | Uint8Array, amountUc: bigint): Promise<SignedRecord> {
+    return await this.sign({ type: 'credit', to: this.key(to, 'credit to'), amountUc: this.amount(amountUc, 'amountUc') })
+  }
+
+  /** buyer: lock `maxSpendUc` for a session with `seller` under `contractId` (32 bytes) */
+  async openSession (o: { seller: string | Uint8Array, contractId: Uint8Array, maxSpendUc: bigint }): Promise<SignedRecord> {
+    if (!(o.contractId instanceof Uint8Array) || o.contractId.length !== CONTRACT_ID_LENGTH) throw new LedgerArgumentError(`contractId must be ${CONTRACT_ID_LENGTH} bytes`)
+    const seller = this.key(o.seller, 'seller')
+    if (toHex(seller) === toHex(this.signerKey())) throw new LedgerArgumentError('cannot open a session with yourself')
+    return await this.sign({ type: 'open', seller, contractId: o.contractId, maxSpendUc: this.amount(o.maxSpendUc, 'maxSpendUc') })
+  }
+
+  /** seller: settle an open with the buyer's highest voucher (or release it with none) */
+  async settleSession (s: { openId: string | Uint8Array, voucherBytes?: Uint8Array }): Promise<SignedRecord> {
+    const openId = typeof s.openId === 'string' ? s.openId : toHex(s.openId)
+    if (!/^[0-9a-f]{64}$/.test(openId)) throw new LedgerArgumentError(`openId must be a ${ID_LENGTH}-byte record id`)
+    if (!this.ledger.has(openId)) throw new LedgerArgumentError(`open ${openId} is not a valid record here`)
+    let amountUc = 0n
+    if (s.voucherBytes != null) {
+      try {
+        amountUc = parseVoucher(s.voucherBytes, this.ledger.net).amountUc
+      } catch (err: any) {
+        throw new LedgerArgumentError(`voucher: ${err?.message ?? err}`)
+      }
+    }
+    return await this.sign({ type: 'settle', openId: fromHex(openId), voucher: s.voucherBytes, amountUc })
+  }
+
+  balance (account?: string | Uint8Array): AccountBalance {
+    return this.ledger.balance(account ?? this.signerKey())
+  }
+
+  balances (): AccountBalance[] { return this.ledger.balances() }
+
+  history (account?: string | Uint8Array): HistoryEntry[] {
+    const k = this.ledger.keyOf(account ?? this.signerKey())
+    return this.ledger.history(k).map(r => describe(this.ledger, r, k))
+  }
+
+  isFlagged (account: string | Uint8Array): boolean { return this.ledger.isFlagged(account) }
+  fraudProofs (): FraudProof[] { return this.ledger.fraudProofs() }
+  missing (): string[] { return this.ledger.missing() }
+}
+
+/** one history line from the point of view of account `k` */
+export function describe (ledger: Ledger, r: ParsedRecord, k: string): HistoryEntry {
+  const base = { id: r.id, from: ledger.accountId(r.from), seq: r.seq, type: r.kind.type, memo: r.memo, time: r.time }
+  const kind = r.kind
+  if (kind.type === 'transfer' || kind.type === 'credit') {
+    const out = r.from === k
+    return { ...base, counterparty: ledger.accountId(out ? kind.to : r.from), deltaUc: out ? -kind.amountUc : kind.amountUc, tag: kind.type === 'transfer' ? kind.tag : undefined, memo: kind.type === 'transfer' && kind.memo !== '' ? kind.memo : r.memo }
+  }
+  if (kind.type === 'open') return { ...base, counterparty: ledger.accountId(r.from === k ? kind.seller : r.from), deltaUc: 0n }
+  if (kind.type === 'settle') {
+    const open = ledger.get(kind.openId)?.rec
+    const buyer = open?.from ?? ''
+    return { ...base, counterparty: ledger.accountId(r.from === k ? buyer : r.from), deltaUc: r.from === k ? kind.amountUc : -kind.amountUc }
+  }
+  return { ...base, deltaUc: 0n }
+}

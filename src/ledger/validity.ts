@@ -1,0 +1,140 @@
+/**
+ * The validity rule of a record given its causal ancestors (protocols/ledger.md §Validity).
+ * Pure: no clock, no I/O; the caller supplies a view of already-valid records. A record's
+ * verdict depends only on itself and records it names (prev, acks, the settled open), so
+ * once valid it stays valid, whatever else arrives.
+ */
+import type { Genesis } from './genesis.js'
+import type { ParsedRecord } from './record.js'
+import type { RejectReason } from './errors.js'
+import { toHex } from './record.js'
+
+/** Running sums of one chain, after a record (all µc). */
+export interface ChainState {
+  /** acked incoming credit (transfers, credits, settle refunds) plus own settle payouts */
+  acked: bigint
+  /** transfers out and settled amounts of own opens */
+  debits: bigint
+  /** max spend of own opens whose settle this chain has not acked */
+  locked: bigint
+  /** credit lines extended (issuers only) */
+  issued: bigint
+}
+
+export const EMPTY_STATE: ChainState = Object.freeze({ acked: 0n, debits: 0n, locked: 0n, issued: 0n })
+
+export interface ValidRecord {
+  rec: ParsedRecord
+  state: ChainState
+}
+
+/** What validity may read: valid records, and the two "before in this chain" questions. */
+export interface AncestorView {
+  get(id: string): ValidRecord | undefined
+  /** known to be invalid (its dependants are invalid too) */
+  isRejected(id: string): boolean
+  /** does the chain ending at `head` (inclusive) contain a record by `author` that acks `ackId`? */
+  ackedInChain(author: string, ackId: string, head: ValidRecord | undefined): boolean
+  /** does the chain ending at `head` (inclusive) contain a settle of `openId`? */
+  settledInChain(author: string, openId: string, head: ValidRecord | undefined): boolean
+}
+
+export interface NetRules {
+  defaultCreditLimitUc: bigint
+  maxSessionLockUc: bigint
+  /** hex public key → cap (µc) */
+  issuers: Map<string, bigint>
+}
+
+export function netRules (g: Genesis): NetRules {
+  return {
+    defaultCreditLimitUc: g.defaultCreditLimitUc,
+    maxSessionLockUc: g.maxSessionLockUc,
+    issuers: new Map(g.issuers.map(i => [toHex(i.publicKey), i.capUc]))
+  }
+}
+
+export type Verdict =
+  | { ok: true, state: ChainState }
+  | { ok: false, reason: RejectReason, message: string }
+  | { ok: 'missing', missing: string[] }
+
+/** the ids a record needs before it can be judged */
+export function dependencies (rec: ParsedRecord): string[] {
+  const deps: string[] = []
+  if (rec.prev !== '') deps.push(rec.prev)
+  for (const a of rec.acks) deps.push(a)
+  if (rec.kind.type === 'settle') deps.push(rec.kind.openId)
+  return deps
+}
+
+const no = (reason: RejectReason, message: string): Verdict => ({ ok: false, reason, message })
+
+/** What an acked record is worth to `author`: income, or the release of a settled lock. */
+function ackEffect (author: string, target: ValidRecord, view: AncestorView): { income: bigint } | { release: bigint, debit: bigint } | undefined {
+  const k = target.rec.kind
+  if ((k.type === 'transfer' || k.type === 'credit') && k.to === author) return { income: k.amountUc }
+  if (k.type === 'settle') {
+    const open = view.get(k.openId)
+    if (open?.rec.kind.type === 'open' && open.rec.from === author) return { release: open.rec.kind.maxSpendUc, debit: k.amountUc }
+  }
+  return undefined
+}
+
+export function judge (rec: ParsedRecord, view: AncestorView, rules: NetRules): Verdict {
+  const deps = dependencies(rec)
+  const missing: string[] = []
+  for (const d of deps) {
+    if (view.get(d) != null) continue
+    if (view.isRejected(d)) return no('invalid-ancestor', `depends on invalid record ${d}`)
+    missing.push(d)
+  }
+  if (missing.length > 0) return { ok: 'missing', missing }
+
+  let head: ValidRecord | undefined
+  if (rec.prev !== '') {
+    head = view.get(rec.prev)!
+    if (head.rec.from !== rec.from || head.rec.seq !== rec.seq - 1n) return no('bad-chain', `prev must be the author's record at seq ${rec.seq - 1n}`)
+  }
+  const s = head?.state ?? EMPTY_STATE
+  let { acked, debits, locked, issued } = s
+
+  for (const a of rec.acks) {
+    const target = view.get(a)!
+    const effect = ackEffect(rec.from, target, view)
+    if (effect == null) return no('bad-ack', `ack ${a} does not credit this account`)
+    if (view.ackedInChain(rec.from, a, head)) return no('double-ack', `ack ${a} was acked before in this chain`)
+    if ('income' in effect) acked += effect.income
+    else { locked -= effect.release; debits += effect.debit }
+  }
+
+  const k = rec.kind
+  if (k.type === 'transfer') {
+    debits += k.amountUc
+  } else if (k.type === 'open') {
+    if (rules.maxSessionLockUc > 0n && k.maxSpendUc > rules.maxSessionLockUc) return no('lock-too-large', `open locks ${k.maxSpendUc} µc, net maximum ${rules.maxSessionLockUc}`)
+    locked += k.maxSpendUc
+  } else if (k.type === 'settle') {
+    const open = view.get(k.openId)!
+    const o = open.rec.kind
+    if (o.type !== 'open') return no('bad-settle', 'settle must name an open record')
+    if (o.seller !== rec.from) return no('bad-settle', 'only the open\'s seller may settle it')
+    if (view.settledInChain(rec.from, k.openId, head)) return no('double-settle', `open ${k.openId} was settled before in this chain`)
+    if (k.voucher != null) {
+      if (k.voucher.signer !== open.rec.from) return no('bad-voucher', 'voucher is not signed by the open\'s buyer')
+      if (k.voucher.contractId !== o.contractId) return no('bad-voucher', 'voucher is for another contract')
+    }
+    if (k.amountUc > o.maxSpendUc) return no('bad-settle', `settle amount ${k.amountUc} exceeds the lock ${o.maxSpendUc}`)
+    acked += k.amountUc
+  } else if (k.type === 'credit') {
+    const cap = rules.issuers.get(rec.from)
+    if (cap == null) return no('not-issuer', 'credit lines come only from genesis issuers')
+    issued += k.amountUc
+    if (issued > cap) return no('over-cap', `issuer would extend ${issued} µc, cap ${cap}`)
+  }
+
+  if (acked - debits - locked < -rules.defaultCreditLimitUc) {
+    return no('overspend', `headroom ${acked - debits - locked} µc is below the credit limit -${rules.defaultCreditLimitUc}`)
+  }
+  return { ok: true, state: { acked, debits, locked, issued } }
+}
