@@ -1,0 +1,198 @@
+/**
+ * Session registries for both ends of /tally/infer. The seller's keeps the terms, what it has
+ * billed so far and the highest voucher per contract (what it settles with); the buyer's keeps
+ * what it has signed. Time comes from an injected clock; no I/O.
+ */
+import type { Ed25519Path } from '../../identity/ed25519.js'
+import { checkVoucher, openVoucher, type SignedVoucher } from '../voucher.js'
+import { BudgetExhaustedError, SessionBusyError, SessionClosedError, SessionExpiredError, UnknownSessionError, WrongBuyerError } from './errors.js'
+import { bytesEqual, contractKey, validateTerms, type SessionTerms } from './terms.js'
+
+export type Clock = () => number
+
+interface SessionBase {
+  terms: SessionTerms
+  /** cumulative session totals */
+  totalInputTokens: bigint
+  totalOutputTokens: bigint
+  amountUc: bigint
+  busy: boolean
+  closed: boolean
+}
+
+export interface SellerSession extends SessionBase {
+  /** highest voucher accepted (undefined until the first) */
+  highest?: SignedVoucher
+}
+
+export interface ClosedSession {
+  terms: SessionTerms
+  highestVoucher?: SignedVoucher
+}
+
+/** checks shared by both ends before a request starts */
+function checkStartable (s: SessionBase | undefined, contractId: Uint8Array, now: number): asserts s is SessionBase {
+  if (s == null) throw new UnknownSessionError(`no session for contract ${contractKey(contractId)}`)
+  if (s.closed) throw new SessionClosedError('session is closed')
+  if (now >= s.terms.expiresAtMs) throw new SessionExpiredError(`session expired at ${s.terms.expiresAtMs}`)
+  if (s.amountUc >= s.terms.maxSpendUc) throw new BudgetExhaustedError(`session has billed its max spend of ${s.terms.maxSpendUc} µc`)
+  if (s.busy) throw new SessionBusyError('a request is already running on this session')
+}
+
+export interface SellerSessionsInit {
+  net: Uint8Array
+  now: Clock
+  /** ed25519 verification path for vouchers; default native */
+  path?: Ed25519Path
+}
+
+export class SellerSessions {
+  private readonly sessions = new Map<string, SellerSession>()
+  private readonly net: Uint8Array
+  private readonly now: Clock
+  private readonly path?: Ed25519Path
+
+  constructor (init: SellerSessionsInit) {
+    this.net = init.net
+    this.now = init.now
+    this.path = init.path
+  }
+
+  /** register a session from its contract's terms (idempotent for the same contract) */
+  add (terms: SessionTerms): SellerSession {
+    validateTerms(terms)
+    const key = contractKey(terms.contractId)
+    const existing = this.sessions.get(key)
+    if (existing != null) return existing
+    const s: SellerSession = { terms, totalInputTokens: 0n, totalOutputTokens: 0n, amountUc: 0n, busy: false, closed: false }
+    this.sessions.set(key, s)
+    return s
+  }
+
+  get (contractId: Uint8Array): SellerSession | undefined {
+    return this.sessions.get(contractKey(contractId))
+  }
+
+  /** Start a request: known, open, unexpired, under budget, idle, and asked by the buyer. */
+  beginRequest (contractId: Uint8Array, remotePublicKey: Uint8Array | undefined): SellerSession {
+    const s = this.sessions.get(contractKey(contractId))
+    checkStartable(s, contractId, this.now())
+    const session = s as SellerSession
+    if (remotePublicKey == null || !bytesEqual(remotePublicKey, session.terms.buyer)) throw new WrongBuyerError('the stream\'s remote peer is not the contract\'s buyer')
+    session.busy = true
+    return session
+  }
+
+  endRequest (session: SellerSession): void {
+    session.busy = false
+  }
+
+  /** Open and check a voucher against the session and its highest voucher; on success it becomes the highest. */
+  acceptVoucher (contractId: Uint8Array, bytes: Uint8Array): SignedVoucher {
+    const s = this.sessions.get(contractKey(contractId))
+    if (s == null) throw new UnknownSessionError(`no session for contract ${contractKey(contractId)}`)
+    const v = openVoucher(bytes, this.net, this.path)
+    checkVoucher(v, s.terms, s.highest)
+    s.highest = v
+    return v
+  }
+
+  highestVoucher (contractId: Uint8Array): SignedVoucher | undefined {
+    return this.sessions.get(contractKey(contractId))?.highest
+  }
+
+  /** Close a session: no new request starts; returns what to settle with. */
+  closeSession (contractId: Uint8Array): ClosedSession | undefined {
+    const s = this.sessions.get(contractKey(contractId))
+    if (s == null) return undefined
+    s.closed = true
+    return { terms: s.terms, highestVoucher: s.highest }
+  }
+
+  /** Forget a closed session once it is settled. */
+  remove (contractId: Uint8Array): void {
+    this.sessions.delete(contractKey(contractId))
+  }
+
+  /** Close every idle session past its expiry; returns them for settlement. */
+  expire (): ClosedSession[] {
+    const now = this.now()
+    const out: ClosedSession[] = []
+    for (const s of this.sessions.values()) {
+      if (!s.closed && !s.busy && now >= s.terms.expiresAtMs) {
+        s.closed = true
+        out.push({ terms: s.terms, highestVoucher: s.highest })
+      }
+    }
+    return out
+  }
+
+  list (): SellerSession[] {
+    return [...this.sessions.values()]
+  }
+}
+
+export interface BuyerSession extends SessionBase {
+  /** nonce of the last voucher signed */
+  nonce: bigint
+  lastVoucher?: SignedVoucher
+}
+
+export class BuyerSessions {
+  private readonly sessions = new Map<string, BuyerSession>()
+  private readonly now: Clock
+
+  constructor (init: { now: Clock }) {
+    this.now = init.now
+  }
+
+  add (terms: SessionTerms): BuyerSession {
+    validateTerms(terms)
+    const key = contractKey(terms.contractId)
+    const existing = this.sessions.get(key)
+    if (existing != null) return existing
+    const s: BuyerSession = { terms, totalInputTokens: 0n, totalOutputTokens: 0n, amountUc: 0n, busy: false, closed: false, nonce: 0n }
+    this.sessions.set(key, s)
+    return s
+  }
+
+  get (contractId: Uint8Array): BuyerSession | undefined {
+    return this.sessions.get(contractKey(contractId))
+  }
+
+  beginRequest (contractId: Uint8Array): BuyerSession {
+    const s = this.sessions.get(contractKey(contractId))
+    checkStartable(s, contractId, this.now())
+    const session = s as BuyerSession
+    session.busy = true
+    return session
+  }
+
+  endRequest (session: BuyerSession): void {
+    session.busy = false
+  }
+
+  /** record a voucher this buyer signed (the caller built it from the session's next nonce) */
+  recordVoucher (session: BuyerSession, v: SignedVoucher): void {
+    session.nonce = v.nonce
+    session.totalInputTokens = v.inputTokens
+    session.totalOutputTokens = v.outputTokens
+    session.amountUc = v.amountUc
+    session.lastVoucher = v
+  }
+
+  lastVoucher (contractId: Uint8Array): SignedVoucher | undefined {
+    return this.sessions.get(contractKey(contractId))?.lastVoucher
+  }
+
+  closeSession (contractId: Uint8Array): ClosedSession | undefined {
+    const s = this.sessions.get(contractKey(contractId))
+    if (s == null) return undefined
+    s.closed = true
+    return { terms: s.terms, highestVoucher: s.lastVoucher }
+  }
+
+  remove (contractId: Uint8Array): void {
+    this.sessions.delete(contractKey(contractId))
+  }
+}
