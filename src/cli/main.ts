@@ -1,4 +1,94 @@
-/** CLI entry: parses argv and dispatches to one command handler. */
-export async function main (argv: string[]): Promise<void> {
-  console.log('tally', argv.slice(2).join(' '))
+/**
+ * CLI entry: builds the commander program, dispatches to one command handler, and maps
+ * failures to exit codes (2: wrong flags, bad values or config; 1: anything else).
+ */
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError } from 'commander'
+import { processIO, UsageError, type CliIO } from './io.js'
+import { startOptions, type StartOptions } from './start/options.js'
+import { startHandler } from './start/handler.js'
+import { keysOptions, type KeysOptions } from './keys/options.js'
+import { keysNewHandler, keysShowHandler } from './keys/handler.js'
+import { ConfigError } from '../node/config.js'
+
+export const EXIT_OK = 0
+export const EXIT_FAILURE = 1
+export const EXIT_USAGE = 2
+
+/** src/cli and dist/cli both sit two levels below the package root */
+function packageVersion (): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  return String(pkg.version)
+}
+
+export interface MainOptions {
+  io?: CliIO
+  /** aborts long-running commands (start); the bin wires SIGINT/SIGTERM to it */
+  signal?: AbortSignal
+}
+
+export function buildProgram (io: CliIO, signal: AbortSignal): Command {
+  const program = new Command('tally')
+    .description('Tally: a peer-to-peer market where inference compute is the money')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => { io.out(s.replace(/\n$/, '')) },
+      writeErr: (s) => { io.err(s.replace(/\n$/, '')) },
+      outputError: (s, write) => { write(s.split('\n').filter(l => l.trim() !== '').join(' ')) }
+    })
+
+  startOptions(program.command('start'))
+    .action(async (opts: StartOptions) => { await startHandler(opts, io, signal) })
+
+  const keys = program.command('keys').description('the node identity: one ed25519 key = PeerId = ledger account')
+  keysOptions(keys.command('new').description('create identity.json in the data dir (sealed when TALLY_PASSPHRASE is set)'))
+    .action(async (opts: KeysOptions) => { await keysNewHandler(opts, io) })
+  keysOptions(keys.command('show').description('print the account held in identity.json'))
+    .action(async (opts: KeysOptions) => { await keysShowHandler(opts, io) })
+
+  for (const cmd of [program, keys, ...program.commands, ...keys.commands]) {
+    cmd.exitOverride().configureOutput(program.configureOutput())
+  }
+  return program
+}
+
+/** Runs the CLI; returns the exit code (and sets process.exitCode when io is the process's). */
+export async function main (argv: string[], opts: MainOptions = {}): Promise<number> {
+  const io = opts.io ?? processIO
+  let signal = opts.signal
+  let detach = (): void => {}
+  if (signal == null) {
+    const controller = new AbortController()
+    const onSignal = (): void => { controller.abort() }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    detach = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal) }
+    signal = controller.signal
+  }
+  let code = EXIT_OK
+  try {
+    await buildProgram(io, signal).parseAsync(argv)
+  } catch (err: any) {
+    code = exitCodeFor(err, io)
+  } finally {
+    detach()
+  }
+  if (opts.io == null) process.exitCode = code
+  return code
+}
+
+function exitCodeFor (err: any, io: CliIO): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK
+    // commander already printed its one-line message
+    return EXIT_USAGE
+  }
+  const message = String(err?.message ?? err).split('\n')[0]
+  if (err instanceof ConfigError || err instanceof UsageError) {
+    io.err(`tally: ${message}`)
+    return EXIT_USAGE
+  }
+  io.err(`tally: ${err?.name ?? 'Error'}: ${message}`)
+  return EXIT_FAILURE
 }

@@ -166,7 +166,9 @@ class Node extends EventEmitter<TallyNodeEvents> implements TallyNode {
       const pubsub = this.libp2p.services.pubsub
       pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
       pubsub.removeEventListener('gossipsub:message', this.onMessage)
+      const lingering = upstreamTimers(this.libp2p)
       await this.libp2p.stop()
+      lingering.clear()
     }
   }
 
@@ -181,6 +183,22 @@ class Node extends EventEmitter<TallyNodeEvents> implements TallyNode {
   gossipPeers (kind: TopicKind = 'records'): string[] {
     if (!this.running) return []
     return this.libp2p.services.pubsub.getSubscribers(this.topics[kind]).map(p => p.toString())
+  }
+}
+
+/**
+ * Two libp2p 3 timers outlive stop() by up to a second and keep the process alive: gossipsub
+ * 17.1.1 never clears its pending heartbeat timeout, and the address manager's debounced peer
+ * store update is armed by the listeners closing. Both would run once on a stopped node and do
+ * nothing useful, so stop() cancels them. Optional chaining keeps this a no-op if internals change.
+ */
+function upstreamTimers (libp2p: Libp2p<TallyLibp2pServices>): { clear: () => void } {
+  const heartbeat = (libp2p.services.pubsub as any)?.status?.heartbeatTimeout
+  return {
+    clear: () => {
+      if (heartbeat != null) clearTimeout(heartbeat)
+      ;(libp2p as any)?.components?.addressManager?._updatePeerStoreAddresses?.stop?.()
+    }
   }
 }
 
