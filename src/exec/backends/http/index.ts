@@ -1,0 +1,302 @@
+/**
+ * The HTTP backend: any OpenAI-compatible chat completions server (llama-server, vLLM, Ollama,
+ * LM Studio, TGI, cloud APIs) behind the Backend seam, streamed over SSE.
+ *
+ * Metering: the server's own `usage` (requested with stream_options.include_usage, taken from
+ * whichever chunk carries it: a final chunk with empty choices (vLLM, Ollama, OpenAI), the last
+ * content chunk (TGI) or the finish chunk with timings (llama-server)) → source 'reported'.
+ * Without usage: the server's llama-server style `/tokenize` (and `/apply-template` for the exact
+ * prompt) → 'tokenized'; without those: ⌈chars / 4⌉ of the prompt contents and of the reply →
+ * 'estimated'. Chunks count 1 output token per content delta unless the server reports a larger
+ * running completion count; the final usage is authoritative.
+ *
+ * Timeouts: `firstByteTimeoutMs` until the first bytes of the response body, `idleTimeoutMs`
+ * between reads after that. Time the consumer spends between chunks does not count.
+ */
+import { createParser, type EventSourceMessage } from 'eventsource-parser'
+import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type FinishReason, type ModelInfo, type Usage, type UsageSource } from '../../backend.js'
+
+export const DEFAULT_HTTP_MAX_CONCURRENCY = 4
+export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 60_000
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000
+export const DEFAULT_TOKENIZE_TIMEOUT_MS = 5_000
+export const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+export const DEFAULT_HTTP_CONTEXT_LENGTH = 4096
+/** chars per token of the 'estimated' fallback */
+export const ESTIMATE_CHARS_PER_TOKEN = 4
+const ERROR_BODY_EXCERPT = 500
+
+/** The server answered with a non-2xx status, or no HTTP response came at all (status 0). */
+export class BackendHttpError extends Error {
+  override name = 'BackendHttpError'
+  constructor (readonly status: number, message: string, readonly retryAfterMs?: number) {
+    super(message)
+  }
+}
+
+/** The server sent nothing for too long: before the first byte, or between two reads. */
+export class BackendTimeoutError extends Error {
+  override name = 'BackendTimeoutError'
+  constructor (readonly phase: 'first-byte' | 'idle', readonly timeoutMs: number) {
+    super(`no ${phase === 'first-byte' ? 'response' : 'data'} from the server within ${timeoutMs} ms`)
+  }
+}
+
+/** The stream itself reported an error, or carried something that is not an OpenAI chunk. */
+export class BackendStreamError extends Error {
+  override name = 'BackendStreamError'
+}
+
+export interface HttpBackendInit {
+  /** OpenAI-style base URL including /v1, e.g. "http://127.0.0.1:8080/v1" */
+  baseUrl: string
+  /** model name sent to the server; also the declared (unverified) fingerprint */
+  model: string
+  /** market model id (default: `model`) */
+  modelId?: string
+  apiKey?: string
+  /** parameter count of the served model (the server cannot prove it) */
+  params: number
+  quantization?: string
+  contextLength?: number
+  maxConcurrency?: number
+  firstByteTimeoutMs?: number
+  idleTimeoutMs?: number
+  tokenizeTimeoutMs?: number
+  maxResponseBytes?: number
+  /** llama-server style tokenizer root (default: baseUrl without a trailing /v1); false = never tokenize */
+  tokenizerUrl?: string | false
+  /** the fetch to use (default globalThis.fetch) */
+  fetch?: typeof fetch
+}
+
+interface OpenAiUsage { prompt_tokens?: number, completion_tokens?: number }
+
+function positiveInt (v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined
+}
+
+function mapFinish (reason: unknown): FinishReason | undefined {
+  if (reason == null) return undefined
+  if (reason === 'length') return 'length'
+  return 'stop'
+}
+
+function retryAfterMs (header: string | null): number | undefined {
+  if (header == null) return undefined
+  const s = Number(header)
+  if (Number.isFinite(s) && s >= 0) return Math.round(s * 1000)
+  const d = Date.parse(header)
+  return Number.isNaN(d) ? undefined : Math.max(0, d - Date.now())
+}
+
+export function estimateTokens (text: string): number {
+  return Math.ceil(text.length / ESTIMATE_CHARS_PER_TOKEN)
+}
+
+class HttpBackendImpl implements Backend {
+  readonly kind = 'http' as const
+  readonly model: ModelInfo
+  readonly maxConcurrency: number
+  private active = 0
+  private closed = false
+  private tokenizeSupported: boolean | undefined
+  private readonly fetch: typeof fetch
+  private readonly url: string
+  private readonly tokenizerRoot: string | undefined
+
+  constructor (private readonly init: HttpBackendInit) {
+    if (!Number.isFinite(init.params) || init.params <= 0) throw new RangeError(`params must be a positive number, got ${init.params}`)
+    const base = init.baseUrl.replace(/\/+$/, '')
+    this.url = `${base}/chat/completions`
+    this.tokenizerRoot = init.tokenizerUrl === false ? undefined : (init.tokenizerUrl ?? base.replace(/\/v1$/, '')).replace(/\/+$/, '')
+    if (this.tokenizerRoot == null) this.tokenizeSupported = false
+    this.fetch = init.fetch ?? globalThis.fetch
+    this.maxConcurrency = init.maxConcurrency ?? DEFAULT_HTTP_MAX_CONCURRENCY
+    if (!Number.isInteger(this.maxConcurrency) || this.maxConcurrency < 1) throw new RangeError(`maxConcurrency must be a positive integer, got ${this.maxConcurrency}`)
+    this.model = {
+      id: init.modelId ?? init.model,
+      fingerprint: init.model,
+      fingerprintVerified: false,
+      params: init.params,
+      quantization: init.quantization ?? 'unknown',
+      contextLength: init.contextLength ?? DEFAULT_HTTP_CONTEXT_LENGTH
+    }
+  }
+
+  private headers (): Record<string, string> {
+    const h: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' }
+    if (this.init.apiKey != null) h.authorization = `Bearer ${this.init.apiKey}`
+    return h
+  }
+
+  private async postJson (path: string, body: unknown): Promise<any> {
+    const res = await this.fetch(`${this.tokenizerRoot ?? ''}${path}`, {
+      method: 'POST',
+      headers: this.headers(),
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.init.tokenizeTimeoutMs ?? DEFAULT_TOKENIZE_TIMEOUT_MS)
+    })
+    if (!res.ok) { await res.body?.cancel(); throw new BackendHttpError(res.status, `${path} answered ${res.status}`) }
+    return await res.json()
+  }
+
+  private async tokenize (content: string, addSpecial: boolean): Promise<number> {
+    const r = await this.postJson('/tokenize', { content, add_special: addSpecial })
+    if (!Array.isArray(r?.tokens)) throw new BackendStreamError('/tokenize answered without a tokens array')
+    return r.tokens.length
+  }
+
+  /** usage counted without the server's report: tokenized when the server can, else estimated */
+  private async countUsage (request: ChatRequest, text: string): Promise<Usage> {
+    if (this.tokenizeSupported !== false) {
+      try {
+        let prompt: string | undefined
+        try {
+          const t = await this.postJson('/apply-template', { messages: request.messages })
+          if (typeof t?.prompt === 'string') prompt = t.prompt
+        } catch {}
+        const inputTokens = prompt != null
+          ? await this.tokenize(prompt, true)
+          : await this.tokenize(request.messages.map(m => m.content).join('\n'), true)
+        const outputTokens = text.length === 0 ? 0 : await this.tokenize(text, false)
+        this.tokenizeSupported = true
+        return { inputTokens, outputTokens, source: 'tokenized' }
+      } catch {
+        if (this.tokenizeSupported !== true) this.tokenizeSupported = false
+      }
+    }
+    return {
+      inputTokens: estimateTokens(request.messages.map(m => m.content).join('')),
+      outputTokens: estimateTokens(text),
+      source: 'estimated'
+    }
+  }
+
+  async * stream (request: ChatRequest, signal: AbortSignal): AsyncIterable<BackendEvent> {
+    if (this.closed) throw new BackendHttpError(0, 'backend is closed')
+    if (this.active >= this.maxConcurrency) throw new BackendBusyError(`backend runs ${this.active} of ${this.maxConcurrency} requests`)
+    this.active++
+    const ac = new AbortController()
+    const onAbort = (): void => { ac.abort() }
+    signal.addEventListener('abort', onAbort, { once: true })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let timeout: BackendTimeoutError | undefined
+    const arm = (phase: 'first-byte' | 'idle'): void => {
+      clearTimeout(timer)
+      const ms = phase === 'first-byte' ? (this.init.firstByteTimeoutMs ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS) : (this.init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS)
+      timer = setTimeout(() => { timeout = new BackendTimeoutError(phase, ms); ac.abort() }, ms)
+    }
+    const disarm = (): void => { clearTimeout(timer); timer = undefined }
+    let text = ''
+    let counted = 0
+    let reported: OpenAiUsage | undefined
+    let finish: FinishReason | undefined
+    let cancelled = signal.aborted
+    try {
+      if (!cancelled) {
+        try {
+          const body: Record<string, unknown> = {
+            model: this.init.model,
+            messages: request.messages,
+            stream: true,
+            stream_options: { include_usage: true }
+          }
+          if (request.maxTokens != null) body.max_tokens = request.maxTokens
+          if (request.temperature != null) body.temperature = request.temperature
+          if (request.topP != null) body.top_p = request.topP
+          if (request.seed != null) body.seed = request.seed
+          if (request.stop != null && request.stop.length > 0) body.stop = request.stop
+          arm('first-byte')
+          const res = await this.fetch(this.url, { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal: ac.signal })
+          if (!res.ok) {
+            const excerpt = (await res.text().catch(() => '')).slice(0, ERROR_BODY_EXCERPT)
+            throw new BackendHttpError(res.status, `server answered ${res.status} ${res.statusText}: ${excerpt}`, retryAfterMs(res.headers.get('retry-after')))
+          }
+          if (res.body == null) throw new BackendStreamError('server answered without a body')
+          const events: EventSourceMessage[] = []
+          const parser = createParser({ onEvent: e => { events.push(e) } })
+          const reader = res.body.getReader()
+          const decoder = new TextDecoder()
+          const maxBytes = this.init.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
+          let bytes = 0
+          let sawDone = false
+          try {
+            while (!sawDone) {
+              const { value, done } = await reader.read()
+              disarm()
+              if (done) break
+              bytes += value.byteLength
+              if (bytes > maxBytes) throw new BackendStreamError(`response larger than ${maxBytes} bytes`)
+              parser.feed(decoder.decode(value, { stream: true }))
+              while (events.length > 0) {
+                const e = events.shift() as EventSourceMessage
+                if (e.event === 'error') throw new BackendStreamError(`server sent an error event: ${e.data.slice(0, ERROR_BODY_EXCERPT)}`)
+                if (e.data.trim() === '[DONE]') { sawDone = true; break }
+                let obj: any
+                try { obj = JSON.parse(e.data) } catch { throw new BackendStreamError(`event is not JSON: ${e.data.slice(0, 100)}`) }
+                if (obj == null || typeof obj !== 'object') throw new BackendStreamError('event is not a JSON object')
+                if (obj.error != null) {
+                  const msg = typeof obj.error === 'string' ? obj.error : String(obj.error.message ?? JSON.stringify(obj.error))
+                  throw new BackendStreamError(`server reported an error mid-stream: ${msg.slice(0, ERROR_BODY_EXCERPT)}`)
+                }
+                const usage = obj.usage as OpenAiUsage | null | undefined
+                if (usage != null && typeof usage === 'object') reported = usage
+                const choices = Array.isArray(obj.choices) ? obj.choices : []
+                for (const choice of choices) {
+                  if (choice?.index != null && choice.index !== 0) continue
+                  const content = choice?.delta?.content
+                  if (typeof content === 'string' && content.length > 0) {
+                    let n = 1
+                    const running = positiveInt(usage?.completion_tokens)
+                    if (running != null && running > counted + 1) n = running - counted
+                    counted += n
+                    text += content
+                    yield { type: 'chunk', text: content, outputTokens: n }
+                    if (signal.aborted) { cancelled = true; break }
+                  }
+                  finish = mapFinish(choice?.finish_reason) ?? finish
+                }
+                if (cancelled) break
+              }
+              if (cancelled) break
+              arm('idle')
+            }
+          } finally {
+            disarm()
+            if (!sawDone) await reader.cancel().catch(() => {})
+          }
+        } catch (err: any) {
+          if (signal.aborted) cancelled = true
+          else if (timeout != null) throw timeout
+          else if (err instanceof BackendHttpError || err instanceof BackendStreamError) throw err
+          else throw new BackendHttpError(0, `no usable response from ${this.url}: ${String(err?.cause?.message ?? err?.message ?? err)}`)
+        }
+      }
+      const promptTokens = positiveInt(reported?.prompt_tokens)
+      const completionTokens = positiveInt(reported?.completion_tokens)
+      let usage: Usage
+      if (promptTokens != null && completionTokens != null) {
+        usage = { inputTokens: promptTokens, outputTokens: completionTokens, source: 'reported' as UsageSource }
+      } else if (cancelled && text.length === 0) {
+        usage = { inputTokens: 0, outputTokens: 0, source: 'estimated' }
+      } else {
+        usage = await this.countUsage(request, text)
+      }
+      yield { type: 'done', usage, finishReason: cancelled ? 'cancelled' : (finish ?? 'stop') }
+    } finally {
+      disarm()
+      signal.removeEventListener('abort', onAbort)
+      ac.abort()
+      this.active--
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+  }
+}
+
+export function createHttpBackend (init: HttpBackendInit): Backend {
+  return new HttpBackendImpl(init)
+}
