@@ -1,0 +1,219 @@
+/**
+ * The signed objects of a negotiation: Quote (seller, tally/quote/1), Accept (buyer,
+ * tally/accept/1) and the two-signed Contract (seller countersigns the buyer's accept,
+ * tally/contract/1). Build, open and the pure `verifyContract(bytes, net)`; no clock here.
+ */
+import { Accept as AcceptPb, Contract as ContractPb, Quote as QuotePb } from '../wire/pb/negotiate.js'
+import { Domain } from '../wire/domains.js'
+import { openEnvelope, sealEnvelope, type SignedEnvelope } from '../wire/envelope.js'
+import { MalformedMessageError } from '../wire/errors.js'
+import { accountIdFromPublicKey } from '../identity/account.js'
+import type { Ed25519Signer } from '../identity/ed25519.js'
+import { checkPrice, checkRange, checkString } from '../market/fields.js'
+import { MAX_FINGERPRINT_CHARS, MAX_MODEL_ID_CHARS, MAX_PARAMS } from '../market/limits.js'
+import { ContractMismatchError } from './errors.js'
+
+/** a quote is firm at most this long */
+export const MAX_QUOTE_TTL_MS = 10_000
+export const QUOTE_ID_LENGTH = 16
+export const NONCE_LENGTH = 16
+export const MAX_QUOTE_BYTES = 2048
+export const MAX_ACCEPT_BYTES = 4096
+export const MAX_CONTRACT_BYTES = 8192
+
+export interface QuoteTerms {
+  quoteId: Uint8Array
+  buyer: Uint8Array
+  requestNonce: Uint8Array
+  modelId: string
+  fingerprint: string
+  fingerprintVerified: boolean
+  params: bigint
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  validUntilMs: bigint
+}
+
+export interface Quote extends QuoteTerms {
+  seller: Uint8Array
+  id: Uint8Array
+  bytes: Uint8Array
+}
+
+export interface Accept {
+  buyer: Uint8Array
+  quote: Quote
+  maxSpendUc: bigint
+  sessionExpiresAtMs: bigint
+  id: Uint8Array
+  bytes: Uint8Array
+}
+
+/** A verified two-signed contract, decoded. */
+export interface Contract {
+  /** envelope id of the contract: what vouchers and ledger records name */
+  contractId: Uint8Array
+  buyer: Uint8Array
+  seller: Uint8Array
+  buyerId: string
+  sellerId: string
+  modelId: string
+  fingerprint: string
+  fingerprintVerified: boolean
+  params: bigint
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  maxSpendUc: bigint
+  expiresAtMs: bigint
+  acceptId: Uint8Array
+  quoteId: Uint8Array
+  /** the exact contract envelope bytes both parties hold */
+  bytes: Uint8Array
+}
+
+function eq (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0
+}
+
+function decode<T> (what: string, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err: any) {
+    throw new MalformedMessageError(`${what} payload does not decode: ${err?.message ?? err}`)
+  }
+}
+
+function checkQuoteTerms (q: QuoteTerms): void {
+  if (q.quoteId.length !== QUOTE_ID_LENGTH) throw new MalformedMessageError(`quote id must be ${QUOTE_ID_LENGTH} bytes, got ${q.quoteId.length}`)
+  if (q.buyer.length !== 32) throw new MalformedMessageError(`quote buyer must be 32 bytes, got ${q.buyer.length}`)
+  if (q.requestNonce.length !== NONCE_LENGTH) throw new MalformedMessageError(`quote nonce must be ${NONCE_LENGTH} bytes, got ${q.requestNonce.length}`)
+  checkString('modelId', q.modelId, MAX_MODEL_ID_CHARS, true)
+  checkString('fingerprint', q.fingerprint, MAX_FINGERPRINT_CHARS, true)
+  checkRange('params', q.params, 1n, MAX_PARAMS)
+  checkPrice('priceInPerMTokUc', q.priceInPerMTokUc)
+  checkPrice('priceOutPerMTokUc', q.priceOutPerMTokUc)
+  checkRange('validUntilMs', q.validUntilMs, 1n, 2n ** 63n - 1n)
+}
+
+export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteTerms): Quote {
+  checkQuoteTerms(terms)
+  const env = sealEnvelope(signer, Domain.quote, net, QuotePb.encode({
+    quoteId: terms.quoteId as Uint8Array<ArrayBuffer>,
+    buyer: terms.buyer as Uint8Array<ArrayBuffer>,
+    requestNonce: terms.requestNonce as Uint8Array<ArrayBuffer>,
+    modelId: terms.modelId,
+    fingerprint: terms.fingerprint,
+    fingerprintVerified: terms.fingerprintVerified,
+    params: terms.params,
+    priceInPerMtokUc: terms.priceInPerMTokUc,
+    priceOutPerMtokUc: terms.priceOutPerMTokUc,
+    validUntilMs: terms.validUntilMs
+  }))
+  return { ...terms, seller: env.publicKey, id: env.id, bytes: env.bytes }
+}
+
+/** Verify a quote's signature and shape (not its time: the caller compares validUntilMs to its clock). */
+export function openQuote (bytes: Uint8Array, net: Uint8Array): Quote {
+  const env = openEnvelope(bytes, { domain: Domain.quote, net, maxBytes: MAX_QUOTE_BYTES })
+  const pb = decode('quote', () => QuotePb.decode(env.payload))
+  const terms: QuoteTerms = {
+    quoteId: pb.quoteId,
+    buyer: pb.buyer,
+    requestNonce: pb.requestNonce,
+    modelId: pb.modelId,
+    fingerprint: pb.fingerprint,
+    fingerprintVerified: pb.fingerprintVerified,
+    params: pb.params,
+    priceInPerMTokUc: pb.priceInPerMtokUc,
+    priceOutPerMTokUc: pb.priceOutPerMtokUc,
+    validUntilMs: pb.validUntilMs
+  }
+  checkQuoteTerms(terms)
+  return { ...terms, seller: env.publicKey, id: env.id, bytes }
+}
+
+export function signAccept (signer: Ed25519Signer, net: Uint8Array, quote: Quote, maxSpendUc: bigint, sessionExpiresAtMs: bigint): Accept {
+  const env = sealEnvelope(signer, Domain.accept, net, AcceptPb.encode({ quote: quote.bytes as Uint8Array<ArrayBuffer>, maxSpendUc, sessionExpiresAtMs }))
+  return { buyer: env.publicKey, quote, maxSpendUc, sessionExpiresAtMs, id: env.id, bytes: env.bytes }
+}
+
+/** Verify an accept and the quote inside it; the accept must be signed by the buyer the quote names. */
+export function openAccept (bytes: Uint8Array, net: Uint8Array): Accept {
+  const env = openEnvelope(bytes, { domain: Domain.accept, net, maxBytes: MAX_ACCEPT_BYTES })
+  const pb = decode('accept', () => AcceptPb.decode(env.payload))
+  const quote = openQuote(pb.quote, net)
+  if (!eq(env.publicKey, quote.buyer)) throw new ContractMismatchError('accept is not signed by the buyer the quote was issued to')
+  if (pb.maxSpendUc <= 0n) throw new ContractMismatchError('accept maxSpendUc must be > 0')
+  if (pb.sessionExpiresAtMs <= 0n) throw new ContractMismatchError('accept sessionExpiresAtMs must be > 0')
+  return { buyer: env.publicKey, quote, maxSpendUc: pb.maxSpendUc, sessionExpiresAtMs: pb.sessionExpiresAtMs, id: env.id, bytes }
+}
+
+function toContract (env: SignedEnvelope, pb: ContractPb): Contract {
+  return {
+    contractId: env.id,
+    buyer: pb.buyer,
+    seller: pb.seller,
+    buyerId: accountIdFromPublicKey(pb.buyer),
+    sellerId: accountIdFromPublicKey(pb.seller),
+    modelId: pb.modelId,
+    fingerprint: pb.fingerprint,
+    fingerprintVerified: pb.fingerprintVerified,
+    params: pb.params,
+    priceInPerMTokUc: pb.priceInPerMtokUc,
+    priceOutPerMTokUc: pb.priceOutPerMtokUc,
+    maxSpendUc: pb.maxSpendUc,
+    expiresAtMs: pb.expiresAtMs,
+    acceptId: pb.acceptId,
+    quoteId: pb.quoteId,
+    bytes: env.bytes
+  }
+}
+
+/** The seller countersigns a verified accept. The seller must be the quote's signer. */
+export function signContract (signer: Ed25519Signer, net: Uint8Array, accept: Accept): Contract {
+  const q = accept.quote
+  if (!eq(signer.publicKey, q.seller)) throw new ContractMismatchError('only the seller that signed the quote can countersign it')
+  const pb: ContractPb = {
+    accept: accept.bytes as Uint8Array<ArrayBuffer>,
+    buyer: accept.buyer as Uint8Array<ArrayBuffer>,
+    seller: q.seller as Uint8Array<ArrayBuffer>,
+    modelId: q.modelId,
+    fingerprint: q.fingerprint,
+    fingerprintVerified: q.fingerprintVerified,
+    params: q.params,
+    priceInPerMtokUc: q.priceInPerMTokUc,
+    priceOutPerMtokUc: q.priceOutPerMTokUc,
+    maxSpendUc: accept.maxSpendUc,
+    expiresAtMs: accept.sessionExpiresAtMs,
+    acceptId: accept.id as Uint8Array<ArrayBuffer>,
+    quoteId: q.quoteId as Uint8Array<ArrayBuffer>
+  }
+  const env = sealEnvelope(signer, Domain.contract, net, ContractPb.encode(pb))
+  return toContract(env, pb)
+}
+
+/**
+ * Verify a contract from its bytes alone: the seller's signature on the contract, the buyer's
+ * signature on the accept inside it, the seller's signature on the quote inside that, and that
+ * every repeated term agrees. Pure and clock-free, so every node reaches the same answer.
+ * Throws MessageTooLargeError, MalformedMessageError, WrongDomainError, InvalidSignatureError,
+ * ContractMismatchError or a field range error.
+ */
+export function verifyContract (bytes: Uint8Array, net: Uint8Array): Contract {
+  const env = openEnvelope(bytes, { domain: Domain.contract, net, maxBytes: MAX_CONTRACT_BYTES })
+  const pb = decode('contract', () => ContractPb.decode(env.payload))
+  const accept = openAccept(pb.accept, net)
+  const q = accept.quote
+  const mismatch = (what: string): never => { throw new ContractMismatchError(`contract ${what} does not match the signed quote/accept`) }
+  if (!eq(pb.seller, env.publicKey) || !eq(q.seller, env.publicKey)) mismatch('seller')
+  if (!eq(pb.buyer, accept.buyer)) mismatch('buyer')
+  if (pb.modelId !== q.modelId) mismatch('modelId')
+  if (pb.fingerprint !== q.fingerprint || pb.fingerprintVerified !== q.fingerprintVerified) mismatch('fingerprint')
+  if (pb.params !== q.params) mismatch('params')
+  if (pb.priceInPerMtokUc !== q.priceInPerMTokUc || pb.priceOutPerMtokUc !== q.priceOutPerMTokUc) mismatch('prices')
+  if (pb.maxSpendUc !== accept.maxSpendUc) mismatch('maxSpendUc')
+  if (pb.expiresAtMs !== accept.sessionExpiresAtMs) mismatch('expiresAtMs')
+  if (!eq(pb.acceptId, accept.id)) mismatch('acceptId')
+  if (!eq(pb.quoteId, q.quoteId)) mismatch('quoteId')
+  return toContract(env, pb)
+}

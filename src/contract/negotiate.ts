@@ -1,0 +1,453 @@
+/**
+ * /tally/negotiate/1.0.0 (spec: protocols/negotiate.md). Seller side: answers QuoteRequests
+ * with firm signed Quotes (capacity reserved until the quote expires or a session ends) and
+ * countersigns Accepts into Contracts. Buyer side: `negotiate(peer, request)` returns the
+ * verified two-signed Contract. Nothing is stored by either side before the contract exists.
+ */
+import { randomBytes } from 'node:crypto'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
+import type { ComponentLogger, Connection, Libp2p, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { NegotiateFrame, RefusalReason, type QuoteRequest } from '../wire/pb/negotiate.js'
+import { MalformedMessageError, WireError } from '../wire/errors.js'
+import type { Ed25519Signer } from '../identity/ed25519.js'
+import { checkRange, checkString } from '../market/fields.js'
+import { MAX_EXPECTED_TOKENS, MAX_MODEL_ID_CHARS, MAX_PRICE_PER_MTOK_UC } from '../market/limits.js'
+import {
+  MAX_QUOTE_TTL_MS, NONCE_LENGTH, QUOTE_ID_LENGTH, openAccept, openQuote, signAccept, signContract, signQuote,
+  verifyContract, type Accept, type Contract, type Quote
+} from './messages.js'
+import { ContractMismatchError, NegotiationRefusedError, ProtocolViolationError, QuoteExpiredError, TooManyNegotiationsError } from './errors.js'
+
+export const NEGOTIATE_PROTOCOL = '/tally/negotiate/1.0.0'
+/** a whole negotiation (request to contract) must finish in this long, per stream */
+export const DEFAULT_NEGOTIATE_TIMEOUT_MS = 5_000
+/** largest frame: a contract carries accept and quote, about 1 KiB; leave room, no more */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024
+/** a quote is firm this long (the protocol allows at most 10 s) */
+export const DEFAULT_QUOTE_TTL_MS = MAX_QUOTE_TTL_MS
+/** streams one connection may hold open on this protocol */
+export const DEFAULT_MAX_INBOUND_STREAMS = 8
+/** negotiations in progress across all peers */
+export const DEFAULT_MAX_CONCURRENT_NEGOTIATIONS = 128
+/** a session the seller commits capacity to cannot outlast this */
+export const DEFAULT_MAX_SESSION_MS = 60 * 60_000
+/** accepted quote ids remembered (until their validity ends) to refuse a second accept */
+const MAX_REMEMBERED_QUOTES = 100_000
+
+/** What the seller serves a model at (from its own offer). */
+export interface SellerTerms {
+  modelId: string
+  fingerprint: string
+  fingerprintVerified: boolean
+  params: bigint
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  maxSessions: number
+}
+
+export type PolicyVerdict = { ok: true } | { ok: false, reason: RefusalReason, message?: string }
+
+export interface NegotiateInit {
+  timeoutMs?: number
+  maxFrameBytes?: number
+  quoteTtlMs?: number
+  maxInboundStreams?: number
+  maxConcurrentNegotiations?: number
+  maxSessionMs?: number
+  /** the buyer named in a request must be the authenticated remote peer (default true) */
+  bindBuyerToPeer?: boolean
+  now?: () => number
+}
+
+export interface NegotiateComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dial'>
+  signer: Ed25519Signer
+  net: Uint8Array
+  logger: ComponentLogger
+  /** the terms this node sells a model at; absent or undefined = UNKNOWN_MODEL */
+  sellerTerms?: (modelId: string) => SellerTerms | undefined
+  /** seller policy hook (credit, flags): called on request (maxSpend 0) and on accept */
+  canServe?: (buyer: Uint8Array, maxSpendUc: bigint) => PolicyVerdict | Promise<PolicyVerdict>
+}
+
+export interface NegotiateRequest {
+  modelId: string
+  expectedInputTokens?: bigint
+  expectedOutputTokens?: bigint
+  /** the prices the buyer saw in the offer: a higher quote is refused as PRICE_CHANGED */
+  maxPriceInPerMTokUc?: bigint
+  maxPriceOutPerMTokUc?: bigint
+  maxSpendUc: bigint
+  sessionExpiresAtMs: bigint
+  signal?: AbortSignal
+}
+
+interface PendingQuote {
+  quote: Quote
+  timer: ReturnType<typeof setTimeout>
+}
+
+interface Session {
+  contract: Contract
+  timer: ReturnType<typeof setTimeout>
+}
+
+class Refusal extends Error {
+  constructor (readonly reason: RefusalReason, message: string) {
+    super(message)
+  }
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const eq = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(a, b) === 0
+
+function decodeFrame (buf: Uint8Array): NegotiateFrame {
+  let f: NegotiateFrame
+  try {
+    f = NegotiateFrame.decode(buf)
+  } catch (err: any) {
+    throw new MalformedMessageError(`negotiate frame does not decode: ${err?.message ?? err}`)
+  }
+  const set = [f.quoteRequest, f.quote, f.accept, f.contract, f.refusal].filter(x => x != null).length
+  if (set !== 1) throw new ProtocolViolationError(`a negotiate frame carries exactly one message, got ${set}`)
+  return f
+}
+
+async function readFrame (lp: LengthPrefixedStream<Stream>, signal: AbortSignal): Promise<NegotiateFrame> {
+  const buf = await lp.read({ signal })
+  return decodeFrame(buf.subarray())
+}
+
+export interface NegotiateStats {
+  quotesIssued: number
+  contractsSigned: number
+  refusals: number
+  streamsAborted: number
+}
+
+/** Events: 'contract' (CustomEvent<Contract>) when this node, as seller, signed and delivered one. */
+export class Negotiator extends EventTarget implements Startable {
+  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0 }
+  private readonly c: NegotiateComponents
+  private readonly log: Logger
+  private readonly timeoutMs: number
+  private readonly maxFrameBytes: number
+  private readonly quoteTtlMs: number
+  private readonly maxInboundStreams: number
+  private readonly maxConcurrent: number
+  private readonly maxSessionMs: number
+  private readonly bindBuyerToPeer: boolean
+  private readonly now: () => number
+  private readonly pending = new Map<string, PendingQuote>()
+  /** accepted quote id → its validUntil: a second accept is refused */
+  private readonly accepted = new Map<string, bigint>()
+  private readonly sessions = new Map<string, Session>()
+  private readonly inFlight = new Set<Stream>()
+  private started = false
+
+  constructor (components: NegotiateComponents, init: NegotiateInit = {}) {
+    super()
+    this.c = components
+    this.log = components.logger.forComponent('tally:negotiate')
+    this.timeoutMs = init.timeoutMs ?? DEFAULT_NEGOTIATE_TIMEOUT_MS
+    this.maxFrameBytes = init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.quoteTtlMs = Math.min(init.quoteTtlMs ?? DEFAULT_QUOTE_TTL_MS, MAX_QUOTE_TTL_MS)
+    this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+    this.maxConcurrent = init.maxConcurrentNegotiations ?? DEFAULT_MAX_CONCURRENT_NEGOTIATIONS
+    this.maxSessionMs = init.maxSessionMs ?? DEFAULT_MAX_SESSION_MS
+    this.bindBuyerToPeer = init.bindBuyerToPeer ?? true
+    this.now = init.now ?? Date.now
+  }
+
+  readonly [Symbol.toStringTag] = 'tally:negotiate'
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.c.libp2p.handle(NEGOTIATE_PROTOCOL, (stream, connection) => { void this.onStream(stream, connection) }, {
+      maxInboundStreams: this.maxInboundStreams
+    })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.c.libp2p.unhandle(NEGOTIATE_PROTOCOL)
+    for (const s of this.inFlight) s.abort(new Error('negotiate service stopped'))
+    for (const p of this.pending.values()) clearTimeout(p.timer)
+    for (const s of this.sessions.values()) clearTimeout(s.timer)
+    this.pending.clear()
+    this.sessions.clear()
+    this.accepted.clear()
+  }
+
+  /** capacity held for a model: open quotes plus live sessions */
+  reserved (modelId: string): number {
+    let n = 0
+    for (const p of this.pending.values()) if (p.quote.modelId === modelId) n++
+    for (const s of this.sessions.values()) if (s.contract.modelId === modelId) n++
+    return n
+  }
+
+  /** live sessions this node sells, by contract id (hex) */
+  activeSessions (): Contract[] {
+    return [...this.sessions.values()].map(s => s.contract)
+  }
+
+  /** The session under this contract ended: its capacity is free again. */
+  releaseSession (contractId: Uint8Array): boolean {
+    const key = hex(contractId)
+    const s = this.sessions.get(key)
+    if (s == null) return false
+    clearTimeout(s.timer)
+    this.sessions.delete(key)
+    return true
+  }
+
+  // ---- seller side ----
+
+  private async onStream (stream: Stream, connection: Connection): Promise<void> {
+    if (this.inFlight.size >= this.maxConcurrent) {
+      this.stats.streamsAborted++
+      stream.abort(new TooManyNegotiationsError(`more than ${this.maxConcurrent} negotiations in progress`))
+      return
+    }
+    this.inFlight.add(stream)
+    const signal = AbortSignal.timeout(this.timeoutMs)
+    const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
+    let quote: Quote | undefined
+    try {
+      let frame = await readFrame(lp, signal)
+      if (frame.quoteRequest != null) {
+        quote = await this.answerRequest(lp, frame.quoteRequest, connection, signal)
+        if (quote == null) return
+        frame = await readFrame(lp, signal)
+      }
+      if (frame.accept == null) {
+        await this.refuse(lp, RefusalReason.BAD_REQUEST, 'expected a QuoteRequest or an Accept', signal)
+        return
+      }
+      await this.answerAccept(lp, frame.accept, connection, signal)
+    } catch (err: any) {
+      this.stats.streamsAborted++
+      this.log('negotiation with %p aborted: %s', connection.remotePeer, err?.message ?? err)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      this.inFlight.delete(stream)
+      // a quote is firm only on the stream that carried it: once that stream ends without a
+      // contract, its capacity is free again
+      if (quote != null) this.releaseQuote(quote.quoteId)
+    }
+  }
+
+  private releaseQuote (quoteId: Uint8Array): void {
+    const key = hex(quoteId)
+    const p = this.pending.get(key)
+    if (p == null) return
+    clearTimeout(p.timer)
+    this.pending.delete(key)
+  }
+
+  private async refuse (lp: LengthPrefixedStream<Stream>, reason: RefusalReason, message: string, signal: AbortSignal): Promise<void> {
+    this.stats.refusals++
+    await lp.write(NegotiateFrame.encode({ refusal: { reason, message: message.slice(0, 256) } }), { signal })
+    await lp.unwrap().close({ signal })
+  }
+
+  private remoteKey (connection: Connection): Uint8Array | undefined {
+    const pk = connection.remotePeer.publicKey
+    return pk?.type === 'Ed25519' ? pk.raw : undefined
+  }
+
+  private async policy (buyer: Uint8Array, maxSpendUc: bigint): Promise<void> {
+    if (this.c.canServe == null) return
+    const v = await this.c.canServe(buyer, maxSpendUc)
+    if (!v.ok) throw new Refusal(v.reason, v.message ?? 'refused by seller policy')
+  }
+
+  /** returns the quote sent, or undefined when the request was refused */
+  private async answerRequest (lp: LengthPrefixedStream<Stream>, req: QuoteRequest, connection: Connection, signal: AbortSignal): Promise<Quote | undefined> {
+    let quote: Quote
+    try {
+      quote = await this.makeQuote(req, connection)
+    } catch (err: any) {
+      if (err instanceof Refusal) {
+        await this.refuse(lp, err.reason, err.message, signal)
+        return undefined
+      }
+      if (err instanceof WireError) {
+        await this.refuse(lp, RefusalReason.BAD_REQUEST, err.message, signal)
+        return undefined
+      }
+      throw err
+    }
+    await lp.write(NegotiateFrame.encode({ quote: quote.bytes as Uint8Array<ArrayBuffer> }), { signal })
+    return quote
+  }
+
+  private async makeQuote (req: QuoteRequest, connection: Connection): Promise<Quote> {
+    checkString('modelId', req.modelId, MAX_MODEL_ID_CHARS, true)
+    if (req.buyer.length !== 32) throw new Refusal(RefusalReason.BAD_REQUEST, `buyer must be a 32-byte ed25519 key, got ${req.buyer.length} bytes`)
+    if (req.nonce.length !== NONCE_LENGTH) throw new Refusal(RefusalReason.BAD_REQUEST, `nonce must be ${NONCE_LENGTH} bytes, got ${req.nonce.length}`)
+    checkRange('expectedInputTokens', req.expectedInputTokens, 0n, MAX_EXPECTED_TOKENS)
+    checkRange('expectedOutputTokens', req.expectedOutputTokens, 0n, MAX_EXPECTED_TOKENS)
+    checkRange('maxPriceInPerMTokUc', req.maxPriceInPerMtokUc, 0n, MAX_PRICE_PER_MTOK_UC)
+    checkRange('maxPriceOutPerMTokUc', req.maxPriceOutPerMtokUc, 0n, MAX_PRICE_PER_MTOK_UC)
+    if (this.bindBuyerToPeer) {
+      const remote = this.remoteKey(connection)
+      if (remote == null || !eq(remote, req.buyer)) throw new Refusal(RefusalReason.BAD_REQUEST, 'buyer key is not the remote peer')
+    }
+    const terms = this.c.sellerTerms?.(req.modelId)
+    if (terms == null) throw new Refusal(RefusalReason.UNKNOWN_MODEL, `model ${req.modelId} is not served here`)
+    if ((req.maxPriceInPerMtokUc > 0n && terms.priceInPerMTokUc > req.maxPriceInPerMtokUc) ||
+        (req.maxPriceOutPerMtokUc > 0n && terms.priceOutPerMTokUc > req.maxPriceOutPerMtokUc)) {
+      throw new Refusal(RefusalReason.PRICE_CHANGED, `price is now ${terms.priceInPerMTokUc}/${terms.priceOutPerMTokUc} µc per 1M tokens in/out`)
+    }
+    await this.policy(req.buyer, 0n)
+    if (this.reserved(req.modelId) >= terms.maxSessions) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${terms.maxSessions} sessions of ${req.modelId} are taken`)
+    const now = this.now()
+    const quote = signQuote(this.c.signer, this.c.net, {
+      quoteId: randomBytes(QUOTE_ID_LENGTH),
+      buyer: req.buyer,
+      requestNonce: req.nonce,
+      modelId: terms.modelId,
+      fingerprint: terms.fingerprint,
+      fingerprintVerified: terms.fingerprintVerified,
+      params: terms.params,
+      priceInPerMTokUc: terms.priceInPerMTokUc,
+      priceOutPerMTokUc: terms.priceOutPerMTokUc,
+      validUntilMs: BigInt(Math.floor(now + this.quoteTtlMs))
+    })
+    const key = hex(quote.quoteId)
+    const timer = setTimeout(() => { this.pending.delete(key) }, this.quoteTtlMs)
+    timer.unref?.()
+    this.pending.set(key, { quote, timer })
+    this.stats.quotesIssued++
+    return quote
+  }
+
+  private async answerAccept (lp: LengthPrefixedStream<Stream>, acceptBytes: Uint8Array, connection: Connection, signal: AbortSignal): Promise<void> {
+    let accept: Accept
+    try {
+      accept = openAccept(acceptBytes, this.c.net)
+      await this.checkAccept(accept, connection)
+    } catch (err: any) {
+      if (err instanceof Refusal) return this.refuse(lp, err.reason, err.message, signal)
+      if (err instanceof WireError) return this.refuse(lp, RefusalReason.BAD_REQUEST, err.message, signal)
+      throw err
+    }
+    // the quote is consumed: from here on a second accept of it is refused
+    const key = hex(accept.quote.quoteId)
+    const pending = this.pending.get(key)
+    if (pending != null) clearTimeout(pending.timer)
+    this.pending.delete(key)
+    this.rememberAccepted(key, accept.quote.validUntilMs)
+    const contract = signContract(this.c.signer, this.c.net, accept)
+    const ckey = hex(contract.contractId)
+    const ttl = Math.max(0, Number(contract.expiresAtMs) - this.now())
+    const timer = setTimeout(() => { this.sessions.delete(ckey) }, ttl)
+    timer.unref?.()
+    this.sessions.set(ckey, { contract, timer })
+    try {
+      await lp.write(NegotiateFrame.encode({ contract: contract.bytes as Uint8Array<ArrayBuffer> }), { signal })
+      await lp.unwrap().close({ signal })
+    } catch (err) {
+      // the buyer never got it: nothing was promised, release the capacity
+      this.releaseSession(contract.contractId)
+      throw err
+    }
+    this.stats.contractsSigned++
+    this.dispatchEvent(new CustomEvent<Contract>('contract', { detail: contract }))
+  }
+
+  private rememberAccepted (key: string, validUntilMs: bigint): void {
+    const now = BigInt(Math.floor(this.now()))
+    if (this.accepted.size >= MAX_REMEMBERED_QUOTES) {
+      for (const [k, until] of this.accepted) if (until < now) this.accepted.delete(k)
+      while (this.accepted.size >= MAX_REMEMBERED_QUOTES) this.accepted.delete(this.accepted.keys().next().value as string)
+    }
+    this.accepted.set(key, validUntilMs)
+  }
+
+  private async checkAccept (accept: Accept, connection: Connection): Promise<void> {
+    const q = accept.quote
+    if (!eq(q.seller, this.c.signer.publicKey)) throw new Refusal(RefusalReason.BAD_REQUEST, 'the quote was not issued by this seller')
+    if (this.bindBuyerToPeer) {
+      const remote = this.remoteKey(connection)
+      if (remote == null || !eq(remote, accept.buyer)) throw new Refusal(RefusalReason.BAD_REQUEST, 'the quote was issued to another buyer')
+    }
+    const key = hex(q.quoteId)
+    const now = this.now()
+    if (this.accepted.has(key)) throw new Refusal(RefusalReason.BAD_REQUEST, 'this quote was already accepted')
+    if (BigInt(Math.floor(now)) > q.validUntilMs || !this.pending.has(key)) throw new Refusal(RefusalReason.QUOTE_EXPIRED, 'the quote is no longer valid; ask for a new one')
+    if (accept.sessionExpiresAtMs <= BigInt(Math.floor(now)) || accept.sessionExpiresAtMs > BigInt(Math.floor(now + this.maxSessionMs))) {
+      throw new Refusal(RefusalReason.BAD_REQUEST, `sessionExpiresAtMs must be in the future and at most ${this.maxSessionMs} ms ahead`)
+    }
+    await this.policy(accept.buyer, accept.maxSpendUc)
+  }
+
+  // ---- buyer side ----
+
+  /**
+   * Negotiate a contract with the seller at `peer`. Resolves with the verified two-signed
+   * contract; rejects with NegotiationRefusedError (the seller's reason code), QuoteExpiredError,
+   * ContractMismatchError, a wire error for a bad reply, or the abort/timeout error.
+   */
+  async negotiate (peer: PeerId | Multiaddr | Multiaddr[], req: NegotiateRequest): Promise<Contract> {
+    const signal = req.signal != null ? AbortSignal.any([req.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs)
+    const connection = await this.c.libp2p.dial(peer, { signal })
+    const sellerKey = this.remoteKey(connection)
+    const stream = await connection.newStream(NEGOTIATE_PROTOCOL, { signal })
+    const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
+    try {
+      const nonce = randomBytes(NONCE_LENGTH)
+      await lp.write(NegotiateFrame.encode({
+        quoteRequest: {
+          modelId: req.modelId,
+          expectedInputTokens: req.expectedInputTokens ?? 0n,
+          expectedOutputTokens: req.expectedOutputTokens ?? 0n,
+          buyer: this.c.signer.publicKey as Uint8Array<ArrayBuffer>,
+          nonce,
+          maxPriceInPerMtokUc: req.maxPriceInPerMTokUc ?? 0n,
+          maxPriceOutPerMtokUc: req.maxPriceOutPerMTokUc ?? 0n
+        }
+      }), { signal })
+      const f1 = await readFrame(lp, signal)
+      if (f1.refusal != null) throw new NegotiationRefusedError(f1.refusal.reason, f1.refusal.message)
+      if (f1.quote == null) throw new ProtocolViolationError('expected a Quote or a Refusal')
+      const quote = openQuote(f1.quote, this.c.net)
+      this.checkQuote(quote, req, nonce, sellerKey)
+      const accept = signAccept(this.c.signer, this.c.net, quote, req.maxSpendUc, req.sessionExpiresAtMs)
+      await lp.write(NegotiateFrame.encode({ accept: accept.bytes as Uint8Array<ArrayBuffer> }), { signal })
+      const f2 = await readFrame(lp, signal)
+      if (f2.refusal != null) throw new NegotiationRefusedError(f2.refusal.reason, f2.refusal.message)
+      if (f2.contract == null) throw new ProtocolViolationError('expected a Contract or a Refusal')
+      const contract = verifyContract(f2.contract, this.c.net)
+      if (!eq(contract.acceptId, accept.id)) throw new ContractMismatchError('the contract countersigns another accept')
+      await lp.unwrap().close({ signal })
+      return contract
+    } catch (err: any) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private checkQuote (quote: Quote, req: NegotiateRequest, nonce: Uint8Array, sellerKey: Uint8Array | undefined): void {
+    if (sellerKey != null && !eq(quote.seller, sellerKey)) throw new ContractMismatchError('the quote is not signed by the peer we asked')
+    if (!eq(quote.buyer, this.c.signer.publicKey)) throw new ContractMismatchError('the quote names another buyer')
+    if (!eq(quote.requestNonce, nonce)) throw new ContractMismatchError('the quote answers another request')
+    if (quote.modelId !== req.modelId) throw new ContractMismatchError(`the quote is for ${quote.modelId}, asked for ${req.modelId}`)
+    if ((req.maxPriceInPerMTokUc != null && quote.priceInPerMTokUc > req.maxPriceInPerMTokUc) ||
+        (req.maxPriceOutPerMTokUc != null && quote.priceOutPerMTokUc > req.maxPriceOutPerMTokUc)) {
+      throw new NegotiationRefusedError(RefusalReason.PRICE_CHANGED, 'the quote is above the price asked for')
+    }
+    const now = BigInt(Math.floor(this.now()))
+    if (quote.validUntilMs <= now) throw new QuoteExpiredError(`the quote expired at ${quote.validUntilMs}, now ${now}`)
+    if (quote.validUntilMs > now + BigInt(MAX_QUOTE_TTL_MS + 5_000)) throw new ContractMismatchError('the quote claims to be firm for more than 10 s')
+  }
+}
+
+export function negotiate (init: NegotiateInit = {}): (components: NegotiateComponents) => Negotiator {
+  return (components) => new Negotiator(components, init)
+}
