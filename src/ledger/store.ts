@@ -23,6 +23,9 @@ export interface LedgerStore {
   load(): Promise<StoredLedger>
 }
 
+/** LevelDB hands back Buffers; callers get plain Uint8Arrays */
+const plain = (v: Uint8Array): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+
 const PREFIX = { record: 'r/', pending: 'p/' } as const
 
 export class LevelLedgerStore implements LedgerStore {
@@ -50,8 +53,8 @@ export class LevelLedgerStore implements LedgerStore {
 
   async load (): Promise<StoredLedger> {
     const out: StoredLedger = { records: [], pending: [] }
-    for await (const [k, v] of this.db.iterator({ gte: 'p/', lt: 'p0' })) { void k; out.pending.push(v) }
-    for await (const [k, v] of this.db.iterator({ gte: 'r/', lt: 'r0' })) { void k; out.records.push(v) }
+    for await (const v of this.db.values({ gte: 'p/', lt: 'p0' })) out.pending.push(plain(v))
+    for await (const v of this.db.values({ gte: 'r/', lt: 'r0' })) out.records.push(plain(v))
     return out
   }
 }
