@@ -119,7 +119,11 @@ export function verifyPortable (signature: Uint8Array, message: Uint8Array, publ
     const rBytes = signature.subarray(0, 32)
     const R = ed.Point.fromBytes(rBytes, false)
     const S = bytesToNumberLE(signature.subarray(32, 64))
-    const h = sha512(new Uint8Array([...rBytes, ...publicKey, ...message]))
+    const hInput = new Uint8Array(64 + message.length)
+    hInput.set(rBytes, 0)
+    hInput.set(publicKey, 32)
+    hInput.set(message, 64)
+    const h = sha512(hInput)
     const k = bytesToNumberLE(h) % L
     const SB = S === 0n ? ed.Point.ZERO : ed.Point.BASE.multiply(S)
     const kA = k === 0n ? ed.Point.ZERO : A.multiply(k)

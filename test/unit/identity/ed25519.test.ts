@@ -110,6 +110,26 @@ describe('ed25519 pinned rule, both paths agree', () => {
     for (const path of PATHS) expect(verify(sig, new TextEncoder().encode('pay me'), pub, path)).toBe(false)
   })
 
+  it('mixed-order keys: both paths apply the cofactorless equation (accept iff k ≡ 0 mod 8)', async () => {
+    const { sha512 } = await import('@noble/hashes/sha2.js')
+    const a = 0x1234567890abcdefn
+    const T = ed.Point.fromBytes(hex(SMALL_ORDER[4]), false)
+    const pub = ed.Point.BASE.multiply(a).add(T).toBytes()
+    const r = 987654321n
+    const R = ed.Point.BASE.multiply(r).toBytes()
+    const seen = new Set<boolean>()
+    for (let i = 0; i < 64 && seen.size < 2; i++) {
+      const msg = new Uint8Array([i])
+      const k = le32ToNumber(sha512(new Uint8Array([...R, ...pub, ...msg]))) % L
+      const sig = new Uint8Array([...R, ...numberToLE32((r + k * a) % L)])
+      const expected = k % 8n === 0n
+      expect(verify(sig, msg, pub, 'native'), `msg ${i}`).toBe(expected)
+      expect(verify(sig, msg, pub, 'portable'), `msg ${i}`).toBe(expected)
+      seen.add(expected)
+    }
+    expect(seen.size).toBe(2)
+  })
+
   it('non-canonical y >= p encodings are rejected on both paths', () => {
     const p = 2n ** 255n - 19n
     for (const y of [p, p + 1n, p + 2n, 2n ** 255n - 1n]) {
