@@ -150,6 +150,11 @@ export class MarketService extends EventTarget implements Startable {
     return [...this.ownSigned.values()].filter(o => !o.withdrawn)
   }
 
+  /** the terms this node currently offers a model at (what the negotiate service quotes) */
+  ownTerms (modelId: string): OfferTerms | undefined {
+    return this.own.get(modelId)
+  }
+
   /** Publish (or replace) this node's offer for `terms.modelId`; it is re-announced until withdrawn. */
   async setOffer (terms: OfferTerms): Promise<Offer> {
     const offer = this.sign(terms, false)
