@@ -197,7 +197,7 @@ export class LedgerSync implements Startable {
     let bytesSent = 0
     let bytesReceived = 0
 
-    const stream = await this.open(peer, SYNC_PROTOCOL, options)
+    const stream = await this.open(peer, SYNC_PROTOCOL, this.signal(options))
     try {
       const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
       let msg: Uint8Array | null = ne.initiate()
@@ -271,22 +271,24 @@ export class LedgerSync implements Startable {
   }
 
   private async fetch (peer: PeerId, req: FetchRequest, maxRecords: number, options: AbortOptions): Promise<Uint8Array[]> {
-    const stream = await this.open(peer, FETCH_PROTOCOL, options)
+    // one deadline for the whole request: a batch of records, not a frame at a time
+    const once = this.signal(options)
+    const stream = await this.open(peer, FETCH_PROTOCOL, once)
     try {
       const lp = lpStream(stream, { maxDataLength: Math.max(this.maxRecordBytes, this.fetchRequestMaxBytes()) })
-      await this.write(lp, FetchRequest.encode(req), options)
-      const head = await this.read(lp, options)
+      await this.write(lp, FetchRequest.encode(req), once, false)
+      const head = await this.read(lp, once, false)
       if (head == null) throw new MalformedFetchError('fetch stream closed before the record count')
       const count = decodeCount(head)
       if (count > maxRecords) throw new MalformedFetchError(`peer announced ${count} records, at most ${maxRecords} were asked for`)
       const out: Uint8Array[] = []
       for (let i = 0; i < count; i++) {
-        const rec = await this.read(lp, options)
+        const rec = await this.read(lp, once, false)
         if (rec == null) throw new MalformedFetchError(`fetch stream closed after ${i} of ${count} records`)
         if (rec.length > this.maxRecordBytes) throw new FrameTooLargeError(`record of ${rec.length} bytes exceeds ${this.maxRecordBytes}`)
         out.push(rec)
       }
-      await stream.close(this.signal(options))
+      await stream.close(once)
       return out
     } catch (err) {
       stream.abort(err as Error)
@@ -325,9 +327,13 @@ export class LedgerSync implements Startable {
       if (frame.length > this.fetchRequestMaxBytes()) throw new FrameTooLargeError(`fetch request of ${frame.length} bytes exceeds ${this.fetchRequestMaxBytes()}`)
       const req = decodeFetchRequest(frame)
       const records = this.answer(req)
-      await this.write(lp, encodeCount(records.length), {})
-      for (const r of records) await this.write(lp, r, {})
-      await stream.close(this.signal({}))
+      const once = this.signal({})
+      try {
+        await lp.writeV([encodeCount(records.length), ...records], once)
+      } catch (err) {
+        throw mapStreamError(err)
+      }
+      await stream.close(once)
     } catch (err) {
       this.log('fetch from %p refused: %s: %s', connection.remotePeer, (err as Error).name, (err as Error).message)
       stream.abort(err as Error)
@@ -379,26 +385,28 @@ export class LedgerSync implements Startable {
     return { signal: AbortSignal.any(signals) }
   }
 
+  /** `options` must already carry a deadline (see signal()) */
   private async open (peer: PeerId, protocol: string, options: AbortOptions): Promise<Stream> {
     try {
-      return await this.components.connectionManager.openStream(peer, protocol, this.signal(options))
+      return await this.components.connectionManager.openStream(peer, protocol, options)
     } catch (err) {
       throw mapStreamError(err)
     }
   }
 
-  private async write (lp: LengthPrefixedStream, data: Uint8Array, options: AbortOptions): Promise<void> {
+  /** `fresh`: bound this write by its own timeout, else use options.signal as given */
+  private async write (lp: LengthPrefixedStream, data: Uint8Array, options: AbortOptions, fresh = true): Promise<void> {
     try {
-      await lp.write(data, this.signal(options))
+      await lp.write(data, fresh ? this.signal(options) : options)
     } catch (err) {
       throw mapStreamError(err)
     }
   }
 
   /** next frame, or null when the peer closed cleanly between frames */
-  private async read (lp: LengthPrefixedStream, options: AbortOptions): Promise<Uint8Array | null> {
+  private async read (lp: LengthPrefixedStream, options: AbortOptions, fresh = true): Promise<Uint8Array | null> {
     try {
-      const buf: Uint8ArrayList = await lp.read(this.signal(options))
+      const buf: Uint8ArrayList = await lp.read(fresh ? this.signal(options) : options)
       return buf.subarray()
     } catch (err) {
       if ((err as Error).name === 'UnexpectedEOFError') return null
