@@ -58,6 +58,7 @@ export interface Identity {
   /** native signer made once from the seed */
   signer: Ed25519Signer
   encrypted: boolean
+  /** the identity file, or '' for an in-memory identity */
   path: string
 }
 
@@ -153,6 +154,12 @@ export async function decodeKeystore (json: unknown, passphrase?: string): Promi
   }
   if (derived !== account) throw new KeystoreFormatError('account', `does not match the key (file says ${account}, key is ${derived})`)
   return { seed, encrypted, account }
+}
+
+/** An in-memory identity with no file behind it (simulations, tests, SDK callers holding their own seed). */
+export function identityFromSeed (seed: Uint8Array): Identity {
+  if (seed.length !== SEED_LENGTH) throw new RangeError(`seed must be ${SEED_LENGTH} bytes, got ${seed.length}`)
+  return identityFrom(Uint8Array.from(seed), false, '')
 }
 
 function identityFrom (seed: Uint8Array, encrypted: boolean, path: string): Identity {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat, readFile, writeFile, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as fc from 'fast-check'
-import { createIdentity, loadIdentity, loadOrCreateIdentity, decodeKeystore, encodeKeystore, keystorePath } from '../../../src/identity/keystore.js'
+import { createIdentity, identityFromSeed, loadIdentity, loadOrCreateIdentity, decodeKeystore, encodeKeystore, keystorePath } from '../../../src/identity/keystore.js'
 import { KeystoreError, KeystoreExistsError, KeystoreFormatError, KeystoreNotFoundError, KeystorePassphraseError, KeystorePermissionError } from '../../../src/identity/errors.js'
 import { verify } from '../../../src/identity/ed25519.js'
 
@@ -123,6 +123,15 @@ describe('keystore', () => {
     await fc.assert(fc.asyncProperty(fc.jsonValue(), async (value) => {
       try { await decodeKeystore(value) } catch (err) { expect(err).toBeInstanceOf(KeystoreError) }
     }), { numRuns: 200 })
+  })
+
+  it('identityFromSeed gives the same account as a file with that seed', async () => {
+    const seed = new Uint8Array(32).fill(4)
+    const mem = identityFromSeed(seed)
+    const file = await createIdentity(dir, { seed })
+    expect(mem.account).toBe(file.account)
+    expect(mem.path).toBe('')
+    expect(() => identityFromSeed(new Uint8Array(16))).toThrow(RangeError)
   })
 
   it('encode → decode round trips for any seed', async () => {
