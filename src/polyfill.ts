@@ -2,6 +2,8 @@
  * Promise.withResolvers for Node 20 (libp2p 3 calls it). Every entry point and the vitest
  * setup import this module first; it is a no-op on runtimes that have it.
  */
+import './wire/protons-uint64-fix.js'
+
 export {}
 
 declare global {
