@@ -85,6 +85,12 @@ describe('embedded backend (tiny model, engine in a child process)', () => {
     expect(direct.usage).toEqual(ra.done.usage)
     const other = await collect(a.stream({ ...req, seed: 99 }, new AbortController().signal))
     expect(other.text).not.toBe(ra.text)
+    // the direct run inside the engine child gives the same completion, chunk for chunk
+    const inChild = await b.runDirect(req)
+    expect(inChild.text).toBe(ra.text)
+    expect(inChild.chunks.map(c => c.outputTokens)).toEqual(ra.chunks.map(c => c.outputTokens))
+    expect(inChild.usage).toEqual(ra.done.usage)
+    expect(inChild.ttftMs).toBeLessThanOrEqual(inChild.durationMs)
   }, 30_000)
 
   it('maxTokens ends with finishReason length and exactly that many tokens', async () => {

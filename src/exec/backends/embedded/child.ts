@@ -3,7 +3,7 @@
  * message and runs requests it receives over IPC. A llama.cpp abort ends only this process.
  */
 import '../../../polyfill.js'
-import { Engine } from './engine.js'
+import { Engine, runOnEngine } from './engine.js'
 import type { FromChild, ToChild } from './ipc.js'
 
 let engine: Engine | undefined
@@ -30,16 +30,38 @@ async function handle (msg: ToChild): Promise<void> {
       if (engine == null) { send({ t: 'error', id, name: 'EngineRequestError', message: 'engine not loaded' }); return }
       const ac = new AbortController()
       running.set(id, ac)
+      // chunks produced in one event-loop turn travel in one IPC message
+      let batch: Array<[string, number]> = []
+      let scheduled = false
+      const flush = (): void => {
+        scheduled = false
+        if (batch.length === 0) return
+        send({ t: 'chunks', id, items: batch })
+        batch = []
+      }
       try {
-        const result = await engine.generate(msg.request, ac.signal, (text, outputTokens) => send({ t: 'chunk', id, text, outputTokens }))
+        const result = await engine.generate(msg.request, ac.signal, (text, outputTokens) => {
+          batch.push([text, outputTokens])
+          if (!scheduled) { scheduled = true; setImmediate(flush) }
+        })
+        flush()
         send({ t: 'done', id, ...result })
       } catch (err: any) {
+        flush()
         send({ t: 'error', id, name: String(err?.name ?? 'Error'), message: String(err?.message ?? err) })
       } finally {
         running.delete(id)
       }
       return
     }
+    case 'direct':
+      if (engine == null) { send({ t: 'error', id: msg.id, name: 'EngineRequestError', message: 'engine not loaded' }); return }
+      try {
+        send({ t: 'direct-result', id: msg.id, run: await runOnEngine(engine, msg.request) })
+      } catch (err: any) {
+        send({ t: 'error', id: msg.id, name: String(err?.name ?? 'Error'), message: String(err?.message ?? err) })
+      }
+      return
     case 'cancel':
       running.get(msg.id)?.abort()
       return

@@ -151,16 +151,21 @@ export async function runEngineDirect (modelPath: string, request: ChatRequest, 
   const engine = await Engine.load({ ...init, modelPath })
   const loadMs = performance.now() - t0
   try {
-    const chunks: Array<{ text: string, outputTokens: number }> = []
-    const start = performance.now()
-    let first = -1
-    const result = await engine.generate(request, new AbortController().signal, (text, outputTokens) => {
-      if (first < 0) first = performance.now()
-      chunks.push({ text, outputTokens })
-    })
-    const end = performance.now()
-    return { ...result, text: chunks.map(c => c.text).join(''), chunks, ttftMs: (first < 0 ? end : first) - start, durationMs: end - start, loadMs }
+    return await runOnEngine(engine, request, loadMs)
   } finally {
     await engine.close()
   }
+}
+
+/** one request on a loaded engine, collecting chunks and timings locally */
+export async function runOnEngine (engine: Engine, request: ChatRequest, loadMs = 0): Promise<DirectRun> {
+  const chunks: Array<{ text: string, outputTokens: number }> = []
+  const start = performance.now()
+  let first = -1
+  const result = await engine.generate(request, new AbortController().signal, (text, outputTokens) => {
+    if (first < 0) first = performance.now()
+    chunks.push({ text, outputTokens })
+  })
+  const end = performance.now()
+  return { ...result, text: chunks.map(c => c.text).join(''), chunks, ttftMs: (first < 0 ? end : first) - start, durationMs: end - start, loadMs }
 }

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type ModelInfo } from '../../backend.js'
 import { modelFingerprint } from '../../fingerprint.js'
 import { validateGguf } from '../../model/gguf.js'
-import { DEFAULT_ENGINE_CONTEXT_SIZE, DEFAULT_ENGINE_THREADS, EngineRequestError, type EngineInit } from './engine.js'
+import { DEFAULT_ENGINE_CONTEXT_SIZE, DEFAULT_ENGINE_THREADS, EngineRequestError, type DirectRun, type EngineInit } from './engine.js'
 import type { FromChild, ToChild } from './ipc.js'
 
 export { EngineRequestError, runEngineDirect, type DirectRun, type EngineInit } from './engine.js'
@@ -66,10 +66,15 @@ export interface EmbeddedBackend extends Backend {
   readonly pid: number | undefined
   /** test hook (needs allowTestHooks): make the child call process.abort() */
   crashEngineForTest(): void
+  /**
+   * For benchmarks and tests only: run `request` entirely inside the engine child (no per-chunk
+   * IPC) and get the whole result with the child's own timings. Takes a concurrency slot.
+   */
+  runDirect(request: ChatRequest): Promise<DirectRun>
 }
 
 interface Pending {
-  push: (ev: BackendEvent | Error) => void
+  push: (ev: BackendEvent | DirectRun | Error) => void
   /** frees the concurrency slot; called once the child has finished the request */
   release: () => void
 }
@@ -168,9 +173,13 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
     if (msg.t === 'ready' || msg.t === 'init-error') return
     const p = this.pending.get(msg.id)
     if (p == null) return
-    if (msg.t === 'chunk') { p.push({ type: 'chunk', text: msg.text, outputTokens: msg.outputTokens }); return }
+    if (msg.t === 'chunks') {
+      for (const [text, outputTokens] of msg.items) p.push({ type: 'chunk', text, outputTokens })
+      return
+    }
     this.pending.delete(msg.id)
-    if (msg.t === 'done') p.push({ type: 'done', usage: msg.usage, finishReason: msg.finishReason })
+    if (msg.t === 'direct-result') p.push(msg.run)
+    else if (msg.t === 'done') p.push({ type: 'done', usage: msg.usage, finishReason: msg.finishReason })
     else p.push(msg.name === 'EngineRequestError' ? new EngineRequestError(msg.message) : new Error(`${msg.name}: ${msg.message}`))
     p.release()
   }
@@ -214,7 +223,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
       const child = this.child
       if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
       const id = this.nextId++
-      const queue = new EventQueue<BackendEvent>()
+      const queue = new EventQueue<BackendEvent | DirectRun>()
       this.pending.set(id, { push: ev => queue.push(ev), release })
       handedToChild = true
       const onAbort = (): void => { const m: ToChild = { t: 'cancel', id }; if (child.connected) child.send(m) }
@@ -226,6 +235,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
           const ev = await queue.next()
           if (ev == null) return
           if (ev instanceof Error) throw ev
+          if (!('type' in ev)) throw new EngineRequestError('engine answered a stream request with a direct result')
           yield ev
           if (ev.type === 'done') return
         }
@@ -241,6 +251,29 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
       }
     } finally {
       if (!handedToChild) release()
+    }
+  }
+
+  async runDirect (request: ChatRequest): Promise<DirectRun> {
+    if (this.active >= this.maxConcurrency) throw new BackendBusyError(`backend runs ${this.active} of ${this.maxConcurrency} requests`)
+    this.active++
+    let released = false
+    const release = (): void => { if (!released) { released = true; this.active-- } }
+    let handed = false
+    try {
+      await this.start()
+      const child = this.child
+      if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
+      const id = this.nextId++
+      const result = new Promise<DirectRun>((resolve, reject) => {
+        this.pending.set(id, { push: ev => { ev instanceof Error ? reject(ev) : resolve(ev as DirectRun) }, release })
+      })
+      handed = true
+      const m: ToChild = { t: 'direct', id, request }
+      child.send(m)
+      return await result
+    } finally {
+      if (!handed) release()
     }
   }
 

@@ -1,11 +1,13 @@
 /** Messages between the embedded backend (parent) and its engine child process. */
 import type { ChatRequest, FinishReason, Usage } from '../../backend.js'
-import type { EngineInit } from './engine.js'
+import type { DirectRun, EngineInit } from './engine.js'
 
 export type ToChild =
   | { t: 'init', init: EngineInit, allowTestHooks: boolean }
   | { t: 'gen', id: number, request: ChatRequest }
   | { t: 'cancel', id: number }
+  /** run a request entirely in the child and answer once with the whole result and its timings */
+  | { t: 'direct', id: number, request: ChatRequest }
   /** test hook: the child calls process.abort(), as llama.cpp does on a GGML_ASSERT */
   | { t: 'abort' }
   | { t: 'shutdown' }
@@ -13,6 +15,8 @@ export type ToChild =
 export type FromChild =
   | { t: 'ready' }
   | { t: 'init-error', message: string }
-  | { t: 'chunk', id: number, text: string, outputTokens: number }
+  /** chunks produced since the last message, in order (batched per event-loop turn) */
+  | { t: 'chunks', id: number, items: Array<[text: string, outputTokens: number]> }
   | { t: 'done', id: number, usage: Usage, finishReason: FinishReason }
   | { t: 'error', id: number, name: string, message: string }
+  | { t: 'direct-result', id: number, run: DirectRun }
