@@ -1,0 +1,120 @@
+/**
+ * /tally/infer benchmark: tokens/s through the full protocol vs the backend called directly
+ * (simulated backend, unlimited and paced), time to first token the protocol adds (memory and
+ * TCP loopback, p50), voucher signatures/s and bytes per chunk. Prints figures, never fails on time.
+ */
+import '../../src/polyfill.js'
+import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
+import type { BackendEvent, ChatRequest } from '../../src/exec/backend.js'
+import { BuyerSessions, SellerSessions } from '../../src/exec/infer/sessions.js'
+import { InferSeller } from '../../src/exec/infer/seller.js'
+import { InferBuyer } from '../../src/exec/infer/buyer.js'
+import { encodeSellerFrame, encodeVoucherFrame } from '../../src/exec/infer/codec.js'
+import { checkVoucher, makeVoucher, openVoucher } from '../../src/exec/voucher.js'
+import { sessionAmountUc } from '../../src/exec/pricing.js'
+import { connectedPair, inferNet, makeTerms, stopAll } from '../e2e/infer-helpers.js'
+
+function p50 (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]
+}
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d
+
+async function directRun (backend: SimulatedBackend, r: ChatRequest): Promise<{ ms: number, ttftMs: number, tokens: number }> {
+  const t0 = performance.now()
+  let first: number | undefined
+  let tokens = 0
+  for await (const ev of backend.stream(r, new AbortController().signal) as AsyncIterable<BackendEvent>) {
+    if (ev.type === 'chunk') { first ??= performance.now(); tokens += ev.outputTokens }
+  }
+  return { ms: performance.now() - t0, ttftMs: (first ?? t0) - t0, tokens }
+}
+
+async function protocolSetup (transport: 'memory' | 'tcp', backend: SimulatedBackend) {
+  const { buyer, seller } = await connectedPair(transport)
+  const sellerSessions = new SellerSessions({ net: inferNet, now: Date.now })
+  const svc = new InferSeller({ registrar: seller.libp2p, backend, sessions: sellerSessions })
+  await svc.start()
+  const buyerSvc = new InferBuyer({ dialer: buyer.libp2p, signer: buyer.signer, net: inferNet, sessions: new BuyerSessions({ now: Date.now }) })
+  const newTerms = () => { const t = makeTerms(buyer, seller, { maxSpendUc: 10n ** 15n }); sellerSessions.add(t); return t }
+  const run = async (r: ChatRequest) => {
+    const t0 = performance.now()
+    let first: number | undefined
+    const res = await buyerSvc.infer(seller.libp2p.peerId, newTerms(), r, { onChunk: () => { first ??= performance.now() } })
+    return { ms: performance.now() - t0, ttftMs: (first ?? t0) - t0, tokens: res.usage.outputTokens, vouchers: Number(res.finalVoucher.nonce) }
+  }
+  return { run, stop: async () => { await svc.stop(); await stopAll(buyer, seller) } }
+}
+
+async function throughput (tokensPerSec: number, maxTokens: number, reps: number) {
+  const backend = new SimulatedBackend({ tokensPerSec, naturalTokens: 10 ** 9 })
+  const r: ChatRequest = { messages: [{ role: 'user', content: 'benchmark prompt' }], maxTokens, seed: 1 }
+  const p = await protocolSetup('memory', backend)
+  await p.run({ ...r, maxTokens: 50 })
+  await directRun(backend, { ...r, maxTokens: 50 })
+  const d: number[] = []
+  const q: number[] = []
+  let vouchers = 0
+  for (let i = 0; i < reps; i++) {
+    const a = await directRun(backend, r)
+    d.push(a.tokens / (a.ms / 1000))
+    const b = await p.run(r)
+    q.push(b.tokens / (b.ms / 1000))
+    vouchers = b.vouchers
+  }
+  await p.stop()
+  return { tokens: maxTokens, directTokensPerSec: round(p50(d), 0), protocolTokensPerSec: round(p50(q), 0), ratio: round(p50(q) / p50(d), 3), vouchersPerRequest: vouchers }
+}
+
+async function addedTtft (transport: 'memory' | 'tcp', reps: number) {
+  const backend = new SimulatedBackend({ naturalTokens: 10 ** 9 })
+  const r: ChatRequest = { messages: [{ role: 'user', content: 'hi' }], maxTokens: 4, seed: 2 }
+  const p = await protocolSetup(transport, backend)
+  await p.run(r)
+  const d: number[] = []
+  const q: number[] = []
+  for (let i = 0; i < reps; i++) {
+    d.push((await directRun(backend, r)).ttftMs)
+    q.push((await p.run(r)).ttftMs)
+  }
+  await p.stop()
+  return { directTtftP50Ms: round(p50(d), 3), protocolTtftP50Ms: round(p50(q), 3), addedTtftP50Ms: round(p50(q) - p50(d), 3) }
+}
+
+export default async function (): Promise<Record<string, unknown>> {
+  const { buyer, seller } = await connectedPair('memory')
+  const terms = makeTerms(buyer, seller, { maxSpendUc: 10n ** 15n })
+  await stopAll(buyer, seller)
+  // voucher signing and seller-side checking rates
+  let n = 0
+  let t0 = performance.now()
+  let lastBytes: Uint8Array = new Uint8Array()
+  while (performance.now() - t0 < 1000) {
+    n++
+    lastBytes = makeVoucher(buyer.signer, inferNet, { contractId: terms.contractId, nonce: BigInt(n), inputTokens: 1000n, outputTokens: BigInt(n), amountUc: sessionAmountUc(1000n, BigInt(n), terms) }).bytes
+  }
+  const signsPerSec = n / ((performance.now() - t0) / 1000)
+  const signed = Array.from({ length: 2000 }, (_, i) => makeVoucher(buyer.signer, inferNet, { contractId: terms.contractId, nonce: BigInt(i + 1), inputTokens: 1000n, outputTokens: BigInt(i + 1), amountUc: sessionAmountUc(1000n, BigInt(i + 1), terms) }).bytes)
+  t0 = performance.now()
+  let prev
+  for (const b of signed) { const v = openVoucher(b, inferNet); checkVoucher(v, terms, prev); prev = v }
+  const checksPerSec = signed.length / ((performance.now() - t0) / 1000)
+  const voucherFrame = encodeVoucherFrame(lastBytes).length
+  const chunkOverhead = encodeSellerFrame({ chunk: { text: '', outputTokens: 64, totalInputTokens: 100_000n, totalOutputTokens: 1_000_000n, amountUc: 123_456_789n } }).length
+
+  return {
+    backend: 'simulated (no model); the integrator adds the embedded engine comparison',
+    vouchers: {
+      signsPerSec: round(signsPerSec, 0),
+      openAndCheckPerSec: round(checksPerSec, 0),
+      voucherEnvelopeBytes: lastBytes.length,
+      buyerBytesPerChunk: voucherFrame + 2,
+      sellerFrameOverheadBytesPerChunk: chunkOverhead + 1
+    },
+    throughputUnlimited: await throughput(Infinity, 20_000, 3),
+    throughputPaced2000: await throughput(2000, 2000, 2),
+    throughputPaced10000: await throughput(10_000, 10_000, 2),
+    ttftMemory: await addedTtft('memory', 30),
+    ttftTcp: await addedTtft('tcp', 30)
+  }
+}
