@@ -42,6 +42,27 @@ describe('/tally/sync and /tally/fetch over libp2p (memory transport)', () => {
     expect(again).toMatchObject({ rounds: 1, needed: 0, fetched: 0, pushedIdsPeerLacks: 0 })
   })
 
+  it('a periodic pull with no connected peer does nothing and does not throw', async () => {
+    const lonely = await node(new MemStore([makeItem(12, 0, 1)]), { intervalMs: 0 })
+    expect(await lonely.services.sync.pullOnce()).toBeUndefined()
+    expect(lonely.store.ids().size).toBe(1)
+  })
+
+  it('items the source holds with an unsyncable timestamp are left out instead of breaking sync', async () => {
+    const items = Array.from({ length: 50 }, (_, i) => makeItem(13, i, i))
+    const store = new MemStore(items)
+    const poisonedId = makeItem(13, 99, 0).id
+    const real = store.items.bind(store)
+    // the reserved "infinity" timestamp cannot be an item
+    const withPoison = (): Array<{ timestamp: bigint | number, id: Uint8Array }> => [...real(), { timestamp: 2n ** 64n - 1n, id: poisonedId }]
+    store.items = withPoison as typeof store.items
+    const server = await node(store, { intervalMs: 0 })
+    const client = await node(new MemStore(), { intervalMs: 0, recordId })
+    await connect(client, server)
+    const r = await client.services.sync.syncWith(server.peerId)
+    expect(r.fetched).toBe(50)
+  })
+
   it('fetches records by id and by account chain', async () => {
     const items = Array.from({ length: 200 }, (_, i) => makeItem(9, i, 1000 + i))
     const server = await node(new MemStore(items), { intervalMs: 0 })

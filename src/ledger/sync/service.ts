@@ -11,7 +11,7 @@ import {
   FrameTooLargeError, MalformedFetchError, NegentropyMalformedError, NoSyncPeerError, SyncError,
   SyncTimeoutError, TooManyIdsError, TooManyRoundsError
 } from './errors.js'
-import { ID_SIZE, MIN_FRAME_SIZE_LIMIT, Negentropy, NegentropyStorageVector } from './negentropy.js'
+import { ID_SIZE, MAX_TIMESTAMP, MIN_FRAME_SIZE_LIMIT, Negentropy, NegentropyStorageVector } from './negentropy.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 
 export const SYNC_PROTOCOL = '/tally/sync/1.0.0'
@@ -368,7 +368,14 @@ export class LedgerSync implements Startable {
     const revision = this.components.source.revision?.()
     if (revision != null && this.cached?.revision === revision) return this.cached.storage
     const s = new NegentropyStorageVector()
-    for (const it of this.components.source.items()) s.insert(it.timestamp, it.id)
+    let skipped = 0
+    for (const it of this.components.source.items()) {
+      const ts = BigInt(it.timestamp)
+      // a record the ledger accepted with an unsyncable key must not stop sync for everything else
+      if (ts < 0n || ts >= MAX_TIMESTAMP || it.id.length !== ID_SIZE) { skipped++; continue }
+      s.insert(ts, it.id)
+    }
+    if (skipped > 0) this.log('%d items with a timestamp of 2^64-1 or an id not 32 bytes left out of sync', skipped)
     s.seal()
     if (revision != null) this.cached = { revision, storage: s }
     return s
