@@ -3,6 +3,7 @@
  * tally/accept/1) and the two-signed Contract (seller countersigns the buyer's accept,
  * tally/contract/1). Build, open and the pure `verifyContract(bytes, net)`; no clock here.
  */
+import '../wire/protons-uint64-fix.js'
 import { Accept as AcceptPb, Contract as ContractPb, Quote as QuotePb } from '../wire/pb/negotiate.js'
 import { Domain } from '../wire/domains.js'
 import { openEnvelope, sealEnvelope, type SignedEnvelope } from '../wire/envelope.js'

@@ -2,6 +2,7 @@
  * Bids: a buyer's signed, gossiped request for compute (payload `Bid` in protocols/market.proto,
  * envelope domain tally/bid/1). Sellers may answer one with a quote. Owns build/sign/open/checks.
  */
+import '../wire/protons-uint64-fix.js'
 import { Bid as BidPb } from '../wire/pb/market.js'
 import { Domain } from '../wire/domains.js'
 import { openEnvelope, sealEnvelope } from '../wire/envelope.js'

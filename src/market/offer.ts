@@ -3,6 +3,7 @@
  * (payload `Offer` in protocols/market.proto, envelope domain tally/offer/1). This module owns
  * building, signing, opening and range-checking offers, and the derived normalized price.
  */
+import '../wire/protons-uint64-fix.js'
 import { Offer as OfferPb } from '../wire/pb/market.js'
 import { Domain } from '../wire/domains.js'
 import { openEnvelope, sealEnvelope } from '../wire/envelope.js'
