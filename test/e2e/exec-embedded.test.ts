@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BackendBusyError, type BackendEvent, type ChatRequest } from '../../src/exec/backend.js'
-import { createEmbeddedBackend, EngineCrashedError, runEngineDirect, type EmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
+import { createEmbeddedBackend, EngineCrashedError, EngineStartError, runEngineDirect, type EmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
 import { modelFingerprint } from '../../src/exec/fingerprint.js'
 import { InvalidModelError, writeGguf } from '../../src/exec/model/gguf.js'
 import { ensureTinyModel, tinyModelParts, tinyTokenCount } from '../../src/exec/model/tiny.js'
@@ -168,4 +168,15 @@ describe('embedded backend (tiny model, engine in a child process)', () => {
     writeFileSync(bad, writeGguf(parts.kvs.filter(k => k.key !== 'llama.feed_forward_length'), parts.tensors))
     await expect(createEmbeddedBackend({ modelPath: bad })).rejects.toBeInstanceOf(InvalidModelError)
   })
+
+  it('a model that passes the header checks but fails to load is an EngineStartError', async () => {
+    const parts = tinyModelParts()
+    const embd = parts.tensors.find(t => t.name === 'token_embd.weight')!
+    embd.ne = [...embd.ne].reverse() // row-major dims: llama.cpp refuses the shape (a catchable failure)
+    const bad = join(tmp, 'swapped.gguf')
+    writeFileSync(bad, writeGguf(parts.kvs, parts.tensors))
+    const err = await createEmbeddedBackend({ modelPath: bad }).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(EngineStartError)
+    expect((err as Error).message).toMatch(/load/)
+  }, 30_000)
 })
