@@ -31,7 +31,7 @@ const backendFor = (f: Fixture, extra: Record<string, unknown> = {}): ReturnType
   createHttpBackend({ baseUrl: f.baseUrl, model: 'qwen2.5-7b-instruct', params: 7.6e9, firstByteTimeoutMs: 2000, idleTimeoutMs: 2000, ...extra })
 
 describe('http backend against recorded server shapes', () => {
-  for (const kind of ['vllm', 'llama-server', 'tgi', 'ollama'] as const) {
+  for (const kind of ['vllm', 'llama-server', 'llama-server-split', 'tgi', 'ollama'] as const) {
     it(`${kind}: streams every delta and takes the reported usage`, async () => {
       const f = await fixture(kind)
       const r = await collect(backendFor(f).stream(request, new AbortController().signal))
