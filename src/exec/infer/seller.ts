@@ -244,6 +244,11 @@ export class InferSeller {
           await changed.wait()
           continue
         }
+        if (firstChunkAt != null && pendingTokens < this.maxChunkTokens && !producerFinished) {
+          // after the first token goes out at once, one event-loop turn lets a fast backend fill
+          // the chunk: fewer, larger chunks and vouchers, microseconds later when it is slow
+          await new Promise(resolve => setImmediate(resolve))
+        }
         let text = ''
         let tokens = 0
         let textBytes = 0
