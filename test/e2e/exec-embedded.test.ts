@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BackendBusyError, type BackendEvent, type ChatRequest } from '../../src/exec/backend.js'
-import { createEmbeddedBackend, EngineCrashedError, EngineStartError, runEngineDirect, type EmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
+import { createEmbeddedBackend, EngineCrashedError, EngineRequestError, EngineStartError, runEngineDirect, type EmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
 import { modelFingerprint } from '../../src/exec/fingerprint.js'
 import { InvalidModelError, writeGguf } from '../../src/exec/model/gguf.js'
 import { ensureTinyModel, tinyModelParts, tinyTokenCount } from '../../src/exec/model/tiny.js'
@@ -99,6 +99,13 @@ describe('embedded backend (tiny model, engine in a child process)', () => {
     expect(r.done.finishReason).toBe('length')
     expect(r.done.usage.outputTokens).toBe(30)
     expect(tinyTokenCount(r.text)).toBe(30)
+  })
+
+  it('refuses bad requests with EngineRequestError and keeps serving', async () => {
+    await expect(collect(a.stream(ask('x', { maxTokens: 0 }), new AbortController().signal))).rejects.toBeInstanceOf(EngineRequestError)
+    await expect(collect(a.stream(ask('x'.repeat(3000)), new AbortController().signal))).rejects.toThrow(/exceeds the context size/)
+    const r = await collect(a.stream(ask('ok', { maxTokens: 4 }), new AbortController().signal))
+    expect(r.done.usage.inputTokens).toBe(promptTokens('ok'))
   })
 
   it('stops at a stop string without emitting it', async () => {

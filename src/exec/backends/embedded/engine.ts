@@ -95,6 +95,9 @@ export class Engine {
       const history = toChatHistory(request)
       const state = chat.chatWrapper.generateContextState({ chatHistory: history })
       const inputTokens = state.contextText.tokenize(this.model.tokenizer).length
+      if (request.maxTokens != null && (!Number.isInteger(request.maxTokens) || request.maxTokens < 1)) {
+        throw new EngineRequestError(`maxTokens must be a positive integer, got ${request.maxTokens}`)
+      }
       const maxTokens = request.maxTokens ?? Math.max(1, this.contextSize - inputTokens)
       if (inputTokens + maxTokens > this.contextSize) {
         throw new EngineRequestError(`prompt (${inputTokens} tokens) plus maxTokens (${maxTokens}) exceeds the context size ${this.contextSize}`)
