@@ -11,7 +11,7 @@
  *   are not part of the reply and are not counted, so a buyer re-tokenizing the reply with the same
  *   tokenizer gets the same number.
  */
-import { getLlama, LlamaChat, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
+import { getLlama, LlamaChat, LlamaLogLevel, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
 import type { ChatRequest, FinishReason, Usage } from '../../backend.js'
 
 export const DEFAULT_ENGINE_THREADS = 1
@@ -65,7 +65,7 @@ export class Engine {
       gpu: init.gpu === 'auto' ? 'auto' : false,
       build: 'never',
       skipDownload: true,
-      logLevel: 'warn' as any,
+      logLevel: LlamaLogLevel.warn,
       logger: (level, message) => { process.stderr.write(`[llama ${String(level)}] ${message}\n`) }
     })
     const model = await llama.loadModel({ modelPath: init.modelPath, gpuLayers: init.gpu === 'auto' ? 'auto' : 0 })
