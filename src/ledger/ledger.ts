@@ -113,6 +113,7 @@ export class Ledger implements AncestorView {
   private readonly heads = new Map<string, ValidRecord>()
   private readonly accountIds = new Map<string, string>()
 
+  private rev = 0
   private writeQueue: StoreOp[] = []
   private writing: Promise<void> = Promise.resolve()
   private writeError: unknown
@@ -307,6 +308,7 @@ export class Ledger implements AncestorView {
   private install (rec: ParsedRecord, state: ChainState): void {
     const vr: ValidRecord = { rec, state }
     this.valid.set(rec.id, vr)
+    this.rev++
     const head = this.heads.get(rec.from)
     if (head == null || rec.seq > head.rec.seq || (rec.seq === head.rec.seq && rec.id < head.rec.id)) this.heads.set(rec.from, vr)
     this.touch(rec.from, rec.id)
@@ -448,6 +450,17 @@ export class Ledger implements AncestorView {
   history (account: string | Uint8Array): ParsedRecord[] {
     const k = this.keyOf(account)
     return (this.historyByKey.get(k) ?? []).map(id => this.valid.get(id)!.rec)
+  }
+
+  /** changes whenever the valid set grows (sync caches its reconciliation storage per revision) */
+  revision (): number { return this.rev }
+
+  /** the account's valid records with seq ≥ fromSeq, in seq order, at most `limit` (forks: all branches) */
+  chain (account: string | Uint8Array, fromSeq: bigint, limit: number): ParsedRecord[] {
+    const k = this.keyOf(account)
+    return this.history(k).filter(r => r.from === k && r.seq >= fromSeq)
+      .sort((a, b) => a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : a.id < b.id ? -1 : 1)
+      .slice(0, Math.max(0, limit))
   }
 
   // ---- local signer ----

@@ -175,6 +175,22 @@ export class LedgerService {
     return this.ledger.history(k).map(r => describe(this.ledger, r, k))
   }
 
+  /** the shape ledger/sync reads (RecordSource): valid records as (time, id), bytes by id, chains */
+  recordSource (): { items: () => Iterable<{ timestamp: bigint, id: Uint8Array }>, get: (id: Uint8Array) => Uint8Array | undefined, chain: (account: string, fromSeq: bigint, limit: number) => Uint8Array[], revision: () => number } {
+    const l = this.ledger
+    return {
+      items: function * () { for (const r of l.records()) yield { timestamp: r.time, id: fromHex(r.id) } },
+      get: (id) => l.recordBytes(toHex(id)),
+      chain: (account, fromSeq, limit) => l.chain(account, fromSeq, limit).map(r => r.bytes),
+      revision: () => l.revision()
+    }
+  }
+
+  /** the shape ledger/sync writes to (RecordSink) */
+  recordSink (): { add: (bytes: Uint8Array) => Promise<AddResult> } {
+    return { add: async (bytes) => this.add(bytes) }
+  }
+
   isFlagged (account: string | Uint8Array): boolean { return this.ledger.isFlagged(account) }
   fraudProofs (): FraudProof[] { return this.ledger.fraudProofs() }
   missing (): string[] { return this.ledger.missing() }

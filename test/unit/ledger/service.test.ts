@@ -97,3 +97,26 @@ describe('LedgerService', () => {
     }
   })
 })
+
+describe('LedgerService sync adapters', () => {
+  it('exposes records, chains and a revision for sync, and takes records back', async () => {
+    const w = new World(3)
+    const c = await w.sign(0, { type: 'credit', to: w.key(1), amountUc: 50n })
+    const t1 = await w.sign(1, { type: 'transfer', to: w.key(2), amountUc: 5n })
+    const t2 = await w.sign(1, { type: 'transfer', to: w.key(2), amountUc: 5n })
+    const svc = new LedgerService({ genesis: w.genesis, signer: w.actors[2].signer })
+    await svc.start()
+    const src = svc.recordSource()
+    const sink = svc.recordSink()
+    const r0 = src.revision()
+    expect(await sink.add(w.records[2])).toMatchObject({ status: 'pending' })
+    expect(src.revision()).toBe(r0)
+    for (const b of w.records) await sink.add(b)
+    expect(src.revision()).toBe(r0 + 3)
+    expect([...src.items()].map(i => toHex(i.id)).sort()).toEqual([c.id, t1.id, t2.id].sort())
+    expect(src.get(Buffer.from(t1.id, 'hex'))).toEqual(w.records[1])
+    expect(src.chain(svc.balance(w.key(1)).account, 2n, 10)).toEqual([w.records[2]])
+    expect(src.chain(toHex(w.key(1)), 1n, 1)).toEqual([w.records[1]])
+    await svc.stop()
+  })
+})
