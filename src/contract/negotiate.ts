@@ -398,7 +398,8 @@ export class Negotiator extends EventTarget implements Startable {
     const signal = req.signal != null ? AbortSignal.any([req.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs)
     const connection = await this.c.libp2p.dial(peer, { signal })
     const sellerKey = this.remoteKey(connection)
-    const stream = await connection.newStream(NEGOTIATE_PROTOCOL, { signal })
+    // optimistic select: the protocol id travels with the QuoteRequest, saving a round trip
+    const stream = await connection.newStream(NEGOTIATE_PROTOCOL, { signal, negotiateFully: false })
     const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
     try {
       const nonce = randomBytes(NONCE_LENGTH)

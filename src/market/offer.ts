@@ -17,6 +17,21 @@ import {
   MAX_TOKENS_PER_SEC
 } from './limits.js'
 
+/** seller ids by public key (hex): deriving a PeerId string costs more than verifying */
+const sellerIds = new Map<string, string>()
+const SELLER_ID_CACHE_MAX = 10_000
+
+export function sellerIdOf (publicKey: Uint8Array): string {
+  const hex = Buffer.from(publicKey).toString('hex')
+  let id = sellerIds.get(hex)
+  if (id === undefined) {
+    id = accountIdFromPublicKey(publicKey)
+    if (sellerIds.size >= SELLER_ID_CACHE_MAX) sellerIds.delete(sellerIds.keys().next().value as string)
+    sellerIds.set(hex, id)
+  }
+  return id
+}
+
 /** The fields a seller chooses; seq and expiry are set when it is signed. */
 export interface OfferTerms {
   modelId: string
@@ -99,7 +114,7 @@ export function signOffer (signer: Ed25519Signer, net: Uint8Array, terms: OfferT
     ...terms,
     multiaddrs: [...terms.multiaddrs],
     seller: env.publicKey,
-    sellerId: accountIdFromPublicKey(env.publicKey),
+    sellerId: sellerIdOf(env.publicKey),
     seq: opts.seq,
     expiresAtMs: opts.expiresAtMs,
     withdrawn: opts.withdrawn ?? false,
@@ -136,7 +151,7 @@ export function openOffer (bytes: Uint8Array, net: Uint8Array, nowMs: number): O
     region: pb.region,
     multiaddrs: pb.multiaddrs,
     seller: env.publicKey,
-    sellerId: accountIdFromPublicKey(env.publicKey),
+    sellerId: sellerIdOf(env.publicKey),
     seq: pb.seq,
     expiresAtMs: pb.expiresAtMs,
     withdrawn: pb.withdrawn,
