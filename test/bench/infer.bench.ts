@@ -13,6 +13,9 @@ import { encodeSellerFrame, encodeVoucherFrame } from '../../src/exec/infer/code
 import { checkVoucher, makeVoucher, openVoucher } from '../../src/exec/voucher.js'
 import { sessionAmountUc } from '../../src/exec/pricing.js'
 import { connectedPair, inferNet, makeTerms, stopAll } from '../e2e/infer-helpers.js'
+import { createEmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
+import { ensureTinyModel, tinyTokenCount } from '../../src/exec/model/tiny.js'
+import type { Backend } from '../../src/exec/backend.js'
 
 function p50 (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -20,7 +23,7 @@ function p50 (xs: number[]): number {
 }
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d
 
-async function directRun (backend: SimulatedBackend, r: ChatRequest): Promise<{ ms: number, ttftMs: number, tokens: number }> {
+async function directRun (backend: Backend, r: ChatRequest): Promise<{ ms: number, ttftMs: number, tokens: number }> {
   const t0 = performance.now()
   let first: number | undefined
   let tokens = 0
@@ -30,7 +33,7 @@ async function directRun (backend: SimulatedBackend, r: ChatRequest): Promise<{ 
   return { ms: performance.now() - t0, ttftMs: (first ?? t0) - t0, tokens }
 }
 
-async function protocolSetup (transport: 'memory' | 'tcp', backend: SimulatedBackend) {
+async function protocolSetup (transport: 'memory' | 'tcp', backend: Backend) {
   const { buyer, seller } = await connectedPair(transport)
   const sellerSessions = new SellerSessions({ net: inferNet, now: Date.now })
   const svc = new InferSeller({ registrar: seller.libp2p, backend, sessions: sellerSessions })
@@ -81,6 +84,42 @@ async function addedTtft (transport: 'memory' | 'tcp', reps: number) {
   return { directTtftP50Ms: round(p50(d), 3), protocolTtftP50Ms: round(p50(q), 3), addedTtftP50Ms: round(p50(q) - p50(d), 3) }
 }
 
+/** the embedded engine with the tiny model: protocol vs the engine run directly (same prompt, seed) */
+async function throughputEmbedded (maxTokens: number, reps: number) {
+  const backend = await createEmbeddedBackend({ modelPath: ensureTinyModel(), maxConcurrency: 1 })
+  try {
+    const r: ChatRequest = { messages: [{ role: 'user', content: 'Who is Alice?' }], maxTokens, seed: 42, temperature: 0.8 }
+    const p = await protocolSetup('memory', backend)
+    await p.run(r)
+    const engine: number[] = []
+    const stream: number[] = []
+    const proto: number[] = []
+    let tokens = 0
+    for (let i = 0; i < reps; i++) {
+      const d = await backend.runDirect(r)
+      engine.push(d.usage.outputTokens / (d.durationMs / 1000))
+      const s = await directRun(backend, r)
+      stream.push(s.tokens / (s.ms / 1000))
+      const q = await p.run(r)
+      proto.push(q.tokens / (q.ms / 1000))
+      tokens = q.tokens
+    }
+    await p.stop()
+    return {
+      model: backend.model.id,
+      tokens,
+      engineDirectTokensPerSec: round(p50(engine), 0),
+      backendStreamTokensPerSec: round(p50(stream), 0),
+      protocolTokensPerSec: round(p50(proto), 0),
+      ratioVsEngine: round(p50(proto) / p50(engine), 3),
+      ratioVsBackendStream: round(p50(proto) / p50(stream), 3),
+      exactCounterAvailable: tinyTokenCount('ab') === 2
+    }
+  } finally {
+    await backend.close()
+  }
+}
+
 export default async function (): Promise<Record<string, unknown>> {
   const { buyer, seller } = await connectedPair('memory')
   const terms = makeTerms(buyer, seller, { maxSpendUc: 10n ** 15n })
@@ -103,7 +142,7 @@ export default async function (): Promise<Record<string, unknown>> {
   const chunkOverhead = encodeSellerFrame({ chunk: { text: '', outputTokens: 64, totalInputTokens: 100_000n, totalOutputTokens: 1_000_000n, amountUc: 123_456_789n } }).length
 
   return {
-    backend: 'simulated (no model); the integrator adds the embedded engine comparison',
+    backends: 'simulated (no model) for protocol overhead; embedded tiny model for the engine comparison',
     vouchers: {
       signsPerSec: round(signsPerSec, 0),
       openAndCheckPerSec: round(checksPerSec, 0),
@@ -114,6 +153,7 @@ export default async function (): Promise<Record<string, unknown>> {
     throughputUnlimited: await throughput(Infinity, 20_000, 3),
     throughputPaced2000: await throughput(2000, 2000, 2),
     throughputPaced10000: await throughput(10_000, 10_000, 2),
+    throughputEmbedded: await throughputEmbedded(1000, 3),
     ttftMemory: await addedTtft('memory', 30),
     ttftTcp: await addedTtft('tcp', 30)
   }

@@ -23,6 +23,8 @@ export const DEFAULT_VOUCHER_TIMEOUT_MS = 10_000
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 /** most output tokens in one chunk frame: the most a seller risks on an unpaid chunk */
 export const DEFAULT_MAX_CHUNK_TOKENS = 64
+/** after the first chunk, a chunk gathers tokens this long (unless full): bounds vouchers per second */
+export const DEFAULT_MIN_CHUNK_INTERVAL_MS = 10
 /** concurrent infer streams per connection */
 export const DEFAULT_MAX_INBOUND_STREAMS = 8
 
@@ -30,6 +32,7 @@ export interface InferSellerInit {
   voucherTimeoutMs?: number
   requestTimeoutMs?: number
   maxChunkTokens?: number
+  minChunkIntervalMs?: number
   maxInboundStreams?: number
   /** clock for meter records' startedAtMs; default Date.now */
   now?: () => number
@@ -74,6 +77,7 @@ export class InferSeller {
   private readonly voucherTimeoutMs: number
   private readonly requestTimeoutMs: number
   private readonly maxChunkTokens: number
+  private readonly minChunkIntervalMs: number
   private readonly maxInboundStreams: number
   private readonly now: () => number
   private readonly log: Logger
@@ -85,6 +89,7 @@ export class InferSeller {
     this.voucherTimeoutMs = init.voucherTimeoutMs ?? DEFAULT_VOUCHER_TIMEOUT_MS
     this.requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     this.maxChunkTokens = Math.max(1, init.maxChunkTokens ?? DEFAULT_MAX_CHUNK_TOKENS)
+    this.minChunkIntervalMs = Math.max(0, init.minChunkIntervalMs ?? DEFAULT_MIN_CHUNK_INTERVAL_MS)
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.now = init.now ?? Date.now
     this.log = (components.logger ?? defaultLogger()).forComponent('tally:infer:seller')
@@ -245,9 +250,18 @@ export class InferSeller {
           continue
         }
         if (firstChunkAt != null && pendingTokens < this.maxChunkTokens && !producerFinished) {
-          // after the first token goes out at once, one event-loop turn lets a fast backend fill
-          // the chunk: fewer, larger chunks and vouchers, microseconds later when it is slow
-          await new Promise(resolve => setImmediate(resolve))
+          // after the first token goes out at once, later chunks gather tokens for up to
+          // minChunkIntervalMs: fewer, larger chunks and vouchers, so signing never competes
+          // with the backend for CPU token by token
+          const left = lastChunkAt + this.minChunkIntervalMs - performance.now()
+          if (left > 0) {
+            const timer = AbortSignal.timeout(Math.ceil(left))
+            while (!timer.aborted && pendingTokens < this.maxChunkTokens && !producerFinished && readerError == null && !signal.aborted) {
+              await raceSignal(changed.wait(), timer).catch(() => {})
+            }
+          } else {
+            await new Promise(resolve => setImmediate(resolve))
+          }
         }
         let text = ''
         let tokens = 0
