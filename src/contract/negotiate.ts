@@ -69,6 +69,8 @@ export interface NegotiateComponents {
   sellerTerms?: (modelId: string) => SellerTerms | undefined
   /** seller policy hook (credit, flags): called on request (maxSpend 0) and on accept */
   canServe?: (buyer: Uint8Array, maxSpendUc: bigint) => PolicyVerdict | Promise<PolicyVerdict>
+  /** told whenever reserved capacity of a model changes (e.g. to withdraw the offer when full) */
+  onCapacity?: (modelId: string, reserved: number, maxSessions: number) => void
 }
 
 export interface NegotiateRequest {
@@ -202,6 +204,7 @@ export class Negotiator extends EventTarget implements Startable {
     if (s == null) return false
     clearTimeout(s.timer)
     this.sessions.delete(key)
+    this.capacityChanged(s.contract.modelId)
     return true
   }
 
@@ -247,6 +250,17 @@ export class Negotiator extends EventTarget implements Startable {
     if (p == null) return
     clearTimeout(p.timer)
     this.pending.delete(key)
+    this.capacityChanged(p.quote.modelId)
+  }
+
+  private capacityChanged (modelId: string): void {
+    if (this.c.onCapacity == null || !this.started) return
+    const terms = this.c.sellerTerms?.(modelId)
+    try {
+      this.c.onCapacity(modelId, this.reserved(modelId), terms?.maxSessions ?? 0)
+    } catch (err: any) {
+      this.log.error('onCapacity hook failed: %s', err?.message ?? err)
+    }
   }
 
   private async refuse (lp: LengthPrefixedStream<Stream>, reason: RefusalReason, message: string, signal: AbortSignal): Promise<void> {
@@ -320,10 +334,11 @@ export class Negotiator extends EventTarget implements Startable {
       validUntilMs: BigInt(Math.floor(now + this.quoteTtlMs))
     })
     const key = hex(quote.quoteId)
-    const timer = setTimeout(() => { this.pending.delete(key) }, this.quoteTtlMs)
+    const timer = setTimeout(() => { this.releaseQuote(quote.quoteId) }, this.quoteTtlMs)
     timer.unref?.()
     this.pending.set(key, { quote, timer })
     this.stats.quotesIssued++
+    this.capacityChanged(quote.modelId)
     return quote
   }
 
@@ -346,7 +361,7 @@ export class Negotiator extends EventTarget implements Startable {
     const contract = signContract(this.c.signer, this.c.net, accept)
     const ckey = hex(contract.contractId)
     const ttl = Math.max(0, Number(contract.expiresAtMs) - this.now())
-    const timer = setTimeout(() => { this.sessions.delete(ckey) }, ttl)
+    const timer = setTimeout(() => { this.releaseSession(contract.contractId) }, ttl)
     timer.unref?.()
     this.sessions.set(ckey, { contract, timer })
     try {

@@ -84,6 +84,8 @@ export class MarketService extends EventTarget implements Startable {
   private readonly pruneIntervalMs: number
   private readonly own = new Map<string, OfferTerms>()
   private readonly ownSigned = new Map<string, Offer>()
+  /** models whose offer is withdrawn while full, terms kept for quoting live sessions */
+  private readonly full = new Set<string>()
   private lastSeq = 0n
   private announceTimer?: ReturnType<typeof setInterval>
   private pruneTimer?: ReturnType<typeof setInterval>
@@ -159,8 +161,21 @@ export class MarketService extends EventTarget implements Startable {
   async setOffer (terms: OfferTerms): Promise<Offer> {
     const offer = this.sign(terms, false)
     this.own.set(terms.modelId, { ...terms, multiaddrs: [...terms.multiaddrs] })
+    this.full.delete(terms.modelId)
     await this.publish(this.offersTopic, offer)
     return offer
+  }
+
+  /**
+   * Mark a model full (all sessions taken): its offer is withdrawn from every book but its
+   * terms stay (ownTerms) for the sessions in progress; not full again re-announces it.
+   */
+  async setFull (modelId: string, full: boolean): Promise<void> {
+    const terms = this.own.get(modelId)
+    if (terms == null || full === this.full.has(modelId)) return
+    if (full) this.full.add(modelId)
+    else this.full.delete(modelId)
+    await this.publish(this.offersTopic, this.sign(terms, full))
   }
 
   /** Publish a withdrawal (newer seq, withdrawn=true) and stop announcing the model. */
@@ -168,6 +183,7 @@ export class MarketService extends EventTarget implements Startable {
     const terms = this.own.get(modelId)
     if (terms == null) return undefined
     this.own.delete(modelId)
+    this.full.delete(modelId)
     const offer = this.sign(terms, true)
     await this.publish(this.offersTopic, offer, signal)
     return offer
@@ -216,6 +232,7 @@ export class MarketService extends EventTarget implements Startable {
 
   private async announceAll (): Promise<void> {
     for (const terms of this.own.values()) {
+      if (this.full.has(terms.modelId)) continue
       await this.publish(this.offersTopic, this.sign(terms, false))
     }
   }

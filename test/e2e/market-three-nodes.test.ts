@@ -22,7 +22,15 @@ afterEach(async () => {
 async function node (): Promise<Node> {
   const peer = await createPeer()
   const m = market()({ pubsub: peer.libp2p.services.pubsub, signer: peer.signer, net: testNet, logger: defaultLogger() })
-  const negotiator = negotiate()({ libp2p: peer.libp2p, signer: peer.signer, net: testNet, logger: defaultLogger(), sellerTerms: id => m.ownTerms(id) })
+  const negotiator = negotiate()({
+    libp2p: peer.libp2p,
+    signer: peer.signer,
+    net: testNet,
+    logger: defaultLogger(),
+    sellerTerms: id => m.ownTerms(id),
+    // a full seller withdraws its offer and re-announces it when a session ends
+    onCapacity: (id, reserved, max) => { void m.setFull(id, reserved >= max) }
+  })
   await m.start()
   await negotiator.start()
   const n = { peer, market: m, negotiator }
@@ -82,5 +90,21 @@ describe('market: two sellers, one buyer', () => {
       await waitFor(() => n.market.book.query({ model: 'qwen-14b' }, Date.now()).every(r => r.offer.sellerId !== sellerA.peer.libp2p.peerId.toString()))
     }
     expect(buyer.market.book.query({ model: 'qwen-14b' }, Date.now()).map(r => r.offer.sellerId)).toEqual([sellerB.peer.libp2p.peerId.toString()])
+  })
+
+  it('a seller at capacity leaves every book and comes back when the session ends', async () => {
+    const seller = await node()
+    const buyer = await node()
+    await connect(seller.peer, buyer.peer)
+    await waitFor(() => buyer.peer.libp2p.services.pubsub.getMeshPeers(buyer.market.offersTopic).length === 1)
+    await seller.market.setOffer({ ...offer(seller.peer, 14_000_000n), maxSessions: 1 })
+    await waitFor(() => buyer.market.book.query({ model: 'qwen-14b' }, Date.now()).length === 1)
+    const contract = await buyer.negotiator.negotiate(seller.peer.libp2p.getMultiaddrs(), {
+      modelId: 'qwen-14b', maxSpendUc: 1_000n, sessionExpiresAtMs: BigInt(Date.now() + 60_000)
+    })
+    await waitFor(() => buyer.market.book.query({ model: 'qwen-14b' }, Date.now()).length === 0)
+    expect(seller.market.ownTerms('qwen-14b')).toBeDefined()
+    seller.negotiator.releaseSession(contract.contractId)
+    await waitFor(() => buyer.market.book.query({ model: 'qwen-14b' }, Date.now()).length === 1)
   })
 })
