@@ -81,7 +81,7 @@ export default async function (): Promise<Record<string, unknown>> {
       ...r,
       ms: total,
       recordsPerSec: Math.round(lateN / (total / 1000)),
-      extrapolated1MSec: lateN === 1_000_000 ? total / 1000 : Math.round(total / 1000 * (1_000_000 / lateN) * 10) / 10,
+      extrapolated1MSec: Math.round(total / 1000 * (1_000_000 / lateN) * 10) / 10,
       complete: joiner.store.records.size === lateN
     }
     await joiner.stop()
