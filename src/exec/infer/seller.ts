@@ -233,6 +233,15 @@ export class InferSeller {
       }
     }
 
+    /** a buyer's voucher may run ahead of what this seller counted (never behind, once paid) */
+    const syncOnHighest = (): void => {
+      const h = session.highest
+      if (h == null) return
+      if (h.inputTokens > session.totalInputTokens) session.totalInputTokens = h.inputTokens
+      if (h.outputTokens > session.totalOutputTokens) session.totalOutputTokens = h.outputTokens
+      session.amountUc = sessionAmountUc(session.totalInputTokens, session.totalOutputTokens, terms)
+    }
+
     let sentOut = startOut
     let firstChunkAt: number | undefined
     let lastChunkAt = receivedAt
@@ -323,9 +332,7 @@ export class InferSeller {
       // the final voucher carries the input tokens: the receipt for the whole request
       await waitCovered(totalOut, totalIn)
       clean = true
-      // the session is free before the stream closes, so the buyer's next request never finds it busy
-      this.components.sessions.endRequest(session)
-      await stream.close({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
+      syncOnHighest()
       this.components.onMeter?.(meterRecord({
         contractId: terms.contractId,
         seller: terms.seller,
@@ -343,6 +350,13 @@ export class InferSeller {
         usageSource: done.usage.source,
         startedAtMs
       }))
+      // the session is free before the stream closes, so the buyer's next request never finds it busy
+      this.components.sessions.endRequest(session)
+      try {
+        await stream.close({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
+      } catch (err: any) {
+        this.log('closing after the final voucher: %s', err?.message)
+      }
     } finally {
       signal.removeEventListener('abort', onAbort)
       stopping = true
@@ -355,12 +369,7 @@ export class InferSeller {
         session.totalOutputTokens = h?.outputTokens ?? 0n
         session.amountUc = h?.amountUc ?? 0n
       }
-      const h = session.highest
-      if (h != null) {
-        if (h.inputTokens > session.totalInputTokens) session.totalInputTokens = h.inputTokens
-        if (h.outputTokens > session.totalOutputTokens) session.totalOutputTokens = h.outputTokens
-        session.amountUc = sessionAmountUc(session.totalInputTokens, session.totalOutputTokens, terms)
-      }
+      syncOnHighest()
     }
   }
 }
