@@ -10,7 +10,7 @@ import { BuyerSessions, SellerSessions } from '../../src/exec/infer/sessions.js'
 import { InferSeller } from '../../src/exec/infer/seller.js'
 import { InferBuyer } from '../../src/exec/infer/buyer.js'
 import { decodeBuyerFrame, decodeSellerFrame, encodeRequest, encodeSellerFrame, encodeVoucherFrame, INFER_PROTOCOL } from '../../src/exec/infer/codec.js'
-import { FirstTokenTimeoutError, SellerOverclaimError } from '../../src/exec/infer/errors.js'
+import { FirstTokenTimeoutError, ProtocolViolationError, SellerOverclaimError, StreamIdleTimeoutError } from '../../src/exec/infer/errors.js'
 import { makeVoucher, type VoucherFields } from '../../src/exec/voucher.js'
 import { sessionAmountUc } from '../../src/exec/pricing.js'
 import { createSigner, generateSeed } from '../../src/identity/ed25519.js'
@@ -178,6 +178,25 @@ describe('a dishonest seller', () => {
       await lp.read()
     })
     await expect(svc.infer(seller.libp2p.peerId, terms, request)).rejects.toBeInstanceOf(SellerOverclaimError)
+    expect(sessions.lastVoucher(terms.contractId)).toBeUndefined()
+  })
+
+  it('stalling mid-stream is abandoned and the buyer keeps the voucher for what it received', async () => {
+    const { seller, terms, sessions, svc } = await rogueSeller(async (lp, t) => {
+      await lp.write(encodeSellerFrame({ chunk: { text: ' hello', outputTokens: 1, totalInputTokens: 0n, totalOutputTokens: 1n, amountUc: sessionAmountUc(0n, 1n, t) } }))
+      await lp.read()
+      await new Promise(resolve => setTimeout(resolve, 5000))
+    })
+    await expect(svc.infer(seller.libp2p.peerId, terms, request, { idleTimeoutMs: 300 })).rejects.toBeInstanceOf(StreamIdleTimeoutError)
+    expect(sessions.lastVoucher(terms.contractId)!.outputTokens).toBe(1n)
+  })
+
+  it('sending a frame that is not a seller frame is a protocol error, not a voucher', async () => {
+    const { seller, terms, sessions, svc } = await rogueSeller(async (lp) => {
+      await lp.write(encodeSellerFrame({ done: { inputTokens: 0n, outputTokens: 0n, totalInputTokens: 0n, totalOutputTokens: 0n, amountUc: 0n, finishReason: 'exploded', usageSource: 'reported', stopReason: '' } }))
+      await lp.read()
+    })
+    await expect(svc.infer(seller.libp2p.peerId, terms, request)).rejects.toBeInstanceOf(ProtocolViolationError)
     expect(sessions.lastVoucher(terms.contractId)).toBeUndefined()
   })
 
