@@ -151,6 +151,27 @@ describe('/tally/infer/1.0.0 on memory transport', () => {
     expect(s.sellerSessions.get(terms.contractId)!.totalOutputTokens).toBeLessThan(100n)
   })
 
+  it('after an aborted request the next one on the same session resumes from the signed totals', async () => {
+    const s = await setup({ tokensPerSec: 200 })
+    const terms = open(s)
+    const ctrl = new AbortController()
+    let chunks = 0
+    await expect(s.buyerSvc.infer(s.seller.libp2p.peerId, terms, { ...request, maxTokens: 1000 }, {
+      signal: ctrl.signal,
+      onChunk: () => { if (++chunks === 2) ctrl.abort() }
+    })).rejects.toBeInstanceOf(InferAbortedError)
+    const before = s.buyerSessions.lastVoucher(terms.contractId)!
+    await expect.poll(() => s.sellerSessions.get(terms.contractId)!.busy).toBe(false)
+    const fast = { ...request, seed: 11 }
+    const res = await s.buyerSvc.infer(s.seller.libp2p.peerId, terms, fast)
+    const want = await direct(s.backend, fast)
+    expect(res.text).toBe(want.text)
+    expect(res.finalVoucher.nonce).toBeGreaterThan(before.nonce)
+    expect(res.finalVoucher.outputTokens).toBe(before.outputTokens + BigInt(want.usage.outputTokens))
+    expect(res.finalVoucher.inputTokens).toBe(before.inputTokens + BigInt(want.usage.inputTokens))
+    expect(s.sellerSvc.highestVoucher(terms.contractId)!.nonce).toBe(res.finalVoucher.nonce)
+  })
+
   it('a backend failure reaches the buyer as a typed error and the session stays usable', async () => {
     const s = await setup({ failAfterTokens: 5 })
     const terms = open(s)
