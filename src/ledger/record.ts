@@ -57,7 +57,9 @@ export interface ParsedRecord {
   time: bigint
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+/** a Buffer over the same memory (Buffer.from(u8) would copy) */
+const view = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+const hex = (b: Uint8Array): string => view(b).toString('hex')
 export const toHex = hex
 export function fromHex (s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'hex'))
@@ -132,8 +134,8 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
   } catch (err: any) {
     bad('malformed', `record does not decode: ${err?.message ?? err}`)
   }
-  if (r.net.length !== NET_LENGTH || !Buffer.from(r.net).equals(Buffer.from(opts.net))) bad('wrong-net', 'record net is not this network')
-  if (r.from.length !== PUBLIC_KEY_LENGTH || !Buffer.from(r.from).equals(Buffer.from(env.publicKey))) bad('wrong-author', 'record from must be the envelope signer')
+  if (r.net.length !== NET_LENGTH || !view(r.net).equals(view(opts.net))) bad('wrong-net', 'record net is not this network')
+  if (r.from.length !== PUBLIC_KEY_LENGTH || !view(r.from).equals(view(env.publicKey))) bad('wrong-author', 'record from must be the envelope signer')
   const from = hex(r.from)
   if (r.seq < 1n) bad('bad-chain', 'seq starts at 1')
   if (r.seq === 1n ? r.prev.length !== 0 : r.prev.length !== ID_LENGTH) bad('bad-chain', r.seq === 1n ? 'prev must be empty at seq 1' : `prev must be a ${ID_LENGTH}-byte record id`)
