@@ -150,6 +150,25 @@ describe('ledger', () => {
     expect(l.totalUc()).toBe(0n)
   })
 
+  it('a seller that forks to settle one open twice charges the buyer once, in any order', async () => {
+    const w = new World(3)
+    await w.sign(0, { type: 'credit', to: w.key(1), amountUc: 100_000n })
+    const open = await w.sign(1, { type: 'open', seller: w.key(2), contractId: cid(5), maxSpendUc: 9_000n })
+    const net = w.actors[0].ledger.net
+    const v = (amountUc: bigint): Uint8Array => signVoucher(w.actors[1].signer, net, { contractId: cid(5), nonce: amountUc, amountUc })
+    const s1 = signRecord(w.actors[2].signer, { net, seq: 1n, kind: { type: 'settle', openId: fromHex(open.id), voucher: v(3_000n), amountUc: 3_000n } })
+    const s2 = signRecord(w.actors[2].signer, { net, seq: 1n, kind: { type: 'settle', openId: fromHex(open.id), voucher: v(8_000n), amountUc: 8_000n } })
+    const counted = s1.id < s2.id ? 3_000n : 8_000n
+    for (const order of [[s1, s2], [s2, s1]]) {
+      const l = w.fresh()
+      for (const s of order) expect(l.add(s.bytes).status).toBe('accepted')
+      expect(l.isFlagged(w.key(2))).toBe(true)
+      expect(l.balance(w.key(1))).toMatchObject({ balanceUc: 100_000n - counted, lockedUc: 0n })
+      expect(l.balance(w.key(2)).balanceUc).toBe(counted)
+      expect(l.totalUc()).toBe(0n)
+    }
+  })
+
   it('gossip verdicts', async () => {
     const w = new World(2)
     const t = await w.sign(1, { type: 'transfer', to: w.key(0), amountUc: 10n })
