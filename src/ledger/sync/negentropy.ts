@@ -152,6 +152,52 @@ function compareItems (a: NegentropyItem, b: NegentropyItem): number {
   return compareBytes(a.id, b.id)
 }
 
+/**
+ * Items in (timestamp, id) order. Sorting a million objects with a bigint comparator takes
+ * seconds, so the keys are first copied into float arrays (timestamps below 2^53, and the first
+ * 6 id bytes) and an index permutation is sorted on those, falling back to full comparison on ties.
+ */
+function sortItems (items: NegentropyItem[]): NegentropyItem[] {
+  const n = items.length
+  let sorted = true
+  for (let i = 1; i < n; i++) {
+    if (compareItems(items[i - 1], items[i]) >= 0) { sorted = false; break }
+  }
+  if (sorted) return items
+  const ts = new Float64Array(n)
+  const key = new Float64Array(n)
+  let exact = true
+  for (let i = 0; i < n; i++) {
+    const t = items[i].timestamp
+    if (t > SAFE_TIMESTAMP) exact = false
+    ts[i] = Number(t)
+    const id = items[i].id
+    key[i] = ((((id[0] * 256 + id[1]) * 256 + id[2]) * 256 + id[3]) * 256 + id[4]) * 256 + id[5]
+  }
+  const order = new Array<number>(n)
+  for (let i = 0; i < n; i++) order[i] = i
+  if (exact) {
+    order.sort((a, b) => (ts[a] - ts[b]) || (key[a] - key[b]) || compareBytes(items[a].id, items[b].id))
+  } else {
+    order.sort((a, b) => compareItems(items[a], items[b]))
+  }
+  return order.map(i => items[i])
+}
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
+
+/** the ids as little-endian u32 words (a zero-copy view on little-endian hosts) */
+function idWords (ids: Uint8Array): Uint32Array {
+  if (LITTLE_ENDIAN_HOST && ids.byteOffset % 4 === 0) return new Uint32Array(ids.buffer, ids.byteOffset, ids.length / 4)
+  const words = new Uint32Array(ids.length / 4)
+  const view = new DataView(ids.buffer, ids.byteOffset, ids.byteLength)
+  for (let i = 0; i < words.length; i++) words[i] = view.getUint32(i * 4, true)
+  return words
+}
+
+/** timestamps up to here convert to float without loss */
+const SAFE_TIMESTAMP = BigInt(Number.MAX_SAFE_INTEGER)
+
 function toHex (b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 }
@@ -182,12 +228,7 @@ export class NegentropyStorageVector {
   /** sort, reject duplicates, build prefix sums; the storage is read-only afterwards */
   seal (): void {
     if (this.sealed) throw new NegentropyStateError('storage already sealed')
-    const items = this.pending
-    let sorted = true
-    for (let i = 1; i < items.length; i++) {
-      if (compareItems(items[i - 1], items[i]) >= 0) { sorted = false; break }
-    }
-    if (!sorted) items.sort(compareItems)
+    const items = sortItems(this.pending)
     const n = items.length
     const timestamps = new BigUint64Array(n)
     const ids = new Uint8Array(n * ID_SIZE)
@@ -197,14 +238,13 @@ export class NegentropyStorageVector {
       ids.set(items[i].id, i * ID_SIZE)
     }
     const sums = new Uint32Array((n + 1) * 8)
-    const view = new DataView(ids.buffer, ids.byteOffset, ids.byteLength)
+    const words = idWords(ids)
     for (let i = 0; i < n; i++) {
       let carry = 0
       const p = i * 8
       const q = p + 8
-      const off = i * ID_SIZE
       for (let k = 0; k < 8; k++) {
-        const s = sums[p + k] + view.getUint32(off + k * 4, true) + carry
+        const s = sums[p + k] + words[p + k] + carry
         sums[q + k] = s >>> 0
         carry = s > 0xffffffff ? 1 : 0
       }
