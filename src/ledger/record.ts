@@ -91,6 +91,26 @@ export interface ParseOptions {
   trusted?: boolean
 }
 
+/** gossip topic of ledger records on a net: `tally/<net8>/records/1` */
+export function recordsTopic (net: Uint8Array): string {
+  return `tally/${view(net.subarray(0, 4)).toString('hex')}/records/1`
+}
+
+/**
+ * The record id (= gossip message id) of envelope bytes on `net`, without verifying the
+ * signature: SHA-256 of the signing input. Throws InvalidRecordError on bytes that do not decode.
+ */
+export function recordIdOf (bytes: Uint8Array, net: Uint8Array): Uint8Array {
+  let pb
+  try {
+    pb = decodeEnvelope(bytes, MAX_RECORD_BYTES)
+  } catch (err: any) {
+    bad(err instanceof MessageTooLargeError ? 'too-large' : 'malformed', err?.message ?? String(err))
+  }
+  if (pb.domain !== Domain.record) bad('wrong-domain', `expected ${Domain.record}`)
+  return new Uint8Array(createHash('sha256').update(signingInput(pb.domain, net, pb.payload)).digest())
+}
+
 /** Decode and check a voucher envelope (domain tally/voucher/1) on this net. */
 export function parseVoucher (bytes: Uint8Array, net: Uint8Array): ParsedVoucher {
   let env
@@ -117,8 +137,7 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
     if (opts.trusted === true) {
       const pb = decodeEnvelope(bytes, MAX_RECORD_BYTES)
       if (pb.domain !== Domain.record) throw new WrongDomainError(`expected ${Domain.record}`)
-      const id = new Uint8Array(createHash('sha256').update(signingInput(pb.domain, opts.net, pb.payload)).digest())
-      env = { payload: pb.payload, publicKey: pb.publicKey, id }
+      env = { payload: pb.payload, publicKey: pb.publicKey, id: new Uint8Array(createHash('sha256').update(signingInput(pb.domain, opts.net, pb.payload)).digest()) }
     } else {
       env = openEnvelope(bytes, { domain: Domain.record, net: opts.net, maxBytes: MAX_RECORD_BYTES })
     }

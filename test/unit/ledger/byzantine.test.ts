@@ -105,3 +105,14 @@ describe('byzantine records are rejected and never stored', () => {
     expect(() => parseRecord(new Uint8Array([1]), { net })).toThrow(InvalidRecordError)
   })
 })
+
+describe('record ids and topic', () => {
+  it('recordIdOf gives the id parse computes, and refuses non-records', async () => {
+    const { w, net } = await setup()
+    const { recordIdOf, recordsTopic, toHex: hex } = await import('../../../src/ledger/record.js')
+    for (const b of w.records) expect(hex(recordIdOf(b, net))).toBe(parseRecord(b, { net }).id)
+    expect(() => recordIdOf(new Uint8Array([9, 9]), net)).toThrow(InvalidRecordError)
+    expect(() => recordIdOf(sealEnvelope(w.actors[1].signer, Domain.voucher, net, new Uint8Array(3)).bytes, net)).toThrow(/wrong-domain/)
+    expect(recordsTopic(net)).toMatch(/^tally\/[0-9a-f]{8}\/records\/1$/)
+  })
+})
