@@ -63,6 +63,21 @@ describe('/tally/sync and /tally/fetch over libp2p (memory transport)', () => {
     expect(r.fetched).toBe(50)
   })
 
+  it('reuses a sealed view younger than maxStorageAgeMs, then rebuilds it', async () => {
+    let clock = 1_000_000
+    const items = Array.from({ length: 100 }, (_, i) => makeItem(14, i, i))
+    const server = await node(new MemStore(items.slice(0, 99)), { intervalMs: 0, maxStorageAgeMs: 5000, now: () => clock })
+    const client = await node(new MemStore(), { intervalMs: 0, recordId })
+    await connect(client, server)
+    expect((await client.services.sync.syncWith(server.peerId)).fetched).toBe(99)
+    await server.store.add(items[99].payload)
+    clock += 4999
+    expect((await client.services.sync.syncWith(server.peerId)).needed).toBe(0)
+    clock += 1
+    expect((await client.services.sync.syncWith(server.peerId)).fetched).toBe(1)
+    expect(client.store.ids()).toEqual(server.store.ids())
+  })
+
   it('fetches records by id and by account chain', async () => {
     const items = Array.from({ length: 200 }, (_, i) => makeItem(9, i, 1000 + i))
     const server = await node(new MemStore(items), { intervalMs: 0 })

@@ -33,6 +33,11 @@ export const DEFAULT_FETCH_CONCURRENCY = 4
 export const DEFAULT_INTERVAL_MS = 30_000
 /** concurrent inbound sync / fetch streams per connection */
 export const DEFAULT_MAX_INBOUND_STREAMS = 4
+/**
+ * a sealed view of a million records costs ~1-2 s of CPU to rebuild; under steady gossip the
+ * revision changes constantly, so a view this young is reused (what it misses, gossip carries)
+ */
+export const DEFAULT_MAX_STORAGE_AGE_MS = 5_000
 /** longest account id accepted in a chain request */
 const MAX_ACCOUNT_CHARS = 128
 /** request frame slack beyond the ids (protobuf tags, account, seq, limit) */
@@ -69,8 +74,12 @@ export interface LedgerSyncInit {
   recordId?(bytes: Uint8Array): Uint8Array
   /** ids we hold that the peer lacks (deduplicated), e.g. to republish them over gossip */
   onPeerLacks?(peer: PeerId, ids: Uint8Array[]): void
+  /** reuse the sealed Negentropy view this long after the source changed; 0 = always fresh */
+  maxStorageAgeMs?: number
   /** randomness for the periodic peer choice, in [0, 1) */
   random?(): number
+  /** clock for the storage age, in ms */
+  now?(): number
 }
 
 /** structural subset of libp2p's registrar */
@@ -120,11 +129,13 @@ export class LedgerSync implements Startable {
   private readonly intervalMs: number
   private readonly maxInboundStreams: number
   private readonly random: () => number
+  private readonly now: () => number
+  private readonly maxStorageAgeMs: number
   private shutdown = new AbortController()
   private timer?: ReturnType<typeof setTimeout>
   private started = false
   private periodicInFlight = false
-  private cached?: { revision: number | bigint | string, storage: NegentropyStorageVector }
+  private cached?: { revision: number | bigint | string, builtAtMs: number, storage: NegentropyStorageVector }
 
   constructor (private readonly components: LedgerSyncComponents, private readonly init: LedgerSyncInit = {}) {
     this.log = components.logger.forComponent('tally:ledger:sync')
@@ -138,6 +149,8 @@ export class LedgerSync implements Startable {
     this.intervalMs = init.intervalMs ?? DEFAULT_INTERVAL_MS
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.random = init.random ?? Math.random
+    this.now = init.now ?? Date.now
+    this.maxStorageAgeMs = init.maxStorageAgeMs ?? DEFAULT_MAX_STORAGE_AGE_MS
   }
 
   readonly [Symbol.toStringTag] = 'tally/ledger-sync'
@@ -363,10 +376,13 @@ export class LedgerSync implements Startable {
   // -------------------------------------------------------------------------------------------
   // plumbing
 
-  /** the sealed Negentropy view of the source, rebuilt when the source's revision changes */
+  /** the sealed Negentropy view of the source, rebuilt when the revision changed and the view is older than maxStorageAgeMs */
   private storage (): NegentropyStorageVector {
     const revision = this.components.source.revision?.()
-    if (revision != null && this.cached?.revision === revision) return this.cached.storage
+    if (revision != null && this.cached != null) {
+      if (this.cached.revision === revision) return this.cached.storage
+      if (this.now() - this.cached.builtAtMs < this.maxStorageAgeMs) return this.cached.storage
+    }
     const s = new NegentropyStorageVector()
     let skipped = 0
     for (const it of this.components.source.items()) {
@@ -377,7 +393,7 @@ export class LedgerSync implements Startable {
     }
     if (skipped > 0) this.log('%d items with a timestamp of 2^64-1 or an id not 32 bytes left out of sync', skipped)
     s.seal()
-    if (revision != null) this.cached = { revision, storage: s }
+    if (revision != null) this.cached = { revision, builtAtMs: this.now(), storage: s }
     return s
   }
 

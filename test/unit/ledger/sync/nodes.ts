@@ -10,7 +10,9 @@ export type SyncNode = Libp2p<{ sync: LedgerSync }> & { store: MemStore }
 
 let counter = 0
 
+/** nodes see their store's changes at once (maxStorageAgeMs 0) unless `init` says otherwise */
 export async function syncNode (store: MemStore, init: LedgerSyncInit = {}): Promise<SyncNode> {
+  init = { maxStorageAgeMs: 0, ...init }
   const name = `/memory/sync-${process.pid}-${counter++}-${Math.random().toString(36).slice(2)}`
   const node = await createLibp2p({
     addresses: { listen: [name] },
