@@ -10,8 +10,8 @@ import { toHex } from '../../src/ledger/record.js'
 import { crashGenesis, PAYER_SEED } from '../fixtures/ledger/crash-net.js'
 
 /** lanes run side by side, each SIGKILLing its own child over one data dir */
-const LANES = 4
-const KILLS_PER_LANE = 25
+const LANES = 10
+const KILLS_PER_LANE = 10
 const CHILD = join(import.meta.dirname, '../fixtures/ledger/payer.ts')
 
 interface Run { printed: string[], sawReady: boolean }
