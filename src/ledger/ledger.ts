@@ -176,15 +176,16 @@ export class Ledger implements AncestorView {
   private addParsed (rec: ParsedRecord): AddResult {
     if (this.valid.has(rec.id) || this.pending.has(rec.id)) return { status: 'duplicate', id: rec.id, accepted: [] }
     if (this.rejected.has(rec.id)) return { status: 'rejected', id: rec.id, reason: 'invalid-ancestor', message: 'record was rejected before', accepted: [] }
-    this.noteSeq(rec)
     const v = judge(rec, this, this.rules)
-    if (v.ok === 'missing') {
-      this.park(rec, v.missing)
-      return { status: 'pending', id: rec.id, accepted: [] }
-    }
     if (v.ok === false) {
       this.reject(rec.id)
       return { status: 'rejected', id: rec.id, reason: v.reason, message: v.message, accepted: [] }
+    }
+    // forks are detected among kept records only, so flags follow from the stored set
+    this.noteSeq(rec)
+    if (v.ok === 'missing') {
+      this.park(rec, v.missing)
+      return { status: 'pending', id: rec.id, accepted: [] }
     }
     const accepted: ParsedRecord[] = []
     this.accept(rec, v.state, accepted)
