@@ -172,7 +172,7 @@ export class LedgerService {
 
   history (account?: string | Uint8Array): HistoryEntry[] {
     const k = this.ledger.keyOf(account ?? this.signerKey())
-    return this.ledger.history(k).map(r => describe(this.ledger, r, k))
+    return this.ledger.history(k).map(r => historyEntry(this.ledger, r, k))
   }
 
   /** the shape ledger/sync reads (RecordSource): valid records as (time, id), bytes by id, chains */
@@ -197,7 +197,7 @@ export class LedgerService {
 }
 
 /** one history line from the point of view of account `k` */
-export function describe (ledger: Ledger, r: ParsedRecord, k: string): HistoryEntry {
+export function historyEntry (ledger: Ledger, r: ParsedRecord, k: string): HistoryEntry {
   const base = { id: r.id, from: ledger.accountId(r.from), seq: r.seq, type: r.kind.type, memo: r.memo, time: r.time }
   const kind = r.kind
   if (kind.type === 'transfer' || kind.type === 'credit') {
