@@ -138,11 +138,15 @@ export function signAccept (signer: Ed25519Signer, net: Uint8Array, quote: Quote
   return { buyer: env.publicKey, quote, maxSpendUc, sessionExpiresAtMs, id: env.id, bytes: env.bytes }
 }
 
-/** Verify an accept and the quote inside it; the accept must be signed by the buyer the quote names. */
-export function openAccept (bytes: Uint8Array, net: Uint8Array): Accept {
+/**
+ * Verify an accept and the quote inside it; the accept must be signed by the buyer the quote
+ * names. `trusted` is a quote the caller already verified (a seller's own open quote): when the
+ * embedded quote bytes are identical to it, its signature is not checked again.
+ */
+export function openAccept (bytes: Uint8Array, net: Uint8Array, trusted?: Quote): Accept {
   const env = openEnvelope(bytes, { domain: Domain.accept, net, maxBytes: MAX_ACCEPT_BYTES })
   const pb = decode('accept', () => AcceptPb.decode(env.payload))
-  const quote = openQuote(pb.quote, net)
+  const quote = trusted != null && eq(trusted.bytes, pb.quote) ? trusted : openQuote(pb.quote, net)
   if (!eq(env.publicKey, quote.buyer)) throw new ContractMismatchError('accept is not signed by the buyer the quote was issued to')
   if (pb.maxSpendUc <= 0n) throw new ContractMismatchError('accept maxSpendUc must be > 0')
   if (pb.sessionExpiresAtMs <= 0n) throw new ContractMismatchError('accept sessionExpiresAtMs must be > 0')
@@ -198,12 +202,14 @@ export function signContract (signer: Ed25519Signer, net: Uint8Array, accept: Ac
  * signature on the accept inside it, the seller's signature on the quote inside that, and that
  * every repeated term agrees. Pure and clock-free, so every node reaches the same answer.
  * Throws MessageTooLargeError, MalformedMessageError, WrongDomainError, InvalidSignatureError,
- * ContractMismatchError or a field range error.
+ * ContractMismatchError or a field range error. `trusted`: an accept the caller signed or
+ * verified itself; when the contract embeds exactly its bytes, its signatures are not re-checked.
  */
-export function verifyContract (bytes: Uint8Array, net: Uint8Array): Contract {
+export function verifyContract (bytes: Uint8Array, net: Uint8Array, trusted?: Accept): Contract {
   const env = openEnvelope(bytes, { domain: Domain.contract, net, maxBytes: MAX_CONTRACT_BYTES })
   const pb = decode('contract', () => ContractPb.decode(env.payload))
-  const accept = openAccept(pb.accept, net)
+  // the buyer already holds its own accept (and the quote it verified): no need to re-verify them
+  const accept = trusted != null && eq(trusted.bytes, pb.accept) ? trusted : openAccept(pb.accept, net)
   const q = accept.quote
   const mismatch = (what: string): never => { throw new ContractMismatchError(`contract ${what} does not match the signed quote/accept`) }
   if (!eq(pb.seller, env.publicKey) || !eq(q.seller, env.publicKey)) mismatch('seller')

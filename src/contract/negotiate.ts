@@ -231,7 +231,7 @@ export class Negotiator extends EventTarget implements Startable {
         await this.refuse(lp, RefusalReason.BAD_REQUEST, 'expected a QuoteRequest or an Accept', signal)
         return
       }
-      await this.answerAccept(lp, frame.accept, connection, signal)
+      await this.answerAccept(lp, frame.accept, connection, signal, quote)
     } catch (err: any) {
       this.stats.streamsAborted++
       this.log('negotiation with %p aborted: %s', connection.remotePeer, err?.message ?? err)
@@ -342,10 +342,11 @@ export class Negotiator extends EventTarget implements Startable {
     return quote
   }
 
-  private async answerAccept (lp: LengthPrefixedStream<Stream>, acceptBytes: Uint8Array, connection: Connection, signal: AbortSignal): Promise<void> {
+  /** `issued`: the quote this stream carried, already signed here (its signature is not re-checked) */
+  private async answerAccept (lp: LengthPrefixedStream<Stream>, acceptBytes: Uint8Array, connection: Connection, signal: AbortSignal, issued?: Quote): Promise<void> {
     let accept: Accept
     try {
-      accept = openAccept(acceptBytes, this.c.net)
+      accept = openAccept(acceptBytes, this.c.net, issued)
       await this.checkAccept(accept, connection)
     } catch (err: any) {
       if (err instanceof Refusal) return this.refuse(lp, err.reason, err.message, signal)
@@ -439,9 +440,10 @@ export class Negotiator extends EventTarget implements Startable {
       const f2 = await readFrame(lp, signal)
       if (f2.refusal != null) throw new NegotiationRefusedError(f2.refusal.reason, f2.refusal.message)
       if (f2.contract == null) throw new ProtocolViolationError('expected a Contract or a Refusal')
-      const contract = verifyContract(f2.contract, this.c.net)
+      const contract = verifyContract(f2.contract, this.c.net, accept)
       if (!eq(contract.acceptId, accept.id)) throw new ContractMismatchError('the contract countersigns another accept')
-      await lp.unwrap().close({ signal })
+      // the contract is ours: closing our end need not delay the caller
+      lp.unwrap().close({ signal }).catch((err: any) => { stream.abort(err instanceof Error ? err : new Error(String(err))) })
       return contract
     } catch (err: any) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))

@@ -88,6 +88,20 @@ describe('contracts', () => {
     expect(() => verifyContract(byMallory, net)).toThrow(expect.objectContaining({ name: 'ContractMismatchError' }))
   })
 
+  it('a trusted accept or quote skips re-verification only when the bytes are identical', () => {
+    const q = signQuote(seller, net, quoteTerms())
+    const a = signAccept(buyer, net, q, 5_000n, 1_700_000_600_000n)
+    const c = signContract(seller, net, a)
+    expect(verifyContract(c.bytes, net, a)).toEqual(c)
+    expect(openAccept(a.bytes, net, q).quote).toBe(q)
+    // a "trusted" object with other bytes is ignored: the embedded ones are verified in full
+    const otherAccept = signAccept(buyer, net, q, 6_000n, 1_700_000_600_000n)
+    expect(verifyContract(c.bytes, net, otherAccept).maxSpendUc).toBe(5_000n)
+    const forgedQuote = { ...q, bytes: new Uint8Array(10) }
+    expect(openAccept(a.bytes, net, forgedQuote).quote).toEqual(openQuote(q.bytes, net))
+    expect(() => verifyContract(c.bytes, other, a)).toThrow(expect.objectContaining({ name: 'InvalidSignatureError' }))
+  })
+
   it('quotes are range-checked', () => {
     expect(() => signQuote(seller, net, quoteTerms({ quoteId: new Uint8Array(3) }))).toThrow(expect.objectContaining({ name: 'MalformedMessageError' }))
     expect(() => signQuote(seller, net, quoteTerms({ priceOutPerMTokUc: 0n }))).toThrow(expect.objectContaining({ name: 'InvalidPriceError' }))
