@@ -133,7 +133,7 @@ describe('market gossip', () => {
       const rejectedAtGraylist = victim.svc.stats.offersRejected
       const sentAtGraylist = i
       await new Promise(resolve => setTimeout(resolve, 1_000))
-      expect(i - sentAtGraylist).toBeGreaterThan(10)
+      expect(i - sentAtGraylist).toBeGreaterThan(3)
       expect(victim.svc.stats.offersRejected - rejectedAtGraylist).toBeLessThanOrEqual(1)
       expect(victimPubsub.getMeshPeers(topic)).not.toContain(hostileId)
       // honest offers still arrive: the re-announced offer keeps replacing the held one
