@@ -32,6 +32,8 @@ export const DEFAULT_MAX_INBOUND_STREAMS = 8
 export const DEFAULT_MAX_CONCURRENT_NEGOTIATIONS = 128
 /** a session the seller commits capacity to cannot outlast this */
 export const DEFAULT_MAX_SESSION_MS = 60 * 60_000
+/** open quotes one buyer may hold at once, so one buyer cannot reserve a seller's whole capacity */
+export const DEFAULT_MAX_OPEN_QUOTES_PER_BUYER = 2
 /** accepted quote ids remembered (until their validity ends) to refuse a second accept */
 const MAX_REMEMBERED_QUOTES = 100_000
 
@@ -55,6 +57,7 @@ export interface NegotiateInit {
   maxInboundStreams?: number
   maxConcurrentNegotiations?: number
   maxSessionMs?: number
+  maxOpenQuotesPerBuyer?: number
   /** the buyer named in a request must be the authenticated remote peer (default true) */
   bindBuyerToPeer?: boolean
   now?: () => number
@@ -139,6 +142,7 @@ export class Negotiator extends EventTarget implements Startable {
   private readonly maxInboundStreams: number
   private readonly maxConcurrent: number
   private readonly maxSessionMs: number
+  private readonly maxOpenQuotesPerBuyer: number
   private readonly bindBuyerToPeer: boolean
   private readonly now: () => number
   private readonly pending = new Map<string, PendingQuote>()
@@ -158,6 +162,7 @@ export class Negotiator extends EventTarget implements Startable {
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.maxConcurrent = init.maxConcurrentNegotiations ?? DEFAULT_MAX_CONCURRENT_NEGOTIATIONS
     this.maxSessionMs = init.maxSessionMs ?? DEFAULT_MAX_SESSION_MS
+    this.maxOpenQuotesPerBuyer = init.maxOpenQuotesPerBuyer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
     this.bindBuyerToPeer = init.bindBuyerToPeer ?? true
     this.now = init.now ?? Date.now
   }
@@ -319,6 +324,9 @@ export class Negotiator extends EventTarget implements Startable {
       throw new Refusal(RefusalReason.PRICE_CHANGED, `price is now ${terms.priceInPerMTokUc}/${terms.priceOutPerMTokUc} µc per 1M tokens in/out`)
     }
     await this.policy(req.buyer, 0n)
+    let open = 0
+    for (const p of this.pending.values()) if (eq(p.quote.buyer, req.buyer)) open++
+    if (open >= this.maxOpenQuotesPerBuyer) throw new Refusal(RefusalReason.NO_CAPACITY, `this buyer already holds ${open} open quotes`)
     if (this.reserved(req.modelId) >= terms.maxSessions) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${terms.maxSessions} sessions of ${req.modelId} are taken`)
     const now = this.now()
     const quote = signQuote(this.c.signer, this.c.net, {

@@ -110,6 +110,18 @@ describe('/tally/negotiate/1.0.0', () => {
     await stillServes(s)
   })
 
+  it('one buyer cannot hoard capacity with open quotes', async () => {
+    const s = await seller({ maxOpenQuotesPerBuyer: 1 }, {}, { ...MODEL, maxSessions: 5 })
+    const hoarder = await np()
+    await rawQuote(hoarder.peer, s)
+    const { lp } = await rawStream(hoarder.peer, s.peer)
+    await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: hoarder.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n } })
+    const f = await receive(lp)
+    expect(f.refusal?.reason).toBe(RefusalReason.NO_CAPACITY)
+    expect(s.svc.reserved(MODEL.modelId)).toBe(1)
+    await stillServes(s)
+  })
+
   it('garbage bytes reset the stream; the seller keeps serving', async () => {
     const s = await seller()
     const h = await np()
