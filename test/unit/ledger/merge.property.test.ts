@@ -15,7 +15,7 @@ async function play (actions: Array<[number, number, number, bigint]>): Promise<
   const opens: Array<{ id: string, buyer: number, seller: number, max: bigint, cid: Uint8Array, settled: boolean }> = []
   for (const [i, op, j, amt] of actions) {
     try {
-      if (op === 0) { if (j !== 0) await w.sign(0, { type: 'credit', to: w.key(j), amountUc: amt * 5n }) }
+      if (op === 0) { if (j !== 0) await w.sign(0, { type: 'credit', to: w.key(j), amountUc: amt * 20n }) }
       else if (op <= 2 && i !== j) await w.sign(i, { type: 'transfer', to: w.key(j), amountUc: amt })
       else if (op === 3 && i !== j) {
         const cid = new Uint8Array(32).fill(opens.length + 1)
@@ -58,9 +58,10 @@ function merge (w: World, ...parts: Ledger[]): Ledger {
   return l
 }
 
-const worlds = fc.array(action, { minLength: 5, maxLength: 40 })
+const worlds = fc.array(action, { minLength: 20, maxLength: 60 })
 
 const sizes: number[] = []
+const kinds = new Set<string>()
 
 describe('ledger merge (properties)', () => {
   it('any order of arrival gives identical state; balances sum to zero; no honest account below -creditLimit', async () => {
@@ -71,6 +72,7 @@ describe('ledger merge (properties)', () => {
       expect(fingerprint(a)).toEqual(fingerprint(b))
       expect(a.size).toBe(w.records.length)
       sizes.push(w.records.length)
+      for (const r of a.records()) kinds.add(r.kind.type)
       expect(a.totalUc()).toBe(0n)
       const issuer = toHex(w.key(0))
       for (const bal of a.balances()) {
@@ -83,7 +85,8 @@ describe('ledger merge (properties)', () => {
       }
     }), { numRuns: 25 })
     // the generator must make real ledgers, not empty ones
-    expect(Math.max(...sizes)).toBeGreaterThan(10)
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThan(150)
+    expect([...kinds].sort()).toEqual(['ack', 'credit', 'open', 'settle', 'transfer'])
   })
 
   it('merge is commutative, associative and idempotent', async () => {
