@@ -11,7 +11,7 @@ import type { ChatRequest, FinishReason, Usage, UsageSource } from '../backend.j
 import { sessionAmountUc } from '../pricing.js'
 import { meterRecord, type MeterRecord } from '../metering.js'
 import { makeVoucher, type SignedVoucher } from '../voucher.js'
-import { checkChatRequest, decodeSellerFrame, encodeRequest, encodeVoucherFrame, INFER_PROTOCOL, MAX_SELLER_FRAME_BYTES } from './codec.js'
+import { checkChatRequest, decodeSellerFrame, encodeCloseFrame, encodeRequest, encodeVoucherFrame, INFER_PROTOCOL, MAX_SELLER_FRAME_BYTES } from './codec.js'
 import { BudgetExhaustedError, FailureCode, FirstTokenTimeoutError, InferAbortedError, InferError, ProtocolViolationError, RemoteInferError, SellerOverclaimError, SessionBusyError, SessionClosedError, SessionExpiredError, StreamIdleTimeoutError, UnknownSessionError, WrongBuyerError, WrongSellerError } from './errors.js'
 import type { BuyerSession, BuyerSessions } from './sessions.js'
 import { bytesEqual, type SessionTerms } from './terms.js'
@@ -116,6 +116,28 @@ export class InferBuyer {
   /** the last voucher this buyer signed on a contract */
   lastVoucher (contractId: Uint8Array): SignedVoucher | undefined {
     return this.components.sessions.lastVoucher(contractId)
+  }
+
+  /**
+   * Close a session: no more requests on it; the seller settles with the highest voucher it
+   * holds. Returns the seller's view of the session's cumulative totals.
+   */
+  async closeSession (peer: PeerId, contractId: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<{ totalInputTokens: bigint, totalOutputTokens: bigint, amountUc: bigint }> {
+    this.components.sessions.closeSession(contractId)
+    const signal = AbortSignal.any([...(opts.signal != null ? [opts.signal] : []), AbortSignal.timeout(this.dialTimeoutMs)])
+    const stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal })
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_SELLER_FRAME_BYTES })
+      await lp.write(encodeCloseFrame(contractId), { signal })
+      const frame = decodeSellerFrame(await lp.read({ signal }))
+      if (frame.failure != null) throw new RemoteInferError(frame.failure.code, frame.failure.message)
+      if (frame.done?.finishReason !== 'closed') throw new ProtocolViolationError('a close must be answered with a closed done frame')
+      await stream.close({ signal })
+      return { totalInputTokens: frame.done.totalInputTokens, totalOutputTokens: frame.done.totalOutputTokens, amountUc: frame.done.amountUc }
+    } catch (err: any) {
+      stream.abort(err)
+      throw err
+    }
   }
 
   /**

@@ -40,8 +40,10 @@ function decodeBounded<T> (codec: { decode: (b: Uint8Array | Uint8ArrayList, o?:
 export function decodeBuyerFrame (bytes: Uint8Array | Uint8ArrayList, first: boolean): BuyerFrame {
   const frame = decodeBounded(BuyerFrame, bytes, first ? MAX_REQUEST_FRAME_BYTES : MAX_VOUCHER_FRAME_BYTES, 'buyer frame',
     { request: { messages: MAX_MESSAGES, stop: MAX_STOP_SEQUENCES } })
-  if (first && (frame.request == null || frame.voucher != null)) throw new MalformedMessageError('the first buyer frame must carry the request and nothing else')
-  if (!first && (frame.request != null || frame.voucher == null)) throw new MalformedMessageError('after the request, buyer frames carry a voucher only')
+  const parts = (frame.request != null ? 1 : 0) + (frame.voucher != null ? 1 : 0) + (frame.close != null ? 1 : 0)
+  if (first && (parts !== 1 || frame.voucher != null)) throw new MalformedMessageError('the first buyer frame must carry a request or a close and nothing else')
+  if (!first && (parts !== 1 || frame.voucher == null)) throw new MalformedMessageError('after the request, buyer frames carry a voucher only')
+  if (frame.close != null && frame.close.contractId.length !== CONTRACT_ID_LENGTH) throw new MalformedMessageError(`close: contract id must be ${CONTRACT_ID_LENGTH} bytes`)
   return frame
 }
 
@@ -103,6 +105,10 @@ export function parseRequest (pb: InferRequest): { contractId: Uint8Array, reque
 
 export function encodeSellerFrame (frame: SellerFrame): Uint8Array {
   return SellerFrame.encode(frame)
+}
+
+export function encodeCloseFrame (contractId: Uint8Array): Uint8Array {
+  return BuyerFrame.encode({ close: { contractId: contractId as Uint8Array<ArrayBuffer> } })
 }
 
 export function encodeVoucherFrame (voucherBytes: Uint8Array): Uint8Array {

@@ -15,7 +15,8 @@ import type { InferFailure } from '../../wire/pb/infer.js'
 import { decodeBuyerFrame, encodeSellerFrame, INFER_PROTOCOL, MAX_CHUNK_TEXT_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_REQUEST_FRAME_BYTES, parseRequest } from './codec.js'
 import { BudgetExhaustedError, FailureCode, InferError, InvalidRequestError, SessionBusyError, SessionClosedError, SessionExpiredError, UnknownSessionError, VoucherTimeoutError, WrongBuyerError, type FailureCodeName } from './errors.js'
 import { Notifier, raceSignal } from './notifier.js'
-import type { SellerSession, SellerSessions } from './sessions.js'
+import type { ClosedSession, SellerSession, SellerSessions } from './sessions.js'
+import { bytesEqual, contractKey } from './terms.js'
 
 /** how long the seller waits, paused, for the voucher that covers what it sent */
 export const DEFAULT_VOUCHER_TIMEOUT_MS = 10_000
@@ -51,6 +52,14 @@ export interface InferSellerComponents {
   logger?: ComponentLogger
   /** each finished request's record, from the seller's view */
   onMeter?: (record: MeterRecord) => void
+  /**
+   * Called for a request on a contract this seller has no session for yet: resolves once the
+   * session is registered (e.g. the buyer's ledger `open` arrived) or rejects; bounded by the
+   * request timeout. Without it, unknown contracts are refused at once.
+   */
+  awaitSession?: (contractId: Uint8Array, signal: AbortSignal) => Promise<void>
+  /** the contract's buyer closed the session: settle it with the highest voucher */
+  onSessionClosed?: (closed: ClosedSession) => void
 }
 
 function failureFor (err: unknown): { code: FailureCodeName, message: string } {
@@ -128,7 +137,14 @@ export class InferSeller {
       try {
         const first = await lp.read({ signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
         const frame = decodeBuyerFrame(first, true)
+        if (frame.close != null) {
+          await this.close(lp, stream, frame.close.contractId, connection.remotePeer.publicKey?.raw, ctrl.signal)
+          return
+        }
         ;({ contractId, request } = parseRequest(frame.request!))
+        if (this.components.sessions.get(contractId) == null && this.components.awaitSession != null) {
+          await this.components.awaitSession(contractId, AbortSignal.any([ctrl.signal, AbortSignal.timeout(this.requestTimeoutMs)]))
+        }
         session = this.components.sessions.beginRequest(contractId, connection.remotePeer.publicKey?.raw)
       } catch (err) {
         if (ctrl.signal.aborted) throw err
@@ -148,6 +164,29 @@ export class InferSeller {
       if (session != null) this.components.sessions.endRequest(session)
       this.inflight.delete(ctrl)
     }
+  }
+
+  /** a close from the contract's buyer: no more requests; the caller settles */
+  private async close (lp: LengthPrefixedStream<Stream>, stream: Stream, contractId: Uint8Array, remote: Uint8Array | undefined, signal: AbortSignal): Promise<void> {
+    const s = this.components.sessions.get(contractId)
+    if (s == null) throw new UnknownSessionError(`no session for contract ${contractKey(contractId)}`)
+    if (remote == null || !bytesEqual(remote, s.terms.buyer)) throw new WrongBuyerError('only the contract\'s buyer may close its session')
+    const closed = this.components.sessions.closeSession(contractId)
+    const h = closed?.highestVoucher
+    await lp.write(encodeSellerFrame({
+      done: {
+        inputTokens: 0n,
+        outputTokens: 0n,
+        totalInputTokens: h?.inputTokens ?? 0n,
+        totalOutputTokens: h?.outputTokens ?? 0n,
+        amountUc: h?.amountUc ?? 0n,
+        finishReason: 'closed',
+        usageSource: '',
+        stopReason: ''
+      }
+    }), { signal })
+    if (closed != null) this.components.onSessionClosed?.(closed)
+    await stream.close({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
   }
 
   private async sendFailure (lp: LengthPrefixedStream<Stream>, stream: Stream, f: { code: FailureCodeName, message: string }): Promise<void> {

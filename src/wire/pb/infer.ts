@@ -384,9 +384,99 @@ export namespace InferRequest {
   }
 }
 
+export interface InferClose {
+  contractId: Uint8Array<ArrayBuffer>
+}
+
+export namespace InferClose {
+  let _codec: Codec<InferClose>
+
+  export const codec = (): Codec<InferClose> => {
+    if (_codec == null) {
+      _codec = message<InferClose>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.contractId != null && obj.contractId.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.contractId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          contractId: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.contractId = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.contractId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface InferCloseContractIdFieldEvent {
+    field: '$.contractId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<InferClose>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, InferClose.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferClose>): InferClose {
+    return decodeMessage(buf, InferClose.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferClose>): Generator<InferCloseContractIdFieldEvent> {
+    return streamMessage(buf, InferClose.codec(), opts)
+  }
+}
+
 export interface BuyerFrame {
   request?: InferRequest
   voucher?: Uint8Array<ArrayBuffer>
+  close?: InferClose
 }
 
 export namespace BuyerFrame {
@@ -409,6 +499,11 @@ export namespace BuyerFrame {
           w.bytes(obj.voucher)
         }
 
+        if (obj.close != null) {
+          w.uint32(26)
+          InferClose.codec().encode(obj.close, w)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -429,6 +524,12 @@ export namespace BuyerFrame {
             }
             case 2: {
               obj.voucher = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.close = InferClose.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.close
+              })
               break
             }
             default: {
@@ -458,6 +559,13 @@ export namespace BuyerFrame {
                 field: `${prefix}.voucher`,
                 value: reader.bytes()
               }
+              break
+            }
+            case 3: {
+              yield * InferClose.codec().stream(reader, reader.uint32(), `${prefix}.close`, {
+                limits: opts.limits?.close
+              })
+
               break
             }
             default: {
@@ -520,6 +628,11 @@ export namespace BuyerFrame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface BuyerFrameCloseContractIdFieldEvent {
+    field: '$.close.contractId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<BuyerFrame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, BuyerFrame.codec())
   }
@@ -528,7 +641,7 @@ export namespace BuyerFrame {
     return decodeMessage(buf, BuyerFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BuyerFrame>): Generator<BuyerFrameRequestContractIdFieldEvent | BuyerFrameRequestMessagesRoleFieldEvent | BuyerFrameRequestMessagesContentFieldEvent | BuyerFrameRequestMaxTokensFieldEvent | BuyerFrameRequestTemperatureFieldEvent | BuyerFrameRequestTopPFieldEvent | BuyerFrameRequestSeedFieldEvent | BuyerFrameRequestStopFieldEvent | BuyerFrameVoucherFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BuyerFrame>): Generator<BuyerFrameRequestContractIdFieldEvent | BuyerFrameRequestMessagesRoleFieldEvent | BuyerFrameRequestMessagesContentFieldEvent | BuyerFrameRequestMaxTokensFieldEvent | BuyerFrameRequestTemperatureFieldEvent | BuyerFrameRequestTopPFieldEvent | BuyerFrameRequestSeedFieldEvent | BuyerFrameRequestStopFieldEvent | BuyerFrameVoucherFieldEvent | BuyerFrameCloseContractIdFieldEvent> {
     return streamMessage(buf, BuyerFrame.codec(), opts)
   }
 }
