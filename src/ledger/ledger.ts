@@ -523,10 +523,9 @@ export class Ledger implements AncestorView {
     await durable
     this.noteSeq(rec)
     const accepted: ParsedRecord[] = []
+    // accept() queues a second (unsynced, harmless) put of this record and the puts of any
+    // records it unblocked; writes queued by other add() calls meanwhile stay queued
     this.accept(rec, v.state, accepted)
-    this.takeQueue()
-    // records unblocked by this one still need writing
-    for (const r of accepted) if (r.id !== id) this.enqueue({ type: 'put', space: 'record', id: r.id, bytes: r.bytes })
     return { id, bytes, record: rec }
   }
 

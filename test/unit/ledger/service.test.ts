@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LedgerService } from '../../../src/ledger/service.js'
-import { LevelLedgerStore } from '../../../src/ledger/store.js'
+import { LevelLedgerStore, MemoryLedgerStore, type StoreOp } from '../../../src/ledger/store.js'
 import { LedgerArgumentError, LedgerStateError } from '../../../src/ledger/errors.js'
 import { signVoucher, toHex } from '../../../src/ledger/record.js'
 import { World, CREDIT_LIMIT } from './world.js'
@@ -118,5 +118,29 @@ describe('LedgerService sync adapters', () => {
     expect(src.chain(svc.balance(w.key(1)).account, 2n, 10)).toEqual([w.records[2]])
     expect(src.chain(toHex(w.key(1)), 1n, 1)).toEqual([w.records[1]])
     await svc.stop()
+  })
+})
+
+describe('writes around an own record', () => {
+  it('records received while the own record is being fsynced are persisted too', async () => {
+    const w = new World(3)
+    const c1 = await w.sign(0, { type: 'credit', to: w.key(2), amountUc: 10n })
+    const c2 = await w.sign(0, { type: 'credit', to: w.key(2), amountUc: 20n })
+    let during: (() => void) | undefined
+    class SlowStore extends MemoryLedgerStore {
+      override async write (ops: StoreOp[], opts?: { sync: boolean }): Promise<void> {
+        if (opts?.sync === true && during != null) { const f = during; during = undefined; f(); await new Promise(resolve => setTimeout(resolve, 5)) }
+        await super.write(ops)
+      }
+    }
+    const store = new SlowStore()
+    const svc = new LedgerService({ genesis: w.genesis, signer: w.actors[1].signer, store })
+    await svc.start()
+    svc.add(c1.bytes)
+    during = () => { expect(svc.add(c2.bytes).status).toBe('accepted') }
+    await svc.pay(w.key(2), 5n)
+    await svc.stop()
+    expect(store.records.has(c2.id)).toBe(true)
+    expect(store.records.size).toBe(3)
   })
 })
