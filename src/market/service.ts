@@ -20,6 +20,8 @@ export const DEFAULT_ANNOUNCE_INTERVAL_MS = 30_000
 export const DEFAULT_OFFER_TTL_MS = MAX_OFFER_TTL_MS
 /** a bid lives this long unless re-published */
 export const DEFAULT_BID_TTL_MS = 60_000
+/** a new peer on the offers topic gets own offers re-announced after this (joins coalesce) */
+export const DEFAULT_JOIN_ANNOUNCE_DELAY_MS = 250
 /** expired entries are swept from the books this often */
 export const DEFAULT_PRUNE_INTERVAL_MS = 10_000
 /** a withdrawal on stop gets this long to leave the node */
@@ -30,6 +32,8 @@ export interface MarketInit {
   offerTtlMs?: number
   bidTtlMs?: number
   pruneIntervalMs?: number
+  /** delay of the re-announce that follows a new peer joining the offers topic */
+  joinAnnounceDelayMs?: number
   /** order book options (caps, quality, isFlagged) when the service builds its own book */
   book?: OrderBookInit
   /** clock; the simulator passes a virtual one */
@@ -82,12 +86,14 @@ export class MarketService extends EventTarget implements Startable {
   private readonly offerTtlMs: number
   private readonly bidTtlMs: number
   private readonly pruneIntervalMs: number
+  private readonly joinAnnounceDelayMs: number
   private readonly own = new Map<string, OfferTerms>()
   private readonly ownSigned = new Map<string, Offer>()
   /** models whose offer is withdrawn while full, terms kept for quoting live sessions */
   private readonly full = new Set<string>()
   private lastSeq = 0n
   private announceTimer?: ReturnType<typeof setInterval>
+  private joinTimer?: ReturnType<typeof setTimeout>
   private pruneTimer?: ReturnType<typeof setInterval>
   private started = false
 
@@ -102,6 +108,7 @@ export class MarketService extends EventTarget implements Startable {
     this.offerTtlMs = Math.min(init.offerTtlMs ?? DEFAULT_OFFER_TTL_MS, MAX_OFFER_TTL_MS)
     this.bidTtlMs = Math.min(init.bidTtlMs ?? DEFAULT_BID_TTL_MS, MAX_BID_TTL_MS)
     this.pruneIntervalMs = init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS
+    this.joinAnnounceDelayMs = init.joinAnnounceDelayMs ?? DEFAULT_JOIN_ANNOUNCE_DELAY_MS
     this.book = components.orderBook ?? new OrderBook(init.book)
     this.bids = new BidBook()
     this.offersTopic = offersTopic(this.net)
@@ -120,6 +127,7 @@ export class MarketService extends EventTarget implements Startable {
     this.pubsub.topicValidators.set(this.bidsTopic, this.validateBid)
     this.pubsub.subscribe(this.offersTopic)
     this.pubsub.subscribe(this.bidsTopic)
+    this.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     this.announceTimer = setInterval(() => { void this.announceAll() }, this.announceIntervalMs)
     this.pruneTimer = setInterval(() => { this.book.prune(this.now()) }, this.pruneIntervalMs)
     this.announceTimer.unref?.()
@@ -133,6 +141,8 @@ export class MarketService extends EventTarget implements Startable {
     this.started = false
     clearInterval(this.announceTimer)
     clearInterval(this.pruneTimer)
+    clearTimeout(this.joinTimer)
+    this.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     const models = [...this.own.keys()]
     await Promise.all(models.map(async m => this.withdraw(m, AbortSignal.timeout(DEFAULT_STOP_PUBLISH_TIMEOUT_MS)).catch(() => {})))
     this.pubsub.unsubscribe(this.offersTopic)
@@ -235,6 +245,20 @@ export class MarketService extends EventTarget implements Startable {
       if (this.full.has(terms.modelId)) continue
       await this.publish(this.offersTopic, this.sign(terms, false))
     }
+  }
+
+  /**
+   * A peer that joins the offers topic has seen none of the offers announced before it came:
+   * re-announce own offers soon after (debounced, so a burst of joins costs one announce).
+   */
+  private readonly onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    if (this.own.size === 0 || this.joinTimer != null) return
+    if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.offersTopic)) return
+    this.joinTimer = setTimeout(() => {
+      this.joinTimer = undefined
+      if (this.started) void this.announceAll()
+    }, this.joinAnnounceDelayMs)
+    this.joinTimer.unref?.()
   }
 
   private readonly validateOffer: TopicValidatorFn = (from: PeerId, msg: Message): TopicValidatorResult => {

@@ -18,7 +18,7 @@ export const DEV_GENESIS: Readonly<Genesis> = Object.freeze({
 
 /** all interfaces, a port the OS picks; set `listen` for a stable address others can bootstrap to */
 export const DEFAULT_TCP_LISTEN = ['/ip4/0.0.0.0/tcp/0']
-/** memory transport nodes need a unique name; createTallyNode derives one from the account */
+/** memory transport nodes need a unique name; createBaseNode derives one from the account */
 export const DEFAULT_MEMORY_LISTEN: string[] = []
 export const DEFAULT_GATEWAY_HOST = '127.0.0.1'
 

@@ -1,4 +1,4 @@
-/** The node: createTallyNode, its config and defaults, the service registry. */
+/** The node: createBaseNode, its config and defaults, the service registry. */
 export * from './node.js'
 export * from './config.js'
 export * from './defaults.js'

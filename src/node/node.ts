@@ -1,5 +1,5 @@
 /**
- * createTallyNode: one Tally node = one identity + one libp2p host (tcp|memory, noise|plaintext,
+ * createBaseNode: one Tally node = one identity + one libp2p host (tcp|memory, noise|plaintext,
  * yamux, identify, gossipsub on the network's topics) + a registry of domain services that start
  * after libp2p and stop before it. It owns lifecycle and wiring, not any protocol's logic.
  */
@@ -43,7 +43,7 @@ export interface TopicHandler {
   onMessage?: (message: GossipsubMessage['msg'], from: PeerId) => void
 }
 
-export interface TallyNodeEvents {
+export interface BaseNodeEvents {
   /** a remote peer subscribed to one of this network's topics */
   'gossip-peer': [{ peerId: string, topic: string }]
   /** a remote peer left one of this network's topics */
@@ -51,7 +51,7 @@ export interface TallyNodeEvents {
 }
 
 /** internal wiring options: for the integrator, the simulator and tests, not the config file */
-export interface TallyNodeInit {
+export interface BaseNodeInit {
   /** use this identity instead of the keystore in config.dataDir (simulation, tests) */
   identity?: Identity
   /** extra libp2p services (the factories libp2p calls with its components) */
@@ -61,13 +61,13 @@ export interface TallyNodeInit {
   /** validators and message handlers per topic kind */
   topicHandlers?: Partial<Record<TopicKind, TopicHandler>>
   /** domain services, started in insertion order after libp2p and stopped in reverse before it */
-  services?: Record<string, (node: TallyNode) => TallyService>
+  services?: Record<string, (node: BaseNode) => TallyService>
   /** libp2p logger, e.g. a per-node prefixed one in simulations */
   logger?: ComponentLogger
   bootstrap?: BootstrapInit
 }
 
-export interface TallyNode extends EventEmitter<TallyNodeEvents> {
+export interface BaseNode extends EventEmitter<BaseNodeEvents> {
   readonly libp2p: Libp2p<TallyLibp2pServices>
   readonly account: string
   readonly publicKey: Uint8Array
@@ -86,7 +86,7 @@ export interface TallyNode extends EventEmitter<TallyNodeEvents> {
   stop(): Promise<void>
 }
 
-class Node extends EventEmitter<TallyNodeEvents> implements TallyNode {
+class Node extends EventEmitter<BaseNodeEvents> implements BaseNode {
   readonly libp2p: Libp2p<TallyLibp2pServices>
   readonly account: string
   readonly publicKey: Uint8Array
@@ -101,7 +101,7 @@ class Node extends EventEmitter<TallyNodeEvents> implements TallyNode {
   private readonly kindOfTopic: Map<string, TopicKind>
   private running = false
 
-  constructor (libp2p: Libp2p<TallyLibp2pServices>, identity: Identity, config: TallyConfig, init: TallyNodeInit) {
+  constructor (libp2p: Libp2p<TallyLibp2pServices>, identity: Identity, config: TallyConfig, init: BaseNodeInit) {
     super()
     this.libp2p = libp2p
     this.account = identity.account
@@ -203,7 +203,7 @@ function upstreamTimers (libp2p: Libp2p<TallyLibp2pServices>): { clear: () => vo
 }
 
 /** Builds (does not start) a node: identity from the keystore unless given, libp2p from the config. */
-export async function createTallyNode (config: TallyConfig, init: TallyNodeInit = {}): Promise<TallyNode> {
+export async function createBaseNode (config: TallyConfig, init: BaseNodeInit = {}): Promise<BaseNode> {
   const identity = init.identity ?? await loadOrCreateIdentity(config.dataDir, { passphrase: config.passphrase })
   const privateKey = await generateKeyPairFromSeed('Ed25519', identity.seed)
   const listen = config.listen.length > 0 || config.transport === 'tcp'

@@ -3,13 +3,13 @@ import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { once } from 'node:events'
-import { createTallyNode, parseConfig, topicName, type TallyNode, type TallyService } from '../../src/node/index.js'
+import { createBaseNode, parseConfig, topicName, type BaseNode, type TallyService } from '../../src/node/index.js'
 import { netId } from '../../src/ledger/genesis.js'
 import { DEV_GENESIS } from '../../src/node/defaults.js'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 
 const dirs: string[] = []
-const nodes: TallyNode[] = []
+const nodes: BaseNode[] = []
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async n => await n.stop()))
   await Promise.all(dirs.splice(0).map(async d => await rm(d, { recursive: true, force: true })))
@@ -29,10 +29,10 @@ async function waitFor (cond: () => boolean, what: string, timeoutMs = 20_000): 
   }
 }
 
-describe('createTallyNode on the memory transport', () => {
+describe('createBaseNode on the memory transport', () => {
   it('two nodes: identity from the keystore, bootstrap, gossip peers both ways, a message crosses, stop < 2 s', async () => {
     const dirA = await tmp()
-    const a = await createTallyNode(parseConfig({ dataDir: dirA, transport: 'memory' }))
+    const a = await createBaseNode(parseConfig({ dataDir: dirA, transport: 'memory' }))
     nodes.push(a)
     await a.start()
     expect((await stat(join(dirA, 'identity.json'))).mode & 0o777).toBe(0o600)
@@ -43,7 +43,7 @@ describe('createTallyNode on the memory transport', () => {
 
     const received: Uint8Array[] = []
     const events: string[] = []
-    const b = await createTallyNode(parseConfig({ dataDir: await tmp(), transport: 'memory', bootstrap: a.addrs() }), {
+    const b = await createBaseNode(parseConfig({ dataDir: await tmp(), transport: 'memory', bootstrap: a.addrs() }), {
       topicHandlers: { offers: { onMessage: (msg) => { received.push(msg.data) } } }
     })
     nodes.push(b)
@@ -72,18 +72,18 @@ describe('createTallyNode on the memory transport', () => {
 
   it('services start after libp2p in order and stop before it in reverse; validators reject', async () => {
     const log: string[] = []
-    const svc = (name: string) => (node: TallyNode): TallyService => ({
+    const svc = (name: string) => (node: BaseNode): TallyService => ({
       start: () => { log.push(`start ${name} libp2p=${node.libp2p.status}`) },
       stop: () => { log.push(`stop ${name} libp2p=${node.libp2p.status}`) }
     })
     const dataDir = await tmp()
-    const a = await createTallyNode(parseConfig({ dataDir, transport: 'memory', simulation: true, encryption: 'plaintext' }), {
+    const a = await createBaseNode(parseConfig({ dataDir, transport: 'memory', simulation: true, encryption: 'plaintext' }), {
       services: { market: svc('market'), ledger: svc('ledger') }
     })
     nodes.push(a)
     const rejected: string[] = []
     let validated = 0
-    const b = await createTallyNode(parseConfig({ dataDir: await tmp(), transport: 'memory', simulation: true, encryption: 'plaintext' }), {
+    const b = await createBaseNode(parseConfig({ dataDir: await tmp(), transport: 'memory', simulation: true, encryption: 'plaintext' }), {
       topicHandlers: { bids: { validate: () => { validated++; return TopicValidatorResult.Reject }, onMessage: (m) => { rejected.push(String(m.data)) } } }
     })
     nodes.push(b)
@@ -104,9 +104,9 @@ describe('createTallyNode on the memory transport', () => {
 
   it('a bootstrap peer that starts later is found by redialing with backoff', async () => {
     const dataDir = await tmp()
-    const a = await createTallyNode(parseConfig({ dataDir, transport: 'memory', listen: ['/memory/late-a'] }))
+    const a = await createBaseNode(parseConfig({ dataDir, transport: 'memory', listen: ['/memory/late-a'] }))
     nodes.push(a)
-    const b = await createTallyNode(parseConfig({ dataDir: await tmp(), transport: 'memory', bootstrap: [`/memory/late-a/p2p/${a.account}`] }), {
+    const b = await createBaseNode(parseConfig({ dataDir: await tmp(), transport: 'memory', bootstrap: [`/memory/late-a/p2p/${a.account}`] }), {
       bootstrap: { initialBackoffMs: 50, maxBackoffMs: 200 }
     })
     nodes.push(b)

@@ -2,7 +2,7 @@
  * `tally start`: loads the config, creates and starts a node, prints its account and addresses,
  * reports gossip peers joining and leaving, and stops when the signal aborts.
  */
-import { createTallyNode, type TallyNode } from '../../node/node.js'
+import { createBaseNode, type BaseNode } from '../../node/node.js'
 import { loadConfig } from '../../node/config.js'
 import type { CliIO } from '../io.js'
 import type { StartOptions } from './options.js'
@@ -15,7 +15,7 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
     bootstrap: opts.bootstrap,
     transport: opts.transport
   }, io.env)
-  const node: TallyNode = await createTallyNode(config)
+  const node: BaseNode = await createBaseNode(config)
   const json = opts.json === true
   node.on('gossip-peer', ({ peerId, topic }) => {
     io.out(json ? JSON.stringify({ event: 'gossip-peer', peerId, topic }) : `gossip peer ${peerId} joined ${topic}`)

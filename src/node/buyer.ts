@@ -1,0 +1,336 @@
+/**
+ * The buyer's router at work: for one request it ranks the market's offers, reuses or opens a
+ * paid session with the best seller (negotiate → ledger `open` → /tally/infer), falls back to the
+ * next seller when one fails before delivering a token, optionally races several sellers for the
+ * first token, and books every request's cost in Bpt and credits.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Logger, PeerId } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import type { ChatRequest } from '../exec/backend.js'
+import type { InferBuyer, InferResult } from '../exec/infer/buyer.js'
+import type { SessionTerms } from '../exec/infer/terms.js'
+import { amountUc } from '../exec/pricing.js'
+import type { Negotiator } from '../contract/negotiate.js'
+import type { Contract } from '../contract/messages.js'
+import type { OrderBook } from '../market/order-book.js'
+import type { Offer } from '../market/offer.js'
+import { rankOffers, type QualityTracker, type RoutableOffer } from '../market/router.js'
+import { InsufficientCreditError, MidStreamError, NoSellerError, RouteTimeoutError, UnknownModelError, type RouteConstraints, type RoutedResult } from '../market/router-types.js'
+import type { LedgerService } from '../ledger/service.js'
+import { tokenParams, type CostBook } from '../api/costs.js'
+import { termsOf } from './seller.js'
+
+/** a session is reused while it has this long left before it expires */
+const SESSION_EXPIRY_MARGIN_MS = 5_000
+/** default lifetime of a session the buyer opens */
+export const DEFAULT_SESSION_TTL_MS = 10 * 60_000
+/** default lock per session, capped by the network's maxSessionLockUc (1 credit) */
+export const DEFAULT_SESSION_LOCK_UC = 1_000_000n
+/** output tokens assumed for a request that does not set max_tokens */
+const DEFAULT_MAX_TOKENS_ESTIMATE = 512
+/** prompt tokens per character, upper bound for the estimate (byte-level tokenizers) */
+const INPUT_TOKENS_PER_CHAR = 1
+
+export interface BuyerRouterInit {
+  sessionLockUc?: bigint
+  sessionTtlMs?: number
+  firstTokenTimeoutMs?: number
+  /** most sellers tried for one request (fallback depth) */
+  maxAttempts?: number
+}
+
+export interface BuyerRouterComponents {
+  libp2p: Pick<Libp2p, 'peerStore' | 'getConnections'>
+  book: OrderBook
+  negotiator: Negotiator
+  infer: InferBuyer
+  ledger: LedgerService
+  quality: QualityTracker
+  costs: CostBook
+  /** the network's cap on one session's lock */
+  maxSessionLockUc: bigint
+  now: () => number
+  log: Logger
+}
+
+interface BuyerSession {
+  key: string
+  contract: Contract
+  terms: SessionTerms
+  peer: PeerId
+  openId: string
+  /** the session's cumulative amount after the last request */
+  spentUc: bigint
+  busy: boolean
+  closed: boolean
+}
+
+interface RoutableMarketOffer extends RoutableOffer {
+  offer: Offer
+}
+
+export interface InferCallOptions {
+  signal?: AbortSignal
+  onDelta?: (text: string) => void
+}
+
+/** an attempt that failed before any token reached the caller: the next seller may be tried */
+class NothingDelivered extends Error {
+  override name = 'NothingDelivered'
+  constructor (override readonly cause: unknown) { super((cause as Error)?.message ?? String(cause)) }
+}
+
+export class BuyerRouter {
+  private readonly sessions = new Map<string, BuyerSession[]>()
+  private readonly lockUc: bigint
+  private readonly ttlMs: number
+  private readonly firstTokenTimeoutMs?: number
+  private readonly maxAttempts: number
+
+  constructor (private readonly c: BuyerRouterComponents, init: BuyerRouterInit = {}) {
+    this.lockUc = init.sessionLockUc ?? DEFAULT_SESSION_LOCK_UC
+    this.ttlMs = init.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS
+    this.firstTokenTimeoutMs = init.firstTokenTimeoutMs
+    this.maxAttempts = init.maxAttempts ?? 4
+  }
+
+  /** the market's offers for a model as the router sees them, cheapest first */
+  candidates (model: string, constraints: RouteConstraints, request?: ChatRequest): RoutableMarketOffer[] {
+    const now = this.c.now()
+    const ranked = this.c.book.query({ model }, now).map(r => toRoutable(r.offer))
+    return rankOffers(ranked, constraints, this.c.quality, {
+      nowMs: now,
+      expectedInputTokens: request != null ? estimateInputTokens(request) : undefined,
+      expectedOutputTokens: request?.maxTokens
+    })
+  }
+
+  async infer (model: string, request: ChatRequest, constraints: RouteConstraints, opts: InferCallOptions = {}): Promise<RoutedResult> {
+    const now = this.c.now()
+    if (!this.c.book.models(now).includes(model)) throw new UnknownModelError(`no offer for model ${JSON.stringify(model)} on the market`)
+    const candidates = this.candidates(model, constraints, request).slice(0, this.maxAttempts)
+    if (candidates.length === 0) throw new NoSellerError(`no seller of ${model} meets the constraints`)
+    const race = Math.max(1, Math.min(constraints.race ?? 1, candidates.length))
+    const errors: string[] = []
+    let attempts = 0
+    for (let i = 0; i < candidates.length;) {
+      const group = candidates.slice(i, i + race)
+      i += group.length
+      attempts += group.length
+      try {
+        const r = group.length === 1
+          ? await this.attempt(group[0], request, constraints, opts, opts.onDelta)
+          : await this.race(group, request, constraints, opts)
+        return { ...r, attempts }
+      } catch (err) {
+        if (!(err instanceof NothingDelivered)) throw err
+        errors.push((err.cause as Error)?.message ?? String(err.cause))
+        if (opts.signal?.aborted === true) throw err.cause
+        if (err.cause instanceof InsufficientCreditError) throw err.cause
+      }
+    }
+    const timeouts = errors.filter(e => /first.token|timeout/i.test(e)).length
+    const msg = `every seller of ${model} failed (${attempts} tried): ${errors.join('; ')}`
+    throw timeouts === errors.length ? new RouteTimeoutError(msg) : new NoSellerError(msg)
+  }
+
+  /** several sellers start; the first to deliver a token wins, the others are cancelled (and paid what they streamed) */
+  private async race (group: RoutableMarketOffer[], request: ChatRequest, constraints: RouteConstraints, opts: InferCallOptions): Promise<Omit<RoutedResult, 'attempts'>> {
+    let winner: number | undefined
+    const ctrls = group.map(() => new AbortController())
+    const onAbort = (): void => { for (const c of ctrls) c.abort(opts.signal?.reason) }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const runs = group.map(async (o, idx) => await this.attempt(o, request, constraints, { signal: ctrls[idx].signal }, (text) => {
+        if (winner === undefined) {
+          winner = idx
+          ctrls.forEach((c, j) => { if (j !== idx) c.abort(new Error('lost the race')) })
+        }
+        if (winner === idx) opts.onDelta?.(text)
+      }))
+      const settled = await Promise.allSettled(runs)
+      if (winner !== undefined) {
+        const w = settled[winner]
+        if (w.status === 'fulfilled') return w.value
+        throw w.reason
+      }
+      const firstOk = settled.findIndex(s => s.status === 'fulfilled')
+      if (firstOk >= 0) return (settled[firstOk] as PromiseFulfilledResult<Omit<RoutedResult, 'attempts'>>).value
+      throw new NothingDelivered(new Error(settled.map(s => (s as PromiseRejectedResult).reason?.message).join('; ')))
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private async attempt (o: RoutableMarketOffer, request: ChatRequest, constraints: RouteConstraints, opts: { signal?: AbortSignal }, onDelta?: (text: string) => void): Promise<Omit<RoutedResult, 'attempts'>> {
+    let delivered = false
+    let session: BuyerSession | undefined
+    let outBefore = 0n
+    const startedAt = this.c.now()
+    try {
+      session = await this.session(o, request, opts.signal)
+      outBefore = this.c.infer.lastVoucher(session.contract.contractId)?.outputTokens ?? 0n
+      const r: InferResult = await this.c.infer.infer(session.peer, session.terms, request, {
+        signal: opts.signal,
+        firstTokenTimeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs,
+        onChunk: (text) => { delivered = true; onDelta?.(text) }
+      })
+      session.spentUc = r.finalVoucher.amountUc
+      if (r.stopReason === 'budget') this.retire(session)
+      this.c.quality.success(o.seller, r.ttftMs, r.tokensPerSec)
+      this.book(constraints.tag, o, r.usage.inputTokens, r.usage.outputTokens, r.meter.amountUc, startedAt)
+      return {
+        text: r.text,
+        finishReason: r.finishReason,
+        inputTokens: r.usage.inputTokens,
+        outputTokens: r.usage.outputTokens,
+        usageSource: r.usage.source,
+        seller: o.seller,
+        model: o.modelId,
+        fingerprint: o.fingerprint,
+        fingerprintVerified: o.fingerprintVerified,
+        params: o.params,
+        priceInPerMTokUc: o.priceInPerMTokUc,
+        priceOutPerMTokUc: o.priceOutPerMTokUc,
+        costUc: r.meter.amountUc,
+        bpt: r.meter.bpt,
+        ttftMs: r.ttftMs
+      }
+    } catch (err) {
+      if (session != null) {
+        const last = this.c.infer.lastVoucher(session.contract.contractId)
+        const paid = (last?.amountUc ?? session.spentUc) - session.spentUc
+        // what the failed request was paid for stays in the books: the seller will settle it
+        if (paid > 0n) this.book(constraints.tag, o, 0, Number((last?.outputTokens ?? outBefore) - outBefore), paid, startedAt)
+        if (last != null) session.spentUc = last.amountUc
+        // a session whose request broke is not reused: its seller may be in a bad state
+        this.retire(session)
+      }
+      const aborted = opts.signal?.aborted === true
+      if (!aborted) this.c.quality.failure(o.seller, this.c.now())
+      if (delivered) {
+        throw new MidStreamError(`seller ${o.seller} failed mid-stream: ${(err as Error)?.message ?? err}`, {
+          text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', seller: o.seller, model: o.modelId,
+          fingerprint: o.fingerprint, fingerprintVerified: o.fingerprintVerified, params: o.params, priceInPerMTokUc: o.priceInPerMTokUc,
+          priceOutPerMTokUc: o.priceOutPerMTokUc, costUc: 0n, bpt: '0', ttftMs: 0, attempts: 1
+        })
+      }
+      throw new NothingDelivered(err)
+    } finally {
+      if (session != null) session.busy = false
+    }
+  }
+
+  private book (tag: string | undefined, o: RoutableMarketOffer, inputTokens: number, outputTokens: number, amount: bigint, atMs: number): void {
+    this.c.costs.add({
+      atMs,
+      kind: 'inference',
+      tag: tag ?? '',
+      model: o.modelId,
+      counterparty: o.seller,
+      inputTokens,
+      outputTokens,
+      tokenParams: tokenParams(inputTokens, outputTokens, o.params),
+      amountUc: amount
+    })
+  }
+
+  /** an idle, unexpired session with this seller that can afford the request, or a new one */
+  private async session (o: RoutableMarketOffer, request: ChatRequest, signal?: AbortSignal): Promise<BuyerSession> {
+    const key = `${o.seller}|${o.modelId}`
+    const estimate = amountUc(BigInt(estimateInputTokens(request)), BigInt(request.maxTokens ?? DEFAULT_MAX_TOKENS_ESTIMATE), o.priceInPerMTokUc, o.priceOutPerMTokUc)
+    const now = this.c.now()
+    const list = this.sessions.get(key) ?? []
+    for (const s of list) {
+      if (s.busy || s.closed) continue
+      if (Number(s.contract.expiresAtMs) - SESSION_EXPIRY_MARGIN_MS <= now || s.terms.priceOutPerMTokUc !== o.priceOutPerMTokUc || s.terms.priceInPerMTokUc !== o.priceInPerMTokUc) {
+        this.retire(s)
+        continue
+      }
+      if (s.contract.maxSpendUc - s.spentUc < estimate) {
+        this.retire(s)
+        continue
+      }
+      s.busy = true
+      return s
+    }
+    const s = await this.open(o, estimate, signal)
+    s.busy = true
+    this.sessions.set(key, [...(this.sessions.get(key) ?? []).filter(x => !x.closed), s])
+    return s
+  }
+
+  private async open (o: RoutableMarketOffer, estimate: bigint, signal?: AbortSignal): Promise<BuyerSession> {
+    const cap = this.c.maxSessionLockUc
+    let lock = this.lockUc > estimate ? this.lockUc : estimate
+    if (lock > cap) lock = cap
+    const spendable = this.c.ledger.balance().spendableUc
+    if (spendable < lock) {
+      if (spendable < estimate || spendable <= 0n) throw new InsufficientCreditError(`spendable ${spendable} µc cannot lock ${estimate} µc for this request`)
+      lock = spendable
+    }
+    const peer = peerIdFromString(o.seller)
+    if (this.c.libp2p.getConnections(peer).length === 0 && o.offer.multiaddrs.length > 0) {
+      const addrs = o.offer.multiaddrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+      await this.c.libp2p.peerStore.merge(peer, { multiaddrs: addrs })
+    }
+    const contract = await this.c.negotiator.negotiate(peer, {
+      modelId: o.modelId,
+      maxPriceInPerMTokUc: o.priceInPerMTokUc,
+      maxPriceOutPerMTokUc: o.priceOutPerMTokUc,
+      maxSpendUc: lock,
+      sessionExpiresAtMs: BigInt(this.c.now() + this.ttlMs),
+      signal
+    })
+    const open = await this.c.ledger.openSession({ seller: contract.seller, contractId: contract.contractId, maxSpendUc: contract.maxSpendUc })
+    const terms = termsOf(contract)
+    this.c.log('opened session %s with %s, lock %s µc', open.id.slice(0, 12), o.seller, contract.maxSpendUc)
+    return { key: `${o.seller}|${o.modelId}`, contract, terms, peer, openId: open.id, spentUc: 0n, busy: false, closed: false }
+  }
+
+  /** stop using a session and ask its seller to settle it (in the background) */
+  private retire (s: BuyerSession): void {
+    if (s.closed) return
+    s.closed = true
+    void this.c.infer.closeSession(s.peer, s.contract.contractId).catch(err => {
+      this.c.log('closing session with %s: %s (the seller settles at expiry)', s.peer, err?.message)
+    })
+  }
+
+  /** close every session (the sellers settle them); waits for the closes to be acknowledged */
+  async closeAll (signal?: AbortSignal): Promise<number> {
+    const open = [...this.sessions.values()].flat().filter(s => !s.closed)
+    const results = await Promise.allSettled(open.map(async s => {
+      s.closed = true
+      await this.c.infer.closeSession(s.peer, s.contract.contractId, { signal })
+    }))
+    this.sessions.clear()
+    return results.filter(r => r.status === 'fulfilled').length
+  }
+
+  openSessions (): number {
+    return [...this.sessions.values()].flat().filter(s => !s.closed).length
+  }
+}
+
+function estimateInputTokens (r: ChatRequest): number {
+  let chars = 0
+  for (const m of r.messages) chars += m.content.length + 16
+  return Math.ceil(chars * INPUT_TOKENS_PER_CHAR) + 64
+}
+
+function toRoutable (o: Offer): RoutableMarketOffer {
+  return {
+    offer: o,
+    seller: o.sellerId,
+    modelId: o.modelId,
+    params: Number(o.params),
+    quantization: o.quantization,
+    fingerprint: o.fingerprint,
+    fingerprintVerified: o.fingerprintVerified,
+    priceInPerMTokUc: o.priceInPerMTokUc,
+    priceOutPerMTokUc: o.priceOutPerMTokUc
+  }
+}

@@ -1,0 +1,389 @@
+/**
+ * createTallyNode: the whole node and the SDK surface. It composes the libp2p host (base node)
+ * with the domain services: ledger (store, gossip push, Negentropy pull), market (offers, order
+ * book), negotiation, inference (seller and buyer ends), the buyer's router and cost books.
+ * A node sells when given a backend, buys when asked, and always relays and keeps the ledger.
+ */
+import '../polyfill.js'
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
+import { defaultLogger } from '@libp2p/logger'
+import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { createBaseNode, type BaseNode, type BaseNodeInit } from './node.js'
+import type { TallyConfig } from './config.js'
+import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
+import { netId } from '../ledger/genesis.js'
+import { LedgerService } from '../ledger/service.js'
+import { MemoryLedgerStore } from '../ledger/store.js'
+import { gossipVerdict, type AccountBalance, type AddResult } from '../ledger/ledger.js'
+import { recordIdOf } from '../ledger/record.js'
+import { ledgerSync, type LedgerSync, type LedgerSyncInit } from '../ledger/sync/service.js'
+import { market, type MarketInit, type MarketService } from '../market/service.js'
+import { OrderBook } from '../market/order-book.js'
+import { marketGossipsubOptions, marketTopicScoreParams } from '../market/gossip-options.js'
+import { pricePerBptForDisplay, type OfferTerms } from '../market/offer.js'
+import { QualityTracker } from '../market/router.js'
+import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
+import { negotiate, type NegotiateInit, type Negotiator } from '../contract/negotiate.js'
+import type { Contract } from '../contract/messages.js'
+import { InferSeller, type InferSellerInit } from '../exec/infer/seller.js'
+import { InferBuyer, type InferBuyerInit } from '../exec/infer/buyer.js'
+import { BuyerSessions, SellerSessions } from '../exec/infer/sessions.js'
+import type { MeterRecord } from '../exec/metering.js'
+import type { Backend, ChatRequest } from '../exec/backend.js'
+import { CostBook, type ReportBy, type ReportRow } from '../api/costs.js'
+import type { GatewayBuyer, ModelListing } from '../api/gateway.js'
+import { BuyerRouter, type BuyerRouterInit, type InferCallOptions } from './buyer.js'
+import { SellerDesk } from './seller.js'
+
+/** What a seller offers one backend at. */
+export interface SellInit {
+  backend: Backend
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  /** concurrent sessions offered; default the backend's concurrency */
+  maxSessions?: number
+  region?: string
+}
+
+export interface TallyNodeInit extends Omit<BaseNodeInit, 'services' | 'topicHandlers' | 'identity'> {
+  identity?: Identity
+  sell?: SellInit
+  buy?: BuyerRouterInit
+  market?: MarketInit
+  negotiate?: NegotiateInit
+  inferSeller?: InferSellerInit
+  inferBuyer?: InferBuyerInit
+  sync?: LedgerSyncInit
+  /** keep the ledger in memory (simulations); default: LevelDB under dataDir */
+  memoryLedger?: boolean
+  /** clock for market, sessions and ledger metadata; the simulator passes its own */
+  now?: () => number
+}
+
+export interface TallyNodeEvents {
+  /** this node sold a request (seller view) */
+  meter: [MeterRecord]
+  /** this node countersigned a contract as seller */
+  contract: [Contract]
+  /** a ledger record became valid here */
+  record: [{ id: string, from: string, type: string }]
+}
+
+export interface OfferView {
+  model: string
+  seller: string
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  /** µc per Bpt for display (1.0 = par) */
+  pricePerBpt: number
+  params: bigint
+  quantization: string
+  fingerprint: string
+  fingerprintVerified: boolean
+  maxSessions: number
+  expiresAtMs: bigint
+}
+
+function sha256 (b: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(b).digest())
+}
+
+export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayBuyer {
+  readonly base: BaseNode
+  readonly ledger: LedgerService
+  readonly book: OrderBook
+  readonly quality = new QualityTracker()
+  readonly costs: CostBook
+  readonly sellerSessions: SellerSessions
+  readonly buyerSessions: BuyerSessions
+  private readonly init: TallyNodeInit
+  private readonly now: () => number
+  private readonly log: Logger
+  private marketSvc?: MarketService
+  private negotiatorSvc?: Negotiator
+  private inferSellerSvc?: InferSeller
+  private inferBuyerSvc?: InferBuyer
+  private routerSvc?: BuyerRouter
+  private desk?: SellerDesk
+  private readonly meters: MeterRecord[] = []
+
+  private constructor (base: BaseNode, ledger: LedgerService, costs: CostBook, init: TallyNodeInit, now: () => number, logger: ComponentLogger) {
+    super()
+    this.base = base
+    this.ledger = ledger
+    this.costs = costs
+    this.init = init
+    this.now = now
+    this.log = logger.forComponent('tally:node')
+    this.book = new OrderBook({ isFlagged: (seller) => ledger.isFlagged(seller), quality: (seller) => this.quality.reliability(seller) })
+    this.sellerSessions = new SellerSessions({ net: base.net, now })
+    this.buyerSessions = new BuyerSessions({ now })
+  }
+
+  static async create (config: TallyConfig, init: TallyNodeInit = {}): Promise<TallyNode> {
+    const identity = init.identity ?? await loadOrCreateIdentity(config.dataDir, { passphrase: config.passphrase })
+    const net = netId(config.genesis)
+    const now = init.now ?? Date.now
+    const logger = init.logger ?? defaultLogger()
+    let ledgerDir: string | undefined
+    let costsFile: string | undefined
+    if (init.memoryLedger !== true) {
+      mkdirSync(config.dataDir, { recursive: true })
+      ledgerDir = join(config.dataDir, 'ledger')
+      costsFile = join(config.dataDir, 'costs.jsonl')
+    }
+    const ledger = new LedgerService({ genesis: config.genesis, signer: identity.signer, dataDir: ledgerDir, store: ledgerDir == null ? new MemoryLedgerStore() : undefined, now })
+    const costs = new CostBook(costsFile)
+    // the node object exists before libp2p so services can close over it
+    let self: TallyNode | undefined
+    const recordsTopic = `tally/${Buffer.from(net.subarray(0, 4)).toString('hex')}/records/1`
+    const gossipOpts = marketGossipsubOptions(net, { topics: { [recordsTopic]: marketTopicScoreParams() } })
+    const base = await createBaseNode(config, {
+      ...init,
+      identity,
+      gossipsub: {
+        ...gossipOpts,
+        // payloads are signed envelopes already: no second signature per message, and the
+        // message id is the content's (the record id for records), so republished copies dedupe
+        globalSignaturePolicy: 'StrictNoSign',
+        msgIdFn: (msg: Message) => msg.topic === recordsTopic ? recordIdOf(msg.data, net) : sha256(msg.data),
+        ...(init.gossipsub ?? {})
+      },
+      libp2pServices: {
+        ...(init.libp2pServices ?? {}),
+        sync: (c: any) => ledgerSync({ recordId: (b) => recordIdOf(b, net), now, ...(init.sync ?? {}) })({
+          registrar: c.registrar,
+          connectionManager: c.connectionManager,
+          logger: c.logger,
+          source: ledger.recordSource(),
+          sink: { add: async (bytes) => self!.ingestRecord(bytes) }
+        })
+      },
+      topicHandlers: {
+        records: {
+          validate: async (_from: PeerId, msg: Message) => {
+            const verdict = gossipVerdict(self!.ingestRecord(msg.data))
+            return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+          }
+        }
+      },
+      services: {
+        ledger: () => ({ start: async () => { await ledger.start() }, stop: async () => { await ledger.stop() } }),
+        tally: () => ({ start: async () => { await self!.startServices() }, stop: async () => { await self!.stopServices() } })
+      }
+    })
+    self = new TallyNode(base, ledger, costs, init, now, logger)
+    ledger.onRecord((bytes) => { self!.publishRecord(bytes) })
+    return self
+  }
+
+  get account (): string { return this.base.account }
+  get net (): Uint8Array { return this.base.net }
+  get libp2p (): BaseNode['libp2p'] { return this.base.libp2p }
+  get market (): MarketService { return this.marketSvc! }
+  get negotiator (): Negotiator { return this.negotiatorSvc! }
+  get router (): BuyerRouter { return this.routerSvc! }
+  get selling (): boolean { return this.init.sell != null }
+  get meterRecords (): readonly MeterRecord[] { return this.meters }
+  get settledSessions (): number { return this.desk?.settled ?? 0 }
+
+  addrs (): string[] { return this.base.addrs() }
+
+  async start (): Promise<void> { await this.base.start() }
+  async stop (): Promise<void> { await this.base.stop() }
+
+  /** every record from the network (gossip, sync) enters here */
+  ingestRecord (bytes: Uint8Array): AddResult {
+    const r = this.ledger.add(bytes)
+    if (r.accepted.length > 0) {
+      this.desk?.onAccepted(r.accepted)
+      const me = Buffer.from(this.base.publicKey).toString('hex')
+      for (const rec of r.accepted) {
+        this.emit('record', { id: rec.id, from: rec.from, type: rec.kind.type })
+        if (rec.kind.type === 'transfer' && rec.kind.to === me) {
+          this.costs.add({ atMs: this.now(), kind: 'payment-received', tag: rec.kind.tag, model: '', counterparty: this.ledger.ledger.accountId(rec.from), inputTokens: 0, outputTokens: 0, tokenParams: 0n, amountUc: rec.kind.amountUc })
+        }
+      }
+    }
+    return r
+  }
+
+  private publishRecord (bytes: Uint8Array): void {
+    if (!this.base.started) return
+    this.base.libp2p.services.pubsub.publish(this.base.topics.records, bytes).catch((err: any) => {
+      this.log('publishing a record failed: %s (peers will pull it)', err?.message)
+    })
+  }
+
+  private async startServices (): Promise<void> {
+    const libp2p = this.base.libp2p
+    const logger = this.init.logger ?? defaultLogger()
+    const signer = this.base.signer
+    const net = this.base.net
+    this.marketSvc = market({ now: this.now, ...(this.init.market ?? {}) })({ pubsub: libp2p.services.pubsub, signer, net, logger, orderBook: this.book })
+    this.negotiatorSvc = negotiate({ now: this.now, ...(this.init.negotiate ?? {}) })({
+      libp2p,
+      signer,
+      net,
+      logger,
+      sellerTerms: (m) => {
+        const t = this.marketSvc?.ownTerms(m)
+        return t == null ? undefined : { modelId: t.modelId, fingerprint: t.fingerprint, fingerprintVerified: t.fingerprintVerified, params: t.params, priceInPerMTokUc: t.priceInPerMTokUc, priceOutPerMTokUc: t.priceOutPerMTokUc, maxSessions: t.maxSessions }
+      },
+      canServe: (buyer, maxSpendUc) => {
+        if (this.ledger.isFlagged(buyer)) return { ok: false, reason: 'BUYER_FLAGGED' as any }
+        if (maxSpendUc > 0n && this.ledger.balance(buyer).spendableUc < maxSpendUc) return { ok: false, reason: 'INSUFFICIENT_CREDIT' as any, message: 'the buyer cannot lock that much' }
+        return { ok: true }
+      },
+      onCapacity: (m, reserved, max) => { void this.marketSvc?.setFull(m, reserved >= max) }
+    })
+    this.negotiatorSvc.addEventListener('contract', (e) => {
+      const contract = (e as CustomEvent<Contract>).detail
+      this.desk?.onContract(contract)
+      this.emit('contract', contract)
+    })
+    this.inferBuyerSvc = new InferBuyer({ dialer: libp2p, signer, net, sessions: this.buyerSessions, logger }, { now: this.now, ...(this.init.inferBuyer ?? {}) })
+    this.routerSvc = new BuyerRouter({
+      libp2p,
+      book: this.book,
+      negotiator: this.negotiatorSvc,
+      infer: this.inferBuyerSvc,
+      ledger: this.ledger,
+      quality: this.quality,
+      costs: this.costs,
+      maxSessionLockUc: this.base.genesis.maxSessionLockUc,
+      now: this.now,
+      log: logger.forComponent('tally:router')
+    }, this.init.buy)
+
+    await this.marketSvc.start()
+    await this.negotiatorSvc.start()
+    await this.inferBuyerSvc.start()
+
+    const sell = this.init.sell
+    if (sell != null) {
+      const sync = (libp2p.services as any).sync as LedgerSync
+      this.desk = new SellerDesk({
+        pullChain: async (buyer, fromSeq, signal) => {
+          const peer = peerIdFromPublicKey(publicKeyFromRaw(buyer) as any)
+          for (const bytes of await sync.fetchChain(peer, this.ledger.ledger.accountId(Buffer.from(buyer).toString('hex')), fromSeq, 64, { signal })) this.ingestRecord(bytes)
+        },
+        ledger: this.ledger,
+        negotiator: this.negotiatorSvc, sessions: this.sellerSessions, now: this.now, log: logger.forComponent('tally:seller') }, this.base.publicKey)
+      this.desk.start()
+      this.inferSellerSvc = new InferSeller({
+        registrar: libp2p,
+        backend: sell.backend,
+        sessions: this.sellerSessions,
+        logger,
+        onMeter: (m) => { this.meters.push(m); this.emit('meter', m) },
+        awaitSession: async (id, signal) => { await this.desk!.awaitSession(id, signal) },
+        onSessionClosed: (closed) => { this.desk!.onClosed(closed) }
+      }, this.init.inferSeller)
+      await this.inferSellerSvc.start()
+      const m = sell.backend.model
+      const terms: OfferTerms = {
+        modelId: m.id,
+        fingerprint: m.fingerprint,
+        fingerprintVerified: m.fingerprintVerified,
+        params: BigInt(m.params),
+        quantization: m.quantization,
+        contextLength: m.contextLength,
+        priceInPerMTokUc: sell.priceInPerMTokUc,
+        priceOutPerMTokUc: sell.priceOutPerMTokUc,
+        maxSessions: sell.maxSessions ?? sell.backend.maxConcurrency,
+        tokensPerSec: 0,
+        region: sell.region ?? '',
+        multiaddrs: this.base.addrs().slice(0, 8)
+      }
+      await this.marketSvc.setOffer(terms)
+    }
+  }
+
+  private async stopServices (): Promise<void> {
+    // buyer: ask sellers to settle what we used; seller: settle what is open, then withdraw
+    await this.routerSvc?.closeAll(AbortSignal.timeout(2_000)).catch(() => 0)
+    await this.inferSellerSvc?.stop()
+    await this.desk?.stop()
+    await this.inferBuyerSvc?.stop()
+    await this.negotiatorSvc?.stop()
+    await this.marketSvc?.stop()
+    await this.init.sell?.backend.close()
+  }
+
+  // ---- SDK / gateway surface ----
+
+  models (): ModelListing[] {
+    const now = this.now()
+    return this.book.models(now).map(id => {
+      const offers = this.book.query({ model: id }, now).map(r => r.offer)
+      const bestIn = offers.reduce((m, o) => (o.priceInPerMTokUc < m ? o.priceInPerMTokUc : m), offers[0]?.priceInPerMTokUc ?? 0n)
+      const bestOut = offers.reduce((m, o) => (o.priceOutPerMTokUc < m ? o.priceOutPerMTokUc : m), offers[0]?.priceOutPerMTokUc ?? 0n)
+      return { id, sellers: new Set(offers.map(o => o.sellerId)).size, params: Number(offers[0]?.params ?? 0n), bestPriceInPerMTokUc: bestIn, bestPriceOutPerMTokUc: bestOut }
+    })
+  }
+
+  offerList (model?: string): OfferView[] {
+    return this.book.query(model != null ? { model } : {}, this.now()).map(r => ({
+      model: r.offer.modelId,
+      seller: r.offer.sellerId,
+      priceInPerMTokUc: r.offer.priceInPerMTokUc,
+      priceOutPerMTokUc: r.offer.priceOutPerMTokUc,
+      pricePerBpt: pricePerBptForDisplay(r.offer.priceOutPerMTokUc, r.offer.params),
+      params: r.offer.params,
+      quantization: r.offer.quantization,
+      fingerprint: r.offer.fingerprint,
+      fingerprintVerified: r.offer.fingerprintVerified,
+      maxSessions: r.offer.maxSessions,
+      expiresAtMs: r.offer.expiresAtMs
+    }))
+  }
+
+  async offers (model?: string): Promise<{ offers: OfferView[] }> {
+    return { offers: this.offerList(model) }
+  }
+
+  /** buy one chat completion from the market */
+  async infer (model: string, request: ChatRequest, constraints: RouteConstraints = {}, opts: InferCallOptions = {}): Promise<RoutedResult> {
+    return await this.router.infer(model, request, constraints, opts)
+  }
+
+  /** ask every seller this node buys from to settle now (sessions end) */
+  async closeSessions (signal?: AbortSignal): Promise<number> {
+    return await this.router.closeAll(signal)
+  }
+
+  async pay (to: string, amountUc: bigint, opts: { memo?: string, tag?: string } = {}): Promise<{ id: string, to: string, amountUc: bigint }> {
+    const r = await this.ledger.pay(to, amountUc, opts)
+    this.costs.add({ atMs: this.now(), kind: 'payment-sent', tag: opts.tag ?? '', model: '', counterparty: to, inputTokens: 0, outputTokens: 0, tokenParams: 0n, amountUc })
+    return { id: r.id, to, amountUc }
+  }
+
+  async balance (account?: string): Promise<AccountBalance> {
+    return this.ledger.balance(account ?? this.account)
+  }
+
+  balances (): AccountBalance[] {
+    return this.ledger.balances()
+  }
+
+  async history (account?: string): Promise<unknown> {
+    return { account: account ?? this.account, entries: this.ledger.history(account ?? this.account) }
+  }
+
+  async report (opts: { by?: string, sinceMs?: number } = {}): Promise<{ by: ReportBy, rows: ReportRow[] }> {
+    const by = (opts.by ?? 'tag') as ReportBy
+    return { by, rows: this.costs.report(by, opts.sinceMs ?? 0) }
+  }
+}
+
+/** Build a node (not started). `node.start()` joins the network; `node.stop()` leaves it cleanly. */
+export async function createTallyNode (config: TallyConfig, init: TallyNodeInit = {}): Promise<TallyNode> {
+  return await TallyNode.create(config, init)
+}

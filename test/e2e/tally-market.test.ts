@@ -1,0 +1,98 @@
+/**
+ * The whole node on the memory transport: two sellers (simulated backends at different prices)
+ * and one buyer. The buyer's router picks the cheaper seller, pays through vouchers, the seller
+ * settles on close, and every node's ledger agrees; fallback when the cheap seller is gone.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createTallyNode, type TallyNode } from '../../src/node/tally.js'
+import { parseConfig } from '../../src/node/config.js'
+import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
+
+const nodes: TallyNode[] = []
+const dirs: string[] = []
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map(async n => await n.stop().catch(() => {})))
+  await Promise.all(dirs.splice(0).map(async d => await rm(d, { recursive: true, force: true })))
+})
+
+async function waitFor (cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+}
+
+async function node (opts: { bootstrap?: string[], priceOut?: bigint, memoryLedger?: boolean } = {}): Promise<TallyNode> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tally-mkt-'))
+  dirs.push(dataDir)
+  const n = await createTallyNode(parseConfig({ dataDir, transport: 'memory', bootstrap: opts.bootstrap ?? [] }), {
+    memoryLedger: opts.memoryLedger ?? true,
+    sell: opts.priceOut != null
+      ? { backend: new SimulatedBackend({ modelId: 'sim-7b', params: 7_000_000_000, tokensPerChunk: 4 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: opts.priceOut }
+      : undefined
+  })
+  nodes.push(n)
+  await n.start()
+  return n
+}
+
+function balancesKey (n: TallyNode): string {
+  return JSON.stringify(n.balances().map(b => [b.account, b.balanceUc.toString(), b.lockedUc.toString()]))
+}
+
+describe('a Tally market of real nodes', () => {
+  it('routes to the cheapest seller, pays by voucher, settles, and every ledger agrees', async () => {
+    const cheap = await node({ priceOut: 2_000_000n })
+    const dear = await node({ priceOut: 9_000_000n, bootstrap: cheap.addrs() })
+    const buyer = await node({ bootstrap: cheap.addrs() })
+    await waitFor(() => buyer.offerList('sim-7b').length === 2, 'both offers in the buyer book')
+    expect(buyer.offerList('sim-7b').map(o => o.seller)).toEqual([cheap.account, dear.account])
+    expect(buyer.models()).toMatchObject([{ id: 'sim-7b', sellers: 2, bestPriceOutPerMTokUc: 2_000_000n }])
+
+    const deltas: string[] = []
+    const r1 = await buyer.infer('sim-7b', { messages: [{ role: 'user', content: 'hi there' }], maxTokens: 20, seed: 3 }, { tag: 'proj-a' }, { onDelta: d => deltas.push(d) })
+    expect(r1.seller).toBe(cheap.account)
+    expect(r1.outputTokens).toBeGreaterThan(0)
+    expect(deltas.join('')).toBe(r1.text)
+    expect(r1.costUc).toBeGreaterThan(0n)
+    // a second request reuses the warm session
+    const r2 = await buyer.infer('sim-7b', { messages: [{ role: 'user', content: 'again' }], maxTokens: 10 }, { tag: 'proj-b' })
+    expect(r2.seller).toBe(cheap.account)
+    expect(buyer.router.openSessions()).toBe(1)
+
+    expect(await buyer.closeSessions()).toBe(1)
+    await waitFor(() => cheap.settledSessions === 1, 'the seller settles')
+    const spent = r1.costUc + r2.costUc
+    await waitFor(() => balancesKey(buyer) === balancesKey(cheap) && balancesKey(cheap) === balancesKey(dear) && (buyer.balances().length >= 2), 'ledgers agree')
+    // the buyer acks the settle (its lock is released) with its next record; balances already count the settle
+    const sellerBal = (await dear.balance(cheap.account)).balanceUc
+    expect(sellerBal).toBe(spent)
+    expect((await dear.balance(buyer.account)).balanceUc).toBe(-spent)
+    expect(buyer.balances().reduce((s, b) => s + b.balanceUc, 0n)).toBe(0n)
+
+    const report = await buyer.report({ by: 'tag' })
+    expect(report.rows.map(r => r.key).sort()).toEqual(['proj-a', 'proj-b'])
+    expect(report.rows.reduce((s, r) => s + r.spentUc, 0n)).toBe(spent)
+  })
+
+  it('falls back to the next seller when the cheapest is gone, and pays another agent', async () => {
+    const cheap = await node({ priceOut: 1_000_000n })
+    const dear = await node({ priceOut: 5_000_000n, bootstrap: cheap.addrs() })
+    const buyer = await node({ bootstrap: cheap.addrs() })
+    await waitFor(() => buyer.offerList('sim-7b').length === 2, 'both offers')
+    // the cheap seller dies without withdrawing: its offer is still in the book
+    await cheap.libp2p.stop()
+    const r = await buyer.infer('sim-7b', { messages: [{ role: 'user', content: 'hello' }], maxTokens: 8 }, {})
+    expect(r.seller).toBe(dear.account)
+    expect(r.attempts).toBe(2)
+
+    const paid = await buyer.pay(dear.account, 12_345n, { memo: 'for the summary', tag: 'agents' })
+    expect(paid.amountUc).toBe(12_345n)
+    await waitFor(() => dear.costs.all().some(e => e.kind === 'payment-received' && e.amountUc === 12_345n), 'the payee books the payment')
+    expect((await buyer.report({ by: 'tag' })).rows.find(x => x.key === 'agents')?.paymentsSentUc).toBe(12_345n)
+  })
+})
