@@ -236,6 +236,9 @@ export class LedgerSync implements Startable {
     const lacks = [...have.values()]
     if (lacks.length > 0) this.init.onPeerLacks?.(peer, lacks)
     const fetched = await this.fetchIntoSink(peer, [...need.values()], options)
+    // the sealed view misses exactly what was just fetched: a young cached view would make the
+    // next session (e.g. a late joiner's second pull) ask for all of it again
+    if (fetched > 0) this.cached = undefined
     return { rounds, bytesSent, bytesReceived, needed: need.size, fetched, pushedIdsPeerLacks: lacks.length }
   }
 
