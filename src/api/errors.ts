@@ -23,7 +23,8 @@ const BY_NAME: Record<string, [number, string, string]> = {
   InsufficientFundsError: [402, 'insufficient_quota', 'insufficient_credit'],
   RouteTimeoutError: [504, 'timeout', 'timeout'],
   MidStreamError: [502, 'upstream_error', 'mid_stream_failure'],
-  InvalidAccountIdError: [400, 'invalid_request_error', 'invalid_account']
+  InvalidAccountIdError: [400, 'invalid_request_error', 'invalid_account'],
+  LedgerArgumentError: [400, 'invalid_request_error', 'invalid_argument']
 }
 
 export function toHttpError (err: unknown): HttpApiError {

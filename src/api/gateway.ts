@@ -29,6 +29,8 @@ export interface GatewayBuyer {
   models(): ModelListing[]
   infer(model: string, request: ChatRequest, constraints: RouteConstraints, opts: { signal: AbortSignal, onDelta?: (text: string) => void }): Promise<RoutedResult>
   balance(account?: string): Promise<unknown>
+  /** every account the ledger knows, with Σ */
+  balances(): unknown[]
   pay(to: string, amountUc: bigint, opts: { memo?: string, tag?: string }): Promise<unknown>
   report(opts: { by?: string, sinceMs?: number }): Promise<unknown>
   offers(model?: string): Promise<unknown>
@@ -175,6 +177,10 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
 
   app.get('/tally/balance', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>
+    if (q.all === 'true' || q.all === '1') {
+      const all = buyer.balances() as Array<{ balanceUc: bigint }>
+      return send(reply, 200, { balances: all, sumUc: all.reduce((s, b) => s + b.balanceUc, 0n) })
+    }
     return send(reply, 200, await buyer.balance(q.account))
   })
   app.get('/tally/offers', async (req, reply) => {

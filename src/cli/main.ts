@@ -10,6 +10,12 @@ import { startHandler } from './start/handler.js'
 import { keysOptions, type KeysOptions } from './keys/options.js'
 import { keysNewHandler, keysShowHandler } from './keys/handler.js'
 import { ConfigError } from '../node/config.js'
+import { registerBalance } from './balance/index.js'
+import { registerPay } from './pay/index.js'
+import { registerHistory } from './history/index.js'
+import { registerOffers } from './offers/index.js'
+import { registerReport } from './report/index.js'
+import { registerDemo } from './demo/index.js'
 
 export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
@@ -46,6 +52,13 @@ export function buildProgram (io: CliIO, signal: AbortSignal): Command {
     .action(async (opts: KeysOptions) => { await keysNewHandler(opts, io) })
   keysOptions(keys.command('show').description('print the account held in identity.json'))
     .action(async (opts: KeysOptions) => { await keysShowHandler(opts, io) })
+
+  registerDemo(program, io)
+  registerBalance(program, io)
+  registerPay(program, io)
+  registerHistory(program, io)
+  registerOffers(program, io)
+  registerReport(program, io)
 
   for (const cmd of [program, keys, ...program.commands, ...keys.commands]) {
     cmd.exitOverride().configureOutput(program.configureOutput())

@@ -174,6 +174,16 @@ export class OrderBook {
     return e.offer
   }
 
+  /** the exact bytes of every live offer and withdrawal marker (for a joining peer), newest first, at most `max` */
+  snapshot (nowMs: number, max: number): Uint8Array[] {
+    const now = BigInt(Math.floor(nowMs))
+    return [...this.entries.values()]
+      .filter(e => e.offer.expiresAtMs > now)
+      .sort((a, b) => (a.offer.seq === b.offer.seq ? 0 : a.offer.seq > b.offer.seq ? -1 : 1))
+      .slice(0, max)
+      .map(e => e.offer.bytes)
+  }
+
   /** drop every entry that expired at nowMs; returns how many */
   prune (nowMs: number): number {
     const now = BigInt(Math.floor(nowMs))

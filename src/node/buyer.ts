@@ -57,6 +57,7 @@ export interface BuyerRouterComponents {
 
 interface BuyerSession {
   key: string
+  offer: RoutableMarketOffer
   contract: Contract
   terms: SessionTerms
   peer: PeerId
@@ -82,6 +83,11 @@ class NothingDelivered extends Error {
   constructor (override readonly cause: unknown) { super((cause as Error)?.message ?? String(cause)) }
 }
 
+/** every session this buyer holds with a seller is busy and the seller has no room for another */
+class SellerBusyError extends Error {
+  override name = 'SellerBusyError'
+}
+
 export class BuyerRouter {
   private readonly sessions = new Map<string, BuyerSession[]>()
   private readonly lockUc: bigint
@@ -100,6 +106,11 @@ export class BuyerRouter {
   candidates (model: string, constraints: RouteConstraints, request?: ChatRequest): RoutableMarketOffer[] {
     const now = this.c.now()
     const ranked = this.c.book.query({ model }, now).map(r => toRoutable(r.offer))
+    // a seller that is full withdraws its offer, but the sessions this buyer holds with it stay usable
+    const inBook = new Set(ranked.map(o => o.seller))
+    for (const s of this.liveSessions(model, now)) {
+      if (!inBook.has(s.offer.seller)) { ranked.push(s.offer); inBook.add(s.offer.seller) }
+    }
     return rankOffers(ranked, constraints, this.c.quality, {
       nowMs: now,
       expectedInputTokens: request != null ? estimateInputTokens(request) : undefined,
@@ -109,7 +120,7 @@ export class BuyerRouter {
 
   async infer (model: string, request: ChatRequest, constraints: RouteConstraints, opts: InferCallOptions = {}): Promise<RoutedResult> {
     const now = this.c.now()
-    if (!this.c.book.models(now).includes(model)) throw new UnknownModelError(`no offer for model ${JSON.stringify(model)} on the market`)
+    if (!this.c.book.models(now).includes(model) && this.liveSessions(model, now).length === 0) throw new UnknownModelError(`no offer for model ${JSON.stringify(model)} on the market`)
     const candidates = this.candidates(model, constraints, request).slice(0, this.maxAttempts)
     if (candidates.length === 0) throw new NoSellerError(`no seller of ${model} meets the constraints`)
     const race = Math.max(1, Math.min(constraints.race ?? 1, candidates.length))
@@ -209,7 +220,7 @@ export class BuyerRouter {
         this.retire(session)
       }
       const aborted = opts.signal?.aborted === true
-      if (!aborted) this.c.quality.failure(o.seller, this.c.now())
+      if (!aborted && !(err instanceof SellerBusyError)) this.c.quality.failure(o.seller, this.c.now())
       if (delivered) {
         throw new MidStreamError(`seller ${o.seller} failed mid-stream: ${(err as Error)?.message ?? err}`, {
           text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', seller: o.seller, model: o.modelId,
@@ -256,10 +267,17 @@ export class BuyerRouter {
       s.busy = true
       return s
     }
+    const held = (this.sessions.get(key) ?? []).filter(x => !x.closed)
+    if (held.length >= o.offer.maxSessions) throw new SellerBusyError(`all ${held.length} sessions with ${o.seller} are busy`)
     const s = await this.open(o, estimate, signal)
     s.busy = true
     this.sessions.set(key, [...(this.sessions.get(key) ?? []).filter(x => !x.closed), s])
     return s
+  }
+
+  /** sessions with sellers of this model that are open and unexpired */
+  private liveSessions (model: string, now: number): BuyerSession[] {
+    return [...this.sessions.values()].flat().filter(s => !s.closed && s.offer.modelId === model && Number(s.contract.expiresAtMs) - SESSION_EXPIRY_MARGIN_MS > now)
   }
 
   private async open (o: RoutableMarketOffer, estimate: bigint, signal?: AbortSignal): Promise<BuyerSession> {
@@ -287,7 +305,7 @@ export class BuyerRouter {
     const open = await this.c.ledger.openSession({ seller: contract.seller, contractId: contract.contractId, maxSpendUc: contract.maxSpendUc })
     const terms = termsOf(contract)
     this.c.log('opened session %s with %s, lock %s µc', open.id.slice(0, 12), o.seller, contract.maxSpendUc)
-    return { key: `${o.seller}|${o.modelId}`, contract, terms, peer, openId: open.id, spentUc: 0n, busy: false, closed: false }
+    return { key: `${o.seller}|${o.modelId}`, offer: o, contract, terms, peer, openId: open.id, spentUc: 0n, busy: false, closed: false }
   }
 
   /** stop using a session and ask its seller to settle it (in the background) */

@@ -14,7 +14,7 @@ import { plaintext } from '@libp2p/plaintext'
 import { identify, type Identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub, type GossipsubOpts, type GossipsubMessage, type TopicValidatorFn } from '@libp2p/gossipsub'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import type { ComponentLogger, PeerId } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionGater, PeerId } from '@libp2p/interface'
 import type { TallyConfig } from './config.js'
 import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
 import { netId, net8, type Genesis } from '../ledger/genesis.js'
@@ -65,6 +65,10 @@ export interface BaseNodeInit {
   /** libp2p logger, e.g. a per-node prefixed one in simulations */
   logger?: ComponentLogger
   bootstrap?: BootstrapInit
+  /** simulation: latency in ms added to every buffer on the memory transport (default 0) */
+  memoryLatencyMs?: number
+  /** simulation: refuse dials and inbound connections, e.g. to partition the network */
+  connectionGater?: ConnectionGater
 }
 
 export interface BaseNode extends EventEmitter<BaseNodeEvents> {
@@ -213,7 +217,7 @@ export async function createBaseNode (config: TallyConfig, init: BaseNodeInit = 
     privateKey,
     start: false,
     addresses: { listen },
-    transports: [config.transport === 'memory' ? memory() : tcp()],
+    transports: [config.transport === 'memory' ? memory({ latency: init.memoryLatencyMs ?? 0 }) : tcp()],
     connectionEncrypters: [config.encryption === 'plaintext' && config.simulation ? plaintext() : noise()],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: !config.simulation },
@@ -228,6 +232,7 @@ export async function createBaseNode (config: TallyConfig, init: BaseNodeInit = 
     } as any
   }
   if (init.logger != null) options.logger = init.logger
+  if (init.connectionGater != null) options.connectionGater = init.connectionGater
   const libp2p = await createLibp2p(options)
   return new Node(libp2p, identity, config, init)
 }

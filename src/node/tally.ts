@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs'
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { createBaseNode, type BaseNode, type BaseNodeInit } from './node.js'
 import type { TallyConfig } from './config.js'
@@ -25,6 +25,7 @@ import { recordIdOf } from '../ledger/record.js'
 import { ledgerSync, type LedgerSync, type LedgerSyncInit } from '../ledger/sync/service.js'
 import { market, type MarketInit, type MarketService } from '../market/service.js'
 import { OrderBook } from '../market/order-book.js'
+import { BookSync } from '../market/book-sync.js'
 import { marketGossipsubOptions, marketTopicScoreParams } from '../market/gossip-options.js'
 import { pricePerBptForDisplay, type OfferTerms } from '../market/offer.js'
 import { QualityTracker } from '../market/router.js'
@@ -111,6 +112,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
   private inferBuyerSvc?: InferBuyer
   private routerSvc?: BuyerRouter
   private desk?: SellerDesk
+  private bookSync?: BookSync
   private readonly meters: MeterRecord[] = []
 
   private constructor (base: BaseNode, ledger: LedgerService, costs: CostBook, init: TallyNodeInit, now: () => number, logger: ComponentLogger) {
@@ -262,6 +264,9 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
       log: logger.forComponent('tally:router')
     }, this.init.buy)
 
+    this.bookSync = new BookSync({ libp2p, book: this.book, net, now: this.now, log: logger.forComponent('tally:book-sync') })
+    await this.bookSync.start()
+    this.base.on('gossip-peer', this.onGossipPeer)
     await this.marketSvc.start()
     await this.negotiatorSvc.start()
     await this.inferBuyerSvc.start()
@@ -306,7 +311,15 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
     }
   }
 
+  /** a neighbour joined the offers topic: fetch the offers it holds (once a minute at most) */
+  private readonly onGossipPeer = ({ peerId, topic }: { peerId: string, topic: string }): void => {
+    if (topic !== this.base.topics.offers || this.bookSync == null) return
+    void this.bookSync.askOnce(peerIdFromString(peerId)).catch((err: any) => { this.log('book sync with %s: %s', peerId, err?.message) })
+  }
+
   private async stopServices (): Promise<void> {
+    this.base.off('gossip-peer', this.onGossipPeer)
+    await this.bookSync?.stop()
     // buyer: ask sellers to settle what we used; seller: settle what is open, then withdraw
     await this.routerSvc?.closeAll(AbortSignal.timeout(2_000)).catch(() => 0)
     await this.inferSellerSvc?.stop()

@@ -1,11 +1,14 @@
 /**
- * `tally start`: loads the config, creates and starts a node, prints its account and addresses,
- * reports gossip peers joining and leaving, and stops when the signal aborts.
+ * `tally start`: loads the config, creates and starts a node (selling when given a backend,
+ * serving the gateway when asked), prints its account and addresses, reports peers and sales,
+ * and stops when the signal aborts.
  */
-import { createBaseNode, type BaseNode } from '../../node/node.js'
+import { createTallyNode } from '../../node/tally.js'
 import { loadConfig } from '../../node/config.js'
+import { startGateway, type Gateway } from '../../api/gateway.js'
 import type { CliIO } from '../io.js'
 import type { StartOptions } from './options.js'
+import { sellPlan } from './serve.js'
 
 export async function startHandler (opts: StartOptions, io: CliIO, signal: AbortSignal): Promise<void> {
   const config = await loadConfig({
@@ -13,29 +16,40 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
     dataDir: opts.dataDir,
     listen: opts.listen,
     bootstrap: opts.bootstrap,
-    transport: opts.transport
+    transport: opts.transport,
+    gateway: opts.gateway
   }, io.env)
-  const node: BaseNode = await createBaseNode(config)
+  const sell = await sellPlan(opts, io.env)
+  const node = await createTallyNode(config, { sell })
   const json = opts.json === true
-  node.on('gossip-peer', ({ peerId, topic }) => {
-    io.out(json ? JSON.stringify({ event: 'gossip-peer', peerId, topic }) : `gossip peer ${peerId} joined ${topic}`)
-  })
-  node.on('gossip-peer-left', ({ peerId, topic }) => {
-    io.out(json ? JSON.stringify({ event: 'gossip-peer-left', peerId, topic }) : `gossip peer ${peerId} left ${topic}`)
-  })
+  const say = (obj: Record<string, unknown>, text: string): void => { io.out(json ? JSON.stringify(obj, (_k, v) => typeof v === 'bigint' ? v.toString() : v) : text) }
+  node.base.on('gossip-peer', ({ peerId, topic }) => { say({ event: 'gossip-peer', peerId, topic }, `gossip peer ${peerId} joined ${topic}`) })
+  node.base.on('gossip-peer-left', ({ peerId, topic }) => { say({ event: 'gossip-peer-left', peerId, topic }, `gossip peer ${peerId} left ${topic}`) })
+  node.on('meter', (m) => { say({ event: 'sold', buyer: m.buyer, model: m.modelId, inputTokens: m.inputTokens, outputTokens: m.outputTokens, amountUc: m.amountUc, bpt: m.bpt }, `sold ${m.outputTokens} tokens of ${m.modelId} for ${m.amountUc} µc (${m.bpt} Bpt)`) })
   await node.start()
+  let gateway: Gateway | undefined
+  try {
+    if (config.gateway != null) gateway = await startGateway(node, { host: config.gateway.host, port: config.gateway.port, token: config.gateway.token })
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
   const stopped = new Promise<void>(resolve => {
     if (signal.aborted) resolve()
     else signal.addEventListener('abort', () => { resolve() }, { once: true })
   })
+  const offer = sell != null ? { model: sell.backend.model.id, params: sell.backend.model.params, priceInPerMTokUc: sell.priceInPerMTokUc, priceOutPerMTokUc: sell.priceOutPerMTokUc } : undefined
   if (json) {
-    io.out(JSON.stringify({ account: node.account, peerId: node.libp2p.peerId.toString(), addrs: node.addrs(), net: Buffer.from(node.net).toString('hex'), topics: node.topics }))
+    say({ account: node.account, peerId: node.libp2p.peerId.toString(), addrs: node.addrs(), net: Buffer.from(node.net).toString('hex'), topics: node.base.topics, gateway: gateway?.url, selling: offer }, '')
   } else {
     io.out(`account ${node.account}`)
-    io.out(`network ${node.genesis.name} (net ${Buffer.from(node.net).toString('hex').slice(0, 8)})`)
+    io.out(`network ${node.base.genesis.name} (net ${Buffer.from(node.net).toString('hex').slice(0, 8)})`)
     for (const a of node.addrs()) io.out(`listening on ${a}`)
+    if (offer != null) io.out(`selling ${offer.model} (${offer.params} params) at ${offer.priceInPerMTokUc}/${offer.priceOutPerMTokUc} µc per 1M tokens in/out`)
+    if (gateway != null) io.out(`gateway ${gateway.url}/v1 (OpenAI-compatible)`)
   }
   await stopped
+  await gateway?.close()
   await node.stop()
-  io.out(json ? JSON.stringify({ event: 'stopped' }) : 'stopped')
+  say({ event: 'stopped' }, 'stopped')
 }

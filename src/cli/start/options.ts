@@ -1,23 +1,36 @@
 /** Flags of `tally start`. */
 import { Option, type Command } from 'commander'
 import { collect } from '../io.js'
+import type { ServeFlags } from './serve.js'
 
-export interface StartOptions {
+export interface StartOptions extends ServeFlags {
   dataDir?: string
   listen?: string[]
   bootstrap?: string[]
   config?: string
   transport?: string
+  gateway?: string
   json?: boolean
 }
 
 export function startOptions (cmd: Command): Command {
   return cmd
-    .description('run a node: join the network, relay gossip, keep the ledger')
+    .description('run a node: join the network, relay gossip, keep the ledger; sell with --serve, buy through --gateway')
     .option('--data-dir <dir>', 'where the identity and ledger live (default ~/.tally, env TALLY_DATA_DIR)')
     .option('--listen <multiaddr>', 'address to listen on; repeat or comma-separate (default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--bootstrap <multiaddr>', 'peer to join through, ending in /p2p/<peer id>; repeat or comma-separate', collect)
     .option('--config <file>', 'JSON config file (env TALLY_CONFIG)')
     .addOption(new Option('--transport <name>', 'tcp or memory').choices(['tcp', 'memory']))
+    .option('--gateway <host:port>', 'serve the OpenAI-compatible gateway here, e.g. 127.0.0.1:8080 (env TALLY_GATEWAY)')
+    .option('--serve <model>', 'sell inference of a GGUF file through the embedded engine; "tiny" = the generated test model')
+    .option('--serve-http <url>', 'sell inference of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1')
+    .option('--model-id <id>', 'market model id (with --serve-http: the name the server knows)')
+    .option('--params <n>', 'parameter count of the --serve-http model (Bpt = tokens × params / 1e9)')
+    .option('--api-key-env <VAR>', 'environment variable holding the --serve-http server\'s API key')
+    .option('--price-in <uc>', 'µc per 1M input tokens (default: par, 1 µc per Bpt)')
+    .option('--price-out <uc>', 'µc per 1M output tokens (default: par)')
+    .option('--max-sessions <n>', 'concurrent sessions offered')
+    .option('--threads <n>', 'CPU threads of the embedded engine (default 1)')
+    .option('--gpu', 'let the embedded engine use a GPU when present')
     .option('--json', 'print one JSON line at start and one per event')
 }

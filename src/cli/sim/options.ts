@@ -1,0 +1,79 @@
+/** Flags of `tally sim`, parsed and range-checked into SimOptions (bad values → UsageError). */
+import type { Command } from 'commander'
+import { UsageError } from '../io.js'
+import { scenarioNames } from '../../sim/scenarios/index.js'
+
+export interface SimFlags {
+  peers?: string
+  scenario?: string
+  seed?: string
+  duration?: string
+  sellers?: string
+  latency?: string
+  json?: boolean
+  report?: string
+}
+
+export interface SimOptions {
+  peers: number
+  scenario: string
+  seed: string
+  durationMs?: number
+  sellersShare?: number
+  latencyMs?: number
+  json: boolean
+  report?: string
+}
+
+/** most peers one process is asked to hold */
+export const MAX_SIM_PEERS = 5_000
+/** longest trading time one run may take */
+export const MAX_SIM_DURATION_MS = 3_600_000
+
+export function simOptions (cmd: Command): Command {
+  return cmd
+    .description('run N real Tally nodes in this process on a simulated network, through a scenario')
+    .requiredOption('--peers <n>', 'number of nodes')
+    .requiredOption('--scenario <name>', `one of: ${scenarioNames().join(', ')}`)
+    .option('--seed <s>', 'seed for every random choice (same seed, same timeline)', '1')
+    .option('--duration <time>', 'trading time, e.g. 60s, 2m, 1500ms (default: the scenario\'s)')
+    .option('--sellers <share>', 'share of peers that sell, 0..1 (default: the scenario\'s)')
+    .option('--latency <ms>', 'per-link latency of the memory transport, ms')
+    .option('--json', 'print the result as one JSON document')
+    .option('--report <file>', 'write a self-contained HTML report')
+}
+
+/** "60s", "2m", "1500ms", "1500" (ms) → ms */
+export function parseDuration (v: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(v.trim())
+  if (m == null) throw new UsageError(`--duration: expected e.g. 60s, 2m or 1500ms, got ${JSON.stringify(v.slice(0, 40))}`)
+  const n = Number(m[1]) * (m[2] === 'm' ? 60_000 : m[2] === 's' ? 1_000 : 1)
+  if (!(n >= 100 && n <= MAX_SIM_DURATION_MS)) throw new UsageError(`--duration: must be between 100ms and 60m, got ${v}`)
+  return Math.round(n)
+}
+
+export function parseSimFlags (f: SimFlags): SimOptions {
+  const peers = Number(f.peers)
+  if (f.peers == null || !/^[0-9]+$/.test(f.peers) || peers < 2 || peers > MAX_SIM_PEERS) throw new UsageError(`--peers: expected an integer 2..${MAX_SIM_PEERS}, got ${JSON.stringify(String(f.peers).slice(0, 40))}`)
+  const scenario = f.scenario ?? ''
+  if (!scenarioNames().includes(scenario)) throw new UsageError(`--scenario: unknown ${JSON.stringify(scenario.slice(0, 40))} (known: ${scenarioNames().join(', ')})`)
+  const seed = f.seed ?? '1'
+  if (seed.length === 0 || seed.length > 128) throw new UsageError('--seed: expected 1..128 characters')
+  const o: SimOptions = { peers, scenario, seed, json: f.json === true }
+  if (f.duration != null) o.durationMs = parseDuration(f.duration)
+  if (f.sellers != null) {
+    const s = Number(f.sellers)
+    if (!/^[0-9.]+$/.test(f.sellers) || !(s > 0 && s < 1)) throw new UsageError(`--sellers: expected a share between 0 and 1, got ${JSON.stringify(f.sellers.slice(0, 40))}`)
+    o.sellersShare = s
+  }
+  if (f.latency != null) {
+    const l = Number(f.latency)
+    if (!/^[0-9]+$/.test(f.latency) || l > 10_000) throw new UsageError(`--latency: expected an integer 0..10000 ms, got ${JSON.stringify(f.latency.slice(0, 40))}`)
+    o.latencyMs = l
+  }
+  if (f.report != null) {
+    if (f.report.length === 0) throw new UsageError('--report: expected a file path')
+    o.report = f.report
+  }
+  return o
+}

@@ -1,0 +1,74 @@
+/**
+ * Builds the backend a seller serves from `tally start` flags: a GGUF file (or `tiny`, the
+ * repo's generated model) through the embedded engine, or any OpenAI-compatible server.
+ */
+import { UsageError } from '../io.js'
+import { createEmbeddedBackend } from '../../exec/backends/embedded/index.js'
+import { createHttpBackend } from '../../exec/backends/http/index.js'
+import { ensureTinyModel } from '../../exec/model/tiny.js'
+import type { Backend } from '../../exec/backend.js'
+
+export interface ServeFlags {
+  serve?: string
+  serveHttp?: string
+  modelId?: string
+  params?: string
+  apiKeyEnv?: string
+  threads?: string
+  gpu?: boolean
+  maxSessions?: string
+  priceIn?: string
+  priceOut?: string
+}
+
+export interface SellPlan {
+  backend: Backend
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  maxSessions: number
+}
+
+function positiveInt (v: string | undefined, flag: string, max: number): number | undefined {
+  if (v === undefined) return undefined
+  if (!/^[0-9]{1,16}$/.test(v) || Number(v) < 1 || Number(v) > max) throw new UsageError(`${flag} must be an integer 1..${max}, got ${JSON.stringify(v)}`)
+  return Number(v)
+}
+
+function uc (v: string | undefined, flag: string): bigint | undefined {
+  if (v === undefined) return undefined
+  if (!/^[1-9][0-9]{0,15}$/.test(v)) throw new UsageError(`${flag} must be a positive integer of µc per 1M tokens, got ${JSON.stringify(v)}`)
+  return BigInt(v)
+}
+
+/** par: one µc per Bpt, i.e. params/1000 µc per 1M tokens (at least 1) */
+export function parPricePerMTokUc (params: number): bigint {
+  const p = BigInt(Math.round(params)) / 1000n
+  return p > 0n ? p : 1n
+}
+
+export async function sellPlan (f: ServeFlags, env: Record<string, string | undefined>): Promise<SellPlan | undefined> {
+  if (f.serve != null && f.serveHttp != null) throw new UsageError('--serve and --serve-http exclude each other')
+  const maxSessions = positiveInt(f.maxSessions, '--max-sessions', 10_000)
+  const threads = positiveInt(f.threads, '--threads', 256)
+  const priceIn = uc(f.priceIn, '--price-in')
+  const priceOut = uc(f.priceOut, '--price-out')
+  let backend: Backend
+  if (f.serve != null) {
+    const modelPath = f.serve === 'tiny' ? ensureTinyModel() : f.serve
+    backend = await createEmbeddedBackend({ modelPath, modelId: f.modelId, threads: threads ?? 1, gpu: f.gpu === true ? 'auto' : false, maxConcurrency: maxSessions ?? 1 })
+  } else if (f.serveHttp != null) {
+    let url: URL
+    try { url = new URL(f.serveHttp) } catch { throw new UsageError(`--serve-http must be a URL such as http://127.0.0.1:8000/v1, got ${JSON.stringify(f.serveHttp)}`) }
+    if (f.modelId == null) throw new UsageError('--serve-http needs --model-id (the model name the server knows)')
+    const params = positiveInt(f.params, '--params', 1e13)
+    if (params == null) throw new UsageError('--serve-http needs --params (the model\'s parameter count, for Bpt)')
+    const apiKey = f.apiKeyEnv != null ? env[f.apiKeyEnv] : undefined
+    if (f.apiKeyEnv != null && (apiKey == null || apiKey === '')) throw new UsageError(`--api-key-env ${f.apiKeyEnv}: that environment variable is empty`)
+    backend = createHttpBackend({ baseUrl: url.toString().replace(/\/$/, ''), model: f.modelId, params, apiKey, maxConcurrency: maxSessions ?? 4 })
+  } else {
+    if (f.priceIn != null || f.priceOut != null) throw new UsageError('--price-in/--price-out need --serve or --serve-http')
+    return undefined
+  }
+  const par = parPricePerMTokUc(backend.model.params)
+  return { backend, priceInPerMTokUc: priceIn ?? par, priceOutPerMTokUc: priceOut ?? par, maxSessions: maxSessions ?? backend.maxConcurrency }
+}

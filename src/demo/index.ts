@@ -1,0 +1,175 @@
+/**
+ * The demo: a small real market in one process. Several seller nodes serve the repo's tiny
+ * GGUF through the real embedded engine at different prices; one buyer node runs the
+ * OpenAI-compatible gateway; requests go through the gateway over real HTTP; sessions settle
+ * on the CRDT ledger and the run ends when every node's ledger agrees.
+ */
+import '../polyfill.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createTallyNode, type TallyNode } from '../node/tally.js'
+import { parseConfig } from '../node/config.js'
+import { startGateway, type Gateway } from '../api/gateway.js'
+import { createEmbeddedBackend } from '../exec/backends/embedded/index.js'
+import { ensureTinyModel } from '../exec/model/tiny.js'
+
+export interface DemoInit {
+  sellers?: number
+  requests?: number
+  /** requests in flight at once (default 1; above 1 the cheapest seller is sometimes busy and the next earns) */
+  concurrency?: number
+  maxTokens?: number
+  onProgress?: (line: string) => void
+}
+
+export interface DemoSeller {
+  account: string
+  priceInPerMTokUc: string
+  priceOutPerMTokUc: string
+  served: number
+  outputTokens: number
+  bpt: string
+  earnedUc: string
+}
+
+export interface DemoResult {
+  model: string
+  params: number
+  requests: number
+  completed: number
+  failed: number
+  sellers: DemoSeller[]
+  buyer: { account: string, spentUc: string, bpt: string }
+  balancesAgree: boolean
+  sumOfBalancesUc: string
+  gatewayUrl: string
+  sample: string
+  elapsedMs: number
+}
+
+/** seller i asks base × (1 + i/2): a spread the router can arbitrage */
+const BASE_PRICE_OUT_UC = 2_000_000n
+const PROMPTS = ['Tell me a story about a rabbit.', 'What did Alice see?', 'Write one line about the sea.', 'Describe the garden.', 'Who is the Queen?']
+
+async function waitFor (cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) return false
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return true
+}
+
+function ledgerView (n: TallyNode): string {
+  return JSON.stringify(n.balances().map(b => [b.account, b.balanceUc.toString()]))
+}
+
+export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
+  const started = Date.now()
+  const nSellers = init.sellers ?? 3
+  const nRequests = init.requests ?? 10
+  const concurrency = init.concurrency ?? 1
+  const progress = init.onProgress ?? (() => {})
+  const root = await mkdtemp(join(tmpdir(), 'tally-demo-'))
+  const nodes: TallyNode[] = []
+  let gateway: Gateway | undefined
+  try {
+    const modelPath = ensureTinyModel()
+    const listen = ['/ip4/127.0.0.1/tcp/0']
+    const sellers: TallyNode[] = []
+    for (let i = 0; i < nSellers; i++) {
+      const backend = await createEmbeddedBackend({ modelPath, threads: 1, maxConcurrency: 1 })
+      const priceOut = BASE_PRICE_OUT_UC + (BASE_PRICE_OUT_UC * BigInt(i)) / 2n
+      const bootstrap = nodes.length > 0 ? [nodes[0].addrs()[0]] : []
+      const n = await createTallyNode(parseConfig({ dataDir: join(root, `seller-${i}`), listen, bootstrap }), {
+        sell: { backend, priceInPerMTokUc: priceOut / 2n, priceOutPerMTokUc: priceOut, maxSessions: 1 }
+      })
+      await n.start()
+      nodes.push(n)
+      sellers.push(n)
+      progress(`seller ${i + 1} up: ${n.account} sells ${backend.model.id} at ${priceOut} µc per 1M output tokens`)
+    }
+    const buyer = await createTallyNode(parseConfig({ dataDir: join(root, 'buyer'), listen, bootstrap: [nodes[0].addrs()[0]] }))
+    await buyer.start()
+    nodes.push(buyer)
+    gateway = await startGateway(buyer, { host: '127.0.0.1', port: 0 })
+    progress(`buyer up: ${buyer.account}, gateway ${gateway.url}/v1`)
+    const model = sellers[0].market.ownOffers()[0].modelId
+    const params = Number(sellers[0].market.ownOffers()[0].params)
+    if (!await waitFor(() => buyer.offerList(model).length === nSellers, 20_000)) throw new Error(`the buyer saw ${buyer.offerList(model).length} of ${nSellers} offers within 20 s`)
+
+    let completed = 0
+    let failed = 0
+    let sample = ''
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < nRequests) {
+        const i = next++
+        const res = await fetch(`${gateway!.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: PROMPTS[i % PROMPTS.length] }], max_tokens: init.maxTokens ?? 48, temperature: 0.8, seed: i + 1, tally: { tag: 'demo' } })
+        })
+        const body: any = await res.json()
+        if (res.ok) {
+          completed++
+          if (sample === '') sample = body.choices[0].message.content
+          progress(`request ${i + 1}/${nRequests}: ${body.usage.completion_tokens} tokens from ${String(body.tally.seller).slice(-8)} for ${body.tally.cost_uc} µc`)
+        } else {
+          failed++
+          progress(`request ${i + 1}/${nRequests} failed: ${res.status} ${body?.error?.message}`)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker))
+
+    await buyer.closeSessions(AbortSignal.timeout(10_000))
+    const agree = await waitFor(() => {
+      const v = ledgerView(nodes[0])
+      return nodes.every(n => ledgerView(n) === v) && sellers.every(s => s.meterRecords.length === 0 || s.settledSessions > 0)
+    }, 20_000)
+    progress(agree ? 'every node\'s ledger agrees' : 'ledgers did not converge within 20 s')
+
+    const rows: DemoSeller[] = sellers.map(s => {
+      const offer = s.market.ownOffers()[0] ?? s.offerList(model).find(o => o.seller === s.account)
+      const out = s.meterRecords.reduce((a, m) => a + m.outputTokens, 0)
+      const nano = s.meterRecords.reduce((a, m) => a + m.bptNano, 0n)
+      return {
+        account: s.account,
+        priceInPerMTokUc: String(offer?.priceInPerMTokUc ?? ''),
+        priceOutPerMTokUc: String(offer?.priceOutPerMTokUc ?? ''),
+        served: s.meterRecords.length,
+        outputTokens: out,
+        bpt: formatNano(nano),
+        earnedUc: buyer.ledger.balance(s.account).balanceUc.toString()
+      }
+    })
+    const report = await buyer.report({ by: 'tag' })
+    const sum = buyer.balances().reduce((a, b) => a + b.balanceUc, 0n)
+    return {
+      model,
+      params,
+      requests: nRequests,
+      completed,
+      failed,
+      sellers: rows,
+      buyer: { account: buyer.account, spentUc: (-buyer.ledger.balance(buyer.account).balanceUc).toString(), bpt: report.rows.find(r => r.key === 'demo')?.bpt ?? '0' },
+      balancesAgree: agree,
+      sumOfBalancesUc: sum.toString(),
+      gatewayUrl: gateway.url,
+      sample,
+      elapsedMs: Date.now() - started
+    }
+  } finally {
+    await gateway?.close()
+    for (const n of nodes.reverse()) await n.stop().catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+function formatNano (nano: bigint): string {
+  const whole = nano / 1_000_000_000n
+  const frac = (nano % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '')
+  return frac === '' ? whole.toString() : `${whole}.${frac}`
+}
