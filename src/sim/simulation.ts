@@ -1,0 +1,550 @@
+/**
+ * runSimulation: N real Tally nodes (the production createTallyNode) in one process on the
+ * memory transport with plaintext encryption, seeded randomness and scaled timers, driven by a
+ * scenario; it measures the market and the ledger from the nodes' own events and returns a
+ * JSON-able SimResult (bigints as strings).
+ */
+import '../polyfill.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { ConnectionGater, PeerId } from '@libp2p/interface'
+import { createTallyNode, type TallyNode, type TallyNodeInit } from '../node/tally.js'
+import { parseConfig } from '../node/config.js'
+import { identityFromSeed } from '../identity/keystore.js'
+import { parseRecord } from '../ledger/record.js'
+import { SimulatedBackend } from '../exec/backends/simulated.js'
+import { createRng, peerSeed, type Rng } from './rng.js'
+import { summarize, type Summary } from './stats.js'
+import type { AddPeerOptions, PeerRole, Scenario, SimContext, SimPeer } from './scenario.js'
+
+export const SIM_MODEL = 'sim-7b'
+export const SIM_MODEL_PARAMS = 7_000_000_000
+/** offers re-announce this often in simulations (30 s in production): scaled for short runs */
+export const SIM_ANNOUNCE_INTERVAL_MS = 5_000
+/** ledger pull sync period in simulations */
+export const SIM_SYNC_INTERVAL_MS = 2_000
+/** each new peer dials this many random earlier peers */
+export const SIM_BOOTSTRAP_PEERS = 3
+/** nodes started at once while building the network */
+const START_BATCH = 10
+/** the first token must come this fast or the buyer falls back (simulated sellers are fast) */
+const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
+/** how long the end of a run waits for settles and equal balance views */
+const SETTLE_WAIT_MS = 20_000
+const SAMPLE_CAP = 5_000
+
+export class SimulationError extends Error {
+  override name = 'SimulationError'
+}
+
+export interface SimulationOptions {
+  peers: number
+  scenario: Scenario
+  seed?: string | number
+  /** trading time after the network is up; default the scenario's (or 20 s) */
+  durationMs?: number
+  sellersShare?: number
+  latencyMs?: number
+  requestsPerSec?: number
+  onProgress?: (p: SimProgress) => void
+  signal?: AbortSignal
+}
+
+export interface SimProgress {
+  phase: 'starting' | 'trading' | 'settling' | 'stopping' | 'done'
+  /** peers started (starting) or ms of trading done (trading) */
+  done: number
+  total: number
+}
+
+export interface SellerShare {
+  index: number
+  account: string
+  adversary: string
+  priceOutUc: string
+  requests: number
+  sharePct: number
+}
+
+export interface SimResult {
+  scenario: string
+  description: string
+  seed: string
+  peers: number
+  sellers: number
+  buyers: number
+  adversaries: number
+  durationMs: number
+  latencyMs: number
+  backend: string
+  requests: { sent: number, completed: number, failed: number, withFallback: number, errors: Record<string, number> }
+  offerPropagationMs: Summary & { unfinished: number }
+  negotiationMs: Summary
+  ttftMs: Summary
+  requestMs: Summary
+  settlementConvergenceMs: Summary & { unfinished: number }
+  divergence: Array<{ tMs: number, views: number }>
+  balancesAgree: boolean
+  finalBalanceViews: number
+  sumOfBalancesUc: string
+  settledSessions: number
+  doubleSpendFlaggedMs?: Summary & { nodes: number, flaggedOn: number }
+  market: {
+    sellers: SellerShare[]
+    priceDispersionCv: number
+    minPriceOutUc: string
+    maxPriceOutUc: string
+    /** share of completed requests served by the cheapest third of honest sellers */
+    cheapestThirdSharePct: number
+  }
+  resources: { rssBeforeMb: number, rssAfterStartMb: number, rssEndMb: number, rssPerPeerMb: number, addedRssPerPeerMb: number, heapUsedPerPeerMb: number, cpuUserMs: number, cpuSystemMs: number, wallMs: number, startMs: number }
+  figures: Record<string, number | string | boolean>
+  metrics: Record<string, Summary>
+  events: Array<{ tMs: number, what: string }>
+  samples: Record<string, number[]>
+}
+
+interface RequestSample { seller?: string, ok: boolean, attempts: number, ttftMs?: number, totalMs: number, error?: string }
+
+const mb = (b: number): number => Math.round(b / 1048576 * 100) / 100
+
+function balanceView (n: TallyNode): string {
+  return n.balances().map(b => `${b.account}:${b.balanceUc}:${b.lockedUc}`).join('|')
+}
+
+function cap<T> (xs: T[]): T[] { return xs.length > SAMPLE_CAP ? xs.slice(0, SAMPLE_CAP) : xs }
+
+/** the partition state every node's connection gater reads */
+class Cut {
+  groups = new Map<string, number>()
+  denies (a: string, b: string): boolean {
+    const ga = this.groups.get(a); const gb = this.groups.get(b)
+    return ga != null && gb != null && ga !== gb
+  }
+
+  gater (self: () => string): ConnectionGater {
+    return {
+      denyDialPeer: async (peer: PeerId) => this.denies(self(), peer.toString()),
+      denyInboundEncryptedConnection: async (peer: PeerId) => this.denies(self(), peer.toString()),
+      denyOutboundEncryptedConnection: async (peer: PeerId) => this.denies(self(), peer.toString())
+    }
+  }
+}
+
+export async function runSimulation (opts: SimulationOptions): Promise<SimResult> {
+  const scenario = opts.scenario
+  const d = scenario.defaults
+  if (!Number.isInteger(opts.peers) || opts.peers < 2) throw new SimulationError(`peers must be an integer ≥ 2, got ${opts.peers}`)
+  const seed = String(opts.seed ?? 1)
+  const durationMs = opts.durationMs ?? d.durationMs ?? 20_000
+  const sellersShare = opts.sellersShare ?? d.sellersShare ?? 0.3
+  const latencyMs = opts.latencyMs ?? d.latencyMs ?? 5
+  const requestsPerSec = opts.requestsPerSec ?? d.requestsPerSec ?? Math.max(2, Math.min(20, opts.peers / 10))
+  if (!(sellersShare > 0 && sellersShare < 1)) throw new SimulationError('sellersShare must be between 0 and 1')
+  if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
+  const rng: Rng = createRng(seed)
+  const progress = opts.onProgress ?? (() => {})
+  const dataDir = mkdtempSync(join(tmpdir(), 'tally-sim-'))
+  const config = parseConfig({ dataDir, transport: 'memory', simulation: true, encryption: 'plaintext' })
+  const cut = new Cut()
+  const wallStart = performance.now()
+  const cpuStart = process.cpuUsage()
+  const rssBefore = process.memoryUsage().rss
+
+  const peers: SimPeer[] = []
+  const events: Array<{ tMs: number, what: string }> = []
+  const custom = new Map<string, number[]>()
+  const figures: Record<string, number | string | boolean> = {}
+  const requests: RequestSample[] = []
+  const negotiationMs: number[] = []
+  // offer propagation: (seller account:price) → published at; seen per peer index
+  const offerPublished = new Map<string, { atMs: number, seller: number, seen: Map<number, number> }>()
+  // settlement convergence: record id → created at; seen per peer index
+  const recordMade = new Map<string, { atMs: number, maker: number, seen: Map<number, number> }>()
+  const divergence: Array<{ tMs: number, views: number }> = []
+  let doubleSpend: { account: string, atMs: number, flagged: Map<number, number> } | undefined
+  let tradingStart = 0
+  const nowMs = (): number => performance.now() - wallStart
+  const event = (what: string): void => { events.push({ tMs: Math.round(nowMs() - tradingStart), what }) }
+
+  const rounded = (p: bigint): bigint => p
+  const marketPrice = (): bigint => rounded(BigInt(rng.int(3_000, 12_000)) * 1_000n)
+
+  const buildNode = async (index: number, role: PeerRole, generation: number, priceOutUc: bigint, extra: Partial<TallyNodeInit> = {}): Promise<TallyNode> => {
+    const identity = identityFromSeed(peerSeed(seed, index, generation))
+    const live = peers.filter(p => p.running && p.index !== index)
+    const boot = rng.sample(live, SIM_BOOTSTRAP_PEERS).flatMap(p => p.node.addrs().slice(0, 1))
+    const cfg = { ...config, bootstrap: boot }
+    const init: TallyNodeInit = {
+      identity,
+      memoryLedger: true,
+      memoryLatencyMs: latencyMs,
+      connectionGater: cut.gater(() => identity.account),
+      market: { announceIntervalMs: SIM_ANNOUNCE_INTERVAL_MS },
+      sync: { intervalMs: SIM_SYNC_INTERVAL_MS, random: () => rng.next() },
+      buy: { firstTokenTimeoutMs: SIM_FIRST_TOKEN_TIMEOUT_MS, maxAttempts: 4 },
+      ...(role === 'seller'
+        ? { sell: { backend: new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: 2_000, ttftMs: 20, maxConcurrency: 8 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc } }
+        : {}),
+      ...extra
+    }
+    if (extra.sell != null) init.sell = extra.sell
+    const node = await createTallyNode(cfg, init)
+    node.ledger.onRecord((bytes, id) => {
+      const type = parseRecord(bytes, { net: node.net, trusted: true }).kind.type
+      if (type === 'settle' || type === 'transfer') recordMade.set(id, { atMs: nowMs(), maker: index, seen: new Map() })
+    })
+    node.on('record', (r) => {
+      if (r.type !== 'settle' && r.type !== 'transfer') return
+      const m = recordMade.get(r.id)
+      if (m != null && !m.seen.has(index)) m.seen.set(index, nowMs())
+    })
+    await node.start()
+    node.market.addEventListener('offer', (e) => {
+      const { offer, status } = (e as CustomEvent<{ offer: { sellerId: string, priceOutPerMTokUc: bigint }, status: string }>).detail
+      if (status !== 'accepted') return
+      const p = offerPublished.get(`${offer.sellerId}:${offer.priceOutPerMTokUc}`)
+      if (p != null && !p.seen.has(index)) p.seen.set(index, nowMs())
+    })
+    const neg = node.negotiator
+    const original = neg.negotiate.bind(neg)
+    neg.negotiate = async (...args: Parameters<typeof original>) => {
+      const t0 = performance.now()
+      const c = await original(...args)
+      negotiationMs.push(performance.now() - t0)
+      return c
+    }
+    return node
+  }
+
+  const publishPrice = async (p: SimPeer, priceOutUc: bigint): Promise<void> => {
+    const terms = p.node.market.ownTerms(SIM_MODEL)
+    if (terms == null) throw new SimulationError(`peer ${p.index} sells no ${SIM_MODEL}`)
+    offerPublished.set(`${p.node.account}:${priceOutUc}`, { atMs: nowMs(), seller: p.index, seen: new Map() })
+    p.priceOutUc = priceOutUc
+    await p.node.market.setOffer({ ...terms, priceOutPerMTokUc: priceOutUc, priceInPerMTokUc: priceOutUc / 4n })
+  }
+
+  const addPeer = async (role: PeerRole, o: Partial<AddPeerOptions> = {}): Promise<SimPeer> => {
+    const index = peers.length
+    const price = o.priceOutUc ?? (role === 'seller' ? marketPrice() : 0n)
+    const peer: SimPeer = { index, role, adversary: o.adversary, node: undefined as unknown as TallyNode, running: false, startedAtMs: 0, priceOutUc: price, generation: 0 }
+    peers.push(peer)
+    peer.node = await buildNode(index, role, 0, price, o.init)
+    peer.running = true
+    peer.startedAtMs = nowMs()
+    if (o.trades === true || (o.trades == null && o.adversary == null && role === 'buyer')) traders.add(index)
+    return peer
+  }
+  const traders = new Set<number>()
+
+  // ---- build the network ----
+  const nSellers = Math.max(1, Math.min(opts.peers - 1, Math.round(opts.peers * sellersShare)))
+  const roles: PeerRole[] = rng.shuffle(Array.from({ length: opts.peers }, (_, i) => i < nSellers ? 'seller' as const : 'buyer' as const))
+  // the first peer is a seller so early buyers see an offer soon
+  const first = roles.indexOf('seller'); roles[first] = roles[0]; roles[0] = 'seller'
+  progress({ phase: 'starting', done: 0, total: opts.peers })
+  await addPeer(roles[0])
+  for (let i = 1; i < roles.length; i += START_BATCH) {
+    // peers in a batch bootstrap to peers started before the batch
+    const batch = roles.slice(i, i + START_BATCH)
+    const base = peers.length
+    const made = await Promise.all(batch.map(async (role, k) => {
+      const index = base + k
+      const price = role === 'seller' ? marketPrice() : 0n
+      const peer: SimPeer = { index, role, node: undefined as unknown as TallyNode, running: false, startedAtMs: 0, priceOutUc: price, generation: 0 }
+      return peer
+    }))
+    peers.push(...made)
+    await Promise.all(made.map(async (peer) => {
+      peer.node = await buildNode(peer.index, peer.role, 0, peer.priceOutUc)
+      peer.running = true
+      peer.startedAtMs = nowMs()
+      if (peer.role === 'buyer') traders.add(peer.index)
+    }))
+    progress({ phase: 'starting', done: peers.length, total: opts.peers })
+    if (opts.signal?.aborted === true) break
+  }
+  const startMs = nowMs()
+  const rssAfterStart = process.memoryUsage().rss
+  const heapAfterStart = process.memoryUsage().heapUsed
+  // let the offers reach every book before trading
+  const sellerCount = peers.filter(p => p.role === 'seller').length
+  const warmDeadline = performance.now() + Math.max(10_000, opts.peers * 40)
+  while (performance.now() < warmDeadline && peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  figures.offersEverywhereAtStart = !peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))
+
+  // ---- trading ----
+  const runCtrl = new AbortController()
+  const timers = new Set<NodeJS.Timeout>()
+  const pending = new Set<Promise<unknown>>()
+  const track = (p: Promise<unknown>): void => { pending.add(p); void p.finally(() => pending.delete(p)) }
+  const safe = (what: string, fn: () => void | Promise<void>): void => {
+    track((async () => { await fn() })().catch((err: any) => { event(`${what} failed: ${err?.name ?? 'Error'}: ${String(err?.message ?? err).slice(0, 160)}`) }))
+  }
+  tradingStart = nowMs()
+  const ctx: SimContext = {
+    rng,
+    peers,
+    model: SIM_MODEL,
+    durationMs,
+    signal: runCtrl.signal,
+    running: () => peers.filter(p => p.running),
+    sellers: () => peers.filter(p => p.running && p.role === 'seller'),
+    buyers: () => peers.filter(p => p.running && p.role === 'buyer'),
+    elapsedMs: () => nowMs() - tradingStart,
+    at: (ms, fn) => {
+      const t = setTimeout(() => { timers.delete(t); if (!runCtrl.signal.aborted) safe('scheduled step', fn) }, ms)
+      timers.add(t)
+    },
+    every: (ms, fn) => {
+      const t = setInterval(() => { if (!runCtrl.signal.aborted) safe('periodic step', fn) }, ms)
+      timers.add(t)
+    },
+    sleep: async (ms) => { await new Promise(resolve => setTimeout(resolve, ms)) },
+    partition: async (a, b) => {
+      cut.groups.clear()
+      for (const p of a) cut.groups.set(p.node.libp2p.peerId.toString(), 1)
+      for (const p of b) cut.groups.set(p.node.libp2p.peerId.toString(), 2)
+      event(`partition ${a.length} | ${b.length}`)
+      await Promise.all(peers.filter(p => p.running).map(async p => {
+        const me = p.node.libp2p.peerId.toString()
+        await Promise.all(p.node.libp2p.getConnections().filter(c => cut.denies(me, c.remotePeer.toString())).map(async c => { await c.close().catch(() => {}) }))
+      }))
+    },
+    heal: async () => {
+      const groups = new Map(cut.groups)
+      cut.groups.clear()
+      event('heal')
+      const live = peers.filter(p => p.running)
+      const a = live.filter(p => groups.get(p.node.libp2p.peerId.toString()) === 1)
+      const b = live.filter(p => groups.get(p.node.libp2p.peerId.toString()) === 2)
+      if (a.length === 0 || b.length === 0) return
+      await Promise.all(a.map(async p => {
+        const q = rng.pick(b)
+        await p.node.libp2p.dial(multiaddr(q.node.addrs()[0]), { signal: AbortSignal.timeout(5_000) }).catch(() => {})
+      }))
+    },
+    stopPeer: async (p) => {
+      if (!p.running) return
+      p.running = false
+      event(`stop peer ${p.index} (${p.role})`)
+      await p.node.stop()
+    },
+    startPeer: async (p, o = {}) => {
+      if (p.running) return
+      if (o.newIdentity === true) p.generation++
+      p.node = await buildNode(p.index, p.role, p.generation, p.priceOutUc)
+      p.running = true
+      p.startedAtMs = nowMs()
+      event(`start peer ${p.index} (${p.role}${o.newIdentity === true ? ', new identity' : ''})`)
+    },
+    setPrice: async (p, price) => {
+      event(`peer ${p.index} price ${p.priceOutUc} → ${price}`)
+      await publishPrice(p, price)
+    },
+    addPeer: async (o) => {
+      const p = await addPeer(o.role, o)
+      event(`add ${o.adversary ?? 'honest'} ${o.role} peer ${p.index}`)
+      return p
+    },
+    event,
+    sample: (metric, value) => {
+      const xs = custom.get(metric) ?? []
+      xs.push(value)
+      custom.set(metric, xs)
+    },
+    figure: (name, value) => { figures[name] = value },
+    markDoubleSpend: (account) => { doubleSpend = { account, atMs: nowMs(), flagged: new Map() } }
+  }
+
+  // every honest seller republishes once at a new price: the offer propagation samples
+  for (const s of peers.filter(p => p.role === 'seller')) {
+    ctx.at(rng.int(0, Math.min(2_000, durationMs / 2)), async () => { await publishPrice(s, s.priceOutUc + BigInt(rng.int(1, 99))) })
+  }
+  // divergence sampler: distinct balance views among running nodes, every second
+  ctx.every(1_000, () => {
+    const views = new Set(peers.filter(p => p.running).map(p => balanceView(p.node)))
+    divergence.push({ tMs: Math.round(ctx.elapsedMs()), views: views.size })
+  })
+  // double-spend detector
+  const flagPoll = setInterval(() => {
+    if (doubleSpend == null) return
+    for (const p of peers) {
+      if (p.running && p.adversary == null && !doubleSpend.flagged.has(p.index) && p.node.ledger.isFlagged(doubleSpend.account)) doubleSpend.flagged.set(p.index, nowMs() - doubleSpend.atMs)
+    }
+  }, 20)
+  // request traffic: honest buyers, one request in flight each
+  const busy = new Set<number>()
+  const sendOne = async (): Promise<void> => {
+    const candidates = peers.filter(p => p.running && traders.has(p.index) && !busy.has(p.index))
+    if (candidates.length === 0) return
+    const b = rng.pick(candidates)
+    busy.add(b.index)
+    const t0 = performance.now()
+    const maxTokens = rng.int(8, 48)
+    const n = rng.int(1, 1_000_000)
+    try {
+      const r = await b.node.infer(SIM_MODEL, { messages: [{ role: 'user', content: `question ${n} from peer ${b.index}` }], maxTokens, seed: n }, { tag: 'sim' })
+      requests.push({ ok: true, seller: r.seller, attempts: r.attempts, ttftMs: r.ttftMs, totalMs: performance.now() - t0 })
+    } catch (err: any) {
+      requests.push({ ok: false, attempts: 0, totalMs: performance.now() - t0, error: String(err?.name ?? 'Error') })
+    } finally {
+      busy.delete(b.index)
+    }
+  }
+  const intervalMs = Math.max(5, Math.round(1_000 / requestsPerSec))
+  const traffic = setInterval(() => { if (!runCtrl.signal.aborted) track(sendOne()) }, intervalMs)
+  const progressTimer = setInterval(() => { progress({ phase: 'trading', done: Math.min(durationMs, Math.round(ctx.elapsedMs())), total: durationMs }) }, 250)
+
+  try {
+    await scenario.run(ctx)
+  } catch (err: any) {
+    event(`scenario failed: ${err?.name ?? 'Error'}: ${String(err?.message ?? err).slice(0, 200)}`)
+  }
+  const left = durationMs - ctx.elapsedMs()
+  if (left > 0) await new Promise<void>(resolve => {
+    const t = setTimeout(resolve, left)
+    opts.signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+  })
+  runCtrl.abort()
+  clearInterval(traffic)
+  clearInterval(progressTimer)
+  for (const t of timers) { clearTimeout(t); clearInterval(t) }
+  timers.clear()
+  progress({ phase: 'settling', done: 0, total: 1 })
+  let drainTimer: NodeJS.Timeout | undefined
+  await Promise.race([Promise.allSettled([...pending]), new Promise(resolve => { drainTimer = setTimeout(resolve, 15_000) })])
+  clearTimeout(drainTimer)
+
+  // ---- settle and converge ----
+  const honestRunning = (): SimPeer[] => peers.filter(p => p.running && p.adversary == null)
+  await Promise.all(peers.filter(p => p.running && p.role === 'buyer').map(async p => await p.node.closeSessions(AbortSignal.timeout(5_000)).catch(() => 0)))
+  const settleDeadline = performance.now() + SETTLE_WAIT_MS
+  const viewsNow = (): number => new Set(honestRunning().map(p => balanceView(p.node))).size
+  while (performance.now() < settleDeadline) {
+    const open = peers.some(p => p.running && p.node.selling && p.node.sellerSessions != null && (p.node.negotiator.activeSessions().length > 0))
+    if (!open && viewsNow() === 1) break
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  // one more sample so the timeline ends at the settled state
+  divergence.push({ tMs: Math.round(ctx.elapsedMs()), views: viewsNow() })
+  clearInterval(flagPoll)
+  if (scenario.finish != null) {
+    try { await scenario.finish(ctx) } catch (err: any) { event(`scenario finish failed: ${err?.name ?? 'Error'}: ${String(err?.message ?? err).slice(0, 200)}`) }
+  }
+
+  // ---- figures ----
+  const rssEnd = process.memoryUsage().rss
+  const endViews = honestRunning().map(p => balanceView(p.node))
+  const balancesAgree = new Set(endViews).size === 1
+  const ref = honestRunning()[0]?.node
+  const sum = ref == null ? 0n : ref.balances().reduce((s, b) => s + b.balanceUc, 0n)
+
+  const propagation: number[] = []
+  let propagationUnfinished = 0
+  for (const p of offerPublished.values()) {
+    const targets = peers.filter(q => q.running && q.index !== p.seller && q.startedAtMs <= p.atMs)
+    if (targets.length === 0) continue
+    const times = targets.map(q => p.seen.get(q.index))
+    if (times.some(t => t == null)) { propagationUnfinished++; continue }
+    propagation.push(Math.max(...times as number[]) - p.atMs)
+  }
+  const convergence: number[] = []
+  let convergenceUnfinished = 0
+  for (const r of recordMade.values()) {
+    const targets = peers.filter(q => q.running && q.adversary == null && q.index !== r.maker && q.startedAtMs <= r.atMs)
+    if (targets.length === 0) continue
+    const times = targets.map(q => r.seen.get(q.index))
+    if (times.some(t => t == null)) { convergenceUnfinished++; continue }
+    convergence.push(Math.max(...times as number[]) - r.atMs)
+  }
+  const sellersAll = peers.filter(p => p.role === 'seller')
+  const done = requests.filter(r => r.ok)
+  const shares: SellerShare[] = sellersAll.map(s => {
+    const accounts = new Set([s.node.account])
+    const n = done.filter(r => r.seller != null && accounts.has(r.seller)).length
+    return { index: s.index, account: s.node.account, adversary: s.adversary ?? '', priceOutUc: s.priceOutUc.toString(), requests: n, sharePct: done.length === 0 ? 0 : Math.round(n / done.length * 1000) / 10 }
+  })
+  const honestSellers = shares.filter(s => s.adversary === '').sort((a, b) => (BigInt(a.priceOutUc) < BigInt(b.priceOutUc) ? -1 : 1))
+  const third = honestSellers.slice(0, Math.max(1, Math.ceil(honestSellers.length / 3)))
+  const prices = honestSellers.map(s => Number(s.priceOutUc))
+  const meanP = prices.reduce((a, b) => a + b, 0) / Math.max(1, prices.length)
+  const cv = prices.length === 0 ? 0 : Math.sqrt(prices.reduce((a, b) => a + (b - meanP) ** 2, 0) / prices.length) / meanP
+  const errors: Record<string, number> = {}
+  for (const r of requests) if (!r.ok) errors[r.error ?? 'Error'] = (errors[r.error ?? 'Error'] ?? 0) + 1
+  let ds: SimResult['doubleSpendFlaggedMs']
+  if (doubleSpend != null) {
+    const honest = peers.filter(p => p.running && p.adversary == null)
+    ds = { ...summarize([...doubleSpend.flagged.values()]), nodes: honest.length, flaggedOn: honest.filter(p => doubleSpend!.flagged.has(p.index)).length }
+  }
+  const metrics: Record<string, Summary> = {}
+  const samples: Record<string, number[]> = {
+    offerPropagationMs: cap(propagation.map(Math.round)),
+    settlementConvergenceMs: cap(convergence.map(Math.round)),
+    ttftMs: cap(done.map(r => Math.round(r.ttftMs ?? 0))),
+    negotiationMs: cap(negotiationMs.map(Math.round))
+  }
+  for (const [k, xs] of custom) { metrics[k] = summarize(xs); samples[k] = cap(xs) }
+  if (doubleSpend != null) samples.doubleSpendFlaggedMs = cap([...doubleSpend.flagged.values()].map(Math.round))
+  const cpu = process.cpuUsage(cpuStart)
+  const n = peers.length
+  const result: SimResult = {
+    scenario: scenario.name,
+    description: scenario.description,
+    seed,
+    peers: n,
+    sellers: sellersAll.length,
+    buyers: n - sellersAll.length,
+    adversaries: peers.filter(p => p.adversary != null).length,
+    durationMs,
+    latencyMs,
+    backend: 'simulated: deterministic token generator (no model runs), 7B parameters declared',
+    requests: { sent: requests.length, completed: done.length, failed: requests.length - done.length, withFallback: done.filter(r => r.attempts > 1).length, errors },
+    offerPropagationMs: { ...summarize(propagation), unfinished: propagationUnfinished },
+    negotiationMs: summarize(negotiationMs),
+    ttftMs: summarize(done.map(r => r.ttftMs ?? Number.NaN)),
+    requestMs: summarize(done.map(r => r.totalMs)),
+    settlementConvergenceMs: { ...summarize(convergence), unfinished: convergenceUnfinished },
+    divergence,
+    balancesAgree,
+    finalBalanceViews: new Set(endViews).size,
+    sumOfBalancesUc: sum.toString(),
+    settledSessions: peers.reduce((s, p) => s + p.node.settledSessions, 0),
+    ...(ds != null ? { doubleSpendFlaggedMs: ds } : {}),
+    market: {
+      sellers: shares,
+      priceDispersionCv: Math.round(cv * 1000) / 1000,
+      minPriceOutUc: String(prices.length === 0 ? 0 : Math.min(...prices)),
+      maxPriceOutUc: String(prices.length === 0 ? 0 : Math.max(...prices)),
+      cheapestThirdSharePct: Math.round(third.reduce((s, x) => s + x.sharePct, 0) * 10) / 10
+    },
+    resources: {
+      rssBeforeMb: mb(rssBefore),
+      rssAfterStartMb: mb(rssAfterStart),
+      rssEndMb: mb(rssEnd),
+      rssPerPeerMb: mb(rssAfterStart / n),
+      addedRssPerPeerMb: mb((rssAfterStart - rssBefore) / n),
+      heapUsedPerPeerMb: mb(heapAfterStart / n),
+      cpuUserMs: Math.round(cpu.user / 1000),
+      cpuSystemMs: Math.round(cpu.system / 1000),
+      wallMs: Math.round(performance.now() - wallStart),
+      startMs: Math.round(startMs)
+    },
+    figures,
+    metrics,
+    events,
+    samples
+  }
+
+  progress({ phase: 'stopping', done: 0, total: 1 })
+  await Promise.all(peers.filter(p => p.running).map(async p => { p.running = false; await p.node.stop().catch(() => {}) }))
+  rmSync(dataDir, { recursive: true, force: true })
+  progress({ phase: 'done', done: 1, total: 1 })
+  return result
+}

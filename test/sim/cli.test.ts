@@ -1,0 +1,64 @@
+/** `tally sim`: flags are checked (UsageError → exit 2 in main), a small run prints JSON and writes the HTML report. */
+import { describe, expect, it } from 'vitest'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { registerSimCommand } from '../../src/cli/sim/index.js'
+import { parseDuration, parseSimFlags } from '../../src/cli/sim/options.js'
+import type { CliIO } from '../../src/cli/io.js'
+
+function memIO (): CliIO & { lines: string[], errs: string[] } {
+  const lines: string[] = []; const errs: string[] = []
+  return { lines, errs, out: (l) => { lines.push(l) }, err: (l) => { errs.push(l) }, env: {} }
+}
+
+describe('tally sim flags', () => {
+  it.each([
+    [{ peers: '1', scenario: 'steady' }, /--peers/],
+    [{ peers: 'ten', scenario: 'steady' }, /--peers/],
+    [{ peers: '99999', scenario: 'steady' }, /--peers/],
+    [{ peers: '10', scenario: 'nope' }, /--scenario: unknown/],
+    [{ peers: '10', scenario: 'steady', duration: '5 minutes' }, /--duration/],
+    [{ peers: '10', scenario: 'steady', duration: '10ms' }, /--duration/],
+    [{ peers: '10', scenario: 'steady', sellers: '1.5' }, /--sellers/],
+    [{ peers: '10', scenario: 'steady', latency: '-3' }, /--latency/],
+    [{ peers: '10', scenario: 'steady', seed: '' }, /--seed/]
+  ])('refuses %o with a UsageError', (flags, msg) => {
+    expect(() => parseSimFlags(flags)).toThrow(msg)
+    try { parseSimFlags(flags) } catch (err: any) { expect(err.name).toBe('UsageError') }
+  })
+
+  it('parses durations', () => {
+    expect(parseDuration('60s')).toBe(60_000)
+    expect(parseDuration('2m')).toBe(120_000)
+    expect(parseDuration('1500ms')).toBe(1_500)
+    expect(parseDuration('1500')).toBe(1_500)
+  })
+
+  it('a bad flag through the command rejects before any node starts', async () => {
+    const program = new Command('tally').exitOverride()
+    registerSimCommand(program, memIO(), new AbortController().signal)
+    await expect(program.parseAsync(['node', 'tally', 'sim', '--peers', 'x', '--scenario', 'steady'])).rejects.toMatchObject({ name: 'UsageError' })
+  })
+
+  it('runs a small simulation, prints JSON and writes an HTML report with plots', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tally-sim-cli-'))
+    try {
+      const io = memIO()
+      const program = new Command('tally').exitOverride()
+      registerSimCommand(program, io, new AbortController().signal)
+      const report = join(dir, 'out.html')
+      await program.parseAsync(['node', 'tally', 'sim', '--peers', '6', '--scenario', 'steady', '--seed', 'cli', '--duration', '2s', '--json', '--report', report])
+      expect(io.lines).toHaveLength(1)
+      const r = JSON.parse(io.lines[0])
+      expect(r).toMatchObject({ scenario: 'steady', peers: 6, seed: 'cli', durationMs: 2_000 })
+      expect(r.requests.completed).toBeGreaterThan(0)
+      const html = await readFile(report, 'utf8')
+      expect(html).toContain('<svg')
+      expect(html).toContain('Tally simulation: steady, 6 peers')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
