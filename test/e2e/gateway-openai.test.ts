@@ -1,0 +1,134 @@
+/**
+ * The gateway driven by the official `openai` client against real seller nodes: streaming and
+ * not, the embedded tiny model, bad requests, fallback when the cheapest seller dies mid-run,
+ * and racing two sellers for the first token.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import OpenAI from 'openai'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createTallyNode, type SellInit, type TallyNode } from '../../src/node/tally.js'
+import { parseConfig } from '../../src/node/config.js'
+import { startGateway, type Gateway } from '../../src/api/gateway.js'
+import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
+import { createEmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
+import { ensureTinyModel } from '../../src/exec/model/tiny.js'
+
+const nodes: TallyNode[] = []
+const gateways: Gateway[] = []
+const dirs: string[] = []
+afterEach(async () => {
+  await Promise.all(gateways.splice(0).map(async g => await g.close()))
+  await Promise.all(nodes.splice(0).map(async n => await n.stop().catch(() => {})))
+  await Promise.all(dirs.splice(0).map(async d => await rm(d, { recursive: true, force: true })))
+})
+
+async function waitFor (cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+}
+
+async function node (sell?: SellInit, bootstrap: string[] = []): Promise<TallyNode> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tally-gw-'))
+  dirs.push(dataDir)
+  const n = await createTallyNode(parseConfig({ dataDir, transport: 'memory', bootstrap }), { memoryLedger: true, sell })
+  nodes.push(n)
+  await n.start()
+  return n
+}
+
+async function market (sells: SellInit[]): Promise<{ sellers: TallyNode[], buyer: TallyNode, client: OpenAI, url: string }> {
+  const sellers: TallyNode[] = []
+  for (const s of sells) sellers.push(await node(s, sellers.length > 0 ? sellers[0].addrs() : []))
+  const buyer = await node(undefined, sellers[0].addrs())
+  const gw = await startGateway(buyer, { port: 0 })
+  gateways.push(gw)
+  const model = sells[0].backend.model.id
+  await waitFor(() => buyer.offerList(model).length === sells.length, 'every offer in the buyer book')
+  return { sellers, buyer, client: new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'not-needed-on-loopback', maxRetries: 0 }), url: gw.url }
+}
+
+const sim = (priceOut: bigint, init: ConstructorParameters<typeof SimulatedBackend>[0] = {}): SellInit => ({
+  backend: new SimulatedBackend({ modelId: 'sim-8b', params: 8_000_000_000, tokensPerChunk: 2, ...init }),
+  priceInPerMTokUc: priceOut / 2n,
+  priceOutPerMTokUc: priceOut
+})
+
+describe('gateway with the openai client', () => {
+  it('the embedded tiny model: non-stream and stream give the same seeded text, usage and the tally field', async () => {
+    const backend = await createEmbeddedBackend({ modelPath: ensureTinyModel(), maxConcurrency: 2 })
+    const { client } = await market([{ backend, priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: 2_000_000n }])
+    const models = await client.models.list()
+    expect(models.data.map(m => m.id)).toEqual(['tiny-char-v1'])
+
+    const body = { model: 'tiny-char-v1', messages: [{ role: 'user' as const, content: 'Who is Alice?' }], max_tokens: 30, temperature: 0.8, seed: 42 }
+    const full = await client.chat.completions.create(body)
+    const text = full.choices[0].message.content ?? ''
+    expect(text.length).toBeGreaterThan(0)
+    expect(full.usage?.completion_tokens).toBe(Buffer.byteLength(text))
+    expect(full.usage?.prompt_tokens).toBeGreaterThan(10)
+    const tally = (full as any).tally
+    expect(tally).toMatchObject({ model: 'tiny-char-v1', fingerprint_verified: true, usage_source: 'reported' })
+    expect(tally.cost_uc).toBe(Math.ceil((full.usage!.prompt_tokens * 1_000_000 + full.usage!.completion_tokens * 2_000_000) / 1e6))
+
+    const stream = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } })
+    let streamed = ''
+    let usage: OpenAI.CompletionUsage | undefined
+    let finish: string | null = null
+    for await (const chunk of stream) {
+      streamed += chunk.choices[0]?.delta?.content ?? ''
+      finish = chunk.choices[0]?.finish_reason ?? finish
+      if (chunk.usage != null) usage = chunk.usage
+    }
+    expect(streamed).toBe(text)
+    expect(usage?.completion_tokens).toBe(full.usage?.completion_tokens)
+    expect(finish).not.toBeNull()
+  })
+
+  it('bad requests get OpenAI-shaped errors with the right status; the gateway keeps serving', async () => {
+    const { client, url } = await market([sim(3_000_000n)])
+    await expect(client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 })
+    await expect(client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'x' }], max_tokens: -3 })).rejects.toMatchObject({ status: 400 })
+    await expect(client.chat.completions.create({ model: 'sim-8b', messages: 'hello' as any })).rejects.toMatchObject({ status: 400 })
+    const raw = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "sim-8b", "messages": [' })
+    expect(raw.status).toBe(400)
+    expect((await raw.json()).error).toMatchObject({ type: 'invalid_request_error' })
+    const huge = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sim-8b', messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] }) })
+    expect(huge.status).toBe(413)
+    const ok = await client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'still there?' }], max_tokens: 5, user: 'ignored-field' } as any)
+    expect(ok.usage?.completion_tokens).toBeGreaterThan(0)
+  })
+
+  it('falls back when the cheapest seller dies mid-run; a mid-stream death ends that stream with an error', async () => {
+    const { sellers, buyer, client } = await market([sim(1_000_000n, { tokensPerSec: 100 }), sim(5_000_000n)])
+    const [cheap, dear] = sellers
+    const stream = await client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'long answer please' }], max_tokens: 200, stream: true })
+    let got = ''
+    const consume = (async () => { for await (const c of stream) { got += c.choices[0]?.delta?.content ?? ''; if (got.length > 0 && cheap.base.started) void cheap.stop() } })()
+    await expect(consume).rejects.toThrow()
+    expect(got.length).toBeGreaterThan(0)
+    // the buyer paid the dead seller only for what it received: at 1 µc per output token and at
+    // most one token per UTF-8 byte, never more µc than bytes streamed to the client
+    const paidToCheap = buyer.costs.all().filter(e => e.counterparty === cheap.account).reduce((s, e) => s + e.amountUc, 0n)
+    expect(paidToCheap).toBeGreaterThan(0n)
+    expect(paidToCheap).toBeLessThanOrEqual(BigInt(Buffer.byteLength(got)))
+
+    const r = await client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8 })
+    expect((r as any).tally.seller).toBe(dear.account)
+    expect(r.usage?.completion_tokens).toBeGreaterThan(0)
+  })
+
+  it('races two sellers: the first token wins, the loser is cancelled', async () => {
+    const { sellers, client } = await market([sim(1_000_000n, { ttftMs: 1_500 }), sim(2_000_000n, { ttftMs: 5 })])
+    const [slowCheap, fast] = sellers
+    const r = await client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'race' }], max_tokens: 10, tally: { race: 2 } } as any)
+    expect((r as any).tally.seller).toBe(fast.account)
+    // the slow seller streamed nothing before it was cancelled, so it billed nothing
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect(slowCheap.meterRecords.filter(m => m.outputTokens > 0)).toHaveLength(0)
+  })
+})
