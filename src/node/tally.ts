@@ -91,6 +91,9 @@ export interface OfferView {
   expiresAtMs: bigint
 }
 
+/** a peer that rejoins within this long is not reconciled with again on joining */
+const RESYNC_PEER_AFTER_MS = 60_000
+
 function sha256 (b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(b).digest())
 }
@@ -113,6 +116,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
   private routerSvc?: BuyerRouter
   private desk?: SellerDesk
   private bookSync?: BookSync
+  /** when each peer was last reconciled with on joining */
+  private readonly syncedWith = new Map<string, number>()
   private readonly meters: MeterRecord[] = []
 
   private constructor (base: BaseNode, ledger: LedgerService, costs: CostBook, init: TallyNodeInit, now: () => number, logger: ComponentLogger) {
@@ -311,10 +316,22 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
     }
   }
 
-  /** a neighbour joined the offers topic: fetch the offers it holds (once a minute at most) */
+  /**
+   * A neighbour joined a topic: fetch the offers it holds, and reconcile ledgers with it
+   * (a late joiner catches up at once instead of at the next periodic pull). Once a minute at
+   * most per peer and kind.
+   */
   private readonly onGossipPeer = ({ peerId, topic }: { peerId: string, topic: string }): void => {
-    if (topic !== this.base.topics.offers || this.bookSync == null) return
-    void this.bookSync.askOnce(peerIdFromString(peerId)).catch((err: any) => { this.log('book sync with %s: %s', peerId, err?.message) })
+    if (topic === this.base.topics.offers && this.bookSync != null) {
+      void this.bookSync.askOnce(peerIdFromString(peerId)).catch((err: any) => { this.log('book sync with %s: %s', peerId, err?.message) })
+    } else if (topic === this.base.topics.records) {
+      const now = this.now()
+      if ((this.syncedWith.get(peerId) ?? -Infinity) + RESYNC_PEER_AFTER_MS > now) return
+      if (this.syncedWith.size > 10_000) this.syncedWith.clear()
+      this.syncedWith.set(peerId, now)
+      const sync = (this.base.libp2p.services as any).sync as LedgerSync
+      void sync.syncWith(peerIdFromString(peerId)).catch((err: any) => { this.log('ledger sync with %s: %s', peerId, err?.message) })
+    }
   }
 
   private async stopServices (): Promise<void> {

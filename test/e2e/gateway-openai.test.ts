@@ -96,7 +96,7 @@ describe('gateway with the openai client', () => {
     await expect(client.chat.completions.create({ model: 'sim-8b', messages: 'hello' as any })).rejects.toMatchObject({ status: 400 })
     const raw = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "sim-8b", "messages": [' })
     expect(raw.status).toBe(400)
-    expect((await raw.json()).error).toMatchObject({ type: 'invalid_request_error' })
+    expect(((await raw.json()) as any).error).toMatchObject({ type: 'invalid_request_error' })
     const huge = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sim-8b', messages: [{ role: 'user', content: 'x'.repeat(2 * 1024 * 1024) }] }) })
     expect(huge.status).toBe(413)
     const ok = await client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'still there?' }], max_tokens: 5, user: 'ignored-field' } as any)
