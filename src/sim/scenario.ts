@@ -45,6 +45,18 @@ export interface AddPeerOptions {
   trades?: boolean
 }
 
+/** one request the simulator's traffic sent (times in ms since trading began) */
+export interface RequestView {
+  buyer: number
+  startMs: number
+  endMs: number
+  ok: boolean
+  /** the serving seller's account */
+  seller?: string
+  attempts: number
+  error?: string
+}
+
 export interface SimContext {
   readonly rng: Rng
   /** every peer ever in the run, honest and adversarial */
@@ -79,6 +91,10 @@ export interface SimContext {
   sample(metric: string, value: number): void
   /** set a named scenario figure */
   figure(name: string, value: number | string | boolean): void
+  /** the requests sent so far */
+  requests(): readonly RequestView[]
+  /** distinct balance views among running honest nodes (1 = they agree) */
+  balanceViews(): number
   /** mark a moment of interest for time-to-X measurements done by the simulator */
   markDoubleSpend(account: string): void
 }

@@ -18,7 +18,7 @@ import { parseRecord } from '../ledger/record.js'
 import { SimulatedBackend } from '../exec/backends/simulated.js'
 import { createRng, peerSeed, type Rng } from './rng.js'
 import { summarize, type Summary } from './stats.js'
-import type { AddPeerOptions, PeerRole, Scenario, SimContext, SimPeer } from './scenario.js'
+import type { AddPeerOptions, PeerRole, RequestView, Scenario, SimContext, SimPeer } from './scenario.js'
 
 export const SIM_MODEL = 'sim-7b'
 export const SIM_MODEL_PARAMS = 7_000_000_000
@@ -35,6 +35,8 @@ const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
 /** how long the end of a run waits for settles and equal balance views */
 const SETTLE_WAIT_MS = 20_000
 const SAMPLE_CAP = 5_000
+/** once ledgers agree, wait this much longer for sellers' open sessions to settle */
+const OPEN_SESSION_GRACE_MS = 3_000
 
 export class SimulationError extends Error {
   override name = 'SimulationError'
@@ -107,7 +109,7 @@ export interface SimResult {
   samples: Record<string, number[]>
 }
 
-interface RequestSample { seller?: string, ok: boolean, attempts: number, ttftMs?: number, totalMs: number, error?: string }
+interface RequestSample extends RequestView { ttftMs?: number, totalMs: number }
 
 const mb = (b: number): number => Math.round(b / 1048576 * 100) / 100
 
@@ -360,6 +362,8 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       custom.set(metric, xs)
     },
     figure: (name, value) => { figures[name] = value },
+    requests: () => requests,
+    balanceViews: () => new Set(peers.filter(p => p.running && p.adversary == null).map(p => balanceView(p.node))).size,
     markDoubleSpend: (account) => { doubleSpend = { account, atMs: nowMs(), flagged: new Map() } }
   }
 
@@ -387,13 +391,14 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     const b = rng.pick(candidates)
     busy.add(b.index)
     const t0 = performance.now()
+    const startMs = ctx.elapsedMs()
     const maxTokens = rng.int(8, 48)
     const n = rng.int(1, 1_000_000)
     try {
       const r = await b.node.infer(SIM_MODEL, { messages: [{ role: 'user', content: `question ${n} from peer ${b.index}` }], maxTokens, seed: n }, { tag: 'sim' })
-      requests.push({ ok: true, seller: r.seller, attempts: r.attempts, ttftMs: r.ttftMs, totalMs: performance.now() - t0 })
+      requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: true, seller: r.seller, attempts: r.attempts, ttftMs: r.ttftMs, totalMs: performance.now() - t0 })
     } catch (err: any) {
-      requests.push({ ok: false, attempts: 0, totalMs: performance.now() - t0, error: String(err?.name ?? 'Error') })
+      requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: false, attempts: 0, totalMs: performance.now() - t0, error: String(err?.name ?? 'Error') })
     } finally {
       busy.delete(b.index)
     }
@@ -427,11 +432,17 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   await Promise.all(peers.filter(p => p.running && p.role === 'buyer').map(async p => await p.node.closeSessions(AbortSignal.timeout(5_000)).catch(() => 0)))
   const settleDeadline = performance.now() + SETTLE_WAIT_MS
   const viewsNow = (): number => new Set(honestRunning().map(p => balanceView(p.node))).size
+  let agreedSince: number | undefined
   while (performance.now() < settleDeadline) {
-    const open = peers.some(p => p.running && p.node.selling && p.node.sellerSessions != null && (p.node.negotiator.activeSessions().length > 0))
-    if (!open && viewsNow() === 1) break
+    const open = peers.filter(p => p.running && p.node.selling).reduce((n, p) => n + p.node.negotiator.activeSessions().length, 0)
+    const views = viewsNow()
+    if (views !== 1) agreedSince = undefined
+    else agreedSince ??= performance.now()
+    // sessions whose buyer cannot close them (gone, or never used) settle at expiry, not here
+    if (agreedSince != null && (open === 0 || performance.now() - agreedSince > OPEN_SESSION_GRACE_MS)) break
     await new Promise(resolve => setTimeout(resolve, 200))
   }
+  figures.sellerSessionsOpenAtEnd = peers.filter(p => p.running && p.node.selling).reduce((n, p) => n + p.node.negotiator.activeSessions().length, 0)
   // one more sample so the timeline ends at the settled state
   divergence.push({ tMs: Math.round(ctx.elapsedMs()), views: viewsNow() })
   clearInterval(flagPoll)
