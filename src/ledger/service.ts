@@ -176,13 +176,14 @@ export class LedgerService {
   }
 
   /** the shape ledger/sync reads (RecordSource): valid records as (time, id), bytes by id, chains */
-  recordSource (): { items: () => Iterable<{ timestamp: bigint, id: Uint8Array }>, get: (id: Uint8Array) => Uint8Array | undefined, chain: (account: string, fromSeq: bigint, limit: number) => Uint8Array[], revision: () => number } {
+  recordSource (): { items: () => Iterable<{ timestamp: bigint, id: Uint8Array }>, get: (id: Uint8Array) => Uint8Array | undefined, chain: (account: string, fromSeq: bigint, limit: number) => Uint8Array[], revision: () => number, size: () => number } {
     const l = this.ledger
     return {
       items: function * () { for (const r of l.records()) yield { timestamp: r.time, id: fromHex(r.id) } },
       get: (id) => l.recordBytes(toHex(id)),
       chain: (account, fromSeq, limit) => l.chain(account, fromSeq, limit).map(r => r.bytes),
-      revision: () => l.revision()
+      revision: () => l.revision(),
+      size: () => l.size
     }
   }
 

@@ -38,6 +38,12 @@ export const DEFAULT_MAX_INBOUND_STREAMS = 4
  * revision changes constantly, so a view this young is reused (what it misses, gossip carries)
  */
 export const DEFAULT_MAX_STORAGE_AGE_MS = 5_000
+/**
+ * ...but only while it misses at most this share of the source (needs `RecordSource.size`): a
+ * young view of a small or fast-growing ledger (a network's first seconds, a burst of payments)
+ * would answer a late joiner with most of the history missing, and gossip does not replay it
+ */
+export const DEFAULT_MAX_STALE_FRACTION = 0.01
 /** longest account id accepted in a chain request */
 const MAX_ACCOUNT_CHARS = 128
 /** request frame slack beyond the ids (protobuf tags, account, seq, limit) */
@@ -53,6 +59,8 @@ export interface RecordSource {
   chain?(account: string, fromSeq: bigint, limit: number): Uint8Array[]
   /** changes whenever the set changes; when present the sealed Negentropy storage is cached per revision */
   revision?(): number | bigint | string
+  /** how many items the source holds now; bounds how stale a reused view may be (maxStaleFraction) */
+  size?(): number
 }
 
 /** where fetched records go (the ledger validates and stores them) */
@@ -76,6 +84,8 @@ export interface LedgerSyncInit {
   onPeerLacks?(peer: PeerId, ids: Uint8Array[]): void
   /** reuse the sealed Negentropy view this long after the source changed; 0 = always fresh */
   maxStorageAgeMs?: number
+  /** ...and only while the source grew by at most this fraction of the view's items since */
+  maxStaleFraction?: number
   /** randomness for the periodic peer choice, in [0, 1) */
   random?(): number
   /** clock for the storage age, in ms */
@@ -131,11 +141,12 @@ export class LedgerSync implements Startable {
   private readonly random: () => number
   private readonly now: () => number
   private readonly maxStorageAgeMs: number
+  private readonly maxStaleFraction: number
   private shutdown = new AbortController()
   private timer?: ReturnType<typeof setTimeout>
   private started = false
   private periodicInFlight = false
-  private cached?: { revision: number | bigint | string, builtAtMs: number, storage: NegentropyStorageVector }
+  private cached?: { revision: number | bigint | string, builtAtMs: number, items: number, storage: NegentropyStorageVector }
 
   constructor (private readonly components: LedgerSyncComponents, private readonly init: LedgerSyncInit = {}) {
     this.log = components.logger.forComponent('tally:ledger:sync')
@@ -151,6 +162,7 @@ export class LedgerSync implements Startable {
     this.random = init.random ?? Math.random
     this.now = init.now ?? Date.now
     this.maxStorageAgeMs = init.maxStorageAgeMs ?? DEFAULT_MAX_STORAGE_AGE_MS
+    this.maxStaleFraction = init.maxStaleFraction ?? DEFAULT_MAX_STALE_FRACTION
   }
 
   readonly [Symbol.toStringTag] = 'tally/ledger-sync'
@@ -384,20 +396,29 @@ export class LedgerSync implements Startable {
     const revision = this.components.source.revision?.()
     if (revision != null && this.cached != null) {
       if (this.cached.revision === revision) return this.cached.storage
-      if (this.now() - this.cached.builtAtMs < this.maxStorageAgeMs) return this.cached.storage
+      if (this.now() - this.cached.builtAtMs < this.maxStorageAgeMs && this.fewMissing(this.cached.items)) return this.cached.storage
     }
     const s = new NegentropyStorageVector()
     let skipped = 0
+    let items = 0
     for (const it of this.components.source.items()) {
       const ts = BigInt(it.timestamp)
       // a record the ledger accepted with an unsyncable key must not stop sync for everything else
       if (ts < 0n || ts >= MAX_TIMESTAMP || it.id.length !== ID_SIZE) { skipped++; continue }
       s.insert(ts, it.id)
+      items++
     }
     if (skipped > 0) this.log('%d items with a timestamp of 2^64-1 or an id not 32 bytes left out of sync', skipped)
     s.seal()
-    if (revision != null) this.cached = { revision, builtAtMs: this.now(), storage: s }
+    if (revision != null) this.cached = { revision, builtAtMs: this.now(), items, storage: s }
     return s
+  }
+
+  /** whether a view of `viewItems` items misses few enough of the source's current items to reuse */
+  private fewMissing (viewItems: number): boolean {
+    const size = this.components.source.size?.()
+    if (size == null) return true
+    return size - viewItems <= viewItems * this.maxStaleFraction
   }
 
   private fetchRequestMaxBytes (): number {
