@@ -67,6 +67,10 @@ export function decodeEnvelope (bytes: Uint8Array, maxBytes = MAX_ENVELOPE_BYTES
   }
   if (pb.publicKey.length !== PUBLIC_KEY_LENGTH) throw new MalformedMessageError(`envelope public key must be ${PUBLIC_KEY_LENGTH} bytes, got ${pb.publicKey.length}`)
   if (pb.signature.length !== SIGNATURE_LENGTH) throw new MalformedMessageError(`envelope signature must be ${SIGNATURE_LENGTH} bytes, got ${pb.signature.length}`)
+  // one object, one encoding: protobuf decoders accept reordered, repeated or differently typed
+  // fields, so a relay could otherwise change the bytes of a signed object without touching it
+  const canonical = EnvelopePb.encode(pb)
+  if (canonical.length !== bytes.length || Buffer.compare(canonical, bytes) !== 0) throw new MalformedMessageError('envelope is not in its canonical encoding')
   return pb
 }
 

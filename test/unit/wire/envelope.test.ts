@@ -52,6 +52,22 @@ describe('signed envelopes', () => {
     expect(() => openEnvelope(swapped, { domain: Domain.contract, net: NET })).toThrow(InvalidSignatureError)
   })
 
+  it('a re-encoded envelope (same fields, other bytes) is refused: one object, one encoding', () => {
+    const env = sealEnvelope(signer, Domain.offer, NET, payload)
+    // field 1 (domain) written twice: protobuf keeps the last, so it decodes to the same envelope
+    const domainField = Buffer.concat([Buffer.from([0x0a, env.domain.length]), Buffer.from(env.domain)])
+    const doubled = new Uint8Array(Buffer.concat([domainField, Buffer.from(env.bytes)]))
+    expect(EnvelopePb.decode(doubled).domain).toBe(env.domain)
+    expect(() => openEnvelope(doubled, { domain: Domain.offer, net: NET })).toThrow(MalformedMessageError)
+    // fields reordered: signature first
+    const reordered = new Uint8Array(Buffer.concat([
+      Buffer.from([0x22, 64]), Buffer.from(env.signature),
+      Buffer.from(EnvelopePb.encode({ domain: env.domain, payload: env.payload as any, publicKey: env.publicKey as any, signature: new Uint8Array(0) }))
+    ]))
+    expect(Buffer.from(EnvelopePb.decode(reordered).signature).equals(Buffer.from(env.signature))).toBe(true)
+    expect(() => openEnvelope(reordered, { domain: Domain.offer, net: NET })).toThrow(/canonical/)
+  })
+
   it('truncated input → MalformedMessageError', () => {
     const env = sealEnvelope(signer, Domain.offer, NET, payload)
     for (let n = 0; n < env.bytes.length; n += 7) {
