@@ -32,9 +32,13 @@ export const SIM_BOOTSTRAP_PEERS = 3
 const START_BATCH = 10
 /** the first token must come this fast or the buyer falls back (simulated sellers are fast) */
 const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
+/** a seller waits this long for a lagging voucher (10 s in production): scaled */
+export const SIM_VOUCHER_TIMEOUT_MS = 2_000
 /** how long the end of a run waits for settles and equal balance views */
 const SETTLE_WAIT_MS = 20_000
 const SAMPLE_CAP = 5_000
+/** failed requests described in the timeline (the rest are only counted) */
+const MAX_FAILURE_EVENTS = 20
 /** once ledgers agree, wait this much longer for sellers' open sessions to settle */
 const OPEN_SESSION_GRACE_MS = 3_000
 
@@ -188,6 +192,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       market: { announceIntervalMs: SIM_ANNOUNCE_INTERVAL_MS },
       sync: { intervalMs: SIM_SYNC_INTERVAL_MS, random: () => rng.next() },
       buy: { firstTokenTimeoutMs: SIM_FIRST_TOKEN_TIMEOUT_MS, maxAttempts: 4 },
+      inferSeller: { voucherTimeoutMs: SIM_VOUCHER_TIMEOUT_MS },
       ...(role === 'seller'
         ? { sell: { backend: new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: 2_000, ttftMs: 20, maxConcurrency: 8 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc } }
         : {}),
@@ -281,6 +286,17 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   }
   figures.offersEverywhereAtStart = !peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))
 
+  // every seller republishes once at a new price on the full network, a few ms apart: the offer
+  // propagation samples (before trading, so no buyer is caught between two prices by this)
+  for (const s of peers.filter(p => p.role === 'seller')) {
+    await publishPrice(s, s.priceOutUc + BigInt(rng.int(1, 99)))
+    await new Promise(resolve => setTimeout(resolve, rng.int(0, 20)))
+  }
+  const propDeadline = performance.now() + Math.max(5_000, opts.peers * 20)
+  while (performance.now() < propDeadline && [...offerPublished.values()].some(o => o.seen.size < peers.filter(p => p.running).length - 1)) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+
   // ---- trading ----
   const runCtrl = new AbortController()
   const timers = new Set<NodeJS.Timeout>()
@@ -301,7 +317,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     buyers: () => peers.filter(p => p.running && p.role === 'buyer'),
     elapsedMs: () => nowMs() - tradingStart,
     at: (ms, fn) => {
-      const t = setTimeout(() => { timers.delete(t); if (!runCtrl.signal.aborted) safe('scheduled step', fn) }, ms)
+      const t = setTimeout(() => { timers.delete(t); if (!runCtrl.signal.aborted) safe('scheduled step', fn) }, Math.max(0, ms - ctx.elapsedMs()))
       timers.add(t)
     },
     every: (ms, fn) => {
@@ -367,10 +383,6 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     markDoubleSpend: (account) => { doubleSpend = { account, atMs: nowMs(), flagged: new Map() } }
   }
 
-  // every honest seller republishes once at a new price: the offer propagation samples
-  for (const s of peers.filter(p => p.role === 'seller')) {
-    ctx.at(rng.int(0, Math.min(2_000, durationMs / 2)), async () => { await publishPrice(s, s.priceOutUc + BigInt(rng.int(1, 99))) })
-  }
   // divergence sampler: distinct balance views among running nodes, every second
   ctx.every(1_000, () => {
     const views = new Set(peers.filter(p => p.running).map(p => balanceView(p.node)))
@@ -399,6 +411,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: true, seller: r.seller, attempts: r.attempts, ttftMs: r.ttftMs, totalMs: performance.now() - t0 })
     } catch (err: any) {
       requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: false, attempts: 0, totalMs: performance.now() - t0, error: String(err?.name ?? 'Error') })
+      if (requests.filter(r => !r.ok).length <= MAX_FAILURE_EVENTS) event(`request by peer ${b.index} failed: ${String(err?.name ?? 'Error')}: ${String(err?.message ?? err).slice(0, 200)}`)
     } finally {
       busy.delete(b.index)
     }

@@ -4,12 +4,22 @@ import steady from './steady.js'
 import churn from './churn.js'
 import partition from './partition.js'
 import priceShock from './price-shock.js'
+import overbillingSeller from './overbilling-seller.js'
+import nonPayingBuyer from './non-paying-buyer.js'
+import doubleSpender from './double-spender.js'
+import gossipSpammer from './gossip-spammer.js'
+import stallingSeller from './stalling-seller.js'
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [steady.name]: steady,
   [churn.name]: churn,
   [partition.name]: partition,
-  [priceShock.name]: priceShock
+  [priceShock.name]: priceShock,
+  [overbillingSeller.name]: overbillingSeller,
+  [nonPayingBuyer.name]: nonPayingBuyer,
+  [doubleSpender.name]: doubleSpender,
+  [gossipSpammer.name]: gossipSpammer,
+  [stallingSeller.name]: stallingSeller
 })
 
 export function scenarioNames (): string[] {

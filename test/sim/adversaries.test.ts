@@ -1,0 +1,63 @@
+/**
+ * The adversary scenarios over 20 honest nodes: honest traffic keeps working and honest nodes
+ * lose nothing beyond the bounds (seller: one chunk; buyer: what it signed).
+ */
+import { describe, expect, it } from 'vitest'
+import { runSmall } from './helpers.js'
+
+describe('sim: adversaries', () => {
+  it('double-spender: flagged on every honest node, then refused', async () => {
+    const r = await runSmall('double-spender', { durationMs: 4_000 })
+    expect(r.adversaries).toBe(1)
+    expect(r.doubleSpendFlaggedMs?.nodes).toBe(20)
+    expect(r.doubleSpendFlaggedMs?.flaggedOn).toBe(20)
+    expect(r.doubleSpendFlaggedMs?.count).toBe(20)
+    expect(r.figures.flaggedOnEveryHonestNode).toBe(true)
+    expect(r.figures.flaggedBuyerServed).toBe(false)
+    expect(r.figures.lossWithinCreditLine).toBe(true)
+    expect(r.balancesAgree).toBe(true)
+    expect(r.sumOfBalancesUc).toBe('0')
+  })
+
+  it('gossip-spammer: spam is rejected and scored down, honest traffic is unaffected', async () => {
+    const r = await runSmall('gossip-spammer', { durationMs: 4_000 })
+    expect(Number(r.figures.spamAttempted)).toBeGreaterThan(200)
+    expect(Number(r.figures.spamSent)).toBeGreaterThan(20)
+    expect(r.figures.spamRecordsAccepted).toBe(0)
+    expect(r.figures.honestPeersScoringSpammerNegative).toBe(r.figures.honestPeersConnectedToSpammer)
+    expect(r.requests.sent).toBeGreaterThan(3)
+    expect(r.requests.completed).toBe(r.requests.sent)
+    expect(r.balancesAgree).toBe(true)
+    expect(r.sumOfBalancesUc).toBe('0')
+  })
+
+  it('stalling-seller: buyers fall back, the staller earns nothing', async () => {
+    const r = await runSmall('stalling-seller', { durationMs: 5_000 })
+    expect(r.figures.servedByStaller).toBe(0)
+    expect(Number(r.figures.requestsAfterFallback)).toBeGreaterThan(0)
+    expect(r.requests.completed).toBe(r.requests.sent)
+    expect(r.figures.stallerBalanceUc).toBe('0')
+    expect(r.balancesAgree).toBe(true)
+  })
+
+  it('overbilling-seller: claims are caught, buyers fall back and lose nothing', async () => {
+    const r = await runSmall('overbilling-seller', { durationMs: 4_000 })
+    expect(Number(r.figures.overbillerClaimedOutputTokens)).toBeGreaterThan(Number(r.figures.overbillerTrueOutputTokens))
+    expect(r.figures.servedByOverbiller).toBe(0)
+    expect(Number(r.figures.requestsAfterFallback)).toBeGreaterThan(0)
+    expect(r.requests.completed).toBe(r.requests.sent)
+    expect(r.figures.honestBuyersLossUc).toBe('0')
+    expect(r.balancesAgree).toBe(true)
+  })
+
+  it('non-paying-buyer: each seller streams at most one unpaid chunk', async () => {
+    const r = await runSmall('non-paying-buyer', { durationMs: 5_000 })
+    expect(Number(r.figures.freeRides)).toBeGreaterThan(0)
+    expect(Number(r.figures.maxUnpaidChunksPerSession)).toBeLessThanOrEqual(1)
+    // one chunk of the simulated backend is 4 tokens; the protocol's cap is 64
+    expect(Number(r.figures.maxUnpaidTokensPerSession)).toBeLessThanOrEqual(64)
+    expect(r.figures.riderBalanceUc).toBe('0')
+    expect(r.requests.completed).toBe(r.requests.sent)
+    expect(r.balancesAgree).toBe(true)
+  })
+})
