@@ -20,6 +20,11 @@ const PULL_AFTER_MS = 150
 /** then pulls again this often while it waits */
 const PULL_EVERY_MS = 1_000
 
+/** a large session's open is looked for at a second peer this often ... */
+const CONFIRM_EVERY_MS = 250
+/** ... for at most this long */
+const CONFIRM_FOR_MS = 30_000
+
 /** opens remembered while their contract event is on its way */
 const MAX_EARLY_OPENS = 1_000
 
@@ -36,6 +41,13 @@ export interface SellerDeskComponents {
    * this node by gossip yet (e.g. the two only just connected). Records go through `ingest`.
    */
   pullChain?: (buyer: Uint8Array, fromSeq: bigint, signal: AbortSignal) => Promise<void>
+  /**
+   * Whether a peer other than the buyer holds this record: for sessions locking more than
+   * `secondPeerAboveUc`, the seller serves only once the buyer's `open` is known beyond the buyer
+   * (a double spender would have to fork in front of two nodes at once).
+   */
+  seenElsewhere?: (recordId: string, buyer: Uint8Array, signal: AbortSignal) => Promise<boolean>
+  secondPeerAboveUc?: bigint
   negotiator: Negotiator
   sessions: SellerSessions
   now: () => number
@@ -103,9 +115,44 @@ export class SellerDesk {
       }
       this.contracts.delete(r.kind.contractId)
       this.openIds.set(r.kind.contractId, r.id)
-      this.c.sessions.add(termsOf(contract))
-      for (const w of this.waiters.get(r.kind.contractId) ?? []) w.resolve()
-      this.waiters.delete(r.kind.contractId)
+      if (this.c.secondPeerAboveUc != null && r.kind.maxSpendUc > this.c.secondPeerAboveUc && this.c.seenElsewhere != null) {
+        void this.confirmThenActivate(r.kind.contractId, r.id, contract)
+      } else {
+        this.activate(r.kind.contractId, contract)
+      }
+    }
+  }
+
+  private activate (hex: string, contract: Contract): void {
+    this.c.sessions.add(termsOf(contract))
+    for (const w of this.waiters.get(hex) ?? []) w.resolve()
+    this.waiters.delete(hex)
+  }
+
+  /** a large session: wait until a second peer holds the open (until the contract expires) */
+  private async confirmThenActivate (hex: string, openId: string, contract: Contract): Promise<void> {
+    const deadline = Math.min(Number(contract.expiresAtMs), this.c.now() + CONFIRM_FOR_MS)
+    while (this.c.now() < deadline && this.openIds.get(hex) === openId) {
+      try {
+        if (await this.c.seenElsewhere!(openId, contract.buyer, AbortSignal.timeout(CONFIRM_EVERY_MS * 4))) {
+          this.activate(hex, contract)
+          return
+        }
+      } catch (err: any) {
+        this.c.log('confirming open %s: %s', openId.slice(0, 12), err?.message)
+      }
+      await new Promise(resolve => { const t = setTimeout(resolve, CONFIRM_EVERY_MS); t.unref?.() })
+    }
+    if (this.openIds.get(hex) !== openId) return
+    // never served: release the buyer's lock with an empty settle
+    this.c.log('open %s was not seen by a second peer: session not served, lock released', openId.slice(0, 12))
+    this.openIds.delete(hex)
+    this.c.negotiator.releaseSession(contract.contractId)
+    try {
+      await this.c.ledger.settleSession({ openId })
+      this.settled++
+    } catch (err: any) {
+      this.c.log.error('releasing open %s failed: %s', openId.slice(0, 12), err?.message)
     }
   }
 
@@ -113,7 +160,7 @@ export class SellerDesk {
   async awaitSession (contractId: Uint8Array, signal: AbortSignal): Promise<void> {
     const hex = Buffer.from(contractId).toString('hex')
     if (this.c.sessions.get(contractId) != null) return
-    if (!this.contracts.has(hex)) throw new UnknownContractError(`no contract ${hex.slice(0, 16)} negotiated with this seller`)
+    if (!this.contracts.has(hex) && !this.openIds.has(hex)) throw new UnknownContractError(`no contract ${hex.slice(0, 16)} negotiated with this seller`)
     await new Promise<void>((resolve, reject) => {
       const list = this.waiters.get(hex) ?? []
       const w: Waiter = {

@@ -50,6 +50,8 @@ export interface SellInit {
   /** concurrent sessions offered; default the backend's concurrency */
   maxSessions?: number
   region?: string
+  /** sessions locking more than this (µc) are served only once a second peer holds the buyer's open; default 2 credits */
+  secondPeerAboveUc?: bigint
 }
 
 export interface TallyNodeInit extends Omit<BaseNodeInit, 'services' | 'topicHandlers' | 'identity'> {
@@ -90,6 +92,9 @@ export interface OfferView {
   maxSessions: number
   expiresAtMs: bigint
 }
+
+/** sessions locking more than this wait until a second peer holds the buyer's open */
+export const DEFAULT_SECOND_PEER_ABOVE_UC = 2_000_000n
 
 /** a peer that rejoins within this long is not reconciled with again on joining */
 const RESYNC_PEER_AFTER_MS = 60_000
@@ -284,6 +289,16 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
           const peer = peerIdFromPublicKey(publicKeyFromRaw(buyer) as any)
           for (const bytes of await sync.fetchChain(peer, this.ledger.ledger.accountId(Buffer.from(buyer).toString('hex')), fromSeq, 64, { signal })) this.ingestRecord(bytes)
         },
+        seenElsewhere: async (recordId, buyer, signal) => {
+          const buyerId = peerIdFromPublicKey(publicKeyFromRaw(buyer) as any).toString()
+          const others = libp2p.getPeers().filter(p => p.toString() !== buyerId)
+          for (const peer of others.slice(0, 3)) {
+            const got = await sync.fetchIds(peer, [Buffer.from(recordId, 'hex')], { signal }).catch(() => [])
+            if (got.length > 0) return true
+          }
+          return false
+        },
+        secondPeerAboveUc: sell.secondPeerAboveUc ?? DEFAULT_SECOND_PEER_ABOVE_UC,
         ledger: this.ledger,
         negotiator: this.negotiatorSvc, sessions: this.sellerSessions, now: this.now, log: logger.forComponent('tally:seller') }, this.base.publicKey)
       this.desk.start()

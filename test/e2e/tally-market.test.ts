@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTallyNode, type TallyNode } from '../../src/node/tally.js'
+import { createTallyNode, type TallyNode, type TallyNodeInit } from '../../src/node/tally.js'
 import { parseConfig } from '../../src/node/config.js'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 
@@ -26,14 +26,15 @@ async function waitFor (cond: () => boolean, what: string, timeoutMs = 15_000): 
   }
 }
 
-async function node (opts: { bootstrap?: string[], priceOut?: bigint, memoryLedger?: boolean } = {}): Promise<TallyNode> {
+async function node (opts: { bootstrap?: string[], priceOut?: bigint, memoryLedger?: boolean, init?: TallyNodeInit, secondPeerAboveUc?: bigint } = {}): Promise<TallyNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tally-mkt-'))
   dirs.push(dataDir)
   const n = await createTallyNode(parseConfig({ dataDir, transport: 'memory', bootstrap: opts.bootstrap ?? [] }), {
     memoryLedger: opts.memoryLedger ?? true,
     sell: opts.priceOut != null
-      ? { backend: new SimulatedBackend({ modelId: 'sim-7b', params: 7_000_000_000, tokensPerChunk: 4 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: opts.priceOut }
-      : undefined
+      ? { backend: new SimulatedBackend({ modelId: 'sim-7b', params: 7_000_000_000, tokensPerChunk: 4 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: opts.priceOut, secondPeerAboveUc: opts.secondPeerAboveUc }
+      : undefined,
+    ...(opts.init ?? {})
   })
   nodes.push(n)
   await n.start()
@@ -94,5 +95,20 @@ describe('a Tally market of real nodes', () => {
     expect(paid.amountUc).toBe(12_345n)
     await waitFor(() => dear.costs.all().some(e => e.kind === 'payment-received' && e.amountUc === 12_345n), 'the payee books the payment')
     expect((await buyer.report({ by: 'tag' })).rows.find(x => x.key === 'agents')?.paymentsSentUc).toBe(12_345n)
+  })
+
+  it('serves a large session only once a second peer holds the buyer\'s open', async () => {
+    const seller = await node({ priceOut: 1_000_000n, secondPeerAboveUc: 100_000n, init: { inferSeller: { requestTimeoutMs: 1_500 } } })
+    const buyer = await node({ bootstrap: seller.addrs(), init: { buy: { sessionLockUc: 500_000n } } })
+    await waitFor(() => buyer.offerList('sim-7b').length === 1, 'the offer')
+    const ask = async (): Promise<unknown> => await buyer.infer('sim-7b', { messages: [{ role: 'user', content: 'big job' }], maxTokens: 8 }, {})
+    // only the buyer itself holds its open: the seller does not serve
+    const refused = await ask().then(() => 'served', (err: Error) => err.message)
+    expect(refused).toMatch(/did not arrive in time|unknown-contract/)
+    // a third node joins both; it holds the buyer's records, so a new session is served
+    const witness = await node({ bootstrap: [...seller.addrs(), ...buyer.addrs()] })
+    await waitFor(() => witness.balances().length > 0, 'the witness to hold the buyer\'s open')
+    const r: any = await ask()
+    expect(r.seller).toBe(seller.account)
   })
 })
