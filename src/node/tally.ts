@@ -97,7 +97,14 @@ export interface OfferView {
 export const DEFAULT_SECOND_PEER_ABOVE_UC = 2_000_000n
 
 /** a peer that rejoins within this long is not reconciled with again on joining */
-const RESYNC_PEER_AFTER_MS = 60_000
+const RESYNC_PEER_AFTER_MS = 10_000
+/**
+ * Records learned by pull (not gossip) are re-gossiped, so the rest of a healed partition hears
+ * them at gossip speed instead of at each node's next pull; bounded so a late joiner's bulk
+ * catch-up does not flood the topic.
+ */
+const REGOSSIP_MAX_PER_WINDOW = 1_000
+const REGOSSIP_WINDOW_MS = 10_000
 
 function sha256 (b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(b).digest())
@@ -174,7 +181,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
           connectionManager: c.connectionManager,
           logger: c.logger,
           source: ledger.recordSource(),
-          sink: { add: async (bytes) => self!.ingestRecord(bytes) }
+          sink: { add: async (bytes) => self!.ingestPulledRecord(bytes) }
         })
       },
       topicHandlers: {
@@ -221,6 +228,22 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
         if (rec.kind.type === 'transfer' && rec.kind.to === me) {
           this.costs.add({ atMs: this.now(), kind: 'payment-received', tag: rec.kind.tag, model: '', counterparty: this.ledger.ledger.accountId(rec.from), inputTokens: 0, outputTokens: 0, tokenParams: 0n, amountUc: rec.kind.amountUc })
         }
+      }
+    }
+    return r
+  }
+
+  private regossip = { windowStartMs: 0, count: 0 }
+
+  /** a record that arrived by pull: ingest, and re-gossip it while under the rate bound */
+  ingestPulledRecord (bytes: Uint8Array): AddResult {
+    const r = this.ingestRecord(bytes)
+    if (r.status === 'accepted' || r.status === 'pending') {
+      const now = this.now()
+      if (now - this.regossip.windowStartMs > REGOSSIP_WINDOW_MS) this.regossip = { windowStartMs: now, count: 0 }
+      if (this.regossip.count < REGOSSIP_MAX_PER_WINDOW) {
+        this.regossip.count++
+        this.publishRecord(bytes)
       }
     }
     return r
