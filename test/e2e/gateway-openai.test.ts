@@ -32,19 +32,19 @@ async function waitFor (cond: () => boolean, what: string, timeoutMs = 15_000): 
   }
 }
 
-async function node (sell?: SellInit, bootstrap: string[] = []): Promise<TallyNode> {
+async function node (sell?: SellInit, bootstrap: string[] = [], genesis?: Record<string, unknown>): Promise<TallyNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tally-gw-'))
   dirs.push(dataDir)
-  const n = await createTallyNode(parseConfig({ dataDir, transport: 'memory', bootstrap }), { memoryLedger: true, sell })
+  const n = await createTallyNode(parseConfig({ dataDir, transport: 'memory', bootstrap, ...(genesis != null ? { genesis } : {}) }), { memoryLedger: true, sell })
   nodes.push(n)
   await n.start()
   return n
 }
 
-async function market (sells: SellInit[]): Promise<{ sellers: TallyNode[], buyer: TallyNode, client: OpenAI, url: string }> {
+async function market (sells: SellInit[], genesis?: Record<string, unknown>): Promise<{ sellers: TallyNode[], buyer: TallyNode, client: OpenAI, url: string }> {
   const sellers: TallyNode[] = []
-  for (const s of sells) sellers.push(await node(s, sellers.length > 0 ? sellers[0].addrs() : []))
-  const buyer = await node(undefined, sellers[0].addrs())
+  for (const s of sells) sellers.push(await node(s, sellers.length > 0 ? sellers[0].addrs() : [], genesis))
+  const buyer = await node(undefined, sellers[0].addrs(), genesis)
   const gw = await startGateway(buyer, { port: 0 })
   gateways.push(gw)
   const model = sells[0].backend.model.id
@@ -130,5 +130,14 @@ describe('gateway with the openai client', () => {
     // the slow seller streamed nothing before it was cancelled, so it billed nothing
     await new Promise(resolve => setTimeout(resolve, 200))
     expect(slowCheap.meterRecords.filter(m => m.outputTokens > 0)).toHaveLength(0)
+  })
+
+  it('402 when the buyer cannot lock the session, 504 when no seller produces a first token in time', async () => {
+    const tight = { name: 'tight-credit', issuers: [], defaultCreditLimitUc: '10', maxSessionLockUc: '5000000' }
+    const { client } = await market([sim(2_000_000n)], tight)
+    await expect(client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'please' }], max_tokens: 50 })).rejects.toMatchObject({ status: 402 })
+
+    const slow = await market([sim(2_000_000n, { ttftMs: 3_000 })])
+    await expect(slow.client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'quick' }], max_tokens: 5, tally: { max_ttft_ms: 300 } } as any)).rejects.toMatchObject({ status: 504 })
   })
 })

@@ -111,4 +111,22 @@ describe('a Tally market of real nodes', () => {
     const r: any = await ask()
     expect(r.seller).toBe(seller.account)
   })
+
+  it('a seller that never settles costs the buyer at most that session\'s lock, and nothing is debited', async () => {
+    const seller = await node({ priceOut: 3_000_000n })
+    const buyer = await node({ bootstrap: seller.addrs(), init: { buy: { sessionLockUc: 400_000n } } })
+    const witness = await node({ bootstrap: [...seller.addrs(), ...buyer.addrs()] })
+    await waitFor(() => buyer.offerList('sim-7b').length === 1 && witness.offerList('sim-7b').length === 1, 'the offer')
+    const r = await buyer.infer('sim-7b', { messages: [{ role: 'user', content: 'work' }], maxTokens: 12 }, {})
+    expect(r.costUc).toBeGreaterThan(0n)
+    // the seller vanishes holding the buyer's vouchers: no settle is ever published
+    await seller.libp2p.stop()
+    const before = await buyer.balance()
+    expect(before.lockedUc).toBe(400_000n)
+    expect(before.balanceUc).toBe(0n)
+    expect(before.spendableUc).toBe(before.creditLimitUc - 400_000n)
+    // every other node agrees: the buyer is out at most the lock, and has paid nothing
+    await waitFor(() => witness.balances().some(b => b.account === buyer.account && b.lockedUc === 400_000n), 'the witness sees the lock')
+    expect((await witness.balance(buyer.account)).balanceUc).toBe(0n)
+  })
 })
