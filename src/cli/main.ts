@@ -16,6 +16,7 @@ import { registerHistory } from './history/index.js'
 import { registerOffers } from './offers/index.js'
 import { registerReport } from './report/index.js'
 import { registerDemo } from './demo/index.js'
+import { registerSimCommand } from './sim/index.js'
 
 export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
@@ -59,6 +60,7 @@ export function buildProgram (io: CliIO, signal: AbortSignal): Command {
   registerHistory(program, io)
   registerOffers(program, io)
   registerReport(program, io)
+  registerSimCommand(program, io, signal)
 
   for (const cmd of [program, keys, ...program.commands, ...keys.commands]) {
     cmd.exitOverride().configureOutput(program.configureOutput())
