@@ -28,8 +28,12 @@ export const SIM_ANNOUNCE_INTERVAL_MS = 5_000
 export const SIM_SYNC_INTERVAL_MS = 2_000
 /** each new peer dials this many random earlier peers */
 export const SIM_BOOTSTRAP_PEERS = 3
+/** a seller re-announces once per this window however many peers join in it (start-up storms) */
+export const SIM_JOIN_ANNOUNCE_DELAY_MS = 1_000
 /** nodes started at once while building the network */
-const START_BATCH = 10
+const START_BATCH = 20
+/** per peer, added to the protocol timeouts: one event loop carries every node, so it lags with N */
+const LOAD_MS_PER_PEER = 20
 /** the first token must come this fast or the buyer falls back (simulated sellers are fast) */
 const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
 /** a seller waits this long for a lagging voucher (10 s in production): scaled */
@@ -152,6 +156,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   if (!(sellersShare > 0 && sellersShare < 1)) throw new SimulationError('sellersShare must be between 0 and 1')
   if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
   const rng: Rng = createRng(seed)
+  const loadScaledMs = (ms: number): number => ms + opts.peers * LOAD_MS_PER_PEER
   const progress = opts.onProgress ?? (() => {})
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-sim-'))
   const config = parseConfig({ dataDir, transport: 'memory', simulation: true, encryption: 'plaintext' })
@@ -189,10 +194,10 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       memoryLedger: true,
       memoryLatencyMs: latencyMs,
       connectionGater: cut.gater(() => identity.account),
-      market: { announceIntervalMs: SIM_ANNOUNCE_INTERVAL_MS },
+      market: { announceIntervalMs: SIM_ANNOUNCE_INTERVAL_MS, joinAnnounceDelayMs: SIM_JOIN_ANNOUNCE_DELAY_MS },
       sync: { intervalMs: SIM_SYNC_INTERVAL_MS, random: () => rng.next() },
-      buy: { firstTokenTimeoutMs: SIM_FIRST_TOKEN_TIMEOUT_MS, maxAttempts: 4 },
-      inferSeller: { voucherTimeoutMs: SIM_VOUCHER_TIMEOUT_MS },
+      buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4 },
+      inferSeller: { voucherTimeoutMs: loadScaledMs(SIM_VOUCHER_TIMEOUT_MS) },
       ...(role === 'seller'
         ? { sell: { backend: new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: 2_000, ttftMs: 20, maxConcurrency: 8 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc } }
         : {}),
@@ -276,14 +281,15 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     if (opts.signal?.aborted === true) break
   }
   const startMs = nowMs()
-  const rssAfterStart = process.memoryUsage().rss
-  const heapAfterStart = process.memoryUsage().heapUsed
   // let the offers reach every book before trading
   const sellerCount = peers.filter(p => p.role === 'seller').length
   const warmDeadline = performance.now() + Math.max(10_000, opts.peers * 40)
   while (performance.now() < warmDeadline && peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))) {
     await new Promise(resolve => setTimeout(resolve, 100))
   }
+  // memory once the network is up and every book is full
+  const rssAfterStart = process.memoryUsage().rss
+  const heapAfterStart = process.memoryUsage().heapUsed
   figures.offersEverywhereAtStart = !peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))
 
   // every seller republishes once at a new price on the full network, a few ms apart: the offer
