@@ -1,0 +1,24 @@
+/** runSimulation refuses bad options with a typed error before starting any node. */
+import { describe, expect, it } from 'vitest'
+import { runSimulation } from '../../src/sim/simulation.js'
+import { SCENARIOS } from '../../src/sim/scenarios/index.js'
+
+describe('runSimulation options', () => {
+  it.each([
+    [{ peers: 1 }, /peers must be an integer/],
+    [{ peers: 2.5 }, /peers must be an integer/],
+    [{ peers: 10, sellersShare: 1 }, /sellersShare/],
+    [{ peers: 10, sellersShare: 0 }, /sellersShare/],
+    [{ peers: 10, durationMs: 0 }, /durationMs/]
+  ])('%o → SimulationError', async (o, msg) => {
+    await expect(runSimulation({ scenario: SCENARIOS.steady, ...o })).rejects.toMatchObject({ name: 'SimulationError', message: expect.stringMatching(msg) })
+  })
+
+  it('every built-in scenario is registered under its own name with a description', () => {
+    expect(Object.keys(SCENARIOS).sort()).toEqual(['churn', 'double-spender', 'gossip-spammer', 'non-paying-buyer', 'overbilling-seller', 'partition', 'price-shock', 'stalling-seller', 'steady'])
+    for (const [k, s] of Object.entries(SCENARIOS)) {
+      expect(s.name).toBe(k)
+      expect(s.description.length).toBeGreaterThan(10)
+    }
+  })
+})
