@@ -3,50 +3,26 @@
  * not, the embedded tiny model, bad requests, fallback when the cheapest seller dies mid-run,
  * and racing two sellers for the first token.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createTallyNode, type SellInit, type TallyNode } from '../../src/node/tally.js'
-import { parseConfig } from '../../src/node/config.js'
-import { startGateway, type Gateway } from '../../src/api/gateway.js'
+import type { SellInit, TallyNode } from '../../src/node/tally.js'
+import { startGateway } from '../../src/api/gateway.js'
+import { startNode, trackGateway, useTallyCleanup, waitFor } from './tally-helpers.js'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 import { createEmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
 import { ensureTinyModel } from '../../src/exec/model/tiny.js'
 
-const nodes: TallyNode[] = []
-const gateways: Gateway[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  await Promise.all(gateways.splice(0).map(async g => await g.close()))
-  await Promise.all(nodes.splice(0).map(async n => await n.stop().catch(() => {})))
-  await Promise.all(dirs.splice(0).map(async d => await rm(d, { recursive: true, force: true })))
-})
-
-async function waitFor (cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
+useTallyCleanup()
 
 async function node (sell?: SellInit, bootstrap: string[] = [], genesis?: Record<string, unknown>): Promise<TallyNode> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'tally-gw-'))
-  dirs.push(dataDir)
-  const n = await createTallyNode(parseConfig({ dataDir, transport: 'memory', bootstrap, ...(genesis != null ? { genesis } : {}) }), { memoryLedger: true, sell })
-  nodes.push(n)
-  await n.start()
-  return n
+  return await startNode({ bootstrap, genesis }, { sell })
 }
 
 async function market (sells: SellInit[], genesis?: Record<string, unknown>): Promise<{ sellers: TallyNode[], buyer: TallyNode, client: OpenAI, url: string }> {
   const sellers: TallyNode[] = []
   for (const s of sells) sellers.push(await node(s, sellers.length > 0 ? sellers[0].addrs() : [], genesis))
   const buyer = await node(undefined, sellers[0].addrs(), genesis)
-  const gw = await startGateway(buyer, { port: 0 })
-  gateways.push(gw)
+  const gw = trackGateway(await startGateway(buyer, { port: 0 }))
   const model = sells[0].backend.model.id
   await waitFor(() => buyer.offerList(model).length === sells.length, 'every offer in the buyer book')
   return { sellers, buyer, client: new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'not-needed-on-loopback', maxRetries: 0 }), url: gw.url }

@@ -3,42 +3,20 @@
  * and one buyer. The buyer's router picks the cheaper seller, pays through vouchers, the seller
  * settles on close, and every node's ledger agrees; fallback when the cheap seller is gone.
  */
-import { afterEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createTallyNode, type TallyNode, type TallyNodeInit } from '../../src/node/tally.js'
-import { parseConfig } from '../../src/node/config.js'
+import { describe, expect, it } from 'vitest'
+import type { TallyNode, TallyNodeInit } from '../../src/node/tally.js'
+import { startNode, useTallyCleanup, waitFor } from './tally-helpers.js'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 
-const nodes: TallyNode[] = []
-const dirs: string[] = []
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map(async n => await n.stop().catch(() => {})))
-  await Promise.all(dirs.splice(0).map(async d => await rm(d, { recursive: true, force: true })))
-})
+useTallyCleanup()
 
-async function waitFor (cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
-
-async function node (opts: { bootstrap?: string[], priceOut?: bigint, memoryLedger?: boolean, init?: TallyNodeInit, secondPeerAboveUc?: bigint } = {}): Promise<TallyNode> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'tally-mkt-'))
-  dirs.push(dataDir)
-  const n = await createTallyNode(parseConfig({ dataDir, transport: 'memory', bootstrap: opts.bootstrap ?? [] }), {
-    memoryLedger: opts.memoryLedger ?? true,
+async function node (opts: { bootstrap?: string[], priceOut?: bigint, init?: TallyNodeInit, secondPeerAboveUc?: bigint } = {}): Promise<TallyNode> {
+  return await startNode({ bootstrap: opts.bootstrap }, {
     sell: opts.priceOut != null
       ? { backend: new SimulatedBackend({ modelId: 'sim-7b', params: 7_000_000_000, tokensPerChunk: 4 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: opts.priceOut, secondPeerAboveUc: opts.secondPeerAboveUc }
       : undefined,
     ...(opts.init ?? {})
   })
-  nodes.push(n)
-  await n.start()
-  return n
 }
 
 function balancesKey (n: TallyNode): string {
