@@ -9,6 +9,8 @@ import '../../src/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createTallyNode, type SellInit, type TallyNode, type TallyNodeInit } from '../../src/node/tally.js'
 import { parseConfig } from '../../src/node/config.js'
@@ -304,6 +306,38 @@ async function throughput (): Promise<Record<string, unknown>> {
 }
 
 /**
+ * The floor under every gateway figure: the same HTTP client and SSE parsing against a bare
+ * node:http server in this process that streams OVERHEAD_MAX_TOKENS canned deltas at once.
+ */
+async function httpFloor (): Promise<Record<string, number>> {
+  const delta = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x' }, finish_reason: null }] })}\n\n`
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      for (let i = 0; i < OVERHEAD_MAX_TOKENS; i++) res.write(delta)
+      res.end('data: [DONE]\n\n')
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  try {
+    const xs: Timing[] = []
+    for (let i = 0; i < 5; i++) await viaGateway(url, 'floor', chatRequest(OVERHEAD_MAX_TOKENS, i))
+    for (let i = 0; i < WARM_SAMPLES; i++) xs.push(await viaGateway(url, 'floor', chatRequest(OVERHEAD_MAX_TOKENS, i)))
+    return {
+      samples: xs.length,
+      ttft_p50_ms: round(quantile(xs.map(x => x.ttftMs), 0.5)),
+      ttft_p99_ms: round(quantile(xs.map(x => x.ttftMs), 0.99)),
+      total_p50_ms: round(quantile(xs.map(x => x.totalMs), 0.5))
+    }
+  } finally {
+    server.closeAllConnections()
+    await new Promise<void>(resolve => server.close(() => { resolve() }))
+  }
+}
+
+/**
  * A burst of `width` concurrent first requests from one fresh buyer to one seller with the
  * default seller limits, through the gateway or straight through the SDK (`node.infer`).
  */
@@ -334,6 +368,7 @@ export default async function (): Promise<Record<string, unknown>> {
     note: 'added_* = quantiles of (through gateway (HTTP stream) → buyer → seller → backend) minus (the same request to the same backend in-process, run just before). Every node, the gateway and its HTTP client share one process.',
     overhead_max_tokens: OVERHEAD_MAX_TOKENS
   }
+  result.http_floor = await httpFloor()
   for (const transport of ['memory', 'tcp'] as const) {
     result[`embedded_${transport}`] = await overhead(transport, async () => await createEmbeddedBackend({ modelPath: ensureTinyModel(), maxConcurrency: 2 }))
   }
