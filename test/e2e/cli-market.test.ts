@@ -95,5 +95,5 @@ describe('tally CLI on TCP loopback', () => {
     for (const p of [late, buyer, seller]) p.child.kill('SIGTERM')
     const codes = await Promise.all([late, buyer, seller].map(async p => await new Promise(resolve => p.child.exitCode != null ? resolve(p.child.exitCode) : p.child.on('exit', resolve))))
     expect(codes).toEqual([0, 0, 0])
-  })
+  }, 180_000)
 })
