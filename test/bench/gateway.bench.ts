@@ -207,6 +207,7 @@ async function overhead (transport: Transport, makeBackend: () => Promise<Backen
     // cold: a fresh buyer per request, so negotiation and the ledger `open` are on the clock
     const ca: Timing[] = []
     const cb: Timing[] = []
+    let coldSessions = 0
     for (let i = 0; i < COLD_SAMPLES; i++) {
       const b = await h.buyer([seller], model)
       // let the join-time ledger reconciliation and book sync finish before the clock starts
@@ -214,11 +215,14 @@ async function overhead (transport: Transport, makeBackend: () => Promise<Backen
       const r = chatRequest(OVERHEAD_MAX_TOKENS, 1000 + i)
       ca.push(await direct(backend, r))
       cb.push(await viaGateway(b.gateway.url, model, r))
+      coldSessions += b.node.router.openSessions()
       await h.dispose(b.node, b.gateway)
     }
     return {
       warm: { ...summary(wa, wb), buyer_sessions_open: warmSessions },
-      warm_sdk_no_http: { added_ttft_p50_ms: sdk.added_ttft_p50_ms, added_ttft_p99_ms: sdk.added_ttft_p99_ms, added_total_p50_ms: sdk.added_total_p50_ms, added_total_p99_ms: sdk.added_total_p99_ms }, cold: summary(ca, cb) }
+      warm_sdk_no_http: { added_ttft_p50_ms: sdk.added_ttft_p50_ms, added_ttft_p99_ms: sdk.added_ttft_p99_ms, added_total_p50_ms: sdk.added_total_p50_ms, added_total_p99_ms: sdk.added_total_p99_ms },
+      cold: { ...summary(ca, cb), sessions_opened: coldSessions }
+    }
   } finally {
     await h.close()
     await backend.close()
