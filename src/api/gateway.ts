@@ -55,6 +55,16 @@ export class GatewayConfigError extends Error {
   override name = 'GatewayConfigError'
 }
 
+/** process-wide metrics (CPU, memory, event loop), registered once however many gateways a process starts */
+let processMetrics: Registry | undefined
+function processRegistry (): Registry {
+  if (processMetrics == null) {
+    processMetrics = new Registry()
+    collectDefaultMetrics({ register: processMetrics, prefix: 'tally_' })
+  }
+  return processMetrics
+}
+
 function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }
@@ -79,7 +89,6 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
   const app = Fastify({ bodyLimit: init.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, logger: false })
 
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'tally_' })
   const requests = new Counter({ name: 'tally_gateway_requests_total', help: 'chat requests by outcome', labelNames: ['status'], registers: [registry] })
   const tokens = new Counter({ name: 'tally_gateway_tokens_total', help: 'tokens bought', labelNames: ['direction'], registers: [registry] })
   const spent = new Counter({ name: 'tally_gateway_spent_uc_total', help: 'micro-credits spent through the gateway', registers: [registry] })
@@ -212,7 +221,10 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
     if (b.tag !== undefined && (typeof b.tag !== 'string' || b.tag.length > 64)) throw badRequest('tag must be a string of at most 64 chars', 'tag')
     return send(reply, 200, await buyer.pay(b.to, amount, { memo: b.memo as string | undefined, tag: b.tag as string | undefined }))
   })
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()))
+  app.get('/metrics', async (_req, reply) => {
+    const merged = Registry.merge([processRegistry(), registry])
+    return reply.header('content-type', merged.contentType).send(await merged.metrics())
+  })
   app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(dashboardHtml(buyer.account)))
 
   await app.listen({ host, port })

@@ -13,6 +13,8 @@ import type { InferBuyer, InferResult } from '../exec/infer/buyer.js'
 import type { SessionTerms } from '../exec/infer/terms.js'
 import { amountUc } from '../exec/pricing.js'
 import type { Negotiator } from '../contract/negotiate.js'
+import { NegotiationRefusedError, RefusalReason } from '../contract/errors.js'
+import { FailureCode, RemoteInferError } from '../exec/infer/errors.js'
 import type { Contract } from '../contract/messages.js'
 import type { OrderBook } from '../market/order-book.js'
 import type { Offer } from '../market/offer.js'
@@ -28,6 +30,12 @@ const SESSION_EXPIRY_MARGIN_MS = 5_000
 export const DEFAULT_SESSION_TTL_MS = 10 * 60_000
 /** default lock per session, capped by the network's maxSessionLockUc (1 credit) */
 export const DEFAULT_SESSION_LOCK_UC = 1_000_000n
+/** when every seller is busy the router retries after this, doubling ... */
+const BUSY_BACKOFF_START_MS = 25
+/** ... up to this ... */
+const BUSY_BACKOFF_MAX_MS = 500
+/** ... for at most this long in all */
+const BUSY_WAIT_MAX_MS = 10_000
 /** output tokens assumed for a request that does not set max_tokens */
 const DEFAULT_MAX_TOKENS_ESTIMATE = 512
 /** prompt tokens per character, upper bound for the estimate (byte-level tokenizers) */
@@ -126,24 +134,32 @@ export class BuyerRouter {
     const race = Math.max(1, Math.min(constraints.race ?? 1, candidates.length))
     const errors: string[] = []
     let attempts = 0
-    for (let i = 0; i < candidates.length;) {
-      const group = candidates.slice(i, i + race)
-      i += group.length
-      attempts += group.length
-      try {
-        const r = group.length === 1
-          ? await this.attempt(group[0], request, constraints, opts, opts.onDelta)
-          : await this.race(group, request, constraints, opts)
-        return { ...r, attempts }
-      } catch (err) {
-        if (!(err instanceof NothingDelivered)) throw err
-        errors.push((err.cause as Error)?.message ?? String(err.cause))
-        if (opts.signal?.aborted === true) throw err.cause
-        if (err.cause instanceof InsufficientCreditError) throw err.cause
+    // when every seller was only busy (full, or this buyer's quotes/sessions with it all in use),
+    // wait a little and go round again: capacity frees as other requests end
+    for (let round = 0, waitMs = BUSY_BACKOFF_START_MS; ; round++, waitMs = Math.min(waitMs * 2, BUSY_BACKOFF_MAX_MS)) {
+      let allBusy = true
+      for (let i = 0; i < candidates.length;) {
+        const group = candidates.slice(i, i + race)
+        i += group.length
+        attempts += group.length
+        try {
+          const r = group.length === 1
+            ? await this.attempt(group[0], request, constraints, opts, opts.onDelta)
+            : await this.race(group, request, constraints, opts)
+          return { ...r, attempts }
+        } catch (err) {
+          if (!(err instanceof NothingDelivered)) throw err
+          errors.push((err.cause as Error)?.message ?? String(err.cause))
+          if (opts.signal?.aborted === true) throw err.cause
+          if (err.cause instanceof InsufficientCreditError) throw err.cause
+          if (!isBusy(err.cause)) allBusy = false
+        }
       }
+      if (!allBusy || this.c.now() - now + waitMs > BUSY_WAIT_MAX_MS) break
+      await new Promise(resolve => setTimeout(resolve, waitMs))
     }
     const timeouts = errors.filter(e => /first.token|timeout/i.test(e)).length
-    const msg = `every seller of ${model} failed (${attempts} tried): ${errors.join('; ')}`
+    const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(errors)].slice(0, 4).join('; ')}`
     throw timeouts === errors.length ? new RouteTimeoutError(msg) : new NoSellerError(msg)
   }
 
@@ -216,11 +232,12 @@ export class BuyerRouter {
         // what the failed request was paid for stays in the books: the seller will settle it
         if (paid > 0n) this.book(constraints.tag, o, 0, Number((last?.outputTokens ?? outBefore) - outBefore), paid, startedAt)
         if (last != null) session.spentUc = last.amountUc
-        // a session whose request broke is not reused: its seller may be in a bad state
-        this.retire(session)
+        // a session whose request broke is not reused (its seller may be in a bad state);
+        // one that was only busy stays
+        if (!isBusy(err)) this.retire(session)
       }
       const aborted = opts.signal?.aborted === true
-      if (!aborted && !(err instanceof SellerBusyError)) this.c.quality.failure(o.seller, this.c.now())
+      if (!aborted && !isBusy(err)) this.c.quality.failure(o.seller, this.c.now())
       if (delivered) {
         throw new MidStreamError(`seller ${o.seller} failed mid-stream: ${(err as Error)?.message ?? err}`, {
           text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', seller: o.seller, model: o.modelId,
@@ -331,6 +348,14 @@ export class BuyerRouter {
   openSessions (): number {
     return [...this.sessions.values()].flat().filter(s => !s.closed).length
   }
+}
+
+/** the seller is full or busy right now: try the next one, but it is not a failure of the seller */
+function isBusy (err: unknown): boolean {
+  if (err instanceof SellerBusyError) return true
+  if (err instanceof NegotiationRefusedError) return err.reason === RefusalReason.NO_CAPACITY
+  if (err instanceof RemoteInferError) return err.code === FailureCode.busy
+  return false
 }
 
 function estimateInputTokens (r: ChatRequest): number {

@@ -96,6 +96,12 @@ export interface OfferView {
 /** sessions locking more than this wait until a second peer holds the buyer's open */
 export const DEFAULT_SECOND_PEER_ABOVE_UC = 2_000_000n
 
+/**
+ * streams per connection for /tally/negotiate and /tally/infer: one buyer may run many sessions
+ * with one seller at once (an agent fanning out), so at least 32, and twice the sessions offered
+ */
+const DEFAULT_INBOUND_STREAMS = 32
+
 /** a peer that rejoins within this long is not reconciled with again on joining */
 const RESYNC_PEER_AFTER_MS = 10_000
 /**
@@ -262,7 +268,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
     const signer = this.base.signer
     const net = this.base.net
     this.marketSvc = market({ now: this.now, ...(this.init.market ?? {}) })({ pubsub: libp2p.services.pubsub, signer, net, logger, orderBook: this.book })
-    this.negotiatorSvc = negotiate({ now: this.now, ...(this.init.negotiate ?? {}) })({
+    this.negotiatorSvc = negotiate({ now: this.now, maxInboundStreams: DEFAULT_INBOUND_STREAMS, ...(this.init.negotiate ?? {}) })({
       libp2p,
       signer,
       net,
@@ -333,7 +339,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
         onMeter: (m) => { this.meters.push(m); this.emit('meter', m) },
         awaitSession: async (id, signal) => { await this.desk!.awaitSession(id, signal) },
         onSessionClosed: (closed) => { this.desk!.onClosed(closed) }
-      }, this.init.inferSeller)
+      }, { maxInboundStreams: Math.max(DEFAULT_INBOUND_STREAMS, 2 * (sell.maxSessions ?? sell.backend.maxConcurrency)), ...(this.init.inferSeller ?? {}) })
       await this.inferSellerSvc.start()
       const m = sell.backend.model
       const terms: OfferTerms = {

@@ -107,4 +107,14 @@ describe('a Tally market of real nodes', () => {
     await waitFor(() => witness.balances().some(b => b.account === buyer.account && b.lockedUc === 400_000n), 'the witness sees the lock')
     expect((await witness.balance(buyer.account)).balanceUc).toBe(0n)
   })
+
+  it('a burst of concurrent requests from one buyer to one seller all complete (busy is not failure)', async () => {
+    const seller = await startNode({}, { sell: { backend: new SimulatedBackend({ modelId: 'sim-7b', params: 7_000_000_000, tokensPerChunk: 4, maxConcurrency: 16, tokensPerSec: 400 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: 2_000_000n, maxSessions: 16 } })
+    const buyer = await node({ bootstrap: seller.addrs(), init: { buy: { sessionLockUc: 100_000n } } })
+    await waitFor(() => buyer.offerList('sim-7b').length === 1, 'the offer')
+    const results = await Promise.allSettled(Array.from({ length: 24 }, async (_, i) => await buyer.infer('sim-7b', { messages: [{ role: 'user', content: `job ${i}` }], maxTokens: 8 }, {})))
+    const failed = results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason?.message)
+    expect(failed).toEqual([])
+    expect(buyer.quality.snapshot(seller.account)?.failures ?? 0).toBe(0)
+  })
 })

@@ -68,7 +68,7 @@ function failureFor (err: unknown): { code: FailureCodeName, message: string } {
   if (err instanceof WrongBuyerError) return { code: FailureCode.wrongBuyer, message }
   if (err instanceof SessionExpiredError) return { code: FailureCode.expired, message }
   if (err instanceof SessionClosedError) return { code: FailureCode.closed, message }
-  if (err instanceof SessionBusyError) return { code: FailureCode.busy, message }
+  if (err instanceof SessionBusyError || (err as Error)?.name === 'BackendBusyError') return { code: FailureCode.busy, message }
   if (err instanceof BudgetExhaustedError) return { code: FailureCode.budget, message }
   if (err instanceof InvalidRequestError || err instanceof WireError) return { code: FailureCode.badRequest, message }
   if (err instanceof VoucherError) return { code: FailureCode.badVoucher, message }
