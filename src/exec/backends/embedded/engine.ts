@@ -11,6 +11,7 @@
  *   are not part of the reply and are not counted, so a buyer re-tokenizing the reply with the same
  *   tokenizer gets the same number.
  */
+import { BackendBusyError } from '../../backend.js'
 import { getLlama, LlamaChat, LlamaLogLevel, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
 import type { ChatRequest, FinishReason, Usage } from '../../backend.js'
 
@@ -88,7 +89,8 @@ export class Engine {
    * carries. Aborting `signal` stops generation; the result then says 'cancelled'.
    */
   async generate (request: ChatRequest, signal: AbortSignal, onChunk: (text: string, outputTokens: number) => void): Promise<EngineResult> {
-    if (this.context.sequencesLeft < 1) throw new EngineRequestError('no free context sequence: the engine is at its concurrency limit')
+    // a sequence of the previous request can still be disposing when the parent's slot frees: busy, not broken
+    if (this.context.sequencesLeft < 1) throw new BackendBusyError('no free context sequence: the engine is at its concurrency limit')
     const sequence = this.context.getSequence()
     const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false })
     try {

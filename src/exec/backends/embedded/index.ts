@@ -180,7 +180,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
     this.pending.delete(msg.id)
     if (msg.t === 'direct-result') p.push(msg.run)
     else if (msg.t === 'done') p.push({ type: 'done', usage: msg.usage, finishReason: msg.finishReason })
-    else p.push(msg.name === 'EngineRequestError' ? new EngineRequestError(msg.message) : new Error(`${msg.name}: ${msg.message}`))
+    else p.push(msg.name === 'EngineRequestError' ? new EngineRequestError(msg.message) : msg.name === 'BackendBusyError' ? new BackendBusyError(msg.message) : new Error(`${msg.name}: ${msg.message}`))
     p.release()
   }
 
