@@ -30,6 +30,18 @@ export const SIM_SYNC_INTERVAL_MS = 2_000
 export const SIM_BOOTSTRAP_PEERS = 3
 /** a seller re-announces once per this window however many peers join in it (start-up storms) */
 export const SIM_JOIN_ANNOUNCE_DELAY_MS = 1_000
+/** per peer: 300 peers re-announce every 30 s (the production interval) */
+const ANNOUNCE_MS_PER_PEER = 100
+/** per peer: 300 peers coalesce join re-announces over 3 s (new peers also pull the book on join) */
+const JOIN_ANNOUNCE_MS_PER_PEER = 10
+/** mean gap between the sellers' reprices that measure offer propagation (independent sellers, not one burst) */
+const REPRICE_GAP_MS = 100
+/**
+ * @libp2p/memory's latency delays every buffer before the next one on the same connection, so it
+ * caps each link at 1/latency buffers per second rather than adding a propagation delay: with
+ * 5 ms, gossip at 100+ peers queues for seconds. Default off; `latencyMs` sets it per run.
+ */
+export const DEFAULT_SIM_LATENCY_MS = 0
 /** nodes started at once while building the network */
 const START_BATCH = 20
 /** per peer, added to the protocol timeouts: one event loop carries every node, so it lags with N */
@@ -151,7 +163,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const seed = String(opts.seed ?? 1)
   const durationMs = opts.durationMs ?? d.durationMs ?? 20_000
   const sellersShare = opts.sellersShare ?? d.sellersShare ?? 0.3
-  const latencyMs = opts.latencyMs ?? d.latencyMs ?? 5
+  const latencyMs = opts.latencyMs ?? d.latencyMs ?? DEFAULT_SIM_LATENCY_MS
   const requestsPerSec = opts.requestsPerSec ?? d.requestsPerSec ?? Math.max(2, Math.min(20, opts.peers / 10))
   if (!(sellersShare > 0 && sellersShare < 1)) throw new SimulationError('sellersShare must be between 0 and 1')
   if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
@@ -194,7 +206,8 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       memoryLedger: true,
       memoryLatencyMs: latencyMs,
       connectionGater: cut.gater(() => identity.account),
-      market: { announceIntervalMs: SIM_ANNOUNCE_INTERVAL_MS, joinAnnounceDelayMs: SIM_JOIN_ANNOUNCE_DELAY_MS },
+      // every re-announce is verified by every node: O(sellers × N) signatures per interval, so both scale with N
+      market: { announceIntervalMs: Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER), joinAnnounceDelayMs: Math.max(SIM_JOIN_ANNOUNCE_DELAY_MS, opts.peers * JOIN_ANNOUNCE_MS_PER_PEER) },
       sync: { intervalMs: SIM_SYNC_INTERVAL_MS, random: () => rng.next() },
       buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4 },
       inferSeller: { voucherTimeoutMs: loadScaledMs(SIM_VOUCHER_TIMEOUT_MS) },
@@ -292,11 +305,11 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const heapAfterStart = process.memoryUsage().heapUsed
   figures.offersEverywhereAtStart = !peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))
 
-  // every seller republishes once at a new price on the full network, a few ms apart: the offer
+  // every seller republishes once at a new price on the full network, ~100 ms apart: the offer
   // propagation samples (before trading, so no buyer is caught between two prices by this)
   for (const s of peers.filter(p => p.role === 'seller')) {
     await publishPrice(s, s.priceOutUc + BigInt(rng.int(1, 99)))
-    await new Promise(resolve => setTimeout(resolve, rng.int(0, 20)))
+    await new Promise(resolve => setTimeout(resolve, rng.int(REPRICE_GAP_MS / 2, REPRICE_GAP_MS * 3 / 2)))
   }
   const propDeadline = performance.now() + Math.max(5_000, opts.peers * 20)
   while (performance.now() < propDeadline && [...offerPublished.values()].some(o => o.seen.size < peers.filter(p => p.running).length - 1)) {
