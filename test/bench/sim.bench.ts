@@ -36,16 +36,24 @@ function figures (r: SimResult): Record<string, unknown> {
   }
 }
 
+/** each run's figures as soon as it ends: the whole bench takes many minutes */
+function note (name: string, f: unknown): void {
+  process.stderr.write(`sim bench ${name}: ${JSON.stringify(f)}\n`)
+}
+
 export default async function (): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {}
   const steady = await runSimulation({ peers: PEERS, scenario: SCENARIOS.steady, seed: 'bench', durationMs: DURATION_MS })
   out[`steady_${PEERS}`] = figures(steady)
+  note(`steady_${PEERS}`, out[`steady_${PEERS}`])
   const ds = await runSimulation({ peers: PEERS, scenario: SCENARIOS['double-spender'], seed: 'bench', durationMs: Math.min(DURATION_MS, 10_000) })
   out[`doubleSpender_${PEERS}`] = { ...figures(ds), flaggedP50Ms: ds.doubleSpendFlaggedMs?.p50, flaggedP95Ms: ds.doubleSpendFlaggedMs?.p95, flaggedOn: ds.doubleSpendFlaggedMs?.flaggedOn, honestNodes: ds.doubleSpendFlaggedMs?.nodes }
+  note(`doubleSpender_${PEERS}`, out[`doubleSpender_${PEERS}`])
   let largest = steady.offerPropagationMs.p95 <= PROPAGATION_TARGET_MS && steady.offerPropagationMs.unfinished === 0 ? PEERS : 0
   for (const n of SCALE) {
     const r = await runSimulation({ peers: n, scenario: SCENARIOS.steady, seed: 'bench', durationMs: DURATION_MS })
     out[`steady_${n}`] = figures(r)
+    note(`steady_${n}`, out[`steady_${n}`])
     if (r.offerPropagationMs.p95 <= PROPAGATION_TARGET_MS && r.offerPropagationMs.unfinished === 0) largest = Math.max(largest, n)
   }
   out.largestPeersWithPropagationP95Under2s = largest
