@@ -129,14 +129,17 @@ export class BuyerRouter {
   async infer (model: string, request: ChatRequest, constraints: RouteConstraints, opts: InferCallOptions = {}): Promise<RoutedResult> {
     const now = this.c.now()
     if (!this.c.book.models(now).includes(model) && this.liveSessions(model, now).length === 0) throw new UnknownModelError(`no offer for model ${JSON.stringify(model)} on the market`)
-    const candidates = this.candidates(model, constraints, request).slice(0, this.maxAttempts)
-    if (candidates.length === 0) throw new NoSellerError(`no seller of ${model} meets the constraints`)
-    const race = Math.max(1, Math.min(constraints.race ?? 1, candidates.length))
     const errors: string[] = []
     let attempts = 0
-    // when every seller was only busy (full, or this buyer's quotes/sessions with it all in use),
-    // wait a little and go round again: capacity frees as other requests end
+    // when every seller was only busy (full, or this buyer's quotes/sessions with it all in use)
+    // or had changed its price, wait a little and go round again on a fresh read of the book
     for (let round = 0, waitMs = BUSY_BACKOFF_START_MS; ; round++, waitMs = Math.min(waitMs * 2, BUSY_BACKOFF_MAX_MS)) {
+      const candidates = this.candidates(model, constraints, request).slice(0, this.maxAttempts)
+      if (candidates.length === 0) {
+        if (round === 0) throw new NoSellerError(`no seller of ${model} meets the constraints`)
+        break
+      }
+      const race = Math.max(1, Math.min(constraints.race ?? 1, candidates.length))
       let allBusy = true
       for (let i = 0; i < candidates.length;) {
         const group = candidates.slice(i, i + race)
@@ -353,7 +356,8 @@ export class BuyerRouter {
 /** the seller is full or busy right now: try the next one, but it is not a failure of the seller */
 function isBusy (err: unknown): boolean {
   if (err instanceof SellerBusyError) return true
-  if (err instanceof NegotiationRefusedError) return err.reason === RefusalReason.NO_CAPACITY
+  // a seller that repriced since its offer reached us: the next round reads the new offer
+  if (err instanceof NegotiationRefusedError) return err.reason === RefusalReason.NO_CAPACITY || err.reason === RefusalReason.PRICE_CHANGED
   if (err instanceof RemoteInferError) return err.code === FailureCode.busy
   return false
 }

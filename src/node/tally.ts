@@ -256,7 +256,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
   }
 
   private publishRecord (bytes: Uint8Array): void {
-    if (!this.base.started) return
+    // while stopping, services (e.g. the seller's final settles) still publish: libp2p is up until last
+    if (this.base.libp2p.status !== 'started') return
     this.base.libp2p.services.pubsub.publish(this.base.topics.records, bytes).catch((err: any) => {
       this.log('publishing a record failed: %s (peers will pull it)', err?.message)
     })

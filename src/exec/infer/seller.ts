@@ -131,6 +131,7 @@ export class InferSeller {
     stream.addEventListener('close', onClose)
     const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
     let session: SellerSession | undefined
+    let unpaid = false
     try {
       let contractId: Uint8Array
       let request: ChatRequest
@@ -152,6 +153,7 @@ export class InferSeller {
       }
       await this.run(lp, stream, session, request, ctrl.signal)
     } catch (err) {
+      if (err instanceof RequestFailed && (err.failure.code === FailureCode.voucherTimeout || err.failure.code === FailureCode.badVoucher)) unpaid = true
       if (err instanceof RequestFailed && !ctrl.signal.aborted) {
         this.log('request failed: %s %s', err.failure.code, err.failure.message)
         await this.sendFailure(lp, stream, err.failure)
@@ -163,6 +165,12 @@ export class InferSeller {
       stream.removeEventListener('close', onClose)
       if (session != null) this.components.sessions.endRequest(session)
       this.inflight.delete(ctrl)
+    }
+    // a buyer that stopped paying (or paid with bad vouchers) gets no more service on this
+    // session: close it now, so it is settled with what was vouchered instead of at expiry
+    if (session != null && unpaid && !session.closed) {
+      const closed = this.components.sessions.closeSession(session.terms.contractId)
+      if (closed != null) this.components.onSessionClosed?.(closed)
     }
   }
 
