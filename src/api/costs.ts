@@ -4,6 +4,7 @@
  * JSON-lines file in the data dir (or kept in memory), so `tally report` survives restarts.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
+import { formatNanoBpt, nanoBpt } from '../exec/pricing.js'
 
 export type CostKind = 'inference' | 'payment-sent' | 'payment-received'
 
@@ -35,14 +36,10 @@ export interface ReportRow {
 export type ReportBy = 'tag' | 'model' | 'seller'
 
 /** Bpt as an exact decimal string from tokens × params */
-export function formatBpt (tokenParams: bigint): string {
-  const whole = tokenParams / 1_000_000_000n
-  const frac = (tokenParams % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '')
-  return frac === '' ? whole.toString() : `${whole}.${frac}`
-}
+export const formatBpt = formatNanoBpt
 
 export function tokenParams (inputTokens: number, outputTokens: number, params: number): bigint {
-  return BigInt(inputTokens + outputTokens) * BigInt(params)
+  return nanoBpt(inputTokens + outputTokens, params)
 }
 
 /** the untagged group's name in reports */

@@ -13,6 +13,7 @@ import { parseConfig } from '../node/config.js'
 import { startGateway, type Gateway } from '../api/gateway.js'
 import { createEmbeddedBackend } from '../exec/backends/embedded/index.js'
 import { ensureTinyModel } from '../exec/model/tiny.js'
+import { formatNanoBpt } from '../exec/pricing.js'
 
 export interface DemoInit {
   sellers?: number
@@ -141,7 +142,7 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
         priceOutPerMTokUc: String(offer?.priceOutPerMTokUc ?? ''),
         served: s.meterRecords.length,
         outputTokens: out,
-        bpt: formatNano(nano),
+        bpt: formatNanoBpt(nano),
         earnedUc: buyer.ledger.balance(s.account).balanceUc.toString()
       }
     })
@@ -166,10 +167,4 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     for (const n of nodes.reverse()) await n.stop().catch(() => {})
     await rm(root, { recursive: true, force: true })
   }
-}
-
-function formatNano (nano: bigint): string {
-  const whole = nano / 1_000_000_000n
-  const frac = (nano % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '')
-  return frac === '' ? whole.toString() : `${whole}.${frac}`
 }

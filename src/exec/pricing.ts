@@ -49,7 +49,11 @@ export function nanoBpt (tokens: bigint | number, params: bigint | number): bigi
  * zeros): "3.2", "0.000000135", "7".
  */
 export function bpt (tokens: bigint | number, params: bigint | number): string {
-  const n = nanoBpt(tokens, params)
+  return formatNanoBpt(nanoBpt(tokens, params))
+}
+
+/** Bpt as an exact decimal string from nano-Bpt (tokens × params) */
+export function formatNanoBpt (n: bigint): string {
   const whole = n / PARAMS_PER_BPT
   const frac = n % PARAMS_PER_BPT
   if (frac === 0n) return whole.toString()
