@@ -14,7 +14,7 @@ import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { createBaseNode, type BaseNode, type BaseNodeInit } from './node.js'
+import { createBaseNode, topicName, type BaseNode, type BaseNodeInit } from './node.js'
 import type { TallyConfig } from './config.js'
 import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
 import { netId } from '../ledger/genesis.js'
@@ -167,7 +167,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
     const costs = new CostBook(costsFile)
     // the node object exists before libp2p so services can close over it
     let self: TallyNode | undefined
-    const recordsTopic = `tally/${Buffer.from(net.subarray(0, 4)).toString('hex')}/records/1`
+    const recordsTopic = topicName(net, 'records')
     const gossipOpts = marketGossipsubOptions(net, { topics: { [recordsTopic]: marketTopicScoreParams() } })
     const base = await createBaseNode(config, {
       ...init,
@@ -193,6 +193,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
       topicHandlers: {
         records: {
           validate: async (_from: PeerId, msg: Message) => {
+            // a peer may deliver before the ledger has loaded: not its fault, so no penalty
+            if (!ledger.isStarted()) return TopicValidatorResult.Ignore
             const verdict = gossipVerdict(self!.ingestRecord(msg.data))
             return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
           }
