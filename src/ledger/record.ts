@@ -3,11 +3,10 @@
  * stateless rule of protocols/ledger.md), and encoding new ones. Rules that need other records
  * live in validity.ts.
  */
-import { createHash } from 'node:crypto'
 import { Record as RecordPb } from '../wire/pb/ledger.js'
 import { Voucher as VoucherPb } from '../wire/pb/voucher.js'
 import { Domain } from '../wire/domains.js'
-import { decodeEnvelope, openEnvelope, sealEnvelope, signingInput, NET_LENGTH } from '../wire/envelope.js'
+import { decodeEnvelope, envelopeId, openEnvelope, sealEnvelope, NET_LENGTH } from '../wire/envelope.js'
 import { InvalidSignatureError, MessageTooLargeError, WrongDomainError } from '../wire/errors.js'
 import { isAcceptablePublicKey, PUBLIC_KEY_LENGTH, type Ed25519Signer } from '../identity/ed25519.js'
 import { InvalidRecordError } from './errors.js'
@@ -108,7 +107,7 @@ export function recordIdOf (bytes: Uint8Array, net: Uint8Array): Uint8Array {
     bad(err instanceof MessageTooLargeError ? 'too-large' : 'malformed', err?.message ?? String(err))
   }
   if (pb.domain !== Domain.record) bad('wrong-domain', `expected ${Domain.record}`)
-  return new Uint8Array(createHash('sha256').update(signingInput(pb.domain, net, pb.payload)).digest())
+  return envelopeId(pb.domain, net, pb.payload)
 }
 
 /** Decode and check a voucher envelope (domain tally/voucher/1) on this net. */
@@ -137,7 +136,7 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
     if (opts.trusted === true) {
       const pb = decodeEnvelope(bytes, MAX_RECORD_BYTES)
       if (pb.domain !== Domain.record) throw new WrongDomainError(`expected ${Domain.record}`)
-      env = { payload: pb.payload, publicKey: pb.publicKey, id: new Uint8Array(createHash('sha256').update(signingInput(pb.domain, opts.net, pb.payload)).digest()) }
+      env = { payload: pb.payload, publicKey: pb.publicKey, id: envelopeId(pb.domain, opts.net, pb.payload) }
     } else {
       env = openEnvelope(bytes, { domain: Domain.record, net: opts.net, maxBytes: MAX_RECORD_BYTES })
     }

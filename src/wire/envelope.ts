@@ -40,6 +40,11 @@ function sha256 (b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(b).digest())
 }
 
+/** The id of a signed object: SHA-256 of its signing input (the same for any signer's bytes). */
+export function envelopeId (domain: string, net: Uint8Array, payload: Uint8Array): Uint8Array {
+  return sha256(signingInput(domain, net, payload))
+}
+
 export function sealEnvelope (signer: Ed25519Signer, domain: string, net: Uint8Array, payload: Uint8Array): SignedEnvelope {
   const input = signingInput(domain, net, payload)
   const signature = signer.sign(input)
