@@ -20,8 +20,12 @@ export const DEFAULT_ANNOUNCE_INTERVAL_MS = 30_000
 export const DEFAULT_OFFER_TTL_MS = MAX_OFFER_TTL_MS
 /** a bid lives this long unless re-published */
 export const DEFAULT_BID_TTL_MS = 60_000
-/** a new peer on the offers topic gets own offers re-announced after this (joins coalesce) */
-export const DEFAULT_JOIN_ANNOUNCE_DELAY_MS = 250
+/**
+ * Re-announcing own offers when a peer joins the offers topic is off by default: every such
+ * announce floods the whole network (sellers × N × mesh degree deliveries per join window), and a
+ * joiner already pulls its neighbours' books over /tally/offers/1.0.0.
+ */
+export const DEFAULT_JOIN_ANNOUNCE_DELAY_MS: number | false = false
 /** expired entries are swept from the books this often */
 export const DEFAULT_PRUNE_INTERVAL_MS = 10_000
 /** a withdrawal on stop gets this long to leave the node */
@@ -32,8 +36,8 @@ export interface MarketInit {
   offerTtlMs?: number
   bidTtlMs?: number
   pruneIntervalMs?: number
-  /** delay of the re-announce that follows a new peer joining the offers topic */
-  joinAnnounceDelayMs?: number
+  /** re-announce own offers this long after a new peer joins the offers topic; false (default) = never */
+  joinAnnounceDelayMs?: number | false
   /** order book options (caps, quality, isFlagged) when the service builds its own book */
   book?: OrderBookInit
   /** clock; the simulator passes a virtual one */
@@ -86,7 +90,7 @@ export class MarketService extends EventTarget implements Startable {
   private readonly offerTtlMs: number
   private readonly bidTtlMs: number
   private readonly pruneIntervalMs: number
-  private readonly joinAnnounceDelayMs: number
+  private readonly joinAnnounceDelayMs: number | false
   private readonly own = new Map<string, OfferTerms>()
   private readonly ownSigned = new Map<string, Offer>()
   /** models whose offer is withdrawn while full, terms kept for quoting live sessions */
@@ -252,7 +256,7 @@ export class MarketService extends EventTarget implements Startable {
    * re-announce own offers soon after (debounced, so a burst of joins costs one announce).
    */
   private readonly onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
-    if (this.own.size === 0 || this.joinTimer != null) return
+    if (this.joinAnnounceDelayMs === false || this.own.size === 0 || this.joinTimer != null) return
     if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.offersTopic)) return
     this.joinTimer = setTimeout(() => {
       this.joinTimer = undefined

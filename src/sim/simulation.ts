@@ -28,12 +28,8 @@ export const SIM_ANNOUNCE_INTERVAL_MS = 5_000
 export const SIM_SYNC_INTERVAL_MS = 2_000
 /** each new peer dials this many random earlier peers */
 export const SIM_BOOTSTRAP_PEERS = 3
-/** a seller re-announces once per this window however many peers join in it (start-up storms) */
-export const SIM_JOIN_ANNOUNCE_DELAY_MS = 1_000
 /** per peer: 300 peers re-announce every 30 s (the production interval) */
 const ANNOUNCE_MS_PER_PEER = 100
-/** per peer: 300 peers coalesce join re-announces over 3 s (new peers also pull the book on join) */
-const JOIN_ANNOUNCE_MS_PER_PEER = 10
 /** mean gap between the sellers' reprices that measure offer propagation (independent sellers, not one burst) */
 const REPRICE_GAP_MS = 100
 /**
@@ -207,7 +203,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       memoryLatencyMs: latencyMs,
       connectionGater: cut.gater(() => identity.account),
       // every re-announce is verified by every node: O(sellers × N) signatures per interval, so both scale with N
-      market: { announceIntervalMs: Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER), joinAnnounceDelayMs: Math.max(SIM_JOIN_ANNOUNCE_DELAY_MS, opts.peers * JOIN_ANNOUNCE_MS_PER_PEER) },
+      market: { announceIntervalMs: Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER) },
       sync: { intervalMs: SIM_SYNC_INTERVAL_MS, random: () => rng.next() },
       buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4 },
       inferSeller: { voucherTimeoutMs: loadScaledMs(SIM_VOUCHER_TIMEOUT_MS) },
