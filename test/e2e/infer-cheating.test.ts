@@ -60,6 +60,12 @@ describe('a dishonest buyer', () => {
     // the seller resynchronizes on what was signed: the unpaid chunk is its whole loss
     await expect.poll(() => sessions.get(terms.contractId)!.busy).toBe(false)
     expect(sessions.get(terms.contractId)!.totalOutputTokens).toBe(0n)
+    // and it is counted as unpaid work, within the one-chunk bound
+    const unpaid = sessions.unpaid()
+    expect(unpaid.requests).toBe(1)
+    expect(unpaid.outputTokens).toBe(BigInt(first.chunk!.outputTokens))
+    expect(unpaid.amountUc).toBe(sessionAmountUc(0n, BigInt(first.chunk!.outputTokens), terms))
+    expect(unpaid.amountUc).toBeLessThanOrEqual(unpaid.boundUc)
   })
 
   it('that stops signing after one voucher loses the seller one chunk only', async () => {
@@ -76,6 +82,11 @@ describe('a dishonest buyer', () => {
     expect(held.outputTokens).toBe(out1)
     // unpaid: exactly the second chunk
     expect(second.chunk!.totalOutputTokens - held.outputTokens).toBe(BigInt(second.chunk!.outputTokens))
+    await expect.poll(() => sessions.unpaid().requests).toBe(1)
+    const unpaid = sessions.unpaid()
+    expect(unpaid.outputTokens).toBe(BigInt(second.chunk!.outputTokens))
+    expect(unpaid.amountUc).toBe(sessionAmountUc(0n, second.chunk!.totalOutputTokens, terms) - held.amountUc)
+    expect(unpaid.amountUc).toBeLessThanOrEqual(unpaid.boundUc)
   })
 
   const badVouchers: Array<[string, (t: SessionTerms, out: bigint, b: InferPeer) => Uint8Array]> = [

@@ -412,6 +412,19 @@ export class InferSeller {
       if (!clean) {
         // resynchronize on what the buyer has signed: the unpaid chunk (at most one) is the loss
         const h = session.highest
+        const lostIn = session.totalInputTokens - (h?.inputTokens ?? 0n)
+        const lostOut = session.totalOutputTokens - (h?.outputTokens ?? 0n)
+        const lostUc = session.amountUc - (h?.amountUc ?? 0n)
+        if (lostIn > 0n || lostOut > 0n || lostUc > 0n) {
+          const reqIn = lostIn > 0n ? lostIn : 0n
+          this.components.sessions.recordUnpaid({
+            inputTokens: reqIn,
+            outputTokens: lostOut > 0n ? lostOut : 0n,
+            amountUc: lostUc > 0n ? lostUc : 0n,
+            // +1: the difference of two rounded-up cumulative amounts may exceed the rounded-up difference by 1 µc
+            boundUc: amountUc(reqIn, BigInt(this.maxChunkTokens), terms.priceInPerMTokUc, terms.priceOutPerMTokUc) + 1n
+          })
+        }
         session.totalInputTokens = h?.inputTokens ?? 0n
         session.totalOutputTokens = h?.outputTokens ?? 0n
         session.amountUc = h?.amountUc ?? 0n

@@ -25,6 +25,24 @@ export interface SellerSession extends SessionBase {
   highest?: SignedVoucher
 }
 
+/**
+ * Work a seller streamed that no voucher covers (the buyer stopped signing, left, or sent a bad
+ * voucher). Window 1 bounds each request's share by one chunk of output plus that request's
+ * input tokens (vouchered only at its end): `boundUc` sums that bound over the same requests.
+ */
+export interface UnpaidWork {
+  /** requests that ended with streamed work no voucher covered */
+  requests: number
+  inputTokens: bigint
+  outputTokens: bigint
+  /** the unpaid work at the sessions' prices */
+  amountUc: bigint
+  /** Σ per request of ceil(price(that request's input tokens, one full chunk of output)) */
+  boundUc: bigint
+  /** the most output tokens left unpaid by one request */
+  maxOutputTokens: bigint
+}
+
 export interface ClosedSession {
   terms: SessionTerms
   highestVoucher?: SignedVoucher
@@ -48,6 +66,7 @@ export interface SellerSessionsInit {
 
 export class SellerSessions {
   private readonly sessions = new Map<string, SellerSession>()
+  private readonly unpaidWork: UnpaidWork = { requests: 0, inputTokens: 0n, outputTokens: 0n, amountUc: 0n, boundUc: 0n, maxOutputTokens: 0n }
   private readonly net: Uint8Array
   private readonly now: Clock
   private readonly path?: Ed25519Path
@@ -130,6 +149,22 @@ export class SellerSessions {
   list (): SellerSession[] {
     return [...this.sessions.values()]
   }
+
+  /** count work a request streamed beyond what its buyer vouchered (`boundUc`: that request's bound) */
+  recordUnpaid (w: { inputTokens: bigint, outputTokens: bigint, amountUc: bigint, boundUc: bigint }): void {
+    const u = this.unpaidWork
+    u.requests++
+    u.inputTokens += w.inputTokens
+    u.outputTokens += w.outputTokens
+    u.amountUc += w.amountUc
+    u.boundUc += w.boundUc
+    if (w.outputTokens > u.maxOutputTokens) u.maxOutputTokens = w.outputTokens
+  }
+
+  /** every request's unpaid work so far (a copy) */
+  unpaid (): UnpaidWork {
+    return { ...this.unpaidWork }
+  }
 }
 
 export interface BuyerSession extends SessionBase {
@@ -138,8 +173,13 @@ export interface BuyerSession extends SessionBase {
   lastVoucher?: SignedVoucher
 }
 
+/** contracts whose last signed amount a buyer keeps after the session is gone */
+const MAX_SIGNED_KEPT = 100_000
+
 export class BuyerSessions {
   private readonly sessions = new Map<string, BuyerSession>()
+  /** contract key → amount of the last voucher signed (what a settle may charge at most) */
+  private readonly signed = new Map<string, bigint>()
   private readonly now: Clock
 
   constructor (init: { now: Clock }) {
@@ -179,6 +219,15 @@ export class BuyerSessions {
     session.totalOutputTokens = v.outputTokens
     session.amountUc = v.amountUc
     session.lastVoucher = v
+    const key = contractKey(session.terms.contractId)
+    this.signed.delete(key)
+    this.signed.set(key, v.amountUc)
+    if (this.signed.size > MAX_SIGNED_KEPT) this.signed.delete(this.signed.keys().next().value as string)
+  }
+
+  /** the amount of the last voucher this buyer signed for a contract (0 if none is known) */
+  signedUc (contractId: Uint8Array): bigint {
+    return this.signed.get(contractKey(contractId)) ?? 0n
   }
 
   lastVoucher (contractId: Uint8Array): SignedVoucher | undefined {

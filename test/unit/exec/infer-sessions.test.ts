@@ -68,6 +68,17 @@ describe('SellerSessions', () => {
     reg.remove(t.contractId)
     expect(reg.get(t.contractId)).toBeUndefined()
   })
+
+  it('sums unpaid work and its bound over requests', () => {
+    const reg = new SellerSessions({ net, now: () => 0 })
+    expect(reg.unpaid()).toEqual({ requests: 0, inputTokens: 0n, outputTokens: 0n, amountUc: 0n, boundUc: 0n, maxOutputTokens: 0n })
+    reg.recordUnpaid({ inputTokens: 0n, outputTokens: 4n, amountUc: 3n, boundUc: 9n })
+    reg.recordUnpaid({ inputTokens: 7n, outputTokens: 2n, amountUc: 5n, boundUc: 12n })
+    const u = reg.unpaid()
+    expect(u).toEqual({ requests: 2, inputTokens: 7n, outputTokens: 6n, amountUc: 8n, boundUc: 21n, maxOutputTokens: 4n })
+    u.requests = 99
+    expect(reg.unpaid().requests).toBe(2)
+  })
 })
 
 describe('BuyerSessions', () => {
@@ -83,6 +94,11 @@ describe('BuyerSessions', () => {
     expect(reg.lastVoucher(t.contractId)).toBe(v)
     expect(() => reg.beginRequest(t.contractId)).toThrow(BudgetExhaustedError)
     expect(() => reg.beginRequest(new Uint8Array(32))).toThrow(UnknownSessionError)
+    // what a settle may charge at most survives the session
+    reg.closeSession(t.contractId)
+    reg.remove(t.contractId)
+    expect(reg.signedUc(t.contractId)).toBe(10n)
+    expect(reg.signedUc(new Uint8Array(32))).toBe(0n)
   })
 })
 
