@@ -21,6 +21,7 @@ import { netId, net8, type Genesis } from '../ledger/genesis.js'
 import type { Ed25519Signer } from '../identity/ed25519.js'
 import { BootstrapDialer, type BootstrapInit } from './bootstrap.js'
 import { ServiceRegistry, type TallyService } from './services.js'
+import { simTransport, type SimNetwork } from '../sim/net/index.js'
 
 export type TopicKind = 'offers' | 'bids' | 'records'
 export const TOPIC_KINDS: readonly TopicKind[] = ['offers', 'bids', 'records']
@@ -67,6 +68,8 @@ export interface BaseNodeInit {
   bootstrap?: BootstrapInit
   /** simulation: latency in ms added to every buffer on the memory transport (default 0) */
   memoryLatencyMs?: number
+  /** simulation: carry the memory transport's bytes over this simulated network (latency, loss) */
+  simNetwork?: SimNetwork
   /** simulation: refuse dials and inbound connections, e.g. to partition the network */
   connectionGater?: ConnectionGater
 }
@@ -217,7 +220,7 @@ export async function createBaseNode (config: TallyConfig, init: BaseNodeInit = 
     privateKey,
     start: false,
     addresses: { listen },
-    transports: [config.transport === 'memory' ? memory({ latency: init.memoryLatencyMs ?? 0 }) : tcp()],
+    transports: [config.transport === 'memory' ? (init.simNetwork != null ? simTransport(init.simNetwork) : memory({ latency: init.memoryLatencyMs ?? 0 })) : tcp()],
     connectionEncrypters: [config.encryption === 'plaintext' && config.simulation ? plaintext() : noise()],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: !config.simulation },
