@@ -12,7 +12,7 @@ export async function renderSimReport (r: SimResult): Promise<string> {
   sections.push({
     title: 'Run',
     note: `${r.description}. Sellers use the ${r.backend}.`,
-    table: [{ scenario: r.scenario, seed: r.seed, peers: r.peers, sellers: r.sellers, buyers: r.buyers, adversaries: r.adversaries, durationMs: r.durationMs, latencyMs: r.latencyMs }]
+    table: [{ scenario: r.scenario, seed: r.seed, plan: r.plan.digest.slice(0, 16), peers: r.peers, sellers: r.sellers, buyers: r.buyers, adversaries: r.adversaries, durationMs: r.durationMs, latencyMs: r.latencyMs }]
   })
   sections.push({
     title: 'Requests',
@@ -48,6 +48,17 @@ export async function renderSimReport (r: SimResult): Promise<string> {
     note: `price dispersion (coefficient of variation) ${r.market.priceDispersionCv}; the cheapest third of honest sellers served ${r.market.cheapestThirdSharePct}% of requests`,
     table: r.market.sellers.map(s => ({ peer: s.index, adversary: s.adversary, priceOutUc: s.priceOutUc, requests: s.requests, sharePct: s.sharePct })),
     charts: [scatterSpec('market share vs price (arbitrage)', 'price out, µc per 1M tokens', 'share of requests, %', r.market.sellers.map(s => ({ x: Number(s.priceOutUc), y: s.sharePct, label: `peer ${s.index}${s.adversary !== '' ? ` (${s.adversary})` : ''}` })))]
+  })
+  const L = r.losses
+  sections.push({
+    title: 'Losses of honest accounts',
+    note: `${L.withinBounds ? 'Every honest account lost no more than the protocols bound' : 'SOME LOSS EXCEEDS ITS BOUND'}. ` +
+      'A seller risks at most one unpaid chunk plus the request\'s input tokens per request (window 1); a buyer is never charged above the voucher it signed; ' +
+      'a forked account overdraws its credit line at most once per proven conflicting seq. ' +
+      `${L.honestAccounts} honest accounts; the table lists those with unpaid work, an overcharge or an open lock.`,
+    table: [{ honestSellersUnpaidUc: L.honestSellersUnpaidUc, honestSellersUnpaidBoundUc: L.honestSellersUnpaidBoundUc, honestBuyersOverchargedUc: L.honestBuyersOverchargedUc, withinBounds: L.withinBounds },
+      ...L.accounts.map(a => ({ peer: a.index, role: a.role, unpaidWorkUc: a.unpaidWorkUc, unpaidBoundUc: a.unpaidBoundUc, unpaidRequests: a.unpaidRequests, overchargedUc: a.overchargedUc, lockedUc: a.lockedUc, withinBound: a.withinBound })),
+      ...L.overdrafts.map(o => ({ peer: o.index, adversary: o.adversary, balanceUc: o.balanceUc, creditLimitUc: o.creditLimitUc, overdraftUc: o.overdraftUc, boundUc: o.boundUc, withinBound: o.withinBound }))]
   })
   sections.push({ title: 'Scenario figures', table: Object.entries(r.figures).map(([k, v]) => ({ figure: k, value: v })) })
   sections.push({ title: 'Resources', table: [r.resources] })

@@ -29,7 +29,8 @@ export async function renderSvg (spec: TopLevelSpec): Promise<string> {
 
 function tableHtml (rows: Array<Record<string, string | number | boolean>>): string {
   if (rows.length === 0) return '<p><em>no rows</em></p>'
-  const cols = Object.keys(rows[0])
+  // the union of the rows' keys, in first-seen order (rows of different shapes share one table)
+  const cols = [...new Set(rows.flatMap(r => Object.keys(r)))]
   const head = cols.map(c => `<th>${escapeHtml(c)}</th>`).join('')
   const body = rows.map(r => `<tr>${cols.map(c => `<td>${escapeHtml(String(r[c] ?? ''))}</td>`).join('')}</tr>`).join('\n')
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`

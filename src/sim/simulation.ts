@@ -16,7 +16,9 @@ import { parseConfig } from '../node/config.js'
 import { identityFromSeed } from '../identity/keystore.js'
 import { parseRecord } from '../ledger/record.js'
 import { SimulatedBackend } from '../exec/backends/simulated.js'
+import { createHash } from 'node:crypto'
 import { createRng, peerSeed, type Rng } from './rng.js'
+import { lossLedger, type LossLedger } from './losses.js'
 import { summarize, type Summary } from './stats.js'
 import type { AddPeerOptions, PeerRole, RequestView, Scenario, SimContext, SimPeer } from './scenario.js'
 
@@ -32,6 +34,13 @@ export const SIM_BOOTSTRAP_PEERS = 3
 const ANNOUNCE_MS_PER_PEER = 100
 /** mean gap between the sellers' reprices that measure offer propagation (independent sellers, not one burst) */
 const REPRICE_GAP_MS = 100
+/** at most this many sellers reprice to measure propagation (enough samples for a p95) */
+const PROPAGATION_SAMPLES = 60
+/**
+ * per peer, added to the reprice gap: every reprice costs N × mesh-degree deliveries in this one
+ * process, so the gap grows with N to keep the measurement's own load per second constant
+ */
+const REPRICE_GAP_MS_PER_PEER = 0.4
 /**
  * @libp2p/memory's latency delays every buffer before the next one on the same connection, so it
  * caps each link at 1/latency buffers per second rather than adding a propagation delay: with
@@ -72,7 +81,7 @@ export interface SimulationOptions {
 }
 
 export interface SimProgress {
-  phase: 'starting' | 'trading' | 'settling' | 'stopping' | 'done'
+  phase: 'starting' | 'warming' | 'measuring' | 'trading' | 'settling' | 'stopping' | 'done'
   /** peers started (starting) or ms of trading done (trading) */
   done: number
   total: number
@@ -98,7 +107,11 @@ export interface SimResult {
   durationMs: number
   latencyMs: number
   backend: string
-  requests: { sent: number, completed: number, failed: number, withFallback: number, errors: Record<string, number> }
+  requests: { sent: number, completed: number, failed: number, withFallback: number, errors: Record<string, number>, skippedBusy: number, late: number }
+  /** the seeded plan: same seed, same digest (roles, prices, topology, traffic ticks) */
+  plan: { digest: string, trafficTicks: number }
+  /** per honest account: what it lost and the protocols' bound */
+  losses: LossLedger
   offerPropagationMs: Summary & { unfinished: number }
   negotiationMs: Summary
   ttftMs: Summary
@@ -163,7 +176,14 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const requestsPerSec = opts.requestsPerSec ?? d.requestsPerSec ?? Math.max(2, Math.min(20, opts.peers / 10))
   if (!(sellersShare > 0 && sellersShare < 1)) throw new SimulationError('sellersShare must be between 0 and 1')
   if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
-  const rng: Rng = createRng(seed)
+  // one seeded stream per concern, so timing in one (e.g. which peer a sync picks) never shifts
+  // another (which buyer asks what): one seed, one plan
+  const rng: Rng = createRng(`${seed}/network`)
+  const trafficRng: Rng = createRng(`${seed}/traffic`)
+  const scenarioRng: Rng = createRng(`${seed}/scenario`)
+  const syncRng: Rng = createRng(`${seed}/sync`)
+  const plan = createHash('sha256')
+  const planned = (what: string): void => { plan.update(what).update('\n') }
   const loadScaledMs = (ms: number): number => ms + opts.peers * LOAD_MS_PER_PEER
   const progress = opts.onProgress ?? (() => {})
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-sim-'))
@@ -195,7 +215,9 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const buildNode = async (index: number, role: PeerRole, generation: number, priceOutUc: bigint, extra: Partial<TallyNodeInit> = {}): Promise<TallyNode> => {
     const identity = identityFromSeed(peerSeed(seed, index, generation))
     const live = peers.filter(p => p.running && p.index !== index)
-    const boot = rng.sample(live, SIM_BOOTSTRAP_PEERS).flatMap(p => p.node.addrs().slice(0, 1))
+    const bootPeers = rng.sample(live, SIM_BOOTSTRAP_PEERS)
+    planned(`node ${index}.${generation} ${role} ${priceOutUc} boot ${bootPeers.map(p => p.index).join(',')}`)
+    const boot = bootPeers.flatMap(p => p.node.addrs().slice(0, 1))
     const cfg = { ...config, bootstrap: boot }
     const init: TallyNodeInit = {
       identity,
@@ -204,7 +226,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       connectionGater: cut.gater(() => identity.account),
       // every re-announce is verified by every node: O(sellers × N) signatures per interval, so both scale with N
       market: { announceIntervalMs: Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER) },
-      sync: { intervalMs: SIM_SYNC_INTERVAL_MS, random: () => rng.next() },
+      sync: { intervalMs: SIM_SYNC_INTERVAL_MS, random: () => syncRng.next() },
       buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4 },
       inferSeller: { voucherTimeoutMs: loadScaledMs(SIM_VOUCHER_TIMEOUT_MS) },
       ...(role === 'seller'
@@ -290,22 +312,28 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     if (opts.signal?.aborted === true) break
   }
   const startMs = nowMs()
+  progress({ phase: 'warming', done: 0, total: 1 })
   // let the offers reach every book before trading
   const sellerCount = peers.filter(p => p.role === 'seller').length
   const warmDeadline = performance.now() + Math.max(10_000, opts.peers * 40)
   while (performance.now() < warmDeadline && peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))) {
-    await new Promise(resolve => setTimeout(resolve, 100))
+    await new Promise(resolve => setTimeout(resolve, 250))
   }
   // memory once the network is up and every book is full
   const rssAfterStart = process.memoryUsage().rss
   const heapAfterStart = process.memoryUsage().heapUsed
   figures.offersEverywhereAtStart = !peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))
 
-  // every seller republishes once at a new price on the full network, ~100 ms apart: the offer
+  // sellers republish once at a new price on the full network, one at a time: the offer
   // propagation samples (before trading, so no buyer is caught between two prices by this)
-  for (const s of peers.filter(p => p.role === 'seller')) {
-    await publishPrice(s, s.priceOutUc + BigInt(rng.int(1, 99)))
-    await new Promise(resolve => setTimeout(resolve, rng.int(REPRICE_GAP_MS / 2, REPRICE_GAP_MS * 3 / 2)))
+  const repricers = rng.sample(peers.filter(p => p.role === 'seller'), PROPAGATION_SAMPLES)
+  const gapMs = REPRICE_GAP_MS + opts.peers * REPRICE_GAP_MS_PER_PEER
+  for (const [i, s] of repricers.entries()) {
+    progress({ phase: 'measuring', done: i, total: repricers.length })
+    const bump = BigInt(rng.int(1, 99))
+    planned(`reprice ${s.index} +${bump}`)
+    await publishPrice(s, s.priceOutUc + bump)
+    await new Promise(resolve => setTimeout(resolve, rng.int(gapMs / 2, gapMs * 3 / 2)))
   }
   const propDeadline = performance.now() + Math.max(5_000, opts.peers * 20)
   while (performance.now() < propDeadline && [...offerPublished.values()].some(o => o.seen.size < peers.filter(p => p.running).length - 1)) {
@@ -322,7 +350,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   }
   tradingStart = nowMs()
   const ctx: SimContext = {
-    rng,
+    rng: scenarioRng,
     peers,
     model: SIM_MODEL,
     durationMs,
@@ -359,7 +387,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       const b = live.filter(p => groups.get(p.node.libp2p.peerId.toString()) === 2)
       if (a.length === 0 || b.length === 0) return
       await Promise.all(a.map(async p => {
-        const q = rng.pick(b)
+        const q = scenarioRng.pick(b)
         await p.node.libp2p.dial(multiaddr(q.node.addrs()[0]), { signal: AbortSignal.timeout(5_000) }).catch(() => {})
       }))
     },
@@ -410,17 +438,29 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       if (p.running && p.adversary == null && !doubleSpend.flagged.has(p.index) && p.node.ledger.isFlagged(doubleSpend.account)) doubleSpend.flagged.set(p.index, nowMs() - doubleSpend.atMs)
     }
   }, 20)
-  // request traffic: honest buyers, one request in flight each
+  // request traffic, planned before it starts: tick k at k × intervalMs asks a trader (drawn from
+  // the traffic stream) one request, whatever happened so far; a tick whose buyer is busy or
+  // stopped is skipped, one the event loop could not reach before the end is counted late
+  const intervalMs = Math.max(5, Math.round(1_000 / requestsPerSec))
+  const ticks = Array.from({ length: Math.floor(durationMs / intervalMs) }, (_, k) => {
+    const tick = { k, draw: trafficRng.next(), maxTokens: trafficRng.int(8, 48), n: trafficRng.int(1, 1_000_000) }
+    planned(`tick ${k} ${tick.draw} max ${tick.maxTokens} n ${tick.n}`)
+    return tick
+  })
   const busy = new Set<number>()
-  const sendOne = async (): Promise<void> => {
-    const candidates = peers.filter(p => p.running && traders.has(p.index) && !busy.has(p.index))
+  let nextTick = 0
+  let skippedBusy = 0
+  const sendOne = async (tick: typeof ticks[number]): Promise<void> => {
+    // the candidates when the tick runs: traders a scenario added later join the draw
+    const candidates = [...traders].sort((x, y) => x - y)
     if (candidates.length === 0) return
-    const b = rng.pick(candidates)
-    busy.add(b.index)
+    const bi = candidates[Math.floor(tick.draw * candidates.length)]
+    const b = peers[bi]
+    if (!b.running || busy.has(bi)) { skippedBusy++; return }
+    busy.add(bi)
+    const { maxTokens, n } = tick
     const t0 = performance.now()
     const startMs = ctx.elapsedMs()
-    const maxTokens = rng.int(8, 48)
-    const n = rng.int(1, 1_000_000)
     try {
       const r = await b.node.infer(SIM_MODEL, { messages: [{ role: 'user', content: `question ${n} from peer ${b.index}` }], maxTokens, seed: n }, { tag: 'sim' })
       requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: true, seller: r.seller, attempts: r.attempts, ttftMs: r.ttftMs, totalMs: performance.now() - t0 })
@@ -428,11 +468,13 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: false, attempts: 0, totalMs: performance.now() - t0, error: String(err?.name ?? 'Error') })
       if (requests.filter(r => !r.ok).length <= MAX_FAILURE_EVENTS) event(`request by peer ${b.index} failed: ${String(err?.name ?? 'Error')}: ${String(err?.message ?? err).slice(0, 200)}`)
     } finally {
-      busy.delete(b.index)
+      busy.delete(bi)
     }
   }
-  const intervalMs = Math.max(5, Math.round(1_000 / requestsPerSec))
-  const traffic = setInterval(() => { if (!runCtrl.signal.aborted) track(sendOne()) }, intervalMs)
+  const traffic = setInterval(() => {
+    // run every tick that is due (a lagging event loop catches up instead of dropping ticks)
+    while (!runCtrl.signal.aborted && nextTick < ticks.length && ticks[nextTick].k * intervalMs <= ctx.elapsedMs()) track(sendOne(ticks[nextTick++]))
+  }, Math.max(5, Math.floor(intervalMs / 2)))
   const progressTimer = setInterval(() => { progress({ phase: 'trading', done: Math.min(durationMs, Math.round(ctx.elapsedMs())), total: durationMs }) }, 250)
 
   try {
@@ -479,6 +521,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   }
 
   // ---- figures ----
+  const losses = lossLedger(peers, honestRunning()[0]?.node)
   const rssEnd = process.memoryUsage().rss
   const endViews = honestRunning().map(p => balanceView(p.node))
   const balancesAgree = new Set(endViews).size === 1
@@ -544,7 +587,9 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     durationMs,
     latencyMs,
     backend: 'simulated: deterministic token generator (no model runs), 7B parameters declared',
-    requests: { sent: requests.length, completed: done.length, failed: requests.length - done.length, withFallback: done.filter(r => r.attempts > 1).length, errors },
+    requests: { sent: requests.length, completed: done.length, failed: requests.length - done.length, withFallback: done.filter(r => r.attempts > 1).length, errors, skippedBusy, late: ticks.length - nextTick },
+    plan: { digest: plan.digest('hex'), trafficTicks: ticks.length },
+    losses,
     offerPropagationMs: { ...summarize(propagation), unfinished: propagationUnfinished },
     negotiationMs: summarize(negotiationMs),
     ttftMs: summarize(done.map(r => r.ttftMs ?? Number.NaN)),

@@ -15,6 +15,12 @@ describe('sim: adversaries', () => {
     expect(r.figures.flaggedOnEveryHonestNode).toBe(true)
     expect(r.figures.flaggedBuyerServed).toBe(false)
     expect(r.figures.lossWithinCreditLine).toBe(true)
+    // the loss ledger: the forker overdrew at most its credit line once (one proven seq)
+    const od = r.losses.overdrafts.find(o => o.adversary === 'double-spender')
+    expect(od).toBeDefined()
+    expect(BigInt(od!.overdraftUc)).toBeLessThanOrEqual(BigInt(od!.boundUc))
+    expect(BigInt(od!.boundUc)).toBeGreaterThan(0n)
+    expect(r.losses.withinBounds).toBe(true)
     expect(r.balancesAgree).toBe(true)
     expect(r.sumOfBalancesUc).toBe('0')
   })
@@ -47,6 +53,8 @@ describe('sim: adversaries', () => {
     expect(Number(r.figures.requestsAfterFallback)).toBeGreaterThan(0)
     expect(r.requests.completed).toBe(r.requests.sent)
     expect(r.figures.honestBuyersLossUc).toBe('0')
+    expect(r.losses.honestBuyersOverchargedUc).toBe('0')
+    expect(r.losses.withinBounds).toBe(true)
     expect(r.balancesAgree).toBe(true)
   })
 
@@ -57,6 +65,10 @@ describe('sim: adversaries', () => {
     // one chunk of the simulated backend is 4 tokens; the protocol's cap is 64
     expect(Number(r.figures.maxUnpaidTokensPerSession)).toBeLessThanOrEqual(64)
     expect(r.figures.riderBalanceUc).toBe('0')
+    // the sellers' own count of unpaid work: some, and within the one-chunk bound per request
+    expect(BigInt(r.losses.honestSellersUnpaidUc)).toBeGreaterThan(0n)
+    expect(BigInt(r.losses.honestSellersUnpaidUc)).toBeLessThanOrEqual(BigInt(r.losses.honestSellersUnpaidBoundUc))
+    expect(r.losses.withinBounds).toBe(true)
     expect(r.requests.completed).toBe(r.requests.sent)
     expect(r.balancesAgree).toBe(true)
   })

@@ -20,7 +20,22 @@ describe('sim: steady', () => {
     // arbitrage: the cheapest third of the sellers serves most requests
     expect(r.market.cheapestThirdSharePct).toBeGreaterThan(50)
     expect(r.resources.rssPerPeerMb).toBeGreaterThan(0)
+    // nobody honest lost anything beyond the bounds; honest buyers were never overcharged
+    expect(r.losses.withinBounds).toBe(true)
+    expect(r.losses.honestBuyersOverchargedUc).toBe('0')
+    expect(r.losses.overdrafts).toEqual([])
+    expect(r.losses.honestAccounts).toBe(20)
     // JSON-able: no bigint anywhere
     expect(() => JSON.stringify(r)).not.toThrow()
+  })
+
+  it('one seed, one plan: roles, prices, topology and traffic ticks repeat; another seed differs', async () => {
+    const a = await runSmall('steady', { peers: 6, durationMs: 1_500, seed: 'plan' })
+    const b = await runSmall('steady', { peers: 6, durationMs: 1_500, seed: 'plan' })
+    const c = await runSmall('steady', { peers: 6, durationMs: 1_500, seed: 'other' })
+    expect(a.plan.trafficTicks).toBeGreaterThan(0)
+    expect(b.plan).toEqual(a.plan)
+    expect(b.market.sellers.map(s => [s.index, s.priceOutUc])).toEqual(a.market.sellers.map(s => [s.index, s.priceOutUc]))
+    expect(c.plan.digest).not.toBe(a.plan.digest)
   })
 })

@@ -25,7 +25,10 @@ export function simSummary (r: SimResult): string[] {
     `settlement convergence ${f(r.settlementConvergenceMs)} (${r.settlementConvergenceMs.unfinished} unfinished)`,
     `ledgers ${r.balancesAgree ? 'agree' : `DIVERGE (${r.finalBalanceViews} views)`}, Σ balances ${r.sumOfBalancesUc} µc, ${r.settledSessions} sessions settled`,
     `cheapest third of sellers served ${r.market.cheapestThirdSharePct}% (price CV ${r.market.priceDispersionCv})`,
-    `memory ${r.resources.rssPerPeerMb} MB RSS per peer, cpu ${r.resources.cpuUserMs + r.resources.cpuSystemMs} ms in ${r.resources.wallMs} ms`
+    `memory ${r.resources.rssPerPeerMb} MB RSS per peer, cpu ${r.resources.cpuUserMs + r.resources.cpuSystemMs} ms in ${r.resources.wallMs} ms`,
+    `honest losses ${r.losses.withinBounds ? 'within bounds' : 'BEYOND BOUNDS'}: sellers' unpaid work ${r.losses.honestSellersUnpaidUc} µc (bound ${r.losses.honestSellersUnpaidBoundUc} µc), buyers overcharged ${r.losses.honestBuyersOverchargedUc} µc` +
+      (r.losses.overdrafts.length > 0 ? `, forked accounts overdrawn ${r.losses.overdrafts.map(o => `${o.overdraftUc}/${o.boundUc}`).join(', ')} µc (bound)` : ''),
+    `plan ${r.plan.digest.slice(0, 16)} (${r.plan.trafficTicks} traffic ticks, ${r.requests.skippedBusy} skipped: buyer busy)`
   ]
   if (r.doubleSpendFlaggedMs != null) lines.push(`double spender flagged on ${r.doubleSpendFlaggedMs.flaggedOn}/${r.doubleSpendFlaggedMs.nodes} nodes, ${f(r.doubleSpendFlaggedMs)}`)
   for (const [k, v] of Object.entries(r.figures)) lines.push(`${k}: ${String(v)}`)
@@ -42,7 +45,7 @@ export async function simHandler (flags: SimFlags, io: CliIO, signal: AbortSigna
     if (p.phase !== phase) {
       bar?.stop()
       phase = p.phase
-      if (p.phase === 'starting' || p.phase === 'trading') {
+      if (p.phase === 'starting' || p.phase === 'measuring' || p.phase === 'trading') {
         bar = new SingleBar({ format: `${p.phase} [{bar}] {value}/{total}`, stream: process.stderr }, Presets.shades_classic)
         bar.start(p.total, p.done)
       } else {
