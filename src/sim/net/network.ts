@@ -14,9 +14,10 @@
  *
  * Scheduling. Deliveries never run inside the send call: everything goes through a min-heap keyed
  * by (delivery time, sequence number) and is delivered in a macrotask (setImmediate when due now,
- * one shared setTimeout armed for the earliest future delivery). Each tick delivers only what was
- * due when the tick began, so a message cascading through hundreds of nodes advances one hop per
- * tick and timers (heartbeats, protocol timeouts, the simulator's clocks) run in between.
+ * one shared setTimeout armed for the earliest future delivery). Each tick delivers, in order, what
+ * was due when the tick began, at most maxPerTick of it, so a message cascading through hundreds of
+ * nodes advances one hop per tick and timers (heartbeats, protocol timeouts, the simulator's
+ * clocks) run in between. When the CPU cannot keep up, deliveries run late (never early).
  */
 import { createHash } from 'node:crypto'
 import { createRng } from '../rng.js'
@@ -26,6 +27,11 @@ export const DEFAULT_JITTER = 0.5
 /** Linux's minimum TCP retransmission timeout */
 export const DEFAULT_RTO_MS = 200
 export const DEFAULT_SEED = 'tally-sim-net'
+/**
+ * deliveries per macrotask: the work a delivery sets off (decoding, signature checks) runs in the
+ * microtasks after the tick, so an unbounded batch of a flood still blocks timers for seconds
+ */
+export const DEFAULT_MAX_PER_TICK = 64
 /** a simulated latency above this is a configuration mistake, not a network */
 const MAX_LATENCY_MS = 600_000
 
@@ -53,6 +59,8 @@ export interface SimNetworkInit {
   seed?: string
   /** clock in ms (default performance.now) */
   now?: () => number
+  /** at most this many deliveries per macrotask; the rest stay due for the next one (default 64) */
+  maxPerTick?: number
 }
 
 export interface SimNetworkStats {
@@ -107,6 +115,7 @@ export class SimNetwork {
   readonly lossRate: number
   readonly rtoMs: number
   readonly seed: string
+  readonly maxPerTick: number
   /** errors thrown by delivery callbacks (the transport's callbacks do not throw; kept for diagnosis) */
   readonly deliveryErrors: unknown[] = []
   private readonly random: () => number
@@ -132,6 +141,8 @@ export class SimNetwork {
     this.seed = init.seed ?? DEFAULT_SEED
     if (init.random !== undefined && typeof init.random !== 'function') throw new SimNetworkError('random', 'expected a function returning [0, 1)')
     if (init.now !== undefined && typeof init.now !== 'function') throw new SimNetworkError('now', 'expected a function returning ms')
+    this.maxPerTick = init.maxPerTick ?? DEFAULT_MAX_PER_TICK
+    if (!Number.isSafeInteger(this.maxPerTick) || this.maxPerTick < 1) throw new SimNetworkError('maxPerTick', `expected an integer ≥ 1, got ${String(init.maxPerTick)}`)
     this.random = init.random ?? createRng(`${this.seed}:loss`).next
     this.clock = init.now ?? (() => performance.now())
   }
@@ -246,7 +257,8 @@ export class SimNetwork {
     this.clearTimer()
     // only what was due when the tick began: new due-now sends wait for the next tick
     const t = this.clock()
-    while (this.heap.length > 0 && this.heap[0].at <= t) {
+    let budget = this.maxPerTick
+    while (budget-- > 0 && this.heap.length > 0 && this.heap[0].at <= t) {
       const d = this.pop()
       try {
         d.run()

@@ -171,3 +171,22 @@ describe('SimNetwork', () => {
     expect(net.lookup('/memory/x')).toBeUndefined()
   })
 })
+
+describe('SimNetwork batching', () => {
+  it('delivers at most maxPerTick per macrotask, in order, and a timer runs between batches', async () => {
+    const net = new SimNetwork({ latencyMs: 0, maxPerTick: 4 })
+    const dir = net.direction('a', 'b')
+    const log: string[] = []
+    const total = 4000
+    for (let i = 0; i < total; i++) net.sendData(dir, 1, () => { log.push(`d${i}`) })
+    setTimeout(() => { log.push('timer') }, 0)
+    while (net.stats().pending > 0) await new Promise(resolve => setTimeout(resolve, 5))
+    const ds = log.filter(x => x !== 'timer')
+    expect(ds).toEqual(Array.from({ length: total }, (_, i) => `d${i}`))
+    // 1000 macrotasks of 4: the 0 ms timer does not wait for the whole backlog
+    expect(log.indexOf('timer')).toBeGreaterThanOrEqual(0)
+    expect(log.indexOf('timer')).toBeLessThan(total)
+    expect(() => new SimNetwork({ maxPerTick: 0 })).toThrow(SimNetworkError)
+    expect(() => new SimNetwork({ maxPerTick: 1.5 })).toThrow(SimNetworkError)
+  })
+})
