@@ -131,13 +131,21 @@ export class BuyerRouter {
     if (!this.c.book.models(now).includes(model) && this.liveSessions(model, now).length === 0) throw new UnknownModelError(`no offer for model ${JSON.stringify(model)} on the market`)
     const errors: string[] = []
     let attempts = 0
-    // when every seller was only busy (full, or this buyer's quotes/sessions with it all in use)
-    // or had changed its price, wait a little and go round again on a fresh read of the book
-    for (let round = 0, waitMs = BUSY_BACKOFF_START_MS; ; round++, waitMs = Math.min(waitMs * 2, BUSY_BACKOFF_MAX_MS)) {
-      const candidates = this.candidates(model, constraints, request).slice(0, this.maxAttempts)
+    // a seller that was only busy (full, or this buyer's quotes/sessions with it all in use) or had
+    // changed its price is skipped for the rest of this call: the next round goes on down the price
+    // list at once. Only when every seller in the book was busy does the router wait a little and
+    // go round again on a fresh read of the book.
+    const busySellers = new Set<string>()
+    let waitMs = BUSY_BACKOFF_START_MS
+    for (let round = 0; ; round++) {
+      const candidates = this.candidates(model, constraints, request).filter(o => !busySellers.has(o.seller)).slice(0, this.maxAttempts)
       if (candidates.length === 0) {
         if (round === 0) throw new NoSellerError(`no seller of ${model} meets the constraints`)
-        break
+        if (busySellers.size === 0 || this.c.now() - now + waitMs > BUSY_WAIT_MAX_MS) break
+        await new Promise(resolve => setTimeout(resolve, waitMs))
+        waitMs = Math.min(waitMs * 2, BUSY_BACKOFF_MAX_MS)
+        busySellers.clear()
+        continue
       }
       const race = Math.max(1, Math.min(constraints.race ?? 1, candidates.length))
       let allBusy = true
@@ -155,11 +163,11 @@ export class BuyerRouter {
           errors.push((err.cause as Error)?.message ?? String(err.cause))
           if (opts.signal?.aborted === true) throw err.cause
           if (err.cause instanceof InsufficientCreditError) throw err.cause
-          if (!isBusy(err.cause)) allBusy = false
+          if (isBusy(err.cause)) for (const o of group) busySellers.add(o.seller)
+          else allBusy = false
         }
       }
-      if (!allBusy || this.c.now() - now + waitMs > BUSY_WAIT_MAX_MS) break
-      await new Promise(resolve => setTimeout(resolve, waitMs))
+      if (!allBusy) break
     }
     const timeouts = errors.filter(e => /first.token|timeout/i.test(e)).length
     const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(errors)].slice(0, 4).join('; ')}`

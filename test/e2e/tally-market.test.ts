@@ -117,4 +117,16 @@ describe('a Tally market of real nodes', () => {
     expect(failed).toEqual([])
     expect(buyer.quality.snapshot(seller.account)?.failures ?? 0).toBe(0)
   })
+
+  it('when the cheaper sellers are busy, the router goes on down the price list instead of waiting', async () => {
+    const sell = (priceOut: bigint): TallyNodeInit => ({ sell: { backend: new SimulatedBackend({ modelId: 'sim-7b', params: 7_000_000_000, tokensPerChunk: 2, tokensPerSec: 20 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: priceOut, maxSessions: 1 } })
+    const s1 = await startNode({}, sell(2_000_000n))
+    const s2 = await startNode({ bootstrap: s1.addrs() }, sell(3_000_000n))
+    const s3 = await startNode({ bootstrap: s1.addrs() }, sell(4_000_000n))
+    // one seller per round: without skipping busy sellers the router would wait for the cheapest
+    const buyer = await node({ bootstrap: s1.addrs(), init: { buy: { sessionLockUc: 100_000n, maxAttempts: 1 } } })
+    await waitFor(() => buyer.offerList('sim-7b').length === 3, 'three offers')
+    const results = await Promise.all([0, 1, 2].map(async i => await buyer.infer('sim-7b', { messages: [{ role: 'user', content: `slow job ${i}` }], maxTokens: 16 }, {})))
+    expect(new Set(results.map(r => r.seller))).toEqual(new Set([s1.account, s2.account, s3.account]))
+  })
 })
