@@ -222,8 +222,9 @@ class SimTransport implements Transport {
         })
         return
       }
-      listener.accept(inbound)
+      // SYN-ACK first: anything the listener sends on accepting ties with it and must come after
       network.sendControl(network.direction(remote, local), () => { resolve(dialer) })
+      listener.accept(inbound)
     })
     try {
       return await promise
