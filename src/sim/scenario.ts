@@ -30,8 +30,10 @@ export interface ScenarioDefaults {
   /** requests per second over all honest buyers */
   requestsPerSec?: number
   durationMs?: number
-  /** per-link latency of the memory transport, ms */
+  /** mean one-way link latency, ms */
   latencyMs?: number
+  /** share of buffers lost (retransmitted after 200 ms) */
+  lossRate?: number
 }
 
 export interface AddPeerOptions {

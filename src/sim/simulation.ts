@@ -19,6 +19,7 @@ import { SimulatedBackend } from '../exec/backends/simulated.js'
 import { createHash } from 'node:crypto'
 import { createRng, peerSeed, type Rng } from './rng.js'
 import { lossLedger, type LossLedger } from './losses.js'
+import { SimNetwork, DEFAULT_JITTER, DEFAULT_RTO_MS } from './net/index.js'
 import { summarize, type Summary } from './stats.js'
 import type { AddPeerOptions, PeerRole, RequestView, Scenario, SimContext, SimPeer } from './scenario.js'
 
@@ -42,11 +43,10 @@ const PROPAGATION_SAMPLES = 60
  */
 const REPRICE_GAP_MS_PER_PEER = 0.4
 /**
- * @libp2p/memory's latency delays every buffer before the next one on the same connection, so it
- * caps each link at 1/latency buffers per second rather than adding a propagation delay: with
- * 5 ms, gossip at 100+ peers queues for seconds. Default off; `latencyMs` sets it per run.
+ * mean one-way latency of a simulated link (each link is fixed within ±50 % of it): a propagation
+ * delay, not a throughput cap (src/sim/net)
  */
-export const DEFAULT_SIM_LATENCY_MS = 0
+export const DEFAULT_SIM_LATENCY_MS = 10
 /** nodes started at once while building the network */
 const START_BATCH = 20
 /** per peer, added to the protocol timeouts: one event loop carries every node, so it lags with N */
@@ -74,7 +74,12 @@ export interface SimulationOptions {
   /** trading time after the network is up; default the scenario's (or 20 s) */
   durationMs?: number
   sellersShare?: number
+  /** mean one-way link latency, ms (default 10) */
   latencyMs?: number
+  /** each link's latency is uniform in latencyMs × [1 − jitter, 1 + jitter] (default 0.5) */
+  jitter?: number
+  /** share of buffers lost and retransmitted after 200 ms (default 0) */
+  lossRate?: number
   requestsPerSec?: number
   onProgress?: (p: SimProgress) => void
   signal?: AbortSignal
@@ -106,6 +111,8 @@ export interface SimResult {
   adversaries: number
   durationMs: number
   latencyMs: number
+  /** the simulated links: latency model, loss and what crossed them */
+  links: { latencyMs: number, jitter: number, lossRate: number, rtoMs: number, buffers: number, bytes: number, retransmits: number, connections: number }
   backend: string
   requests: { sent: number, completed: number, failed: number, withFallback: number, errors: Record<string, number>, skippedBusy: number, late: number }
   /** the seeded plan: same seed, same digest (roles, prices, topology, traffic ticks) */
@@ -173,6 +180,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const durationMs = opts.durationMs ?? d.durationMs ?? 20_000
   const sellersShare = opts.sellersShare ?? d.sellersShare ?? 0.3
   const latencyMs = opts.latencyMs ?? d.latencyMs ?? DEFAULT_SIM_LATENCY_MS
+  const lossRate = opts.lossRate ?? d.lossRate ?? 0
   const requestsPerSec = opts.requestsPerSec ?? d.requestsPerSec ?? Math.max(2, Math.min(20, opts.peers / 10))
   if (!(sellersShare > 0 && sellersShare < 1)) throw new SimulationError('sellersShare must be between 0 and 1')
   if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
@@ -182,6 +190,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const trafficRng: Rng = createRng(`${seed}/traffic`)
   const scenarioRng: Rng = createRng(`${seed}/scenario`)
   const syncRng: Rng = createRng(`${seed}/sync`)
+  const net = new SimNetwork({ latencyMs, jitter: opts.jitter ?? DEFAULT_JITTER, lossRate, rtoMs: DEFAULT_RTO_MS, seed: `${seed}/links`, random: createRng(`${seed}/loss`).next })
   const plan = createHash('sha256')
   const planned = (what: string): void => { plan.update(what).update('\n') }
   const loadScaledMs = (ms: number): number => ms + opts.peers * LOAD_MS_PER_PEER
@@ -222,7 +231,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     const init: TallyNodeInit = {
       identity,
       memoryLedger: true,
-      memoryLatencyMs: latencyMs,
+      simNetwork: net,
       connectionGater: cut.gater(() => identity.account),
       // every re-announce is verified by every node: O(sellers × N) signatures per interval, so both scale with N
       market: { announceIntervalMs: Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER) },
@@ -586,6 +595,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     adversaries: peers.filter(p => p.adversary != null).length,
     durationMs,
     latencyMs,
+    links: (() => { const st = net.stats(); return { latencyMs, jitter: net.jitter, lossRate, rtoMs: net.rtoMs, buffers: st.buffers, bytes: st.bytes, retransmits: st.retransmits, connections: st.connections } })(),
     backend: 'simulated: deterministic token generator (no model runs), 7B parameters declared',
     requests: { sent: requests.length, completed: done.length, failed: requests.length - done.length, withFallback: done.filter(r => r.attempts > 1).length, errors, skippedBusy, late: ticks.length - nextTick },
     plan: { digest: plan.digest('hex'), trafficTicks: ticks.length },

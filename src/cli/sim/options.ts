@@ -10,6 +10,8 @@ export interface SimFlags {
   duration?: string
   sellers?: string
   latency?: string
+  jitter?: string
+  loss?: string
   json?: boolean
   report?: string
 }
@@ -21,6 +23,8 @@ export interface SimOptions {
   durationMs?: number
   sellersShare?: number
   latencyMs?: number
+  jitter?: number
+  lossRate?: number
   json: boolean
   report?: string
 }
@@ -38,7 +42,9 @@ export function simOptions (cmd: Command): Command {
     .option('--seed <s>', 'seed for every random choice (same seed, same timeline)', '1')
     .option('--duration <time>', 'trading time, e.g. 60s, 2m, 1500ms (default: the scenario\'s)')
     .option('--sellers <share>', 'share of peers that sell, 0..1 (default: the scenario\'s)')
-    .option('--latency <ms>', 'per-link latency of the memory transport, ms')
+    .option('--latency <ms>', 'mean one-way latency of a link, ms (default 10)')
+    .option('--jitter <share>', 'each link\'s latency is within ±share of the mean, 0..1 (default 0.5)')
+    .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
     .option('--json', 'print the result as one JSON document')
     .option('--report <file>', 'write a self-contained HTML report')
 }
@@ -50,6 +56,13 @@ export function parseDuration (v: string): number {
   const n = Number(m[1]) * (m[2] === 'm' ? 60_000 : m[2] === 's' ? 1_000 : 1)
   if (!(n >= 100 && n <= MAX_SIM_DURATION_MS)) throw new UsageError(`--duration: must be between 100ms and 60m, got ${v}`)
   return Math.round(n)
+}
+
+/** a decimal share in [0, max] */
+function share (flag: string, v: string, max: number): number {
+  const n = Number(v)
+  if (!/^(0|1)?(\.[0-9]+)?$/.test(v) || v === '' || v === '.' || !(n >= 0 && n <= max)) throw new UsageError(`${flag}: expected a number between 0 and ${max}, got ${JSON.stringify(v.slice(0, 40))}`)
+  return n
 }
 
 export function parseSimFlags (f: SimFlags): SimOptions {
@@ -71,6 +84,8 @@ export function parseSimFlags (f: SimFlags): SimOptions {
     if (!/^[0-9]+$/.test(f.latency) || l > 10_000) throw new UsageError(`--latency: expected an integer 0..10000 ms, got ${JSON.stringify(f.latency.slice(0, 40))}`)
     o.latencyMs = l
   }
+  if (f.jitter != null) o.jitter = share('--jitter', f.jitter, 1)
+  if (f.loss != null) o.lossRate = share('--loss', f.loss, 0.5)
   if (f.report != null) {
     if (f.report.length === 0) throw new UsageError('--report: expected a file path')
     o.report = f.report
