@@ -26,6 +26,8 @@ export const DEFAULT_BID_TTL_MS = 60_000
  * joiner already pulls its neighbours' books over /tally/offers/1.0.0.
  */
 export const DEFAULT_JOIN_ANNOUNCE_DELAY_MS: number | false = false
+/** an announce that reached no peer is repeated this long after the first peer joins the offers topic */
+export const UNHEARD_ANNOUNCE_DELAY_MS = 250
 /** expired entries are swept from the books this often */
 export const DEFAULT_PRUNE_INTERVAL_MS = 10_000
 /** a withdrawal on stop gets this long to leave the node */
@@ -98,6 +100,8 @@ export class MarketService extends EventTarget implements Startable {
   private lastSeq = 0n
   private announceTimer?: ReturnType<typeof setInterval>
   private joinTimer?: ReturnType<typeof setTimeout>
+  /** the last announce reached no peer (a seller that started alone): repeat it when one joins */
+  private unheard = false
   private pruneTimer?: ReturnType<typeof setInterval>
   private started = false
 
@@ -232,13 +236,12 @@ export class MarketService extends EventTarget implements Startable {
   private async publish (topic: string, offer: Offer, signal?: AbortSignal): Promise<void> {
     try {
       const p = this.pubsub.publish(topic, offer.bytes)
-      if (signal == null) {
-        await p
-      } else {
-        await Promise.race([p, new Promise((_resolve, reject) => {
+      const r = signal == null
+        ? await p
+        : await Promise.race([p, new Promise<never>((_resolve, reject) => {
           signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
         })])
-      }
+      if (topic === this.offersTopic) this.unheard = (r?.recipients?.length ?? 0) === 0
     } catch (err: any) {
       this.log('offer publish for %s failed: %s', offer.modelId, err?.message ?? err)
     }
@@ -252,16 +255,18 @@ export class MarketService extends EventTarget implements Startable {
   }
 
   /**
-   * A peer that joins the offers topic has seen none of the offers announced before it came:
-   * re-announce own offers soon after (debounced, so a burst of joins costs one announce).
+   * A peer joined the offers topic. An announce that reached nobody is repeated soon after; with
+   * joinAnnounceDelayMs set, own offers are re-announced on every join (debounced, so a burst of
+   * joins costs one announce). Otherwise the joiner pulls its neighbours' books.
    */
   private readonly onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
-    if (this.joinAnnounceDelayMs === false || this.own.size === 0 || this.joinTimer != null) return
+    const delay = this.unheard ? UNHEARD_ANNOUNCE_DELAY_MS : this.joinAnnounceDelayMs
+    if (delay === false || this.own.size === 0 || this.joinTimer != null) return
     if (!evt.detail.subscriptions.some(s => s.subscribe && s.topic === this.offersTopic)) return
     this.joinTimer = setTimeout(() => {
       this.joinTimer = undefined
       if (this.started) void this.announceAll()
-    }, this.joinAnnounceDelayMs)
+    }, delay)
     this.joinTimer.unref?.()
   }
 

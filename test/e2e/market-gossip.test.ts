@@ -43,6 +43,21 @@ async function marketPeer (init: Parameters<typeof market>[0] = {}): Promise<{ p
 }
 
 describe('market gossip', () => {
+  it('an offer announced to nobody is announced again when a first peer joins; a heard one is not re-announced per join', async () => {
+    const s = await marketPeer()
+    await s.svc.setOffer(terms())
+    const b = await marketPeer()
+    await connect(s.peer, b.peer)
+    await waitFor(() => b.svc.book.query({ model: 'llama-3-8b' }, Date.now()).length === 1)
+    // the offer has been heard: a later joiner waits for the next periodic announce (or pulls a
+    // neighbour's book over /tally/offers in a full node) instead of every join flooding the network
+    const c = await marketPeer()
+    await connect(s.peer, c.peer)
+    await waitFor(() => s.peer.libp2p.services.pubsub.getSubscribers(s.svc.offersTopic).length === 2)
+    await new Promise(resolve => setTimeout(resolve, 1_000))
+    expect(c.svc.book.query({ model: 'llama-3-8b' }, Date.now())).toHaveLength(0)
+  })
+
   it('offers reach every book in price order; a withdrawal removes the offer everywhere', async () => {
     const a = await marketPeer()
     const b = await marketPeer()
