@@ -72,6 +72,12 @@ export interface BaseNodeInit {
   simNetwork?: SimNetwork
   /** simulation: refuse dials and inbound connections, e.g. to partition the network */
   connectionGater?: ConnectionGater
+  /**
+   * libp2p connection manager limits on top of its defaults. A simulation raises
+   * maxIncomingPendingConnections: libp2p refuses an 11th inbound connection still being upgraded,
+   * and a cheap seller in a market of hundreds is dialled by many buyers at once.
+   */
+  connectionManager?: { maxConnections?: number, maxIncomingPendingConnections?: number }
 }
 
 export interface BaseNode extends EventEmitter<BaseNodeEvents> {
@@ -224,6 +230,7 @@ export async function createBaseNode (config: TallyConfig, init: BaseNodeInit = 
     connectionEncrypters: [config.encryption === 'plaintext' && config.simulation ? plaintext() : noise()],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: !config.simulation },
+    ...(init.connectionManager != null ? { connectionManager: init.connectionManager } : {}),
     services: {
       ...(init.libp2pServices ?? {}),
       identify: identify(),

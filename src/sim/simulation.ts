@@ -16,6 +16,10 @@ import { parseConfig } from '../node/config.js'
 import { identityFromSeed } from '../identity/keystore.js'
 import { parseRecord } from '../ledger/record.js'
 import { SimulatedBackend } from '../exec/backends/simulated.js'
+import { DEFAULT_DIAL_TIMEOUT_MS as DEFAULT_INFER_DIAL_TIMEOUT_MS } from '../exec/infer/buyer.js'
+import { DEFAULT_NEGOTIATE_TIMEOUT_MS } from '../contract/negotiate.js'
+import { createEmbeddedBackend } from '../exec/backends/embedded/index.js'
+import { ensureTinyModel, TINY_MODEL_ID } from '../exec/model/tiny.js'
 import { createHash } from 'node:crypto'
 import { createRng, peerSeed, type Rng } from './rng.js'
 import { lossLedger, type LossLedger } from './losses.js'
@@ -27,12 +31,26 @@ export const SIM_MODEL = 'sim-7b'
 export const SIM_MODEL_PARAMS = 7_000_000_000
 /** offers re-announce this often in simulations (30 s in production): scaled for short runs */
 export const SIM_ANNOUNCE_INTERVAL_MS = 5_000
-/** ledger pull sync period in simulations */
+/** ledger pull sync period in simulations (at least: it grows with N, see SYNC_MS_PER_PEER) */
 export const SIM_SYNC_INTERVAL_MS = 2_000
+/** per peer: each node reconciles with a random peer once per interval, N of them per interval in this process */
+const SYNC_MS_PER_PEER = 20
 /** each new peer dials this many random earlier peers */
 export const SIM_BOOTSTRAP_PEERS = 3
-/** per peer: 300 peers re-announce every 30 s (the production interval) */
-const ANNOUNCE_MS_PER_PEER = 100
+/**
+ * per peer: every announce costs about N × 3 deliveries in this one process, and there are
+ * sellers (∝ N) of them per interval, so the interval grows with N: 100 peers re-announce every
+ * 30 s (the production interval), 300 and more every 90 s (offers expire after 2 min)
+ */
+const ANNOUNCE_MS_PER_PEER = 300
+/** offers expire after 2 min: re-announce at least this often whatever N */
+const MAX_ANNOUNCE_INTERVAL_MS = 90_000
+/**
+ * gossipsub's heartbeat (1 s in production) per peer: every node's heartbeat sends IHAVE gossip
+ * and maintains its meshes, so N nodes in one process cost N heartbeats per interval; scaled so
+ * that the process runs about 200 of them per second
+ */
+const HEARTBEAT_MS_PER_PEER = 5
 /** mean gap between the sellers' reprices that measure offer propagation (independent sellers, not one burst) */
 const REPRICE_GAP_MS = 100
 /** at most this many sellers reprice to measure propagation (enough samples for a p95) */
@@ -41,12 +59,16 @@ const PROPAGATION_SAMPLES = 60
  * per peer, added to the reprice gap: every reprice costs N × mesh-degree deliveries in this one
  * process, so the gap grows with N to keep the measurement's own load per second constant
  */
-const REPRICE_GAP_MS_PER_PEER = 0.4
+const REPRICE_GAP_MS_PER_PEER = 2
 /**
  * mean one-way latency of a simulated link (each link is fixed within ±50 % of it): a propagation
  * delay, not a throughput cap (src/sim/net)
  */
 export const DEFAULT_SIM_LATENCY_MS = 10
+/** sellers running a real engine (one child process each) */
+export const MAX_EMBEDDED_SELLERS = 8
+/** share of the traffic asking for the embedded sellers' model when there are any */
+const EMBEDDED_TRAFFIC_SHARE = 0.2
 /** nodes started at once while building the network */
 const START_BATCH = 20
 /** per peer, added to the protocol timeouts: one event loop carries every node, so it lags with N */
@@ -81,6 +103,8 @@ export interface SimulationOptions {
   /** share of buffers lost and retransmitted after 200 ms (default 0) */
   lossRate?: number
   requestsPerSec?: number
+  /** this many sellers run the real embedded engine on the tiny model instead of the simulated backend (default 0) */
+  embeddedSellers?: number
   onProgress?: (p: SimProgress) => void
   signal?: AbortSignal
 }
@@ -114,6 +138,8 @@ export interface SimResult {
   /** the simulated links: latency model, loss and what crossed them */
   links: { latencyMs: number, jitter: number, lossRate: number, rtoMs: number, buffers: number, bytes: number, retransmits: number, connections: number }
   backend: string
+  /** sellers running the real embedded engine, and the requests that went to their model */
+  embedded: { sellers: number, model: string, requests: number, completed: number }
   requests: { sent: number, completed: number, failed: number, withFallback: number, errors: Record<string, number>, skippedBusy: number, late: number }
   /** the seeded plan: same seed, same digest (roles, prices, topology, traffic ticks) */
   plan: { digest: string, trafficTicks: number }
@@ -145,7 +171,7 @@ export interface SimResult {
   samples: Record<string, number[]>
 }
 
-interface RequestSample extends RequestView { ttftMs?: number, totalMs: number }
+interface RequestSample extends RequestView { ttftMs?: number, totalMs: number, model?: string }
 
 const mb = (b: number): number => Math.round(b / 1048576 * 100) / 100
 
@@ -184,6 +210,9 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const requestsPerSec = opts.requestsPerSec ?? d.requestsPerSec ?? Math.max(2, Math.min(20, opts.peers / 10))
   if (!(sellersShare > 0 && sellersShare < 1)) throw new SimulationError('sellersShare must be between 0 and 1')
   if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
+  const embeddedSellers = opts.embeddedSellers ?? 0
+  if (!Number.isInteger(embeddedSellers) || embeddedSellers < 0 || embeddedSellers > MAX_EMBEDDED_SELLERS) throw new SimulationError(`embeddedSellers must be an integer 0..${MAX_EMBEDDED_SELLERS}, got ${embeddedSellers}`)
+  const tinyModelPath = embeddedSellers > 0 ? ensureTinyModel() : ''
   // one seeded stream per concern, so timing in one (e.g. which peer a sync picks) never shifts
   // another (which buyer asks what): one seed, one plan
   const rng: Rng = createRng(`${seed}/network`)
@@ -232,14 +261,24 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       identity,
       memoryLedger: true,
       simNetwork: net,
+      // a cheap seller is dialled by many buyers at once: more than libp2p's 10 pending upgrades
+      connectionManager: { maxIncomingPendingConnections: 256, maxConnections: Math.max(300, opts.peers + 50) },
       connectionGater: cut.gater(() => identity.account),
       // every re-announce is verified by every node: O(sellers × N) signatures per interval, so both scale with N
-      market: { announceIntervalMs: Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER) },
-      sync: { intervalMs: SIM_SYNC_INTERVAL_MS, random: () => syncRng.next() },
+      market: { announceIntervalMs: Math.min(MAX_ANNOUNCE_INTERVAL_MS, Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER)) },
+      gossipsub: { heartbeatInterval: Math.max(1_000, opts.peers * HEARTBEAT_MS_PER_PEER) },
+      sync: { intervalMs: Math.max(SIM_SYNC_INTERVAL_MS, opts.peers * SYNC_MS_PER_PEER), random: () => syncRng.next() },
       buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4 },
       inferSeller: { voucherTimeoutMs: loadScaledMs(SIM_VOUCHER_TIMEOUT_MS) },
+      inferBuyer: { dialTimeoutMs: loadScaledMs(DEFAULT_INFER_DIAL_TIMEOUT_MS) },
+      negotiate: { timeoutMs: loadScaledMs(DEFAULT_NEGOTIATE_TIMEOUT_MS) },
       ...(role === 'seller'
-        ? { sell: { backend: new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: 2_000, ttftMs: 20, maxConcurrency: 8 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc } }
+        ? {
+            sell: embedded.has(index)
+              // the real engine on the tiny model (toy weights): one child process, one session at a time
+              ? { backend: await createEmbeddedBackend({ modelPath: tinyModelPath, threads: 1, maxConcurrency: 1 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc, maxSessions: 1 }
+              : { backend: new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: 2_000, ttftMs: 20, maxConcurrency: 8 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc }
+          }
         : {}),
       ...extra
     }
@@ -273,8 +312,9 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   }
 
   const publishPrice = async (p: SimPeer, priceOutUc: bigint): Promise<void> => {
-    const terms = p.node.market.ownTerms(SIM_MODEL)
-    if (terms == null) throw new SimulationError(`peer ${p.index} sells no ${SIM_MODEL}`)
+    const model = embedded.has(p.index) ? TINY_MODEL_ID : SIM_MODEL
+    const terms = p.node.market.ownTerms(model)
+    if (terms == null) throw new SimulationError(`peer ${p.index} sells no ${model}`)
     offerPublished.set(`${p.node.account}:${priceOutUc}`, { atMs: nowMs(), seller: p.index, seen: new Map() })
     p.priceOutUc = priceOutUc
     await p.node.market.setOffer({ ...terms, priceOutPerMTokUc: priceOutUc, priceInPerMTokUc: priceOutUc / 4n })
@@ -292,12 +332,16 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     return peer
   }
   const traders = new Set<number>()
+  /** peers whose seller runs the embedded engine */
+  const embedded = new Set<number>()
 
   // ---- build the network ----
   const nSellers = Math.max(1, Math.min(opts.peers - 1, Math.round(opts.peers * sellersShare)))
   const roles: PeerRole[] = rng.shuffle(Array.from({ length: opts.peers }, (_, i) => i < nSellers ? 'seller' as const : 'buyer' as const))
   // the first peer is a seller so early buyers see an offer soon
   const first = roles.indexOf('seller'); roles[first] = roles[0]; roles[0] = 'seller'
+  // the last sellers to start run the real engine (the first one stays simulated)
+  for (let i = roles.length - 1; i > 0 && embedded.size < Math.min(embeddedSellers, nSellers - 1); i--) if (roles[i] === 'seller') embedded.add(i)
   progress({ phase: 'starting', done: 0, total: opts.peers })
   await addPeer(roles[0])
   for (let i = 1; i < roles.length; i += START_BATCH) {
@@ -323,19 +367,20 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const startMs = nowMs()
   progress({ phase: 'warming', done: 0, total: 1 })
   // let the offers reach every book before trading
-  const sellerCount = peers.filter(p => p.role === 'seller').length
+  const sellerCount = peers.filter(p => p.role === 'seller' && !embedded.has(p.index)).length
   const warmDeadline = performance.now() + Math.max(10_000, opts.peers * 40)
-  while (performance.now() < warmDeadline && peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))) {
+  const simSeller = (p: SimPeer): number => p.role === 'seller' && !embedded.has(p.index) ? 1 : 0
+  while (performance.now() < warmDeadline && peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - simSeller(p))) {
     await new Promise(resolve => setTimeout(resolve, 250))
   }
   // memory once the network is up and every book is full
   const rssAfterStart = process.memoryUsage().rss
   const heapAfterStart = process.memoryUsage().heapUsed
-  figures.offersEverywhereAtStart = !peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - (p.role === 'seller' ? 1 : 0))
+  figures.offersEverywhereAtStart = !peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - simSeller(p))
 
   // sellers republish once at a new price on the full network, one at a time: the offer
   // propagation samples (before trading, so no buyer is caught between two prices by this)
-  const repricers = rng.sample(peers.filter(p => p.role === 'seller'), PROPAGATION_SAMPLES)
+  const repricers = rng.sample(peers.filter(p => p.role === 'seller' && !embedded.has(p.index)), PROPAGATION_SAMPLES)
   const gapMs = REPRICE_GAP_MS + opts.peers * REPRICE_GAP_MS_PER_PEER
   for (const [i, s] of repricers.entries()) {
     progress({ phase: 'measuring', done: i, total: repricers.length })
@@ -452,8 +497,8 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   // stopped is skipped, one the event loop could not reach before the end is counted late
   const intervalMs = Math.max(5, Math.round(1_000 / requestsPerSec))
   const ticks = Array.from({ length: Math.floor(durationMs / intervalMs) }, (_, k) => {
-    const tick = { k, draw: trafficRng.next(), maxTokens: trafficRng.int(8, 48), n: trafficRng.int(1, 1_000_000) }
-    planned(`tick ${k} ${tick.draw} max ${tick.maxTokens} n ${tick.n}`)
+    const tick = { k, draw: trafficRng.next(), maxTokens: trafficRng.int(8, 48), n: trafficRng.int(1, 1_000_000), tiny: trafficRng.next() < EMBEDDED_TRAFFIC_SHARE }
+    planned(`tick ${k} ${tick.draw} max ${tick.maxTokens} n ${tick.n} ${tick.tiny ? 'tiny' : ''}`)
     return tick
   })
   const busy = new Set<number>()
@@ -468,13 +513,14 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     if (!b.running || busy.has(bi)) { skippedBusy++; return }
     busy.add(bi)
     const { maxTokens, n } = tick
+    const model = tick.tiny && embedded.size > 0 ? TINY_MODEL_ID : SIM_MODEL
     const t0 = performance.now()
     const startMs = ctx.elapsedMs()
     try {
-      const r = await b.node.infer(SIM_MODEL, { messages: [{ role: 'user', content: `question ${n} from peer ${b.index}` }], maxTokens, seed: n }, { tag: 'sim' })
-      requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: true, seller: r.seller, attempts: r.attempts, ttftMs: r.ttftMs, totalMs: performance.now() - t0 })
+      const r = await b.node.infer(model, { messages: [{ role: 'user', content: `question ${n} from peer ${b.index}` }], maxTokens, seed: n }, { tag: 'sim' })
+      requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: true, seller: r.seller, attempts: r.attempts, ttftMs: r.ttftMs, totalMs: performance.now() - t0, model })
     } catch (err: any) {
-      requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: false, attempts: 0, totalMs: performance.now() - t0, error: String(err?.name ?? 'Error') })
+      requests.push({ buyer: b.index, startMs, endMs: ctx.elapsedMs(), ok: false, attempts: 0, totalMs: performance.now() - t0, error: String(err?.name ?? 'Error'), model })
       if (requests.filter(r => !r.ok).length <= MAX_FAILURE_EVENTS) event(`request by peer ${b.index} failed: ${String(err?.name ?? 'Error')}: ${String(err?.message ?? err).slice(0, 200)}`)
     } finally {
       busy.delete(bi)
@@ -521,6 +567,16 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     if (agreedSince != null && (open === 0 || performance.now() - agreedSince > OPEN_SESSION_GRACE_MS)) break
     await new Promise(resolve => setTimeout(resolve, 200))
   }
+  // gossip health: honest neighbours that score each other below zero (they stop gossiping together)
+  let negativeLinks = 0; let meshless = 0
+  for (const p of honestRunning()) {
+    const ps = p.node.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number, getPeers: () => Array<{ toString: () => string }>, getMeshPeers: (topic: string) => unknown[] }
+    const honestIds = new Set(honestRunning().map(q => q.node.libp2p.peerId.toString()))
+    negativeLinks += ps.getPeers().filter(id => honestIds.has(id.toString()) && ps.getScore(id.toString()) < 0).length
+    if (ps.getMeshPeers(p.node.base.topics.offers).length === 0) meshless++
+  }
+  figures.honestLinksScoredNegative = negativeLinks
+  figures.honestNodesWithoutOffersMesh = meshless
   figures.sellerSessionsOpenAtEnd = peers.filter(p => p.running && p.node.selling).reduce((n, p) => n + p.node.negotiator.activeSessions().length, 0)
   // one more sample so the timeline ends at the settled state
   divergence.push({ tMs: Math.round(ctx.elapsedMs()), views: viewsNow() })
@@ -560,9 +616,12 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const shares: SellerShare[] = sellersAll.map(s => {
     const accounts = new Set([s.node.account])
     const n = done.filter(r => r.seller != null && accounts.has(r.seller)).length
-    return { index: s.index, account: s.node.account, adversary: s.adversary ?? '', priceOutUc: s.priceOutUc.toString(), requests: n, sharePct: done.length === 0 ? 0 : Math.round(n / done.length * 1000) / 10 }
+    // a seller's share of the requests for its own model
+    const model = embedded.has(s.index) ? TINY_MODEL_ID : SIM_MODEL
+    const all = done.filter(r => (r.model ?? SIM_MODEL) === model).length
+    return { index: s.index, account: s.node.account, adversary: s.adversary ?? '', priceOutUc: s.priceOutUc.toString(), requests: n, sharePct: all === 0 ? 0 : Math.round(n / all * 1000) / 10 }
   })
-  const honestSellers = shares.filter(s => s.adversary === '').sort((a, b) => (BigInt(a.priceOutUc) < BigInt(b.priceOutUc) ? -1 : 1))
+  const honestSellers = shares.filter(s => s.adversary === '' && !embedded.has(s.index)).sort((a, b) => (BigInt(a.priceOutUc) < BigInt(b.priceOutUc) ? -1 : 1))
   const third = honestSellers.slice(0, Math.max(1, Math.ceil(honestSellers.length / 3)))
   const prices = honestSellers.map(s => Number(s.priceOutUc))
   const meanP = prices.reduce((a, b) => a + b, 0) / Math.max(1, prices.length)
@@ -596,7 +655,9 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     durationMs,
     latencyMs,
     links: (() => { const st = net.stats(); return { latencyMs, jitter: net.jitter, lossRate, rtoMs: net.rtoMs, buffers: st.buffers, bytes: st.bytes, retransmits: st.retransmits, connections: st.connections } })(),
-    backend: 'simulated: deterministic token generator (no model runs), 7B parameters declared',
+    backend: 'simulated: deterministic token generator (no model runs), 7B parameters declared' +
+      (embedded.size > 0 ? `; ${embedded.size} seller(s) run the real embedded engine (node-llama-cpp) on the tiny model ${TINY_MODEL_ID} (toy weights)` : ''),
+    embedded: { sellers: embedded.size, model: TINY_MODEL_ID, requests: requests.filter(r => r.model === TINY_MODEL_ID).length, completed: done.filter(r => r.model === TINY_MODEL_ID).length },
     requests: { sent: requests.length, completed: done.length, failed: requests.length - done.length, withFallback: done.filter(r => r.attempts > 1).length, errors, skippedBusy, late: ticks.length - nextTick },
     plan: { digest: plan.digest('hex'), trafficTicks: ticks.length },
     losses,

@@ -26,6 +26,8 @@ describe('tally sim flags', () => {
     [{ peers: '10', scenario: 'steady', loss: '0.9' }, /--loss/],
     [{ peers: '10', scenario: 'steady', loss: 'some' }, /--loss/],
     [{ peers: '10', scenario: 'steady', jitter: '2' }, /--jitter/],
+    [{ peers: '10', scenario: 'steady', embeddedSellers: '9' }, /--embedded-sellers/],
+    [{ peers: '10', scenario: 'steady', embeddedSellers: 'two' }, /--embedded-sellers/],
     [{ peers: '10', scenario: 'steady', jitter: '-0.1' }, /--jitter/],
     [{ peers: '10', scenario: 'steady', seed: '' }, /--seed/]
   ])('refuses %o with a UsageError', (flags, msg) => {
@@ -53,12 +55,15 @@ describe('tally sim flags', () => {
       const program = new Command('tally').exitOverride()
       registerSimCommand(program, io, new AbortController().signal)
       const report = join(dir, 'out.html')
-      await program.parseAsync(['node', 'tally', 'sim', '--peers', '6', '--scenario', 'steady', '--seed', 'cli', '--duration', '2s', '--latency', '15', '--loss', '0.01', '--json', '--report', report])
+      await program.parseAsync(['node', 'tally', 'sim', '--peers', '6', '--scenario', 'steady', '--seed', 'cli', '--duration', '2s', '--latency', '15', '--loss', '0.01', '--embedded-sellers', '1', '--json', '--report', report])
       expect(io.lines).toHaveLength(1)
       const r = JSON.parse(io.lines[0])
       expect(r).toMatchObject({ scenario: 'steady', peers: 6, seed: 'cli', durationMs: 2_000, latencyMs: 15 })
       expect(r.links).toMatchObject({ latencyMs: 15, lossRate: 0.01, jitter: 0.5 })
       expect(r.links.buffers).toBeGreaterThan(0)
+      // one seller runs the real engine: its offer is the tiny model's, and the report says so
+      expect(r.embedded).toMatchObject({ sellers: 1, model: 'tiny-char-v1' })
+      expect(r.backend).toContain('real embedded engine')
       expect(r.requests.completed).toBeGreaterThan(0)
       const html = await readFile(report, 'utf8')
       expect(html).toContain('<svg')

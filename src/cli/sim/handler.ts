@@ -21,7 +21,8 @@ export function simSummary (r: SimResult): string[] {
   const lines = [
     `scenario ${r.scenario}: ${r.peers} peers (${r.sellers} sellers, ${r.adversaries} adversaries), seed ${r.seed}, ${r.durationMs} ms`,
     `links ${r.links.latencyMs} ms ±${Math.round(r.links.jitter * 100)}%, loss ${r.links.lossRate} (${r.links.retransmits} of ${r.links.buffers} buffers retransmitted)`,
-    `requests ${r.requests.completed}/${r.requests.sent} completed, ${r.requests.withFallback} after fallback`,
+    `requests ${r.requests.completed}/${r.requests.sent} completed, ${r.requests.withFallback} after fallback` +
+      (r.embedded.sellers > 0 ? `; ${r.embedded.completed}/${r.embedded.requests} to the ${r.embedded.sellers} real-engine sellers (${r.embedded.model})` : ''),
     `offer propagation ${f(r.offerPropagationMs)}; negotiation ${f(r.negotiationMs)}; ttft ${f(r.ttftMs)}`,
     `settlement convergence ${f(r.settlementConvergenceMs)} (${r.settlementConvergenceMs.unfinished} unfinished)`,
     `ledgers ${r.balancesAgree ? 'agree' : `DIVERGE (${r.finalBalanceViews} views)`}, Σ balances ${r.sumOfBalancesUc} µc, ${r.settledSessions} sessions settled`,
@@ -56,7 +57,7 @@ export async function simHandler (flags: SimFlags, io: CliIO, signal: AbortSigna
     }
     bar?.update(p.done)
   }
-  const result = await (deps.run ?? runSimulation)({ peers: o.peers, scenario: SCENARIOS[o.scenario], seed: o.seed, durationMs: o.durationMs, sellersShare: o.sellersShare, latencyMs: o.latencyMs, jitter: o.jitter, lossRate: o.lossRate, onProgress, signal })
+  const result = await (deps.run ?? runSimulation)({ peers: o.peers, scenario: SCENARIOS[o.scenario], seed: o.seed, durationMs: o.durationMs, sellersShare: o.sellersShare, latencyMs: o.latencyMs, jitter: o.jitter, lossRate: o.lossRate, embeddedSellers: o.embeddedSellers, onProgress, signal })
   bar?.stop()
   if (o.report != null) await writeFile(o.report, await renderSimReport(result))
   if (o.json) io.out(JSON.stringify(result))

@@ -12,6 +12,7 @@ export interface SimFlags {
   latency?: string
   jitter?: string
   loss?: string
+  embeddedSellers?: string
   json?: boolean
   report?: string
 }
@@ -25,6 +26,7 @@ export interface SimOptions {
   latencyMs?: number
   jitter?: number
   lossRate?: number
+  embeddedSellers?: number
   json: boolean
   report?: string
 }
@@ -45,6 +47,7 @@ export function simOptions (cmd: Command): Command {
     .option('--latency <ms>', 'mean one-way latency of a link, ms (default 10)')
     .option('--jitter <share>', 'each link\'s latency is within ±share of the mean, 0..1 (default 0.5)')
     .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
+    .option('--embedded-sellers <k>', 'k sellers run the real embedded engine on the tiny model, 0..8 (default 0)')
     .option('--json', 'print the result as one JSON document')
     .option('--report <file>', 'write a self-contained HTML report')
 }
@@ -86,6 +89,11 @@ export function parseSimFlags (f: SimFlags): SimOptions {
   }
   if (f.jitter != null) o.jitter = share('--jitter', f.jitter, 1)
   if (f.loss != null) o.lossRate = share('--loss', f.loss, 0.5)
+  if (f.embeddedSellers != null) {
+    const k = Number(f.embeddedSellers)
+    if (!/^[0-9]$/.test(f.embeddedSellers) || k > 8) throw new UsageError(`--embedded-sellers: expected an integer 0..8, got ${JSON.stringify(f.embeddedSellers.slice(0, 40))}`)
+    o.embeddedSellers = k
+  }
   if (f.report != null) {
     if (f.report.length === 0) throw new UsageError('--report: expected a file path')
     o.report = f.report
