@@ -47,7 +47,15 @@ export interface BuyerRouterInit {
   firstTokenTimeoutMs?: number
   /** most sellers tried for one request (fallback depth) */
   maxAttempts?: number
+  /**
+   * a warm session unused this long is closed (its seller settles it): an idle session holds one
+   * of the seller's offered sessions that another buyer could use; default 60 s
+   */
+  idleCloseMs?: number
 }
+
+/** default idle time after which a warm session is closed */
+export const DEFAULT_IDLE_CLOSE_MS = 60_000
 
 export interface BuyerRouterComponents {
   libp2p: Pick<Libp2p, 'peerStore' | 'getConnections'>
@@ -74,6 +82,8 @@ interface BuyerSession {
   spentUc: bigint
   busy: boolean
   closed: boolean
+  /** when the last request on it ended (or it opened) */
+  lastUsedAt: number
 }
 
 interface RoutableMarketOffer extends RoutableOffer {
@@ -102,12 +112,15 @@ export class BuyerRouter {
   private readonly ttlMs: number
   private readonly firstTokenTimeoutMs?: number
   private readonly maxAttempts: number
+  private readonly idleCloseMs: number
+  private idleTimer?: ReturnType<typeof setInterval>
 
   constructor (private readonly c: BuyerRouterComponents, init: BuyerRouterInit = {}) {
     this.lockUc = init.sessionLockUc ?? DEFAULT_SESSION_LOCK_UC
     this.ttlMs = init.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS
     this.firstTokenTimeoutMs = init.firstTokenTimeoutMs
     this.maxAttempts = init.maxAttempts ?? 4
+    this.idleCloseMs = init.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS
   }
 
   /** the market's offers for a model as the router sees them, cheapest first */
@@ -258,7 +271,7 @@ export class BuyerRouter {
       }
       throw new NothingDelivered(err)
     } finally {
-      if (session != null) session.busy = false
+      if (session != null) { session.busy = false; session.lastUsedAt = this.c.now() }
     }
   }
 
@@ -333,7 +346,7 @@ export class BuyerRouter {
     const open = await this.c.ledger.openSession({ seller: contract.seller, contractId: contract.contractId, maxSpendUc: contract.maxSpendUc })
     const terms = termsOf(contract)
     this.c.log('opened session %s with %s, lock %s µc', open.id.slice(0, 12), o.seller, contract.maxSpendUc)
-    return { key: `${o.seller}|${o.modelId}`, offer: o, contract, terms, peer, openId: open.id, spentUc: 0n, busy: false, closed: false }
+    return { key: `${o.seller}|${o.modelId}`, offer: o, contract, terms, peer, openId: open.id, spentUc: 0n, busy: false, closed: false, lastUsedAt: this.c.now() }
   }
 
   /** stop using a session and ask its seller to settle it (in the background) */
@@ -345,8 +358,36 @@ export class BuyerRouter {
     })
   }
 
+  /** start closing sessions idle longer than idleCloseMs (checked every half of it) */
+  start (): void {
+    if (this.idleTimer != null) return
+    this.idleTimer = setInterval(() => { this.retireIdle() }, Math.max(50, Math.floor(this.idleCloseMs / 2)))
+    this.idleTimer.unref?.()
+  }
+
+  stop (): void {
+    clearInterval(this.idleTimer)
+    this.idleTimer = undefined
+  }
+
+  /** retire every idle session unused for idleCloseMs; returns how many */
+  retireIdle (): number {
+    const now = this.c.now()
+    let n = 0
+    for (const [key, list] of this.sessions) {
+      for (const s of list) {
+        if (!s.busy && !s.closed && now - s.lastUsedAt >= this.idleCloseMs) { this.retire(s); n++ }
+      }
+      const open = list.filter(s => !s.closed)
+      if (open.length === 0) this.sessions.delete(key)
+      else if (open.length !== list.length) this.sessions.set(key, open)
+    }
+    return n
+  }
+
   /** close every session (the sellers settle them); waits for the closes to be acknowledged */
   async closeAll (signal?: AbortSignal): Promise<number> {
+    this.stop()
     const open = [...this.sessions.values()].flat().filter(s => !s.closed)
     const results = await Promise.allSettled(open.map(async s => {
       s.closed = true

@@ -312,6 +312,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
     await this.marketSvc.start()
     await this.negotiatorSvc.start()
     await this.inferBuyerSvc.start()
+    this.routerSvc.start()
 
     const sell = this.init.sell
     if (sell != null) {

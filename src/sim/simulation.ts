@@ -75,6 +75,8 @@ const START_BATCH = 20
 const LOAD_MS_PER_PEER = 20
 /** the first token must come this fast or the buyer falls back (simulated sellers are fast) */
 const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
+/** a buyer closes a warm session unused this long (60 s in production): scaled */
+const SIM_IDLE_CLOSE_MS = 5_000
 /** a seller waits this long for a lagging voucher (10 s in production): scaled */
 export const SIM_VOUCHER_TIMEOUT_MS = 2_000
 /** how long the end of a run waits for settles and equal balance views */
@@ -268,7 +270,8 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       market: { announceIntervalMs: Math.min(MAX_ANNOUNCE_INTERVAL_MS, Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER)) },
       gossipsub: { heartbeatInterval: Math.max(1_000, opts.peers * HEARTBEAT_MS_PER_PEER) },
       sync: { intervalMs: Math.max(SIM_SYNC_INTERVAL_MS, opts.peers * SYNC_MS_PER_PEER), random: () => syncRng.next() },
-      buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4 },
+      // an idle warm session holds a seller's slot: short runs close them after a few seconds
+      buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4, idleCloseMs: SIM_IDLE_CLOSE_MS },
       inferSeller: { voucherTimeoutMs: loadScaledMs(SIM_VOUCHER_TIMEOUT_MS) },
       inferBuyer: { dialTimeoutMs: loadScaledMs(DEFAULT_INFER_DIAL_TIMEOUT_MS) },
       negotiate: { timeoutMs: loadScaledMs(DEFAULT_NEGOTIATE_TIMEOUT_MS) },

@@ -118,6 +118,17 @@ describe('a Tally market of real nodes', () => {
     expect(buyer.quality.snapshot(seller.account)?.failures ?? 0).toBe(0)
   })
 
+  it('a warm session left idle is closed and settled, freeing the seller\'s slot', async () => {
+    const seller = await node({ priceOut: 2_000_000n })
+    const buyer = await node({ bootstrap: seller.addrs(), init: { buy: { sessionLockUc: 100_000n, idleCloseMs: 300 } } })
+    await waitFor(() => buyer.offerList('sim-7b').length === 1, 'the offer')
+    await buyer.infer('sim-7b', { messages: [{ role: 'user', content: 'one request, then silence' }], maxTokens: 8 }, {})
+    expect(seller.negotiator.activeSessions()).toHaveLength(1)
+    await waitFor(() => seller.negotiator.activeSessions().length === 0, 'the idle session closed')
+    await waitFor(() => seller.settledSessions === 1, 'the seller settled it')
+    expect(buyer.router.openSessions()).toBe(0)
+  })
+
   it('when the cheaper sellers are busy, the router goes on down the price list instead of waiting', async () => {
     const sell = (priceOut: bigint): TallyNodeInit => ({ sell: { backend: new SimulatedBackend({ modelId: 'sim-7b', params: 7_000_000_000, tokensPerChunk: 2, tokensPerSec: 20 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: priceOut, maxSessions: 1 } })
     const s1 = await startNode({}, sell(2_000_000n))
