@@ -87,6 +87,8 @@ export class OrderBook {
   private readonly quality: (sellerId: string) => number
   private readonly isFlagged: (sellerId: string) => boolean
 
+  private readonly addListeners = new Set<(offer: Offer, status: 'accepted' | 'withdrawn') => void>()
+
   constructor (init: OrderBookInit = {}) {
     this.maxOffersPerSeller = init.maxOffersPerSeller ?? DEFAULT_MAX_OFFERS_PER_SELLER
     this.maxOffers = init.maxOffers ?? DEFAULT_MAX_OFFERS
@@ -135,7 +137,18 @@ export class OrderBook {
     }
     keys.add(key)
     this.evict(offer.sellerId, keys)
-    return offer.withdrawn ? 'withdrawn' : 'accepted'
+    const status = offer.withdrawn ? 'withdrawn' : 'accepted'
+    for (const fn of this.addListeners) fn(offer, status)
+    return status
+  }
+
+  /**
+   * Observe every offer (or withdrawal) the book takes in, whichever path brought it: gossip, a
+   * book sync, a local add. Returns the unsubscribe function.
+   */
+  onAdd (fn: (offer: Offer, status: 'accepted' | 'withdrawn') => void): () => void {
+    this.addListeners.add(fn)
+    return () => { this.addListeners.delete(fn) }
   }
 
   private evict (sellerId: string, keys: Set<string>): void {

@@ -76,7 +76,7 @@ const LOAD_MS_PER_PEER = 20
 /** the first token must come this fast or the buyer falls back (simulated sellers are fast) */
 const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
 /** a buyer closes a warm session unused this long (60 s in production): scaled */
-const SIM_IDLE_CLOSE_MS = 5_000
+const SIM_IDLE_CLOSE_MS = 30_000
 /** a seller waits this long for a lagging voucher (10 s in production): scaled */
 export const SIM_VOUCHER_TIMEOUT_MS = 2_000
 /** how long the end of a run waits for settles and equal balance views */
@@ -297,8 +297,8 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       if (m != null && !m.seen.has(index)) m.seen.set(index, nowMs())
     })
     await node.start()
-    node.market.addEventListener('offer', (e) => {
-      const { offer, status } = (e as CustomEvent<{ offer: { sellerId: string, priceOutPerMTokUc: bigint }, status: string }>).detail
+    // every path an offer takes into the book counts: gossip, or a neighbour's book on join
+    node.book.onAdd((offer, status) => {
       if (status !== 'accepted') return
       const p = offerPublished.get(`${offer.sellerId}:${offer.priceOutPerMTokUc}`)
       if (p != null && !p.seen.has(index)) p.seen.set(index, nowMs())

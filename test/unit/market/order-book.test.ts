@@ -83,6 +83,22 @@ describe('OrderBook', () => {
     expect(book.query({}, NOW)).toEqual([])
   })
 
+  it('tells observers of every offer and withdrawal it takes in, never of stale or duplicate ones', () => {
+    const book = new OrderBook()
+    const seen: string[] = []
+    const off = book.onAdd((o, status) => { seen.push(`${o.seq}:${status}`) })
+    const v1 = offer(0, {}, 10n)
+    book.add(v1, NOW)
+    book.add(v1, NOW)
+    book.ingest(offer(0, {}, 11n).bytes, net, NOW)
+    book.add(v1, NOW)
+    book.add(offer(0, {}, 12n, 30_000, true), NOW)
+    expect(seen).toEqual(['10:accepted', '11:accepted', '12:withdrawn'])
+    off()
+    book.add(offer(0, {}, 13n), NOW)
+    expect(seen).toHaveLength(3)
+  })
+
   it('expiry follows the nowMs passed in; prune drops expired entries', () => {
     const book = new OrderBook()
     book.add(offer(0, {}, 1n, 1_000), NOW)
