@@ -111,6 +111,11 @@ const RESYNC_PEER_AFTER_MS = 10_000
  */
 const REGOSSIP_MAX_PER_WINDOW = 1_000
 const REGOSSIP_WINDOW_MS = 10_000
+/**
+ * a pulled record younger than this (by its author's clock) is most likely still on its way by
+ * gossip: every node that happened to pull it first re-gossiping it would multiply its deliveries
+ */
+const REGOSSIP_MIN_AGE_MS = 5_000
 
 function sha256 (b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(b).digest())
@@ -246,7 +251,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
   /** a record that arrived by pull: ingest, and re-gossip it while under the rate bound */
   ingestPulledRecord (bytes: Uint8Array): AddResult {
     const r = this.ingestRecord(bytes)
-    if (r.status === 'accepted' || r.status === 'pending') {
+    const fresh = r.status === 'accepted' && r.accepted.some(x => x.id === r.id && Number(x.time) > this.now() - REGOSSIP_MIN_AGE_MS)
+    if ((r.status === 'accepted' && !fresh) || r.status === 'pending') {
       const now = this.now()
       if (now - this.regossip.windowStartMs > REGOSSIP_WINDOW_MS) this.regossip = { windowStartMs: now, count: 0 }
       if (this.regossip.count < REGOSSIP_MAX_PER_WINDOW) {
