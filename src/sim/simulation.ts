@@ -682,7 +682,8 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       priceDispersionCv: Math.round(cv * 1000) / 1000,
       minPriceOutUc: String(prices.length === 0 ? 0 : Math.min(...prices)),
       maxPriceOutUc: String(prices.length === 0 ? 0 : Math.max(...prices)),
-      cheapestThirdSharePct: Math.round(third.reduce((s, x) => s + x.sharePct, 0) * 10) / 10
+      // from counts, not from the rounded shares (whose sum may pass 100)
+      cheapestThirdSharePct: (() => { const all = done.filter(r => (r.model ?? SIM_MODEL) === SIM_MODEL).length; return all === 0 ? 0 : Math.round(third.reduce((s, x) => s + x.requests, 0) / all * 1000) / 10 })()
     },
     resources: {
       rssBeforeMb: mb(rssBefore),

@@ -12,6 +12,7 @@ import type {
   AbortOptions, ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener,
   ListenerEvents, Logger, PeerId, Transport, Upgrader
 } from '@libp2p/interface'
+import { setMaxListeners } from 'node:events'
 import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -108,6 +109,8 @@ class SimListener extends TypedEventEmitter<ListenerEvents> implements Listener,
     this.peerId = components.peerId.toString()
     this.upgrader = options.upgrader
     this.log = components.logger.forComponent('tally:sim-net')
+    // every inbound upgrade in flight listens on the shutdown signal: many at once is normal
+    setMaxListeners(Infinity, this.shutdown.signal)
   }
 
   async listen (ma: Multiaddr): Promise<void> {
