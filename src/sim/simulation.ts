@@ -76,7 +76,7 @@ const LOAD_MS_PER_PEER = 20
 /** the first token must come this fast or the buyer falls back (simulated sellers are fast) */
 const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
 /** a buyer closes a warm session unused this long (60 s in production): scaled */
-const SIM_IDLE_CLOSE_MS = 10_000
+const SIM_IDLE_CLOSE_MS = 60_000
 /** a seller waits this long for a lagging voucher (10 s in production): scaled */
 export const SIM_VOUCHER_TIMEOUT_MS = 2_000
 /** how long the end of a run waits for settles and equal balance views */
@@ -217,13 +217,18 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const embeddedSellers = opts.embeddedSellers ?? 0
   if (!Number.isInteger(embeddedSellers) || embeddedSellers < 0 || embeddedSellers > MAX_EMBEDDED_SELLERS) throw new SimulationError(`embeddedSellers must be an integer 0..${MAX_EMBEDDED_SELLERS}, got ${embeddedSellers}`)
   const tinyModelPath = embeddedSellers > 0 ? ensureTinyModel() : ''
+  let net: SimNetwork
+  try {
+    net = new SimNetwork({ latencyMs, jitter: opts.jitter ?? DEFAULT_JITTER, lossRate, rtoMs: DEFAULT_RTO_MS, seed: `${seed}/links`, random: createRng(`${seed}/loss`).next })
+  } catch (err: any) {
+    throw new SimulationError(`links: ${err?.message ?? err}`)
+  }
   // one seeded stream per concern, so timing in one (e.g. which peer a sync picks) never shifts
   // another (which buyer asks what): one seed, one plan
   const rng: Rng = createRng(`${seed}/network`)
   const trafficRng: Rng = createRng(`${seed}/traffic`)
   const scenarioRng: Rng = createRng(`${seed}/scenario`)
   const syncRng: Rng = createRng(`${seed}/sync`)
-  const net = new SimNetwork({ latencyMs, jitter: opts.jitter ?? DEFAULT_JITTER, lossRate, rtoMs: DEFAULT_RTO_MS, seed: `${seed}/links`, random: createRng(`${seed}/loss`).next })
   const plan = createHash('sha256')
   const planned = (what: string): void => { plan.update(what).update('\n') }
   const loadScaledMs = (ms: number): number => ms + opts.peers * LOAD_MS_PER_PEER

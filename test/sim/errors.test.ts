@@ -9,7 +9,12 @@ describe('runSimulation options', () => {
     [{ peers: 2.5 }, /peers must be an integer/],
     [{ peers: 10, sellersShare: 1 }, /sellersShare/],
     [{ peers: 10, sellersShare: 0 }, /sellersShare/],
-    [{ peers: 10, durationMs: 0 }, /durationMs/]
+    [{ peers: 10, durationMs: 0 }, /durationMs/],
+    [{ peers: 10, embeddedSellers: 9 }, /embeddedSellers/],
+    [{ peers: 10, embeddedSellers: 1.5 }, /embeddedSellers/],
+    [{ peers: 10, lossRate: 1.5 }, /links: lossRate/],
+    [{ peers: 10, jitter: -1 }, /links: jitter/],
+    [{ peers: 10, latencyMs: Number.NaN }, /links: latencyMs/]
   ])('%o → SimulationError', async (o, msg) => {
     await expect(runSimulation({ scenario: SCENARIOS.steady, ...o })).rejects.toMatchObject({ name: 'SimulationError', message: expect.stringMatching(msg) })
   })
