@@ -76,7 +76,7 @@ const LOAD_MS_PER_PEER = 20
 /** the first token must come this fast or the buyer falls back (simulated sellers are fast) */
 const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
 /** a buyer closes a warm session unused this long (60 s in production): scaled */
-const SIM_IDLE_CLOSE_MS = 60_000
+const SIM_IDLE_CLOSE_MS = 10_000
 /** a seller waits this long for a lagging voucher (10 s in production): scaled */
 export const SIM_VOUCHER_TIMEOUT_MS = 2_000
 /** how long the end of a run waits for settles and equal balance views */
