@@ -102,6 +102,11 @@ export const DEFAULT_SECOND_PEER_ABOVE_UC = 2_000_000n
  */
 const DEFAULT_INBOUND_STREAMS = 32
 
+/** how long a gossiped record whose ancestors are missing waits for them before it is Ignored */
+const PENDING_VERDICT_MS = 3_000
+/** most gossiped records waiting for their ancestors at once (the rest are Ignored at once) */
+const MAX_PENDING_VERDICTS = 1_000
+
 /** a peer that rejoins within this long is not reconciled with again on joining */
 const RESYNC_PEER_AFTER_MS = 10_000
 /**
@@ -200,7 +205,11 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
           validate: async (_from: PeerId, msg: Message) => {
             // a peer may deliver before the ledger has loaded: not its fault, so no penalty
             if (!ledger.isStarted()) return TopicValidatorResult.Ignore
-            const verdict = gossipVerdict(self!.ingestRecord(msg.data))
+            const r = self!.ingestRecord(msg.data)
+            // a record that came before its ancestors: hold its verdict until they arrive (then it
+            // is Accepted and forwarded like any other) or PENDING_VERDICT_MS passes (Ignored)
+            if (r.status === 'pending' && await self!.becomesValid(r.id, PENDING_VERDICT_MS)) return TopicValidatorResult.Accept
+            const verdict = gossipVerdict(r)
             return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
           }
         }
@@ -231,8 +240,35 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
   async stop (): Promise<void> { await this.base.stop() }
 
   /** every record from the network (gossip, sync) enters here */
+  private readonly validWaiters = new Map<string, Array<(ok: boolean) => void>>()
+
+  /** resolves true when record `id` becomes valid here, false after `ms` (or when too many wait) */
+  async becomesValid (id: string, ms: number): Promise<boolean> {
+    if (this.ledger.ledger.has(id)) return true
+    if (this.validWaiters.size >= MAX_PENDING_VERDICTS && !this.validWaiters.has(id)) return false
+    return await new Promise<boolean>(resolve => {
+      const list = this.validWaiters.get(id) ?? []
+      this.validWaiters.set(id, list)
+      const timer = setTimeout(() => {
+        const l = this.validWaiters.get(id)
+        if (l == null) return
+        l.splice(l.indexOf(done), 1)
+        if (l.length === 0) this.validWaiters.delete(id)
+        resolve(false)
+      }, ms)
+      const done = (ok: boolean): void => { clearTimeout(timer); resolve(ok) }
+      list.push(done)
+    })
+  }
+
   ingestRecord (bytes: Uint8Array): AddResult {
     const r = this.ledger.add(bytes)
+    for (const rec of r.accepted) {
+      const waiting = this.validWaiters.get(rec.id)
+      if (waiting == null) continue
+      this.validWaiters.delete(rec.id)
+      for (const w of waiting) w(true)
+    }
     if (r.accepted.length > 0) {
       this.desk?.onAccepted(r.accepted)
       const me = Buffer.from(this.base.publicKey).toString('hex')
@@ -252,15 +288,17 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
   ingestPulledRecord (bytes: Uint8Array): AddResult {
     const r = this.ingestRecord(bytes)
     const fresh = r.status === 'accepted' && r.accepted.some(x => x.id === r.id && Number(x.time) > this.now() - REGOSSIP_MIN_AGE_MS)
-    if ((r.status === 'accepted' && !fresh) || r.status === 'pending') {
-      const now = this.now()
-      if (now - this.regossip.windowStartMs > REGOSSIP_WINDOW_MS) this.regossip = { windowStartMs: now, count: 0 }
-      if (this.regossip.count < REGOSSIP_MAX_PER_WINDOW) {
-        this.regossip.count++
-        this.publishRecord(bytes)
-      }
-    }
+    if ((r.status === 'accepted' && !fresh) || r.status === 'pending') this.regossipBounded(bytes)
     return r
+  }
+
+  /** publish a record this node did not author, within the re-gossip rate bound */
+  regossipBounded (bytes: Uint8Array): void {
+    const now = this.now()
+    if (now - this.regossip.windowStartMs > REGOSSIP_WINDOW_MS) this.regossip = { windowStartMs: now, count: 0 }
+    if (this.regossip.count >= REGOSSIP_MAX_PER_WINDOW) return
+    this.regossip.count++
+    this.publishRecord(bytes)
   }
 
   private publishRecord (bytes: Uint8Array): void {
