@@ -45,12 +45,6 @@ export const SIM_BOOTSTRAP_PEERS = 3
 const ANNOUNCE_MS_PER_PEER = 300
 /** offers expire after 2 min: re-announce at least this often whatever N */
 const MAX_ANNOUNCE_INTERVAL_MS = 90_000
-/**
- * gossipsub's heartbeat (1 s in production) per peer: every node's heartbeat sends IHAVE gossip
- * and maintains its meshes, so N nodes in one process cost N heartbeats per interval; scaled so
- * that the process runs about 200 of them per second
- */
-const HEARTBEAT_MS_PER_PEER = 5
 /** mean gap between the sellers' reprices that measure offer propagation (independent sellers, not one burst) */
 const REPRICE_GAP_MS = 100
 /** at most this many sellers reprice to measure propagation (enough samples for a p95) */
@@ -275,7 +269,6 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       connectionGater: cut.gater(() => identity.account),
       // every re-announce is verified by every node: O(sellers × N) signatures per interval, so both scale with N
       market: { announceIntervalMs: Math.min(MAX_ANNOUNCE_INTERVAL_MS, Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER)) },
-      gossipsub: { heartbeatInterval: Math.max(1_000, opts.peers * HEARTBEAT_MS_PER_PEER) },
       sync: { intervalMs: Math.max(SIM_SYNC_INTERVAL_MS, opts.peers * SYNC_MS_PER_PEER), random: () => syncRng.next() },
       // an idle warm session holds a seller's slot: short runs close them after a few seconds
       buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4, idleCloseMs: SIM_IDLE_CLOSE_MS },
