@@ -256,6 +256,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayB
         if (l.length === 0) this.validWaiters.delete(id)
         resolve(false)
       }, ms)
+      timer.unref?.()
       const done = (ok: boolean): void => { clearTimeout(timer); resolve(ok) }
       list.push(done)
     })
