@@ -572,9 +572,10 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   }
   // gossip health: honest neighbours that score each other below zero (they stop gossiping together)
   let negativeLinks = 0; let meshless = 0
-  for (const p of honestRunning()) {
+  const honestNow = honestRunning()
+  const honestIds = new Set(honestNow.map(q => q.node.libp2p.peerId.toString()))
+  for (const p of honestNow) {
     const ps = p.node.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number, getPeers: () => Array<{ toString: () => string }>, getMeshPeers: (topic: string) => unknown[] }
-    const honestIds = new Set(honestRunning().map(q => q.node.libp2p.peerId.toString()))
     negativeLinks += ps.getPeers().filter(id => honestIds.has(id.toString()) && ps.getScore(id.toString()) < 0).length
     if (ps.getMeshPeers(p.node.base.topics.offers).length === 0) meshless++
   }
