@@ -25,6 +25,7 @@ import { createRng, peerSeed, type Rng } from './rng.js'
 import { lossLedger, type LossLedger } from './losses.js'
 import { SimNetwork, DEFAULT_JITTER, DEFAULT_RTO_MS } from './net/index.js'
 import { summarize, type Summary } from './stats.js'
+import { VirtualClock, installedClock, wallNowMs } from './clock.js'
 import type { AddPeerOptions, PeerRole, RequestView, Scenario, SimContext, SimPeer } from './scenario.js'
 
 export const SIM_MODEL = 'sim-7b'
@@ -101,9 +102,17 @@ export interface SimulationOptions {
   requestsPerSec?: number
   /** this many sellers run the real embedded engine on the tiny model instead of the simulated backend (default 0) */
   embeddedSellers?: number
+  /**
+   * 'real' (default): the nodes run on wall time, so one busy thread delays them all;
+   * 'virtual': discrete-event time (src/sim/clock.ts), each node as if on its own fast CPU
+   */
+  clock?: SimClock
   onProgress?: (p: SimProgress) => void
   signal?: AbortSignal
 }
+
+export type SimClock = 'real' | 'virtual'
+export const SIM_CLOCKS: readonly SimClock[] = ['real', 'virtual']
 
 export interface SimProgress {
   phase: 'starting' | 'warming' | 'measuring' | 'trading' | 'settling' | 'stopping' | 'done'
@@ -125,6 +134,8 @@ export interface SimResult {
   scenario: string
   description: string
   seed: string
+  /** which time the nodes ran on (every ms figure is in it) */
+  clock: SimClock
   peers: number
   sellers: number
   buyers: number
@@ -160,7 +171,7 @@ export interface SimResult {
     /** share of completed requests served by the cheapest third of honest sellers */
     cheapestThirdSharePct: number
   }
-  resources: { rssBeforeMb: number, rssAfterStartMb: number, rssEndMb: number, rssPerPeerMb: number, addedRssPerPeerMb: number, heapUsedPerPeerMb: number, cpuUserMs: number, cpuSystemMs: number, wallMs: number, startMs: number }
+  resources: { simulatedMs: number, rssBeforeMb: number, rssAfterStartMb: number, rssEndMb: number, rssPerPeerMb: number, addedRssPerPeerMb: number, heapUsedPerPeerMb: number, cpuUserMs: number, cpuSystemMs: number, wallMs: number, startMs: number }
   figures: Record<string, number | string | boolean>
   metrics: Record<string, Summary>
   events: Array<{ tMs: number, what: string }>
@@ -195,6 +206,22 @@ class Cut {
 }
 
 export async function runSimulation (opts: SimulationOptions): Promise<SimResult> {
+  const clockKind = opts.clock ?? 'real'
+  if (!SIM_CLOCKS.includes(clockKind)) throw new SimulationError(`clock must be one of ${SIM_CLOCKS.join(', ')}, got ${String(clockKind)}`)
+  if (clockKind === 'real') return await simulate(opts, 'real')
+  // the real engine answers on wall time in a child process: it cannot follow a virtual clock
+  if ((opts.embeddedSellers ?? 0) > 0) throw new SimulationError('embedded sellers need the real clock (they run in a child process on wall time)')
+  if (installedClock() != null) throw new SimulationError('a virtual-clock simulation is already running in this process')
+  const clock = new VirtualClock()
+  clock.install()
+  try {
+    return await simulate(opts, 'virtual')
+  } finally {
+    clock.uninstall()
+  }
+}
+
+async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<SimResult> {
   const scenario = opts.scenario
   const d = scenario.defaults
   if (!Number.isInteger(opts.peers) || opts.peers < 2) throw new SimulationError(`peers must be an integer ≥ 2, got ${opts.peers}`)
@@ -225,12 +252,14 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const syncRng: Rng = createRng(`${seed}/sync`)
   const plan = createHash('sha256')
   const planned = (what: string): void => { plan.update(what).update('\n') }
-  const loadScaledMs = (ms: number): number => ms + opts.peers * LOAD_MS_PER_PEER
+  // on wall time one event loop carries every node and lags with N; on virtual time it does not
+  const loadScaledMs = (ms: number): number => clockKind === 'real' ? ms + opts.peers * LOAD_MS_PER_PEER : ms
   const progress = opts.onProgress ?? (() => {})
   const dataDir = mkdtempSync(join(tmpdir(), 'tally-sim-'))
   const config = parseConfig({ dataDir, transport: 'memory', simulation: true, encryption: 'plaintext' })
   const cut = new Cut()
-  const wallStart = performance.now()
+  const wallStart = wallNowMs()
+  const simStart = performance.now()
   const cpuStart = process.cpuUsage()
   const rssBefore = process.memoryUsage().rss
 
@@ -247,7 +276,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   const divergence: Array<{ tMs: number, views: number }> = []
   let doubleSpend: { account: string, atMs: number, flagged: Map<number, number> } | undefined
   let tradingStart = 0
-  const nowMs = (): number => performance.now() - wallStart
+  const nowMs = (): number => performance.now() - simStart
   const event = (what: string): void => { events.push({ tMs: Math.round(nowMs() - tradingStart), what }) }
 
   const rounded = (p: bigint): bigint => p
@@ -652,6 +681,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
     scenario: scenario.name,
     description: scenario.description,
     seed,
+    clock: clockKind,
     peers: n,
     sellers: sellersAll.length,
     buyers: n - sellersAll.length,
@@ -693,7 +723,8 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
       heapUsedPerPeerMb: mb(heapAfterStart / n),
       cpuUserMs: Math.round(cpu.user / 1000),
       cpuSystemMs: Math.round(cpu.system / 1000),
-      wallMs: Math.round(performance.now() - wallStart),
+      wallMs: Math.round(wallNowMs() - wallStart),
+      simulatedMs: Math.round(performance.now() - simStart),
       startMs: Math.round(startMs)
     },
     figures,
@@ -704,6 +735,7 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
 
   progress({ phase: 'stopping', done: 0, total: 1 })
   await Promise.all(peers.filter(p => p.running).map(async p => { p.running = false; await p.node.stop().catch(() => {}) }))
+  net.close()
   rmSync(dataDir, { recursive: true, force: true })
   progress({ phase: 'done', done: 1, total: 1 })
   return result

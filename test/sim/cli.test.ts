@@ -29,10 +29,18 @@ describe('tally sim flags', () => {
     [{ peers: '10', scenario: 'steady', embeddedSellers: '9' }, /--embedded-sellers/],
     [{ peers: '10', scenario: 'steady', embeddedSellers: 'two' }, /--embedded-sellers/],
     [{ peers: '10', scenario: 'steady', jitter: '-0.1' }, /--jitter/],
-    [{ peers: '10', scenario: 'steady', seed: '' }, /--seed/]
+    [{ peers: '10', scenario: 'steady', seed: '' }, /--seed/],
+    [{ peers: '10', scenario: 'steady', clock: 'wall' }, /--clock: expected one of real, virtual/],
+    [{ peers: '10', scenario: 'steady', clock: 'virtual', embeddedSellers: '1' }, /--clock virtual: embedded sellers/]
   ])('refuses %o with a UsageError', (flags, msg) => {
     expect(() => parseSimFlags(flags)).toThrow(msg)
     try { parseSimFlags(flags) } catch (err: any) { expect(err.name).toBe('UsageError') }
+  })
+
+  it('--clock picks the clock; absent leaves the default', () => {
+    expect(parseSimFlags({ peers: '10', scenario: 'steady', clock: 'virtual' }).clock).toBe('virtual')
+    expect(parseSimFlags({ peers: '10', scenario: 'steady', clock: 'real' }).clock).toBe('real')
+    expect(parseSimFlags({ peers: '10', scenario: 'steady' }).clock).toBeUndefined()
   })
 
   it('parses durations', () => {

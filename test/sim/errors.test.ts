@@ -14,7 +14,9 @@ describe('runSimulation options', () => {
     [{ peers: 10, embeddedSellers: 1.5 }, /embeddedSellers/],
     [{ peers: 10, lossRate: 1.5 }, /links: lossRate/],
     [{ peers: 10, jitter: -1 }, /links: jitter/],
-    [{ peers: 10, latencyMs: Number.NaN }, /links: latencyMs/]
+    [{ peers: 10, latencyMs: Number.NaN }, /links: latencyMs/],
+    [{ peers: 10, clock: 'wall' as any }, /clock must be one of real, virtual/],
+    [{ peers: 10, clock: 'virtual' as const, embeddedSellers: 1 }, /embedded sellers need the real clock/]
   ])('%o → SimulationError', async (o, msg) => {
     await expect(runSimulation({ scenario: SCENARIOS.steady, ...o })).rejects.toMatchObject({ name: 'SimulationError', message: expect.stringMatching(msg) })
   })

@@ -19,7 +19,7 @@ export interface SimHandlerDeps {
 export function simSummary (r: SimResult): string[] {
   const f = (s: { p50: number, p95: number }): string => `p50 ${s.p50} ms, p95 ${s.p95} ms`
   const lines = [
-    `scenario ${r.scenario}: ${r.peers} peers (${r.sellers} sellers, ${r.adversaries} adversaries), seed ${r.seed}, ${r.durationMs} ms`,
+    `scenario ${r.scenario}: ${r.peers} peers (${r.sellers} sellers, ${r.adversaries} adversaries), seed ${r.seed}, ${r.durationMs} ms on the ${r.clock} clock`,
     `links ${r.links.latencyMs} ms ±${Math.round(r.links.jitter * 100)}%, loss ${r.links.lossRate} (${r.links.retransmits} of ${r.links.buffers} buffers retransmitted)`,
     `requests ${r.requests.completed}/${r.requests.sent} completed, ${r.requests.withFallback} after fallback` +
       (r.embedded.sellers > 0 ? `; ${r.embedded.completed}/${r.embedded.requests} to the ${r.embedded.sellers} real-engine sellers (${r.embedded.model})` : ''),
@@ -27,7 +27,7 @@ export function simSummary (r: SimResult): string[] {
     `settlement convergence ${f(r.settlementConvergenceMs)} (${r.settlementConvergenceMs.unfinished} unfinished)`,
     `ledgers ${r.balancesAgree ? 'agree' : `DIVERGE (${r.finalBalanceViews} views)`}, Σ balances ${r.sumOfBalancesUc} µc, ${r.settledSessions} sessions settled`,
     `cheapest third of sellers served ${r.market.cheapestThirdSharePct}% (price CV ${r.market.priceDispersionCv})`,
-    `memory ${r.resources.rssPerPeerMb} MB RSS per peer, cpu ${r.resources.cpuUserMs + r.resources.cpuSystemMs} ms in ${r.resources.wallMs} ms`,
+    `memory ${r.resources.rssPerPeerMb} MB RSS per peer, cpu ${r.resources.cpuUserMs + r.resources.cpuSystemMs} ms in ${r.resources.wallMs} ms wall` + (r.clock === 'virtual' ? ` for ${r.resources.simulatedMs} ms simulated` : ''),
     `honest losses ${r.losses.withinBounds ? 'within bounds' : 'BEYOND BOUNDS'}: sellers' unpaid work ${r.losses.honestSellersUnpaidUc} µc (bound ${r.losses.honestSellersUnpaidBoundUc} µc), buyers overcharged ${r.losses.honestBuyersOverchargedUc} µc` +
       (r.losses.overdrafts.length > 0 ? `, forked accounts overdrawn ${r.losses.overdrafts.map(o => `${o.overdraftUc}/${o.boundUc}`).join(', ')} µc (bound)` : ''),
     `plan ${r.plan.digest.slice(0, 16)} (${r.plan.trafficTicks} traffic ticks, ${r.requests.skippedBusy} skipped: buyer busy)`
@@ -57,7 +57,7 @@ export async function simHandler (flags: SimFlags, io: CliIO, signal: AbortSigna
     }
     bar?.update(p.done)
   }
-  const result = await (deps.run ?? runSimulation)({ peers: o.peers, scenario: SCENARIOS[o.scenario], seed: o.seed, durationMs: o.durationMs, sellersShare: o.sellersShare, latencyMs: o.latencyMs, jitter: o.jitter, lossRate: o.lossRate, embeddedSellers: o.embeddedSellers, onProgress, signal })
+  const result = await (deps.run ?? runSimulation)({ peers: o.peers, scenario: SCENARIOS[o.scenario], seed: o.seed, durationMs: o.durationMs, sellersShare: o.sellersShare, latencyMs: o.latencyMs, jitter: o.jitter, lossRate: o.lossRate, embeddedSellers: o.embeddedSellers, clock: o.clock, onProgress, signal })
   bar?.stop()
   if (o.report != null) await writeFile(o.report, await renderSimReport(result))
   if (o.json) io.out(JSON.stringify(result))

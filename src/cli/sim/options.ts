@@ -2,6 +2,7 @@
 import type { Command } from 'commander'
 import { UsageError } from '../io.js'
 import { scenarioNames } from '../../sim/scenarios/index.js'
+import { SIM_CLOCKS, type SimClock } from '../../sim/simulation.js'
 
 export interface SimFlags {
   peers?: string
@@ -13,6 +14,7 @@ export interface SimFlags {
   jitter?: string
   loss?: string
   embeddedSellers?: string
+  clock?: string
   json?: boolean
   report?: string
 }
@@ -27,6 +29,7 @@ export interface SimOptions {
   jitter?: number
   lossRate?: number
   embeddedSellers?: number
+  clock?: SimClock
   json: boolean
   report?: string
 }
@@ -48,6 +51,7 @@ export function simOptions (cmd: Command): Command {
     .option('--jitter <share>', 'each link\'s latency is within ±share of the mean, 0..1 (default 0.5)')
     .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
     .option('--embedded-sellers <k>', 'k sellers run the real embedded engine on the tiny model, 0..8 (default 0)')
+    .option('--clock <kind>', 'real: nodes run on wall time (one busy thread slows them all); virtual: simulated time, each node as if on its own CPU (default real)')
     .option('--json', 'print the result as one JSON document')
     .option('--report <file>', 'write a self-contained HTML report')
 }
@@ -93,6 +97,11 @@ export function parseSimFlags (f: SimFlags): SimOptions {
     const k = Number(f.embeddedSellers)
     if (!/^[0-9]$/.test(f.embeddedSellers) || k > 8) throw new UsageError(`--embedded-sellers: expected an integer 0..8, got ${JSON.stringify(f.embeddedSellers.slice(0, 40))}`)
     o.embeddedSellers = k
+  }
+  if (f.clock != null) {
+    if (!(SIM_CLOCKS as readonly string[]).includes(f.clock)) throw new UsageError(`--clock: expected one of ${SIM_CLOCKS.join(', ')}, got ${JSON.stringify(f.clock.slice(0, 40))}`)
+    if (f.clock === 'virtual' && (o.embeddedSellers ?? 0) > 0) throw new UsageError('--clock virtual: embedded sellers run on wall time, use --clock real with --embedded-sellers')
+    o.clock = f.clock as SimClock
   }
   if (f.report != null) {
     if (f.report.length === 0) throw new UsageError('--report: expected a file path')

@@ -128,6 +128,7 @@ export class SimNetwork {
   private readonly heap: Delivery[] = []
   private seq = 0
   private immediate: ReturnType<typeof setImmediate> | undefined
+  private closed = false
   private timer: ReturnType<typeof setTimeout> | undefined
   private timerAt = Infinity
   private counters = { buffers: 0, bytes: 0, retransmits: 0, connections: 0, openConnections: 0 }
@@ -226,7 +227,17 @@ export class SimNetwork {
     this.counters.openConnections--
   }
 
+  /** drops every delivery still in flight and the timer waiting for it; later sends are dropped too */
+  close (): void {
+    this.closed = true
+    this.heap.length = 0
+    this.clearTimer()
+    if (this.immediate !== undefined) clearImmediate(this.immediate)
+    this.immediate = undefined
+  }
+
   private schedule (dir: SimDirection, extraMs: number, run: () => void): number {
+    if (this.closed) return this.clock()
     const at = Math.max(this.clock() + this.linkLatencyMs(dir.from, dir.to) + extraMs, dir.lastDeliveryAt)
     dir.lastDeliveryAt = at
     this.push({ at, seq: this.seq++, run })

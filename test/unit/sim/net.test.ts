@@ -162,6 +162,19 @@ describe('SimNetwork', () => {
     expect(() => new SimNetwork(null as any)).toThrow(SimNetworkError)
   })
 
+  it('close drops what is in flight and every later send', async () => {
+    const net = new SimNetwork({ latencyMs: 5, jitter: 0 })
+    const dir = net.direction('a', 'b')
+    let delivered = 0
+    net.sendData(dir, 10, () => { delivered++ })
+    net.close()
+    net.sendData(dir, 10, () => { delivered++ })
+    net.sendControl(dir, () => { delivered++ })
+    await new Promise(resolve => setTimeout(resolve, 30))
+    expect(delivered).toBe(0)
+    expect(net.stats().pending).toBe(0)
+  })
+
   it('a listen address can be taken once', () => {
     const net = new SimNetwork()
     const ep = { peerId: 'x' }

@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { readFile } from 'node:fs/promises'
+import { VirtualClock, VirtualClockError, installedClock, wallNowMs } from '../../../src/sim/clock.js'
+
+let clock: VirtualClock | undefined
+afterEach(() => { clock?.uninstall(); clock = undefined })
+const install = (): VirtualClock => { clock = new VirtualClock(); clock.install(); return clock }
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+describe('virtual clock', () => {
+  it('fires timers by due time, then by the order they were set, and jumps over idle time', async () => {
+    const c = install()
+    const fired: string[] = []
+    const wall0 = wallNowMs()
+    await new Promise<void>(resolve => {
+      setTimeout(() => { fired.push('b 5s'); resolve() }, 5_000)
+      setTimeout(() => { fired.push('a1 10ms') }, 10)
+      setTimeout(() => { fired.push('a2 10ms') }, 10)
+      setTimeout(() => { fired.push('zero→1ms') }, 0)
+    })
+    expect(fired).toEqual(['zero→1ms', 'a1 10ms', 'a2 10ms', 'b 5s'])
+    expect(c.elapsedMs()).toBe(5_000)
+    // five simulated seconds, far less wall time
+    expect(wallNowMs() - wall0).toBeLessThan(5_000)
+  })
+
+  it('moves Date, new Date() and performance.now with it, not with the wall', async () => {
+    install()
+    const d0 = Date.now(); const p0 = performance.now(); const n0 = new Date().getTime()
+    await sleep(60_000)
+    expect(Date.now() - d0).toBe(60_000)
+    expect(performance.now() - p0).toBe(60_000)
+    expect(new Date().getTime() - n0).toBe(60_000)
+    expect(new Date(0).getTime()).toBe(0)
+    // busy work takes wall time, not simulated time
+    const p1 = performance.now()
+    const until = wallNowMs() + 30
+    while (wallNowMs() < until) { /* spin */ }
+    expect(performance.now()).toBe(p1)
+  })
+
+  it('repeats intervals until cleared; refresh restarts a timer from now; numeric ids clear', async () => {
+    const c = install()
+    const ticks: number[] = []
+    const t0 = c.elapsedMs()
+    const iv = setInterval(() => { ticks.push(c.elapsedMs() - t0); if (ticks.length === 3) clearInterval(iv) }, 100)
+    await sleep(1_000)
+    expect(ticks).toEqual([100, 200, 300])
+    let at = -1
+    const t = setTimeout(() => { at = c.elapsedMs() }, 500)
+    await sleep(300)
+    t.refresh()
+    await sleep(1_000)
+    expect(at - t0).toBe(1_000 + 300 + 500)
+    let fired = false
+    const id = setTimeout(() => { fired = true }, 10)
+    clearTimeout(Number(id))
+    await sleep(50)
+    expect(fired).toBe(false)
+    expect(c.stats.fired).toBeGreaterThan(4)
+  })
+
+  it('AbortSignal.timeout aborts with a TimeoutError on simulated time', async () => {
+    const c = install()
+    const t0 = c.elapsedMs()
+    const signal = AbortSignal.timeout(30_000)
+    const reason = await new Promise<any>(resolve => { signal.addEventListener('abort', () => { resolve(signal.reason) }) })
+    expect(reason.name).toBe('TimeoutError')
+    expect(c.elapsedMs() - t0).toBe(30_000)
+  })
+
+  it('waits for real I/O in flight before it jumps ahead', async () => {
+    install()
+    const order: string[] = []
+    const timer = new Promise<void>(resolve => setTimeout(() => { order.push('timer 1s'); resolve() }, 1_000))
+    const read = readFile(new URL(import.meta.url)).then(() => { order.push('file read') })
+    await Promise.all([timer, read])
+    expect(order).toEqual(['file read', 'timer 1s'])
+  })
+
+  it('uninstall restores real time and hands pending timers to real timers', async () => {
+    const c = install()
+    expect(installedClock()).toBe(c)
+    expect(() => { new VirtualClock().install() }).toThrow(VirtualClockError)
+    let fired = false
+    setTimeout(() => { fired = true }, 20)
+    c.uninstall()
+    clock = undefined
+    expect(installedClock()).toBeUndefined()
+    expect(typeof setTimeout(() => {}, 1).hasRef).toBe('function')
+    const wall0 = Date.now()
+    await new Promise(resolve => setTimeout(resolve, 60))
+    expect(fired).toBe(true)
+    expect(Date.now() - wall0).toBeGreaterThanOrEqual(50)
+  })
+})
