@@ -213,11 +213,16 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   if ((opts.embeddedSellers ?? 0) > 0) throw new SimulationError('embedded sellers need the real clock (they run in a child process on wall time)')
   if (installedClock() != null) throw new SimulationError('a virtual-clock simulation is already running in this process')
   const clock = new VirtualClock()
+  // with time virtual, the libraries' own draws (gossipsub's mesh and gossip picks) are the last
+  // thing that differs between two runs of one seed: they draw from the seed too
+  const mathRandom = Math.random
+  Math.random = createRng(`${String(opts.seed ?? 1)}/math-random`).next
   clock.install()
   try {
     return await simulate(opts, 'virtual')
   } finally {
     clock.uninstall()
+    Math.random = mathRandom
   }
 }
 

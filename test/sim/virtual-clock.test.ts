@@ -32,6 +32,19 @@ describe('sim: virtual clock', () => {
     expect(real.clock).toBe('real')
   })
 
+  it('on simulated time one seed gives one result, figure for figure; another seed another', async () => {
+    const run = async (seed: string): Promise<string> => {
+      const { resources, ...rest } = await runSimulation({ peers: 10, scenario: SCENARIOS.steady, seed, durationMs: 3_000, clock: 'virtual' })
+      expect(resources.simulatedMs).toBeGreaterThan(3_000)
+      return JSON.stringify(rest)
+    }
+    const a = await run('same')
+    const b = await run('same')
+    expect(JSON.parse(a).requests.completed).toBeGreaterThan(0)
+    expect(b).toBe(a)
+    expect(await run('other')).not.toBe(a)
+  })
+
   it('refuses a second virtual-clock run in the same process while one is running', async () => {
     const first = runSimulation({ peers: 4, scenario: SCENARIOS.steady, durationMs: 500, clock: 'virtual' })
     await expect(runSimulation({ peers: 4, scenario: SCENARIOS.steady, durationMs: 500, clock: 'virtual' })).rejects.toMatchObject({ name: 'SimulationError', message: expect.stringMatching(/already running/) })
