@@ -10,7 +10,8 @@
  * time: a busy simulated second takes as long as its work takes.
  *
  * Left real on purpose: setImmediate, process.nextTick and microtasks (work "now", in order),
- * I/O. While a request to the outside (a file, a socket) is in flight the clock waits for it,
+ * I/O. The clock never jumps while an immediate is queued: that work belongs to this instant
+ * (the simulated network delivers what is due in one). While a request to the outside (a file, a socket) is in flight the clock waits for it,
  * at most MAX_REAL_WAIT_MS of wall time, so real I/O is not overtaken by simulated seconds.
  */
 
@@ -250,7 +251,11 @@ export class VirtualClock {
     const next = this.peekLive()
     if (next === undefined) { real.setTimeout(this.turn, 1); return }
     if (next.at > this.nowMs) {
-      if (this.realWorkPending()) { real.setTimeout(this.turn, 0); return }
+      // time moves only when the process is idle: work queued for now (an immediate, e.g. the
+      // simulated network delivering what is due) runs first, at this instant
+      const resources = process.getActiveResourcesInfo()
+      if (resources.includes('Immediate')) { real.setImmediate(this.turn); return }
+      if (this.realWorkPending(resources)) { real.setTimeout(this.turn, 0); return }
       this.stats.jumps++
       this.stats.advancedMs += next.at - this.nowMs
       this.nowMs = next.at
@@ -269,8 +274,8 @@ export class VirtualClock {
     t.callback(...t.args)
   }
 
-  private realWorkPending (): boolean {
-    const busy = process.getActiveResourcesInfo().some(r => REAL_WORK.test(r))
+  private realWorkPending (resources: string[]): boolean {
+    const busy = resources.some(r => REAL_WORK.test(r))
     if (!busy) { this.waitingSince = undefined; return false }
     const now = real.performanceNow()
     this.waitingSince ??= now

@@ -186,6 +186,10 @@ function balanceView (n: TallyNode): string {
   return n.balances().map(b => `${b.account}:${b.balanceUc}:${b.lockedUc}`).join('|')
 }
 
+/** the gossipsub views the simulator reads (its figures, not the protocol) */
+interface GossipView { getScore: (peer: string) => number, getPeers: () => Array<{ toString: () => string }>, getMeshPeers: (topic: string) => unknown[] }
+const pubsubOf = (n: TallyNode): GossipView => n.libp2p.services.pubsub as unknown as GossipView
+
 function cap<T> (xs: T[]): T[] { return xs.length > SAMPLE_CAP ? xs.slice(0, SAMPLE_CAP) : xs }
 
 /** the partition state every node's connection gater reads */
@@ -381,9 +385,11 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
   for (let i = roles.length - 1; i > 0 && embedded.size < Math.min(embeddedSellers, nSellers - 1); i--) if (roles[i] === 'seller') embedded.add(i)
   progress({ phase: 'starting', done: 0, total: opts.peers })
   await addPeer(roles[0])
-  for (let i = 1; i < roles.length; i += START_BATCH) {
-    // peers in a batch bootstrap to peers started before the batch
-    const batch = roles.slice(i, i + START_BATCH)
+  for (let i = 1; i < roles.length;) {
+    // peers in a batch bootstrap to peers started before the batch; a batch is never larger than
+    // the network before it, so the first peers do not all hang on peer 0 (a star)
+    const batch = roles.slice(i, i + Math.min(START_BATCH, peers.length))
+    i += batch.length
     const base = peers.length
     const made = await Promise.all(batch.map(async (role, k) => {
       const index = base + k
@@ -609,7 +615,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
   const honestNow = honestRunning()
   const honestIds = new Set(honestNow.map(q => q.node.libp2p.peerId.toString()))
   for (const p of honestNow) {
-    const ps = p.node.libp2p.services.pubsub as unknown as { getScore: (peer: string) => number, getPeers: () => Array<{ toString: () => string }>, getMeshPeers: (topic: string) => unknown[] }
+    const ps = pubsubOf(p.node)
     negativeLinks += ps.getPeers().filter(id => honestIds.has(id.toString()) && ps.getScore(id.toString()) < 0).length
     if (ps.getMeshPeers(p.node.base.topics.offers).length === 0) meshless++
   }

@@ -60,6 +60,18 @@ describe('virtual clock', () => {
     expect(c.stats.fired).toBeGreaterThan(4)
   })
 
+  it('stands still while work for this instant is queued: immediates run before it jumps', async () => {
+    install()
+    const t0 = performance.now()
+    const seen: number[] = []
+    setTimeout(() => {}, 20)
+    await new Promise<void>(resolve => {
+      const step = (): void => { seen.push(performance.now() - t0); if (seen.length < 5) setImmediate(step); else resolve() }
+      setImmediate(step)
+    })
+    expect(seen).toEqual([0, 0, 0, 0, 0])
+  })
+
   it('AbortSignal.timeout aborts with a TimeoutError on simulated time', async () => {
     const c = install()
     const t0 = c.elapsedMs()
