@@ -11,7 +11,7 @@
  *   the number of conflicting seqs proven against it.
  */
 import type { TallyNode } from '../node/tally.js'
-import type { SimPeer } from './scenario.js'
+import type { PastLife, SimPeer } from './scenario.js'
 
 export interface AccountLoss {
   index: number
@@ -55,14 +55,16 @@ export interface LossLedger {
 }
 
 /** what a buyer was charged above its own last signed voucher, over every settle on its contracts */
-function overcharged (ref: TallyNode, buyer: TallyNode): bigint {
+function overcharged (ref: TallyNode, account: string, lives: readonly PastLife[]): bigint {
   const ledger = ref.ledger.ledger
   let over = 0n
-  for (const r of ledger.history(buyer.account)) {
+  for (const r of ledger.history(account)) {
     if (r.kind.type !== 'settle') continue
     const open = ledger.get(r.kind.openId)?.rec
-    if (open == null || open.kind.type !== 'open' || ledger.accountId(open.from) !== buyer.account) continue
-    const signed = buyer.buyerSessions.signedUc(Buffer.from(open.kind.contractId, 'hex'))
+    if (open == null || open.kind.type !== 'open' || ledger.accountId(open.from) !== account) continue
+    const contract = Buffer.from(open.kind.contractId, 'hex')
+    // the contract may belong to an earlier life of the account (a peer that left and came back)
+    const signed = lives.reduce((m, l) => { const s = l.buyerSessions.signedUc(contract); return s > m ? s : m }, 0n)
     if (r.kind.amountUc > signed) over += r.kind.amountUc - signed
   }
   return over
@@ -78,8 +80,9 @@ export function lossLedger (peers: readonly SimPeer[], ref: TallyNode | undefine
   let unpaid = 0n; let bound = 0n; let over = 0n
   let ok = true
   for (const p of honest) {
-    const u = p.node.sellerSessions.unpaid()
-    const o = ref == null ? 0n : overcharged(ref, p.node)
+    const lives: PastLife[] = [...(p.pastLives ?? []).filter(l => l.account === p.node.account), p.node]
+    const u = lives.map(l => l.sellerSessions.unpaid()).reduce((a, b) => ({ requests: a.requests + b.requests, inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens, amountUc: a.amountUc + b.amountUc, boundUc: a.boundUc + b.boundUc, maxOutputTokens: a.maxOutputTokens > b.maxOutputTokens ? a.maxOutputTokens : b.maxOutputTokens }))
+    const o = ref == null ? 0n : overcharged(ref, p.node.account, lives)
     const locked = ref == null ? 0n : ref.ledger.ledger.balance(p.node.account).lockedUc
     const within = u.amountUc <= u.boundUc && o === 0n
     unpaid += u.amountUc; bound += u.boundUc; over += o

@@ -22,7 +22,12 @@ export interface SimPeer {
   /** current price out, µc per 1M tokens (sellers) */
   priceOutUc: bigint
   generation: number
+  /** what this peer's stopped nodes knew of their own sessions (the loss ledger counts every life of an account) */
+  pastLives?: PastLife[]
 }
+
+/** a stopped node's own session books: the vouchers it signed as a buyer, its unpaid work as a seller */
+export type PastLife = Pick<TallyNode, 'account' | 'buyerSessions' | 'sellerSessions'>
 
 export interface ScenarioDefaults {
   /** share of the peers that sell (0..1) */

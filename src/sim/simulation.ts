@@ -493,6 +493,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
       p.running = false
       event(`stop peer ${p.index} (${p.role})`)
       await p.node.stop()
+      ;(p.pastLives ??= []).push({ account: p.node.account, buyerSessions: p.node.buyerSessions, sellerSessions: p.node.sellerSessions })
     },
     startPeer: async (p, o = {}) => {
       if (p.running) return

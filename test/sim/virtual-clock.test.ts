@@ -8,16 +8,16 @@ describe('sim: virtual clock', () => {
   it('runs 20 real nodes on simulated time: trades, settles, converges, then hands the real clock back', async () => {
     const RealDate = Date
     const realTimeout = setTimeout
-    const opts = { peers: 20, scenario: SCENARIOS.steady, seed: 'virtual', durationMs: 20_000 }
+    const opts = { peers: 20, scenario: SCENARIOS.steady, seed: 'virtual', durationMs: 12_000 }
     const r = await runSimulation({ ...opts, clock: 'virtual' })
     expect(installedClock()).toBeUndefined()
     expect(Date).toBe(RealDate)
     expect(setTimeout).toBe(realTimeout)
     expect(r.clock).toBe('virtual')
-    // twenty simulated seconds of trading (plus warm-up and settling) in less wall time than that
+    // twelve simulated seconds of trading (plus warm-up and settling) in less wall time than that
     expect(r.resources.simulatedMs).toBeGreaterThan(opts.durationMs)
     expect(r.resources.wallMs).toBeLessThan(r.resources.simulatedMs)
-    expect(r.requests.sent).toBeGreaterThan(20)
+    expect(r.requests.sent).toBeGreaterThan(12)
     expect(r.requests.completed).toBe(r.requests.sent)
     expect(r.requests.late).toBe(0)
     expect(r.balancesAgree).toBe(true)
@@ -43,6 +43,16 @@ describe('sim: virtual clock', () => {
     expect(JSON.parse(a).requests.completed).toBeGreaterThan(0)
     expect(b).toBe(a)
     expect(await run('other')).not.toBe(a)
+  })
+
+  it('every built-in scenario runs on it: honest nodes lose nothing beyond the bounds, ledgers agree', async () => {
+    for (const [name, scenario] of Object.entries(SCENARIOS)) {
+      const r = await runSimulation({ peers: 12, scenario, seed: 'every', clock: 'virtual' })
+      expect({ name, completed: r.requests.completed > 0, agree: r.balancesAgree, sum: r.sumOfBalancesUc, within: r.losses.withinBounds })
+        .toEqual({ name, completed: true, agree: true, sum: '0', within: true })
+      if (name === 'churn') expect(r.figures.leaves).toBeGreaterThan(3)
+      if (name === 'double-spender') expect(r.doubleSpendFlaggedMs?.flaggedOn).toBe(r.doubleSpendFlaggedMs?.nodes)
+    }
   })
 
   it('refuses a second virtual-clock run in the same process while one is running', async () => {
