@@ -103,8 +103,9 @@ export interface SimulationOptions {
   /** this many sellers run the real embedded engine on the tiny model instead of the simulated backend (default 0) */
   embeddedSellers?: number
   /**
-   * 'real' (default): the nodes run on wall time, so one busy thread delays them all;
-   * 'virtual': discrete-event time (src/sim/clock.ts), each node as if on its own fast CPU
+   * 'virtual' (default): discrete-event time (src/sim/clock.ts), each node as if on its own fast
+   * CPU, one seed one result; 'real' (default with embedded sellers): the nodes run on wall
+   * time, so one busy thread delays them all
    */
   clock?: SimClock
   onProgress?: (p: SimProgress) => void
@@ -210,7 +211,8 @@ class Cut {
 }
 
 export async function runSimulation (opts: SimulationOptions): Promise<SimResult> {
-  const clockKind = opts.clock ?? 'real'
+  // virtual unless a real engine runs (it answers on wall time)
+  const clockKind = opts.clock ?? ((opts.embeddedSellers ?? 0) > 0 ? 'real' : 'virtual')
   if (!SIM_CLOCKS.includes(clockKind)) throw new SimulationError(`clock must be one of ${SIM_CLOCKS.join(', ')}, got ${String(clockKind)}`)
   if (clockKind === 'real') return await simulate(opts, 'real')
   // the real engine answers on wall time in a child process: it cannot follow a virtual clock

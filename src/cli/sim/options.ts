@@ -51,7 +51,7 @@ export function simOptions (cmd: Command): Command {
     .option('--jitter <share>', 'each link\'s latency is within ±share of the mean, 0..1 (default 0.5)')
     .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
     .option('--embedded-sellers <k>', 'k sellers run the real embedded engine on the tiny model, 0..8 (default 0)')
-    .option('--clock <kind>', 'real: nodes run on wall time (one busy thread slows them all); virtual: simulated time, each node as if on its own CPU (default real)')
+    .option('--clock <kind>', 'virtual: simulated time, each node as if on its own CPU, one seed one result; real: wall time, one busy thread slows every node (default virtual, real with --embedded-sellers)')
     .option('--json', 'print the result as one JSON document')
     .option('--report <file>', 'write a self-contained HTML report')
 }
