@@ -11,8 +11,10 @@ export async function renderSimReport (r: SimResult): Promise<string> {
   const sections: ReportSection[] = []
   sections.push({
     title: 'Run',
-    note: `${r.description}. Sellers use the ${r.backend}.`,
-    table: [{ scenario: r.scenario, seed: r.seed, plan: r.plan.digest.slice(0, 16), peers: r.peers, sellers: r.sellers, buyers: r.buyers, adversaries: r.adversaries, durationMs: r.durationMs, latencyMs: r.latencyMs }]
+    note: `${r.description}. Sellers use the ${r.backend}. ` + (r.clock === 'virtual'
+      ? `Time is simulated (virtual clock): every figure in ms is simulated time, each node as if on its own CPU; ${r.resources.simulatedMs} ms simulated took ${r.resources.wallMs} ms of wall time.`
+      : `Time is wall time (real clock): every node shares this process's thread, so its load is in the figures; the run took ${r.resources.wallMs} ms.`),
+    table: [{ scenario: r.scenario, clock: r.clock, seed: r.seed, plan: r.plan.digest.slice(0, 16), peers: r.peers, sellers: r.sellers, buyers: r.buyers, adversaries: r.adversaries, durationMs: r.durationMs, latencyMs: r.latencyMs }]
   })
   sections.push({
     title: 'Requests',

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { runSimulation } from '../../src/sim/simulation.js'
 import { SCENARIOS } from '../../src/sim/scenarios/index.js'
 import { installedClock } from '../../src/sim/clock.js'
+import { renderSimReport } from '../../src/sim/html.js'
 
 describe('sim: virtual clock', () => {
   it('runs 20 real nodes on simulated time: trades, settles, converges, then hands the real clock back', async () => {
@@ -26,6 +27,8 @@ describe('sim: virtual clock', () => {
     expect(r.settlementConvergenceMs.unfinished).toBe(0)
     expect(r.offerPropagationMs.unfinished).toBe(0)
     expect(r.losses.withinBounds).toBe(true)
+    // the report says which time its figures are in
+    expect(await renderSimReport(r)).toContain('Time is simulated (virtual clock)')
     // the plan depends on the seed only, not on the clock
     const real = await runSimulation({ ...opts, durationMs: 1_000, clock: 'real' })
     const virtual = await runSimulation({ ...opts, durationMs: 1_000, clock: 'virtual' })
