@@ -7,7 +7,7 @@ import { runSmall } from './helpers.js'
 
 describe('sim: adversaries', () => {
   it('double-spender: flagged on every honest node, then refused', async () => {
-    const r = await runSmall('double-spender', { durationMs: 4_000 })
+    const r = await runSmall('double-spender', { durationMs: 4_000, clock: 'virtual' })
     expect(r.adversaries).toBe(1)
     expect(r.doubleSpendFlaggedMs?.nodes).toBe(20)
     expect(r.doubleSpendFlaggedMs?.flaggedOn).toBe(20)
@@ -26,7 +26,7 @@ describe('sim: adversaries', () => {
   })
 
   it('gossip-spammer: spam is rejected and scored down, honest traffic is unaffected', async () => {
-    const r = await runSmall('gossip-spammer', { durationMs: 4_000 })
+    const r = await runSmall('gossip-spammer', { durationMs: 4_000, clock: 'virtual' })
     expect(Number(r.figures.spamAttempted)).toBeGreaterThan(200)
     expect(Number(r.figures.spamSent)).toBeGreaterThan(20)
     expect(r.figures.spamRecordsAccepted).toBe(0)
@@ -38,7 +38,7 @@ describe('sim: adversaries', () => {
   })
 
   it('stalling-seller: buyers fall back, the staller earns nothing', async () => {
-    const r = await runSmall('stalling-seller', { durationMs: 5_000 })
+    const r = await runSmall('stalling-seller', { durationMs: 5_000, clock: 'virtual' })
     expect(r.figures.servedByStaller).toBe(0)
     expect(Number(r.figures.requestsAfterFallback)).toBeGreaterThan(0)
     expect(r.requests.completed).toBe(r.requests.sent)
@@ -47,7 +47,7 @@ describe('sim: adversaries', () => {
   })
 
   it('overbilling-seller: claims are caught, buyers fall back and lose nothing', async () => {
-    const r = await runSmall('overbilling-seller', { durationMs: 4_000 })
+    const r = await runSmall('overbilling-seller', { durationMs: 4_000, clock: 'virtual' })
     expect(Number(r.figures.overbillerClaimedOutputTokens)).toBeGreaterThan(Number(r.figures.overbillerTrueOutputTokens))
     expect(r.figures.servedByOverbiller).toBe(0)
     expect(Number(r.figures.requestsAfterFallback)).toBeGreaterThan(0)
@@ -59,7 +59,7 @@ describe('sim: adversaries', () => {
   })
 
   it('non-paying-buyer: each seller streams at most one unpaid chunk', async () => {
-    const r = await runSmall('non-paying-buyer', { durationMs: 5_000 })
+    const r = await runSmall('non-paying-buyer', { durationMs: 5_000, clock: 'virtual' })
     expect(Number(r.figures.freeRides)).toBeGreaterThan(0)
     expect(Number(r.figures.maxUnpaidChunksPerSession)).toBeLessThanOrEqual(1)
     // one chunk of the simulated backend is 4 tokens; the protocol's cap is 64

@@ -4,7 +4,7 @@ import { runSmall } from './helpers.js'
 
 describe('sim: churn, partition, price shock', () => {
   it('churn: peers leave and rejoin (same and new identities), trading goes on, ledgers agree', async () => {
-    const r = await runSmall('churn', { durationMs: 6_000 })
+    const r = await runSmall('churn', { durationMs: 6_000, clock: 'virtual' })
     expect(r.figures.leaves).toBeGreaterThanOrEqual(5)
     expect(r.figures.joinsWithNewIdentity).toBeGreaterThan(0)
     expect(r.events.some(e => /start peer \d+ \(\w+, new identity\)/.test(e.what))).toBe(true)
@@ -16,7 +16,7 @@ describe('sim: churn, partition, price shock', () => {
   })
 
   it('partition: both halves diverge while cut, converge after the heal', async () => {
-    const r = await runSmall('partition', { durationMs: 6_000 })
+    const r = await runSmall('partition', { durationMs: 6_000, clock: 'virtual' })
     expect(r.figures.groupA).toBe(10)
     expect(r.figures.groupB).toBe(10)
     expect(r.events.map(e => e.what)).toEqual(expect.arrayContaining(['partition 10 | 10', 'heal']))
@@ -24,13 +24,15 @@ describe('sim: churn, partition, price shock', () => {
     expect(r.balancesAgree).toBe(true)
     expect(r.sumOfBalancesUc).toBe('0')
     expect(r.requests.completed).toBeGreaterThan(0)
+    expect(r.losses.withinBounds).toBe(true)
   })
 
   it('price-shock: routing leaves the sellers that tripled their prices', async () => {
-    const r = await runSmall('price-shock', { durationMs: 6_000 })
+    const r = await runSmall('price-shock', { durationMs: 6_000, clock: 'virtual' })
     expect(r.figures.shockedSellers).toBeGreaterThan(0)
     expect(r.figures.requestsAfterShock).toBeGreaterThan(3)
     expect(Number(r.figures.shockedShareAfterPct)).toBeLessThan(Number(r.figures.shockedShareBeforePct))
     expect(r.balancesAgree).toBe(true)
+    expect(r.losses.withinBounds).toBe(true)
   })
 })

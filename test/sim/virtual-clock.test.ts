@@ -49,16 +49,6 @@ describe('sim: virtual clock', () => {
     expect(await run('other')).not.toBe(a)
   })
 
-  it('every built-in scenario runs on it: honest nodes lose nothing beyond the bounds, ledgers agree', async () => {
-    for (const [name, scenario] of Object.entries(SCENARIOS)) {
-      const r = await runSimulation({ peers: 12, scenario, seed: 'every', clock: 'virtual' })
-      expect({ name, completed: r.requests.completed > 0, agree: r.balancesAgree, sum: r.sumOfBalancesUc, within: r.losses.withinBounds })
-        .toEqual({ name, completed: true, agree: true, sum: '0', within: true })
-      if (name === 'churn') expect(r.figures.leaves).toBeGreaterThan(3)
-      if (name === 'double-spender') expect(r.doubleSpendFlaggedMs?.flaggedOn).toBe(r.doubleSpendFlaggedMs?.nodes)
-    }
-  })
-
   it('refuses a second virtual-clock run in the same process while one is running', async () => {
     const first = runSimulation({ peers: 4, scenario: SCENARIOS.steady, durationMs: 500, clock: 'virtual' })
     await expect(runSimulation({ peers: 4, scenario: SCENARIOS.steady, durationMs: 500, clock: 'virtual' })).rejects.toMatchObject({ name: 'SimulationError', message: expect.stringMatching(/already running/) })
