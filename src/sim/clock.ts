@@ -33,6 +33,7 @@ export class VirtualTimer {
   /** bumped on clear and refresh: heap entries of an older generation are stale */
   generation = 0
   at = 0
+  cleared = false
   private referenced = true
 
   constructor (
@@ -212,15 +213,17 @@ export class VirtualClock {
     this.heap.push({ at: t.at, seq: this.seq++, generation: t.generation, timer: t })
   }
 
-  /** @internal timer.refresh(): same delay, from now */
+  /** @internal timer.refresh(): same delay, from now; as in Node it re-arms a timer that already fired, not one cleared */
   reschedule (t: VirtualTimer): void {
-    if (!this.live.has(t.id)) return
+    if (t.cleared || !this.running) return
     t.generation++
+    this.live.set(t.id, t)
     this.schedule(t)
   }
 
   /** @internal */
   clear (t: VirtualTimer): void {
+    t.cleared = true
     if (!this.live.delete(t.id)) return
     t.generation++
   }
@@ -270,8 +273,8 @@ export class VirtualClock {
     }
     this.stats.fired++
     real.setImmediate(this.turn)
-    // a throwing timer is an uncaught exception, as with real timers
-    t.callback(...t.args)
+    // a throwing timer is an uncaught exception, as with real timers; `this` is the timer, as in Node
+    t.callback.apply(t, t.args)
   }
 
   private realWorkPending (resources: string[]): boolean {

@@ -52,6 +52,17 @@ describe('virtual clock', () => {
     t.refresh()
     await sleep(1_000)
     expect(at - t0).toBe(1_000 + 300 + 500)
+    // refresh re-arms a timer that already fired (as Node does), never one that was cleared
+    let again = 0
+    const once = setTimeout(() => { again++ }, 10)
+    await sleep(20)
+    once.refresh()
+    await sleep(20)
+    expect(again).toBe(2)
+    clearTimeout(once)
+    once.refresh()
+    await sleep(20)
+    expect(again).toBe(2)
     let fired = false
     const id = setTimeout(() => { fired = true }, 10)
     clearTimeout(Number(id))
