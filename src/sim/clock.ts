@@ -19,6 +19,8 @@
 const MAX_REAL_WAIT_MS = 1_000
 /** Node clamps delays outside [1, 2^31 − 1] to 1 ms; so does this clock */
 const TIMEOUT_MAX = 2 ** 31 - 1
+/** the heap is compacted when it holds this many more entries than twice the live timers */
+const COMPACT_MIN = 4_096
 /** libuv requests in flight: the clock does not jump while one is pending */
 const REAL_WORK = /(Req|ReqCallback|ReqPromise|ReqWrap|WriteWrap|ShutdownWrap|ConnectWrap|Job)$/
 
@@ -61,6 +63,13 @@ class TimerHeap {
   get size (): number { return this.items.length }
   peek (): Entry | undefined { return this.items[0] }
 
+  /** keeps only the entries `keep` accepts (stale ones gone), in heap order */
+  compact (keep: (e: Entry) => boolean): void {
+    const live = this.items.filter(keep)
+    this.items.length = 0
+    for (const e of live) this.push(e)
+  }
+
   push (e: Entry): void {
     const a = this.items
     a.push(e)
@@ -95,6 +104,7 @@ class TimerHeap {
 }
 
 const before = (x: Entry, y: Entry): boolean => x.at < y.at || (x.at === y.at && x.seq < y.seq)
+const isLive = (e: Entry): boolean => e.generation === e.timer.generation && !e.timer.cleared
 
 /** the process's real time functions, captured when this module loads */
 const real = {
@@ -188,7 +198,8 @@ export class VirtualClock {
     g.setInterval = real.setInterval
     g.clearInterval = real.clearInterval
     g.Date = real.Date
-    performance.now = real.performanceNow
+    // the real method lives on Performance.prototype: drop the own property installed over it
+    delete (performance as { now?: unknown }).now
     AbortSignal.timeout = real.abortSignalTimeout
     for (const t of this.live.values()) {
       const left = Math.max(1, t.at - this.nowMs)
@@ -211,6 +222,9 @@ export class VirtualClock {
   private schedule (t: VirtualTimer): void {
     t.at = this.nowMs + t.delayMs
     this.heap.push({ at: t.at, seq: this.seq++, generation: t.generation, timer: t })
+    // cleared and refreshed timers leave stale entries behind (a 30 s timeout cleared after 5 ms
+    // stays 30 s): drop them once they outnumber the live ones
+    if (this.heap.size > 2 * this.live.size + COMPACT_MIN) this.heap.compact(isLive)
   }
 
   /** @internal timer.refresh(): same delay, from now; as in Node it re-arms a timer that already fired, not one cleared */

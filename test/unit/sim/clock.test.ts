@@ -83,6 +83,17 @@ describe('virtual clock', () => {
     expect(seen).toEqual([0, 0, 0, 0, 0])
   })
 
+  it('keeps its heap small when timers are cleared long before they are due', async () => {
+    const c = install()
+    for (let i = 0; i < 50_000; i++) clearTimeout(setTimeout(() => {}, 30_000))
+    expect(c.pending).toBe(0)
+    expect((c as any).heap.size).toBeLessThan(10_000)
+    let fired = false
+    setTimeout(() => { fired = true }, 10)
+    await sleep(20)
+    expect(fired).toBe(true)
+  })
+
   it('AbortSignal.timeout aborts with a TimeoutError on simulated time', async () => {
     const c = install()
     const t0 = c.elapsedMs()
@@ -111,6 +122,8 @@ describe('virtual clock', () => {
     clock = undefined
     expect(installedClock()).toBeUndefined()
     expect(typeof setTimeout(() => {}, 1).hasRef).toBe('function')
+    expect(Object.getOwnPropertyNames(performance)).not.toContain('now')
+    expect(Math.abs(performance.now() - wallNowMs())).toBeLessThan(5)
     const wall0 = Date.now()
     await new Promise(resolve => setTimeout(resolve, 60))
     expect(fired).toBe(true)
