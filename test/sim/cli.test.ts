@@ -56,6 +56,15 @@ describe('tally sim flags', () => {
     await expect(program.parseAsync(['node', 'tally', 'sim', '--peers', 'x', '--scenario', 'steady'])).rejects.toMatchObject({ name: 'UsageError' })
   })
 
+  it('runs on the virtual clock by default and says so in its summary', async () => {
+    const io = memIO()
+    const program = new Command('tally').exitOverride()
+    registerSimCommand(program, io, new AbortController().signal)
+    await program.parseAsync(['node', 'tally', 'sim', '--peers', '5', '--scenario', 'steady', '--duration', '2s'])
+    expect(io.lines[0]).toMatch(/^scenario steady: 5 peers .* on the virtual clock$/)
+    expect(io.lines.join('\n')).toMatch(/ms wall for \d+ ms simulated/)
+  })
+
   it('runs a small simulation, prints JSON and writes an HTML report with plots', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tally-sim-cli-'))
     try {
@@ -71,6 +80,8 @@ describe('tally sim flags', () => {
       expect(r.links.buffers).toBeGreaterThan(0)
       // one seller runs the real engine: its offer is the tiny model's, and the report says so
       expect(r.embedded).toMatchObject({ sellers: 1, model: 'tiny-char-v1' })
+      // the real engine answers on wall time: with embedded sellers the default clock is real
+      expect(r.clock).toBe('real')
       expect(r.backend).toContain('real embedded engine')
       expect(r.requests.completed).toBeGreaterThan(0)
       const html = await readFile(report, 'utf8')
