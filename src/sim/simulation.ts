@@ -172,7 +172,7 @@ export interface SimResult {
     /** share of completed requests served by the cheapest third of honest sellers */
     cheapestThirdSharePct: number
   }
-  resources: { simulatedMs: number, rssBeforeMb: number, rssAfterStartMb: number, rssEndMb: number, rssPerPeerMb: number, addedRssPerPeerMb: number, heapUsedPerPeerMb: number, cpuUserMs: number, cpuSystemMs: number, wallMs: number, startMs: number }
+  resources: { simulatedMs: number, rssBeforeMb: number, rssAfterStartMb: number, rssEndMb: number, rssPerPeerMb: number, addedRssPerPeerMb: number, heapUsedPerPeerMb: number, cpuUserMs: number, cpuSystemMs: number, cpuPerPeerPct: number, wallMs: number, startMs: number }
   figures: Record<string, number | string | boolean>
   metrics: Record<string, Summary>
   events: Array<{ tMs: number, what: string }>
@@ -740,6 +740,8 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
       cpuSystemMs: Math.round(cpu.system / 1000),
       wallMs: Math.round(wallNowMs() - wallStart),
       simulatedMs: Math.round(performance.now() - simStart),
+      // what one node would need of one core at this load: the process's CPU over the run's time, per node
+      cpuPerPeerPct: Math.round((cpu.user + cpu.system) / 1000 / Math.max(1, performance.now() - simStart) / n * 100 * 1000) / 1000,
       startMs: Math.round(startMs)
     },
     figures,

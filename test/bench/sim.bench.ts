@@ -39,6 +39,7 @@ function figures (r: SimResult): Record<string, unknown> {
     heapUsedPerPeerMb: r.resources.heapUsedPerPeerMb,
     startMs: r.resources.startMs,
     cpuMs: r.resources.cpuUserMs + r.resources.cpuSystemMs,
+    cpuPerPeerPct: r.resources.cpuPerPeerPct,
     wallMs: r.resources.wallMs,
     simulatedMs: r.resources.simulatedMs,
     /** simulated seconds per wall second (1 on the real clock by definition) */

@@ -20,6 +20,7 @@ describe('sim: steady', () => {
     // arbitrage: the cheapest third of the sellers serves most requests
     expect(r.market.cheapestThirdSharePct).toBeGreaterThan(50)
     expect(r.resources.rssPerPeerMb).toBeGreaterThan(0)
+    expect(r.resources.cpuPerPeerPct).toBeGreaterThan(0)
     // nobody honest lost anything beyond the bounds; honest buyers were never overcharged
     expect(r.losses.withinBounds).toBe(true)
     expect(r.losses.honestBuyersOverchargedUc).toBe('0')
