@@ -56,6 +56,9 @@ export async function simHandler (flags: SimFlags, io: CliIO, signal: AbortSigna
       return
     }
     bar?.update(p.done)
+    // the bar redraws on its own timer and clock, which on the virtual clock stand still while the
+    // process is busy (starting 1,000 nodes takes minutes of wall time and no simulated time)
+    bar?.render()
   }
   const result = await (deps.run ?? runSimulation)({ peers: o.peers, scenario: SCENARIOS[o.scenario], seed: o.seed, durationMs: o.durationMs, sellersShare: o.sellersShare, latencyMs: o.latencyMs, jitter: o.jitter, lossRate: o.lossRate, embeddedSellers: o.embeddedSellers, clock: o.clock, onProgress, signal })
   bar?.stop()
