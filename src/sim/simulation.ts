@@ -70,6 +70,13 @@ const START_BATCH = 20
 const LOAD_MS_PER_PEER = 20
 /** the first token must come this fast or the buyer falls back (simulated sellers are fast) */
 const SIM_FIRST_TOKEN_TIMEOUT_MS = 2_000
+/** ... or within this many times the simulated sellers' TTFT, when they are slow */
+const FIRST_TOKEN_TIMEOUT_TTFTS = 4
+/** the simulated backend by default: fast, so short runs carry many requests */
+export const DEFAULT_SIM_TOKENS_PER_SEC = 2_000
+export const DEFAULT_SIM_TTFT_MS = 20
+const MAX_SIM_TOKENS_PER_SEC = 1_000_000
+const MAX_SIM_TTFT_MS = 60_000
 /** a buyer closes a warm session unused this long (60 s in production): scaled */
 const SIM_IDLE_CLOSE_MS = 10_000
 /** a seller waits this long for a lagging voucher (10 s in production): scaled */
@@ -102,6 +109,10 @@ export interface SimulationOptions {
   requestsPerSec?: number
   /** this many sellers run the real embedded engine on the tiny model instead of the simulated backend (default 0) */
   embeddedSellers?: number
+  /** the simulated backend's output speed after the first token, tokens/s (default 2,000) */
+  tokensPerSec?: number
+  /** the simulated backend's delay before the first token, ms (default 20) */
+  ttftMs?: number
   /**
    * 'virtual' (default): discrete-event time (src/sim/clock.ts), each node as if on its own fast
    * CPU, one seed one result; 'real' (default with embedded sellers): the nodes run on wall
@@ -248,6 +259,10 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
   if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
   const embeddedSellers = opts.embeddedSellers ?? 0
   if (!Number.isInteger(embeddedSellers) || embeddedSellers < 0 || embeddedSellers > MAX_EMBEDDED_SELLERS) throw new SimulationError(`embeddedSellers must be an integer 0..${MAX_EMBEDDED_SELLERS}, got ${embeddedSellers}`)
+  const tokensPerSec = opts.tokensPerSec ?? DEFAULT_SIM_TOKENS_PER_SEC
+  if (!Number.isInteger(tokensPerSec) || tokensPerSec < 1 || tokensPerSec > MAX_SIM_TOKENS_PER_SEC) throw new SimulationError(`tokensPerSec must be an integer 1..${MAX_SIM_TOKENS_PER_SEC}, got ${tokensPerSec}`)
+  const ttftMs = opts.ttftMs ?? DEFAULT_SIM_TTFT_MS
+  if (!Number.isInteger(ttftMs) || ttftMs < 0 || ttftMs > MAX_SIM_TTFT_MS) throw new SimulationError(`ttftMs must be an integer 0..${MAX_SIM_TTFT_MS}, got ${ttftMs}`)
   const tinyModelPath = embeddedSellers > 0 ? ensureTinyModel() : ''
   let net: SimNetwork
   try {
@@ -311,7 +326,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
       market: { announceIntervalMs: Math.min(MAX_ANNOUNCE_INTERVAL_MS, Math.max(SIM_ANNOUNCE_INTERVAL_MS, opts.peers * ANNOUNCE_MS_PER_PEER)) },
       sync: { intervalMs: Math.max(SIM_SYNC_INTERVAL_MS, opts.peers * SYNC_MS_PER_PEER), random: () => syncRng.next() },
       // an idle warm session holds a seller's slot: short runs close them after a few seconds
-      buy: { firstTokenTimeoutMs: loadScaledMs(SIM_FIRST_TOKEN_TIMEOUT_MS), maxAttempts: 4, idleCloseMs: SIM_IDLE_CLOSE_MS },
+      buy: { firstTokenTimeoutMs: loadScaledMs(Math.max(SIM_FIRST_TOKEN_TIMEOUT_MS, FIRST_TOKEN_TIMEOUT_TTFTS * ttftMs)), maxAttempts: 4, idleCloseMs: SIM_IDLE_CLOSE_MS },
       inferSeller: { voucherTimeoutMs: loadScaledMs(SIM_VOUCHER_TIMEOUT_MS) },
       inferBuyer: { dialTimeoutMs: loadScaledMs(DEFAULT_INFER_DIAL_TIMEOUT_MS) },
       negotiate: { timeoutMs: loadScaledMs(DEFAULT_NEGOTIATE_TIMEOUT_MS) },
@@ -320,7 +335,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
             sell: embedded.has(index)
               // the real engine on the tiny model (toy weights): one child process, one session at a time
               ? { backend: await createEmbeddedBackend({ modelPath: tinyModelPath, threads: 1, maxConcurrency: 1 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc, maxSessions: 1 }
-              : { backend: new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: 2_000, ttftMs: 20, maxConcurrency: 8 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc }
+              : { backend: new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec, ttftMs, maxConcurrency: 8 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc }
           }
         : {}),
       ...extra
@@ -704,7 +719,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
     durationMs,
     latencyMs,
     links: (() => { const st = net.stats(); return { latencyMs, jitter: net.jitter, lossRate, rtoMs: net.rtoMs, buffers: st.buffers, bytes: st.bytes, retransmits: st.retransmits, connections: st.connections } })(),
-    backend: 'simulated: deterministic token generator (no model runs), 7B parameters declared' +
+    backend: `simulated: deterministic token generator (no model runs), 7B parameters declared, ${tokensPerSec} tokens/s after a ${ttftMs} ms first token` +
       (embedded.size > 0 ? `; ${embedded.size} seller(s) run the real embedded engine (node-llama-cpp) on the tiny model ${TINY_MODEL_ID} (toy weights)` : ''),
     embedded: { sellers: embedded.size, model: TINY_MODEL_ID, requests: requests.filter(r => r.model === TINY_MODEL_ID).length, completed: done.filter(r => r.model === TINY_MODEL_ID).length },
     requests: { sent: requests.length, completed: done.length, failed: requests.length - done.length, withFallback: done.filter(r => r.attempts > 1).length, errors, skippedBusy, late: ticks.length - nextTick },

@@ -49,6 +49,17 @@ describe('sim: virtual clock', () => {
     expect(await run('other')).not.toBe(a)
   })
 
+  it('simulated sellers as slow as real ones cost simulated time only: TTFT and request time follow the backend', async () => {
+    const r = await runSimulation({ peers: 8, scenario: SCENARIOS.steady, seed: 'slow', durationMs: 6_000, tokensPerSec: 30, ttftMs: 600, clock: 'virtual' })
+    expect(r.backend).toContain('30 tokens/s after a 600 ms first token')
+    expect(r.requests.completed).toBeGreaterThan(0)
+    expect(r.requests.completed).toBe(r.requests.sent)
+    // first token: the backend's 600 ms plus the links; each answer is 8..48 tokens at 30/s
+    expect(r.ttftMs.p50).toBeGreaterThanOrEqual(600)
+    expect(r.ttftMs.max).toBeLessThan(1_000)
+    expect(r.requestMs.p50).toBeGreaterThan(600 + 8 / 30 * 1000)
+  })
+
   it('refuses a second virtual-clock run in the same process while one is running', async () => {
     const first = runSimulation({ peers: 4, scenario: SCENARIOS.steady, durationMs: 500, clock: 'virtual' })
     await expect(runSimulation({ peers: 4, scenario: SCENARIOS.steady, durationMs: 500, clock: 'virtual' })).rejects.toMatchObject({ name: 'SimulationError', message: expect.stringMatching(/already running/) })

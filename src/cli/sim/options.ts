@@ -14,6 +14,8 @@ export interface SimFlags {
   jitter?: string
   loss?: string
   embeddedSellers?: string
+  tokensPerSec?: string
+  ttft?: string
   clock?: string
   json?: boolean
   report?: string
@@ -29,6 +31,8 @@ export interface SimOptions {
   jitter?: number
   lossRate?: number
   embeddedSellers?: number
+  tokensPerSec?: number
+  ttftMs?: number
   clock?: SimClock
   json: boolean
   report?: string
@@ -51,6 +55,8 @@ export function simOptions (cmd: Command): Command {
     .option('--jitter <share>', 'each link\'s latency is within ±share of the mean, 0..1 (default 0.5)')
     .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
     .option('--embedded-sellers <k>', 'k sellers run the real embedded engine on the tiny model, 0..8 (default 0)')
+    .option('--tokens-per-sec <n>', 'simulated sellers\' output speed after the first token, 1..1000000 (default 2000)')
+    .option('--ttft <ms>', 'simulated sellers\' delay before the first token, 0..60000 ms (default 20)')
     .option('--clock <kind>', 'virtual: simulated time, each node as if on its own CPU, one seed one result; real: wall time, one busy thread slows every node (default virtual, real with --embedded-sellers)')
     .option('--json', 'print the result as one JSON document')
     .option('--report <file>', 'write a self-contained HTML report')
@@ -97,6 +103,16 @@ export function parseSimFlags (f: SimFlags): SimOptions {
     const k = Number(f.embeddedSellers)
     if (!/^[0-9]$/.test(f.embeddedSellers) || k > 8) throw new UsageError(`--embedded-sellers: expected an integer 0..8, got ${JSON.stringify(f.embeddedSellers.slice(0, 40))}`)
     o.embeddedSellers = k
+  }
+  if (f.tokensPerSec != null) {
+    const n = Number(f.tokensPerSec)
+    if (!/^[0-9]+$/.test(f.tokensPerSec) || n < 1 || n > 1_000_000) throw new UsageError(`--tokens-per-sec: expected an integer 1..1000000, got ${JSON.stringify(f.tokensPerSec.slice(0, 40))}`)
+    o.tokensPerSec = n
+  }
+  if (f.ttft != null) {
+    const n = Number(f.ttft)
+    if (!/^[0-9]+$/.test(f.ttft) || n > 60_000) throw new UsageError(`--ttft: expected an integer 0..60000 ms, got ${JSON.stringify(f.ttft.slice(0, 40))}`)
+    o.ttftMs = n
   }
   if (f.clock != null) {
     if (!(SIM_CLOCKS as readonly string[]).includes(f.clock)) throw new UsageError(`--clock: expected one of ${SIM_CLOCKS.join(', ')}, got ${JSON.stringify(f.clock.slice(0, 40))}`)
