@@ -38,6 +38,8 @@ export const SIM_SYNC_INTERVAL_MS = 2_000
 const SYNC_MS_PER_PEER = 20
 /** each new peer dials this many random earlier peers */
 export const SIM_BOOTSTRAP_PEERS = 3
+/** at most this many well-known bootstrap nodes (bootstrapNodes) */
+const MAX_BOOTSTRAP_NODES = 16
 /**
  * per peer: every announce costs about N × 3 deliveries in this one process, and there are
  * sellers (∝ N) of them per interval, so the interval grows with N: 100 peers re-announce every
@@ -109,6 +111,12 @@ export interface SimulationOptions {
   requestsPerSec?: number
   /** this many sellers run the real embedded engine on the tiny model instead of the simulated backend (default 0) */
   embeddedSellers?: number
+  /**
+   * every peer dials the first k peers (k well-known bootstrap nodes, as a deployment would) instead
+   * of 3 random earlier peers: Tally has no peer discovery beyond its bootstrap list yet, so this is
+   * the topology of a real network today (1..16; default: random)
+   */
+  bootstrapNodes?: number
   /** the simulated backend's output speed after the first token, tokens/s (default 2,000) */
   tokensPerSec?: number
   /** the simulated backend's delay before the first token, ms (default 20) */
@@ -259,6 +267,8 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
   if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
   const embeddedSellers = opts.embeddedSellers ?? 0
   if (!Number.isInteger(embeddedSellers) || embeddedSellers < 0 || embeddedSellers > MAX_EMBEDDED_SELLERS) throw new SimulationError(`embeddedSellers must be an integer 0..${MAX_EMBEDDED_SELLERS}, got ${embeddedSellers}`)
+  const bootstrapNodes = opts.bootstrapNodes
+  if (bootstrapNodes != null && (!Number.isInteger(bootstrapNodes) || bootstrapNodes < 1 || bootstrapNodes > MAX_BOOTSTRAP_NODES)) throw new SimulationError(`bootstrapNodes must be an integer 1..${MAX_BOOTSTRAP_NODES}, got ${bootstrapNodes}`)
   const tokensPerSec = opts.tokensPerSec ?? DEFAULT_SIM_TOKENS_PER_SEC
   if (!Number.isInteger(tokensPerSec) || tokensPerSec < 1 || tokensPerSec > MAX_SIM_TOKENS_PER_SEC) throw new SimulationError(`tokensPerSec must be an integer 1..${MAX_SIM_TOKENS_PER_SEC}, got ${tokensPerSec}`)
   const ttftMs = opts.ttftMs ?? DEFAULT_SIM_TTFT_MS
@@ -311,7 +321,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
   const buildNode = async (index: number, role: PeerRole, generation: number, priceOutUc: bigint, extra: Partial<TallyNodeInit> = {}): Promise<TallyNode> => {
     const identity = identityFromSeed(peerSeed(seed, index, generation))
     const live = peers.filter(p => p.running && p.index !== index)
-    const bootPeers = rng.sample(live, SIM_BOOTSTRAP_PEERS)
+    const bootPeers = bootstrapNodes != null ? live.filter(p => p.index < bootstrapNodes) : rng.sample(live, SIM_BOOTSTRAP_PEERS)
     planned(`node ${index}.${generation} ${role} ${priceOutUc} boot ${bootPeers.map(p => p.index).join(',')}`)
     const boot = bootPeers.flatMap(p => p.node.addrs().slice(0, 1))
     const cfg = { ...config, bootstrap: boot }

@@ -60,6 +60,19 @@ describe('sim: virtual clock', () => {
     expect(r.requestMs.p50).toBeGreaterThan(600 + 8 / 30 * 1000)
   })
 
+  it('bootstrapNodes: every peer dials the same well-known nodes, the topology of a deployment without peer discovery', async () => {
+    const opts = { peers: 30, scenario: SCENARIOS.steady, seed: 'star', durationMs: 2_000 }
+    const random = await runSimulation(opts)
+    const star = await runSimulation({ ...opts, bootstrapNodes: 1 })
+    expect(star.plan.digest).not.toBe(random.plan.digest)
+    // the hub's mesh holds at most 12 peers: the other leaves of the star have no mesh at all
+    // (they hear offers and records only through IHAVE gossip); a random graph leaves none out
+    expect(random.figures.honestNodesWithoutOffersMesh).toBe(0)
+    expect(star.figures.honestNodesWithoutOffersMesh).toBeGreaterThan(10)
+    expect(star.settlementConvergenceMs.p95).toBeGreaterThan(random.settlementConvergenceMs.p95)
+    expect(star.losses.withinBounds).toBe(true)
+  })
+
   it('refuses a second virtual-clock run in the same process while one is running', async () => {
     const first = runSimulation({ peers: 4, scenario: SCENARIOS.steady, durationMs: 500, clock: 'virtual' })
     await expect(runSimulation({ peers: 4, scenario: SCENARIOS.steady, durationMs: 500, clock: 'virtual' })).rejects.toMatchObject({ name: 'SimulationError', message: expect.stringMatching(/already running/) })

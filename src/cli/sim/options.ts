@@ -14,6 +14,7 @@ export interface SimFlags {
   jitter?: string
   loss?: string
   embeddedSellers?: string
+  bootstrapNodes?: string
   tokensPerSec?: string
   ttft?: string
   clock?: string
@@ -31,6 +32,7 @@ export interface SimOptions {
   jitter?: number
   lossRate?: number
   embeddedSellers?: number
+  bootstrapNodes?: number
   tokensPerSec?: number
   ttftMs?: number
   clock?: SimClock
@@ -55,6 +57,7 @@ export function simOptions (cmd: Command): Command {
     .option('--jitter <share>', 'each link\'s latency is within ±share of the mean, 0..1 (default 0.5)')
     .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
     .option('--embedded-sellers <k>', 'k sellers run the real embedded engine on the tiny model, 0..8 (default 0)')
+    .option('--bootstrap-nodes <k>', 'every peer dials the first k peers (well-known bootstrap nodes, as a deployment would), 1..16 (default: 3 random earlier peers)')
     .option('--tokens-per-sec <n>', 'simulated sellers\' output speed after the first token, 1..1000000 (default 2000)')
     .option('--ttft <ms>', 'simulated sellers\' delay before the first token, 0..60000 ms (default 20)')
     .option('--clock <kind>', 'virtual: simulated time, each node as if on its own CPU, one seed one result; real: wall time, one busy thread slows every node (default virtual, real with --embedded-sellers)')
@@ -103,6 +106,11 @@ export function parseSimFlags (f: SimFlags): SimOptions {
     const k = Number(f.embeddedSellers)
     if (!/^[0-9]$/.test(f.embeddedSellers) || k > 8) throw new UsageError(`--embedded-sellers: expected an integer 0..8, got ${JSON.stringify(f.embeddedSellers.slice(0, 40))}`)
     o.embeddedSellers = k
+  }
+  if (f.bootstrapNodes != null) {
+    const k = Number(f.bootstrapNodes)
+    if (!/^[0-9]+$/.test(f.bootstrapNodes) || k < 1 || k > 16) throw new UsageError(`--bootstrap-nodes: expected an integer 1..16, got ${JSON.stringify(f.bootstrapNodes.slice(0, 40))}`)
+    o.bootstrapNodes = k
   }
   if (f.tokensPerSec != null) {
     const n = Number(f.tokensPerSec)
