@@ -474,6 +474,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
     track((async () => { await fn() })().catch((err: any) => { event(`${what} failed: ${err?.name ?? 'Error'}: ${String(err?.message ?? err).slice(0, 160)}`) }))
   }
   tradingStart = nowMs()
+  const cpuTradingStart = process.cpuUsage()
   const ctx: SimContext = {
     rng: scenarioRng,
     peers,
@@ -615,6 +616,8 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
     opts.signal?.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
   })
   runCtrl.abort()
+  const cpuTrading = process.cpuUsage(cpuTradingStart)
+  const tradedMs = Math.max(1, nowMs() - tradingStart)
   clearInterval(traffic)
   clearInterval(progressTimer)
   for (const t of timers) { clearTimeout(t); clearInterval(t) }
@@ -765,8 +768,8 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
       cpuSystemMs: Math.round(cpu.system / 1000),
       wallMs: Math.round(wallNowMs() - wallStart),
       simulatedMs: Math.round(performance.now() - simStart),
-      // what one node would need of one core at this load: the process's CPU over the run's time, per node
-      cpuPerPeerPct: Math.round((cpu.user + cpu.system) / 1000 / Math.max(1, performance.now() - simStart) / n * 100 * 1000) / 1000,
+      // what one node needed of one core while trading: the process's CPU over the trading time, per node
+      cpuPerPeerPct: Math.round((cpuTrading.user + cpuTrading.system) / 1000 / tradedMs / n * 100 * 1000) / 1000,
       startMs: Math.round(startMs)
     },
     figures,

@@ -27,7 +27,7 @@ export function simSummary (r: SimResult): string[] {
     `settlement convergence ${f(r.settlementConvergenceMs)} (${r.settlementConvergenceMs.unfinished} unfinished)`,
     `ledgers ${r.balancesAgree ? 'agree' : `DIVERGE (${r.finalBalanceViews} views)`}, Σ balances ${r.sumOfBalancesUc} µc, ${r.settledSessions} sessions settled`,
     `cheapest third of sellers served ${r.market.cheapestThirdSharePct}% (price CV ${r.market.priceDispersionCv})`,
-    `memory ${r.resources.rssPerPeerMb} MB RSS per peer, cpu ${r.resources.cpuUserMs + r.resources.cpuSystemMs} ms in ${r.resources.wallMs} ms wall` + (r.clock === 'virtual' ? ` for ${r.resources.simulatedMs} ms simulated` : '') + ` (${r.resources.cpuPerPeerPct}% of a core per peer)`,
+    `memory ${r.resources.rssPerPeerMb} MB RSS per peer, cpu ${r.resources.cpuUserMs + r.resources.cpuSystemMs} ms in ${r.resources.wallMs} ms wall` + (r.clock === 'virtual' ? ` for ${r.resources.simulatedMs} ms simulated` : '') + ` (${r.resources.cpuPerPeerPct}% of a core per peer while trading)`,
     `honest losses ${r.losses.withinBounds ? 'within bounds' : 'BEYOND BOUNDS'}: sellers' unpaid work ${r.losses.honestSellersUnpaidUc} µc (bound ${r.losses.honestSellersUnpaidBoundUc} µc), buyers overcharged ${r.losses.honestBuyersOverchargedUc} µc` +
       (r.losses.overdrafts.length > 0 ? `, forked accounts overdrawn ${r.losses.overdrafts.map(o => `${o.overdraftUc}/${o.boundUc}`).join(', ')} µc (bound)` : ''),
     `plan ${r.plan.digest.slice(0, 16)} (${r.plan.trafficTicks} traffic ticks, ${r.requests.skippedBusy} skipped: buyer busy)`
