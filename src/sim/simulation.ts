@@ -136,7 +136,7 @@ export const SIM_CLOCKS: readonly SimClock[] = ['real', 'virtual']
 
 export interface SimProgress {
   phase: 'starting' | 'warming' | 'measuring' | 'trading' | 'settling' | 'stopping' | 'done'
-  /** peers started (starting) or ms of trading done (trading) */
+  /** peers started (starting), peers whose book holds every offer (warming), reprices (measuring) or ms of trading done (trading) */
   done: number
   total: number
 }
@@ -435,18 +435,21 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
     if (opts.signal?.aborted === true) break
   }
   const startMs = nowMs()
-  progress({ phase: 'warming', done: 0, total: 1 })
-  // let the offers reach every book before trading
+  // let the offers reach every book before trading (progress: peers whose book is full)
   const sellerCount = peers.filter(p => p.role === 'seller' && !embedded.has(p.index)).length
   const warmDeadline = performance.now() + Math.max(10_000, opts.peers * 40)
   const simSeller = (p: SimPeer): number => p.role === 'seller' && !embedded.has(p.index) ? 1 : 0
-  while (performance.now() < warmDeadline && peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - simSeller(p))) {
+  const bookFull = (p: SimPeer): boolean => p.node.offerList(SIM_MODEL).length >= sellerCount - simSeller(p)
+  for (;;) {
+    const full = peers.filter(bookFull).length
+    progress({ phase: 'warming', done: full, total: peers.length })
+    if (full === peers.length || performance.now() >= warmDeadline) break
     await new Promise(resolve => setTimeout(resolve, 250))
   }
   // memory once the network is up and every book is full
   const rssAfterStart = process.memoryUsage().rss
   const heapAfterStart = process.memoryUsage().heapUsed
-  figures.offersEverywhereAtStart = !peers.some(p => p.node.offerList(SIM_MODEL).length < sellerCount - simSeller(p))
+  figures.offersEverywhereAtStart = peers.every(bookFull)
 
   // sellers republish once at a new price on the full network, one at a time: the offer
   // propagation samples (before trading, so no buyer is caught between two prices by this)

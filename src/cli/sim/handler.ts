@@ -47,7 +47,7 @@ export async function simHandler (flags: SimFlags, io: CliIO, signal: AbortSigna
     if (p.phase !== phase) {
       bar?.stop()
       phase = p.phase
-      if (p.phase === 'starting' || p.phase === 'measuring' || p.phase === 'trading') {
+      if (p.phase === 'starting' || p.phase === 'warming' || p.phase === 'measuring' || p.phase === 'trading') {
         bar = new SingleBar({ format: `${p.phase} [{bar}] {value}/{total}`, stream: process.stderr }, Presets.shades_classic)
         bar.start(p.total, p.done)
       } else {
