@@ -38,6 +38,9 @@ export const SIM_SYNC_INTERVAL_MS = 2_000
 const SYNC_MS_PER_PEER = 20
 /** each new peer dials this many random earlier peers */
 export const SIM_BOOTSTRAP_PEERS = 3
+/** traffic ticks are at least 5 ms apart: at most 200 requests per second */
+const MAX_REQUESTS_PER_SEC = 200
+const MIN_REQUESTS_PER_SEC = 0.1
 /** at most this many well-known bootstrap nodes (bootstrapNodes) */
 const MAX_BOOTSTRAP_NODES = 16
 /**
@@ -263,6 +266,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
   // every new session costs an open, a settle and an ack, each delivered to all N nodes in this one
   // process: above 100 peers the default rate falls with N so the run stays within one core
   const requestsPerSec = opts.requestsPerSec ?? d.requestsPerSec ?? Math.max(2, Math.min(20, opts.peers / 10, 2_000 / opts.peers))
+  if (!(requestsPerSec >= MIN_REQUESTS_PER_SEC && requestsPerSec <= MAX_REQUESTS_PER_SEC)) throw new SimulationError(`requestsPerSec must be between ${MIN_REQUESTS_PER_SEC} and ${MAX_REQUESTS_PER_SEC}, got ${requestsPerSec}`)
   if (!(sellersShare > 0 && sellersShare < 1)) throw new SimulationError('sellersShare must be between 0 and 1')
   if (!(durationMs > 0)) throw new SimulationError('durationMs must be positive')
   const embeddedSellers = opts.embeddedSellers ?? 0

@@ -33,6 +33,9 @@ describe('tally sim flags', () => {
     [{ peers: '10', scenario: 'steady', clock: 'wall' }, /--clock: expected one of real, virtual/],
     [{ peers: '10', scenario: 'steady', tokensPerSec: '0' }, /--tokens-per-sec/],
     [{ peers: '10', scenario: 'steady', bootstrapNodes: '0' }, /--bootstrap-nodes/],
+    [{ peers: '10', scenario: 'steady', rate: '0' }, /--rate/],
+    [{ peers: '10', scenario: 'steady', rate: 'fast' }, /--rate/],
+    [{ peers: '10', scenario: 'steady', rate: '5000' }, /--rate/],
     [{ peers: '10', scenario: 'steady', bootstrapNodes: '17' }, /--bootstrap-nodes/],
     [{ peers: '10', scenario: 'steady', tokensPerSec: '2.5' }, /--tokens-per-sec/],
     [{ peers: '10', scenario: 'steady', ttft: '-1' }, /--ttft/],
@@ -47,7 +50,7 @@ describe('tally sim flags', () => {
     expect(parseSimFlags({ peers: '10', scenario: 'steady', clock: 'virtual' }).clock).toBe('virtual')
     expect(parseSimFlags({ peers: '10', scenario: 'steady', clock: 'real' }).clock).toBe('real')
     expect(parseSimFlags({ peers: '10', scenario: 'steady' }).clock).toBeUndefined()
-    expect(parseSimFlags({ peers: '10', scenario: 'steady', tokensPerSec: '30', ttft: '400', bootstrapNodes: '2' })).toMatchObject({ tokensPerSec: 30, ttftMs: 400, bootstrapNodes: 2 })
+    expect(parseSimFlags({ peers: '10', scenario: 'steady', tokensPerSec: '30', ttft: '400', bootstrapNodes: '2', rate: '2.5' })).toMatchObject({ tokensPerSec: 30, ttftMs: 400, bootstrapNodes: 2, requestsPerSec: 2.5 })
   })
 
   it('parses durations', () => {

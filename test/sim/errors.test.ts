@@ -18,6 +18,8 @@ describe('runSimulation options', () => {
     [{ peers: 10, clock: 'wall' as any }, /clock must be one of real, virtual/],
     [{ peers: 10, tokensPerSec: 0 }, /tokensPerSec must be an integer/],
     [{ peers: 10, bootstrapNodes: 0 }, /bootstrapNodes must be an integer/],
+    [{ peers: 10, requestsPerSec: 0 }, /requestsPerSec must be between/],
+    [{ peers: 10, requestsPerSec: 500 }, /requestsPerSec must be between/],
     [{ peers: 10, ttftMs: -5 }, /ttftMs must be an integer/],
     [{ peers: 10, clock: 'virtual' as const, embeddedSellers: 1 }, /embedded sellers need the real clock/]
   ])('%o → SimulationError', async (o, msg) => {

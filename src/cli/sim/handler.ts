@@ -60,7 +60,7 @@ export async function simHandler (flags: SimFlags, io: CliIO, signal: AbortSigna
     // process is busy (starting 1,000 nodes takes minutes of wall time and no simulated time)
     bar?.render()
   }
-  const result = await (deps.run ?? runSimulation)({ peers: o.peers, scenario: SCENARIOS[o.scenario], seed: o.seed, durationMs: o.durationMs, sellersShare: o.sellersShare, latencyMs: o.latencyMs, jitter: o.jitter, lossRate: o.lossRate, embeddedSellers: o.embeddedSellers, bootstrapNodes: o.bootstrapNodes, tokensPerSec: o.tokensPerSec, ttftMs: o.ttftMs, clock: o.clock, onProgress, signal })
+  const result = await (deps.run ?? runSimulation)({ peers: o.peers, scenario: SCENARIOS[o.scenario], seed: o.seed, durationMs: o.durationMs, sellersShare: o.sellersShare, latencyMs: o.latencyMs, jitter: o.jitter, lossRate: o.lossRate, embeddedSellers: o.embeddedSellers, bootstrapNodes: o.bootstrapNodes, requestsPerSec: o.requestsPerSec, tokensPerSec: o.tokensPerSec, ttftMs: o.ttftMs, clock: o.clock, onProgress, signal })
   bar?.stop()
   if (o.report != null) await writeFile(o.report, await renderSimReport(result))
   if (o.json) io.out(JSON.stringify(result))

@@ -15,6 +15,7 @@ export interface SimFlags {
   loss?: string
   embeddedSellers?: string
   bootstrapNodes?: string
+  rate?: string
   tokensPerSec?: string
   ttft?: string
   clock?: string
@@ -33,6 +34,7 @@ export interface SimOptions {
   lossRate?: number
   embeddedSellers?: number
   bootstrapNodes?: number
+  requestsPerSec?: number
   tokensPerSec?: number
   ttftMs?: number
   clock?: SimClock
@@ -58,6 +60,7 @@ export function simOptions (cmd: Command): Command {
     .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
     .option('--embedded-sellers <k>', 'k sellers run the real embedded engine on the tiny model, 0..8 (default 0)')
     .option('--bootstrap-nodes <k>', 'every peer dials the first k peers (well-known bootstrap nodes, as a deployment would), 1..16 (default: 3 random earlier peers)')
+    .option('--rate <req/s>', 'requests per second over all honest buyers, 0.1..200 (default: the scenario\'s, else max(2, min(20, N/10, 2000/N)))')
     .option('--tokens-per-sec <n>', 'simulated sellers\' output speed after the first token, 1..1000000 (default 2000)')
     .option('--ttft <ms>', 'simulated sellers\' delay before the first token, 0..60000 ms (default 20)')
     .option('--clock <kind>', 'virtual: simulated time, each node as if on its own CPU, one seed one result; real: wall time, one busy thread slows every node (default virtual, real with --embedded-sellers)')
@@ -111,6 +114,11 @@ export function parseSimFlags (f: SimFlags): SimOptions {
     const k = Number(f.bootstrapNodes)
     if (!/^[0-9]+$/.test(f.bootstrapNodes) || k < 1 || k > 16) throw new UsageError(`--bootstrap-nodes: expected an integer 1..16, got ${JSON.stringify(f.bootstrapNodes.slice(0, 40))}`)
     o.bootstrapNodes = k
+  }
+  if (f.rate != null) {
+    const r = Number(f.rate)
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(f.rate) || !(r >= 0.1 && r <= 200)) throw new UsageError(`--rate: expected requests per second between 0.1 and 200, got ${JSON.stringify(f.rate.slice(0, 40))}`)
+    o.requestsPerSec = r
   }
   if (f.tokensPerSec != null) {
     const n = Number(f.tokensPerSec)
