@@ -52,7 +52,7 @@ export function simOptions (cmd: Command): Command {
     .description('run N real Tally nodes in this process on a simulated network, through a scenario')
     .requiredOption('--peers <n>', 'number of nodes')
     .requiredOption('--scenario <name>', `one of: ${scenarioNames().join(', ')}`)
-    .option('--seed <s>', 'seed for every random choice (same seed, same timeline)', '1')
+    .option('--seed <s>', 'seed for every random choice (same seed, same plan; on the virtual clock, the same result)', '1')
     .option('--duration <time>', 'trading time, e.g. 60s, 2m, 1500ms (default: the scenario\'s)')
     .option('--sellers <share>', 'share of peers that sell, 0..1 (default: the scenario\'s)')
     .option('--latency <ms>', 'mean one-way latency of a link, ms (default 10)')
