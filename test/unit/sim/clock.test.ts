@@ -20,6 +20,8 @@ describe('virtual clock', () => {
     })
     expect(fired).toEqual(['zero→1ms', 'a1 10ms', 'a2 10ms', 'b 5s'])
     expect(c.elapsedMs()).toBe(5_000)
+    // three instants with timers due: 1 ms, 10 ms, 5 s
+    expect(c.stats.jumps).toBe(3)
     // five simulated seconds, far less wall time
     expect(wallNowMs() - wall0).toBeLessThan(5_000)
   })
