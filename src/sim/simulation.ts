@@ -39,10 +39,10 @@ const SYNC_MS_PER_PEER = 20
 /** each new peer dials this many random earlier peers */
 export const SIM_BOOTSTRAP_PEERS = 3
 /** traffic ticks are at least 5 ms apart: at most 200 requests per second */
-const MAX_REQUESTS_PER_SEC = 200
-const MIN_REQUESTS_PER_SEC = 0.1
+export const MAX_REQUESTS_PER_SEC = 200
+export const MIN_REQUESTS_PER_SEC = 0.1
 /** at most this many well-known bootstrap nodes (bootstrapNodes) */
-const MAX_BOOTSTRAP_NODES = 16
+export const MAX_BOOTSTRAP_NODES = 16
 /**
  * per peer: every announce costs about N × 3 deliveries in this one process, and there are
  * sellers (∝ N) of them per interval, so the interval grows with N: 100 peers re-announce every
@@ -80,8 +80,8 @@ const FIRST_TOKEN_TIMEOUT_TTFTS = 4
 /** the simulated backend by default: fast, so short runs carry many requests */
 export const DEFAULT_SIM_TOKENS_PER_SEC = 2_000
 export const DEFAULT_SIM_TTFT_MS = 20
-const MAX_SIM_TOKENS_PER_SEC = 1_000_000
-const MAX_SIM_TTFT_MS = 60_000
+export const MAX_SIM_TOKENS_PER_SEC = 1_000_000
+export const MAX_SIM_TTFT_MS = 60_000
 /** a buyer closes a warm session unused this long (60 s in production): scaled */
 const SIM_IDLE_CLOSE_MS = 10_000
 /** a seller waits this long for a lagging voucher (10 s in production): scaled */

@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { UsageError } from '../io.js'
 import { scenarioNames } from '../../sim/scenarios/index.js'
-import { SIM_CLOCKS, type SimClock } from '../../sim/simulation.js'
+import { MAX_BOOTSTRAP_NODES, MAX_REQUESTS_PER_SEC, MAX_SIM_TOKENS_PER_SEC, MAX_SIM_TTFT_MS, MIN_REQUESTS_PER_SEC, SIM_CLOCKS, type SimClock } from '../../sim/simulation.js'
 
 export interface SimFlags {
   peers?: string
@@ -59,10 +59,10 @@ export function simOptions (cmd: Command): Command {
     .option('--jitter <share>', 'each link\'s latency is within ±share of the mean, 0..1 (default 0.5)')
     .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
     .option('--embedded-sellers <k>', 'k sellers run the real embedded engine on the tiny model, 0..8 (default 0)')
-    .option('--bootstrap-nodes <k>', 'every peer dials the first k peers (well-known bootstrap nodes, as a deployment would), 1..16 (default: 3 random earlier peers)')
-    .option('--rate <req/s>', 'requests per second over all honest buyers, 0.1..200 (default: the scenario\'s, else max(2, min(20, N/10, 2000/N)))')
-    .option('--tokens-per-sec <n>', 'simulated sellers\' output speed after the first token, 1..1000000 (default 2000)')
-    .option('--ttft <ms>', 'simulated sellers\' delay before the first token, 0..60000 ms (default 20)')
+    .option('--bootstrap-nodes <k>', `every peer dials the first k peers (well-known bootstrap nodes, as a deployment would), 1..${MAX_BOOTSTRAP_NODES} (default: 3 random earlier peers)`)
+    .option('--rate <req/s>', `requests per second over all honest buyers, ${MIN_REQUESTS_PER_SEC}..${MAX_REQUESTS_PER_SEC} (default: the scenario's, else max(2, min(20, N/10, 2000/N)))`)
+    .option('--tokens-per-sec <n>', `simulated sellers' output speed after the first token, 1..${MAX_SIM_TOKENS_PER_SEC} (default 2000)`)
+    .option('--ttft <ms>', `simulated sellers' delay before the first token, 0..${MAX_SIM_TTFT_MS} ms (default 20)`)
     .option('--clock <kind>', 'virtual: simulated time, each node as if on its own CPU, one seed one result; real: wall time, one busy thread slows every node (default virtual, real with --embedded-sellers)')
     .option('--json', 'print the result as one JSON document')
     .option('--report <file>', 'write a self-contained HTML report')
@@ -112,22 +112,22 @@ export function parseSimFlags (f: SimFlags): SimOptions {
   }
   if (f.bootstrapNodes != null) {
     const k = Number(f.bootstrapNodes)
-    if (!/^[0-9]+$/.test(f.bootstrapNodes) || k < 1 || k > 16) throw new UsageError(`--bootstrap-nodes: expected an integer 1..16, got ${JSON.stringify(f.bootstrapNodes.slice(0, 40))}`)
+    if (!/^[0-9]+$/.test(f.bootstrapNodes) || k < 1 || k > MAX_BOOTSTRAP_NODES) throw new UsageError(`--bootstrap-nodes: expected an integer 1..${MAX_BOOTSTRAP_NODES}, got ${JSON.stringify(f.bootstrapNodes.slice(0, 40))}`)
     o.bootstrapNodes = k
   }
   if (f.rate != null) {
     const r = Number(f.rate)
-    if (!/^[0-9]+(\.[0-9]+)?$/.test(f.rate) || !(r >= 0.1 && r <= 200)) throw new UsageError(`--rate: expected requests per second between 0.1 and 200, got ${JSON.stringify(f.rate.slice(0, 40))}`)
+    if (!/^[0-9]+(\.[0-9]+)?$/.test(f.rate) || !(r >= MIN_REQUESTS_PER_SEC && r <= MAX_REQUESTS_PER_SEC)) throw new UsageError(`--rate: expected requests per second between ${MIN_REQUESTS_PER_SEC} and ${MAX_REQUESTS_PER_SEC}, got ${JSON.stringify(f.rate.slice(0, 40))}`)
     o.requestsPerSec = r
   }
   if (f.tokensPerSec != null) {
     const n = Number(f.tokensPerSec)
-    if (!/^[0-9]+$/.test(f.tokensPerSec) || n < 1 || n > 1_000_000) throw new UsageError(`--tokens-per-sec: expected an integer 1..1000000, got ${JSON.stringify(f.tokensPerSec.slice(0, 40))}`)
+    if (!/^[0-9]+$/.test(f.tokensPerSec) || n < 1 || n > MAX_SIM_TOKENS_PER_SEC) throw new UsageError(`--tokens-per-sec: expected an integer 1..${MAX_SIM_TOKENS_PER_SEC}, got ${JSON.stringify(f.tokensPerSec.slice(0, 40))}`)
     o.tokensPerSec = n
   }
   if (f.ttft != null) {
     const n = Number(f.ttft)
-    if (!/^[0-9]+$/.test(f.ttft) || n > 60_000) throw new UsageError(`--ttft: expected an integer 0..60000 ms, got ${JSON.stringify(f.ttft.slice(0, 40))}`)
+    if (!/^[0-9]+$/.test(f.ttft) || n > MAX_SIM_TTFT_MS) throw new UsageError(`--ttft: expected an integer 0..${MAX_SIM_TTFT_MS} ms, got ${JSON.stringify(f.ttft.slice(0, 40))}`)
     o.ttftMs = n
   }
   if (f.clock != null) {
