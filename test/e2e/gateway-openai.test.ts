@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
 import type { SellInit, TallyNode } from '../../src/node/tally.js'
 import { startGateway } from '../../src/api/gateway.js'
-import { startNode, trackGateway, useTallyCleanup, waitFor } from './tally-helpers.js'
+import { startNode, trackGateway, useTallyCleanup } from './tally-helpers.js'
+import { waitFor } from '../helpers/wait.js'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
+import type { BackendEvent, ChatRequest, FinishReason } from '../../src/exec/backend.js'
 import { createEmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
 import { ensureTinyModel } from '../../src/exec/model/tiny.js'
 
@@ -26,6 +28,32 @@ async function market (sells: SellInit[], genesis?: Record<string, unknown>): Pr
   const model = sells[0].backend.model.id
   await waitFor(() => buyer.offerList(model).length === sells.length, 'every offer in the buyer book')
   return { sellers, buyer, client: new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'not-needed-on-loopback', maxRetries: 0 }), url: gw.url }
+}
+
+/**
+ * A simulated backend that records each request it receives (tokens generated, how it ended) and
+ * can hold its output until another event: `received` resolves when its first request arrives.
+ */
+class WatchedBackend extends SimulatedBackend {
+  readonly requests: Array<{ outputTokens: number, finishReason?: FinishReason }> = []
+  private readonly arrived = Promise.withResolvers<void>()
+  readonly received = this.arrived.promise
+
+  constructor (init: ConstructorParameters<typeof SimulatedBackend>[0], private readonly startAfter?: Promise<void>) {
+    super(init)
+  }
+
+  override async * stream (request: ChatRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
+    const seen: { outputTokens: number, finishReason?: FinishReason } = { outputTokens: 0 }
+    this.requests.push(seen)
+    this.arrived.resolve()
+    await this.startAfter
+    for await (const ev of super.stream(request, signal)) {
+      if (ev.type === 'chunk') seen.outputTokens += ev.outputTokens
+      else seen.finishReason = ev.finishReason
+      yield ev
+    }
+  }
 }
 
 const sim = (priceOut: bigint, init: ConstructorParameters<typeof SimulatedBackend>[0] = {}): SellInit => ({
@@ -98,14 +126,23 @@ describe('gateway with the openai client', () => {
     expect(r.usage?.completion_tokens).toBeGreaterThan(0)
   })
 
-  it('races two sellers: the first token wins, the loser is cancelled', async () => {
-    const { sellers, client } = await market([sim(1_000_000n, { ttftMs: 1_500 }), sim(2_000_000n, { ttftMs: 5 })])
+  it('races two sellers: the first token wins, the loser is cancelled and pays for what it streamed', async () => {
+    const backend = (ttftMs: number, startAfter?: Promise<void>): WatchedBackend => new WatchedBackend({ modelId: 'sim-8b', params: 8_000_000_000, tokensPerChunk: 2, ttftMs }, startAfter)
+    const slowBackend = backend(1_500)
+    // the fast seller answers only once the slow one has the request too: both really run
+    const fastBackend = backend(5, slowBackend.received)
+    const { sellers, buyer, client } = await market([{ ...sim(1_000_000n), backend: slowBackend }, { ...sim(2_000_000n), backend: fastBackend }])
     const [slowCheap, fast] = sellers
     const r = await client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'race' }], max_tokens: 10, tally: { race: 2 } } as any)
     expect((r as any).tally.seller).toBe(fast.account)
-    // the slow seller streamed nothing before it was cancelled, so it billed nothing
-    await new Promise(resolve => setTimeout(resolve, 200))
-    expect(slowCheap.meterRecords.filter(m => m.outputTokens > 0)).toHaveLength(0)
+    expect(fastBackend.requests).toHaveLength(1)
+    // the loser's backend sees its request cancelled (uncancelled, it would finish with 'length')
+    await expect.poll(() => slowBackend.requests.map(q => q.finishReason), { timeout: 15_000 }).toEqual(['cancelled'])
+    // cancelled within its 1.5 s to first token, it streamed nothing, is paid nothing, meters nothing
+    expect(slowBackend.requests[0].outputTokens).toBe(0)
+    const paidToSlow = buyer.costs.all().filter(e => e.counterparty === slowCheap.account).reduce((s, e) => s + e.amountUc, 0n)
+    expect(paidToSlow).toBe(0n)
+    expect(slowCheap.meterRecords).toHaveLength(0)
   })
 
   it('402 when the buyer cannot lock the session, 504 when no seller produces a first token in time', async () => {
