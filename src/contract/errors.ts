@@ -1,29 +1,45 @@
-/** Typed errors of the negotiation protocol and of contract verification. */
+/** Typed errors of the negotiation protocol and of contract verification, each with its code. */
+import { ErrorCode, TallyError } from '../errors/index.js'
 import { WireError } from '../wire/errors.js'
 import { RefusalReason } from '../wire/pb/negotiate.js'
 
 export { RefusalReason }
 
-/** the seller refused; `reason` is the wire reason code */
-export class NegotiationRefusedError extends Error {
+/** what a refusal means to the buyer: busy and repriced sellers are skipped, not blamed; no credit stops the request */
+const CODE_OF_REFUSAL: Partial<Record<RefusalReason, ErrorCode>> = {
+  [RefusalReason.NO_CAPACITY]: ErrorCode.sellerBusy,
+  [RefusalReason.PRICE_CHANGED]: ErrorCode.priceChanged,
+  [RefusalReason.INSUFFICIENT_CREDIT]: ErrorCode.insufficientCredit,
+  [RefusalReason.UNKNOWN_MODEL]: ErrorCode.unknownModel,
+  [RefusalReason.QUOTE_EXPIRED]: ErrorCode.quoteExpired
+}
+
+/** the seller refused; `reason` is the wire reason code, `code` what it means here */
+export class NegotiationRefusedError extends TallyError {
   override name = 'NegotiationRefusedError'
+  override readonly code: ErrorCode
   constructor (readonly reason: RefusalReason, message: string) {
     super(`seller refused (${reason}): ${message}`)
+    this.code = CODE_OF_REFUSAL[reason] ?? ErrorCode.negotiationRefused
   }
 }
 /** a quote whose validity ended before it was accepted */
 export class QuoteExpiredError extends WireError {
   override name = 'QuoteExpiredError'
+  override readonly code: ErrorCode = ErrorCode.quoteExpired
 }
 /** a quote, accept or contract whose parts do not agree with each other or with what was asked */
 export class ContractMismatchError extends WireError {
   override name = 'ContractMismatchError'
+  override readonly code: ErrorCode = ErrorCode.contractMismatch
 }
 /** the peer broke the frame sequence of /tally/negotiate (wrong or missing frame) */
-export class ProtocolViolationError extends WireError {
-  override name = 'ProtocolViolationError'
+export class NegotiationProtocolError extends WireError {
+  override name = 'NegotiationProtocolError'
+  override readonly code: ErrorCode = ErrorCode.protocolViolation
 }
 /** more concurrent negotiations than the node allows */
-export class TooManyNegotiationsError extends Error {
+export class TooManyNegotiationsError extends TallyError {
   override name = 'TooManyNegotiationsError'
+  override readonly code: ErrorCode = ErrorCode.tooManyNegotiations
 }

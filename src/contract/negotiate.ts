@@ -17,7 +17,7 @@ import {
   MAX_QUOTE_TTL_MS, NONCE_LENGTH, QUOTE_ID_LENGTH, openAccept, openQuote, signAccept, signContract, signQuote,
   verifyContract, type Accept, type Contract, type Quote
 } from './messages.js'
-import { ContractMismatchError, NegotiationRefusedError, ProtocolViolationError, QuoteExpiredError, TooManyNegotiationsError } from './errors.js'
+import { ContractMismatchError, NegotiationProtocolError as ProtocolViolationError, NegotiationRefusedError, QuoteExpiredError, TooManyNegotiationsError } from './errors.js'
 
 export const NEGOTIATE_PROTOCOL = '/tally/negotiate/1.0.0'
 /** a whole negotiation (request to contract) must finish in this long, per stream */

@@ -3,6 +3,7 @@
  * routing constraints, the outcome of a routed request, and the typed errors it may throw.
  */
 import type { FinishReason, UsageSource } from '../exec/backend.js'
+import { ErrorCode, InsufficientCreditError, TallyError } from '../errors/index.js'
 
 /** Constraints from the `tally` request field or `X-Tally-*` headers. */
 export interface RouteConstraints {
@@ -40,27 +41,30 @@ export interface RoutedResult {
   attempts: number
 }
 
-export class RouterError extends Error {
+export class RouterError extends TallyError {
   override name = 'RouterError'
+  override readonly code: ErrorCode = ErrorCode.noSeller
 }
 /** no model of that id on the market */
 export class UnknownModelError extends RouterError {
   override name = 'UnknownModelError'
+  override readonly code: ErrorCode = ErrorCode.unknownModel
 }
 /** offers exist but none meets the constraints or all refused/failed */
 export class NoSellerError extends RouterError {
   override name = 'NoSellerError'
+  override readonly code: ErrorCode = ErrorCode.noSeller
 }
-/** the buyer's account cannot lock the session's max spend */
-export class InsufficientCreditError extends RouterError {
-  override name = 'InsufficientCreditError'
-}
+/** the buyer's account cannot lock the session's max spend: the same class the ledger throws */
+export { InsufficientCreditError }
 /** no first token / no completion within the allowed time */
 export class RouteTimeoutError extends RouterError {
   override name = 'RouteTimeoutError'
+  override readonly code: ErrorCode = ErrorCode.routeTimeout
 }
 /** the stream broke after tokens were delivered; the buyer paid only for vouchered tokens */
 export class MidStreamError extends RouterError {
   override name = 'MidStreamError'
+  override readonly code: ErrorCode = ErrorCode.midStream
   constructor (message: string, readonly partial: RoutedResult) { super(message) }
 }

@@ -13,8 +13,7 @@ import type { InferBuyer, InferResult } from '../exec/infer/buyer.js'
 import type { SessionTerms } from '../exec/infer/terms.js'
 import { amountUc } from '../exec/pricing.js'
 import type { Negotiator } from '../contract/negotiate.js'
-import { NegotiationRefusedError, RefusalReason } from '../contract/errors.js'
-import { FailureCode, RemoteInferError } from '../exec/infer/errors.js'
+import { ErrorCode, TallyError, errorCode } from '../errors/index.js'
 import type { Contract } from '../contract/messages.js'
 import type { OrderBook } from '../market/order-book.js'
 import type { Offer } from '../market/offer.js'
@@ -95,15 +94,16 @@ export interface InferCallOptions {
   onDelta?: (text: string) => void
 }
 
-/** an attempt that failed before any token reached the caller: the next seller may be tried */
+/** one or more attempts (a race) that failed before any token reached the caller: the next seller may be tried */
 class NothingDelivered extends Error {
   override name = 'NothingDelivered'
-  constructor (override readonly cause: unknown) { super((cause as Error)?.message ?? String(cause)) }
+  constructor (readonly causes: unknown[]) { super(causes.map(messageOf).join('; ')) }
 }
 
 /** every session this buyer holds with a seller is busy and the seller has no room for another */
-class SellerBusyError extends Error {
+class SellerBusyError extends TallyError {
   override name = 'SellerBusyError'
+  override readonly code: ErrorCode = ErrorCode.sellerBusy
 }
 
 export class BuyerRouter {
@@ -142,7 +142,7 @@ export class BuyerRouter {
   async infer (model: string, request: ChatRequest, constraints: RouteConstraints, opts: InferCallOptions = {}): Promise<RoutedResult> {
     const now = this.c.now()
     if (!this.c.book.models(now).includes(model) && this.liveSessions(model, now).length === 0) throw new UnknownModelError(`no offer for model ${JSON.stringify(model)} on the market`)
-    const errors: string[] = []
+    const failures: unknown[] = []
     let attempts = 0
     // a seller that was only busy (full, or this buyer's quotes/sessions with it all in use) or had
     // changed its price is skipped for the rest of this call: the next round goes on down the price
@@ -173,18 +173,18 @@ export class BuyerRouter {
           return { ...r, attempts }
         } catch (err) {
           if (!(err instanceof NothingDelivered)) throw err
-          errors.push((err.cause as Error)?.message ?? String(err.cause))
-          if (opts.signal?.aborted === true) throw err.cause
-          if (err.cause instanceof InsufficientCreditError) throw err.cause
-          if (isBusy(err.cause)) for (const o of group) busySellers.add(o.seller)
+          failures.push(...err.causes)
+          if (opts.signal?.aborted === true) throw err.causes[0]
+          const stop = err.causes.find(c => onFailure(c) === 'stop')
+          if (stop !== undefined) throw stop
+          if (err.causes.every(c => onFailure(c) === 'skip')) for (const o of group) busySellers.add(o.seller)
           else allBusy = false
         }
       }
       if (!allBusy) break
     }
-    const timeouts = errors.filter(e => /first.token|timeout/i.test(e)).length
-    const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(errors)].slice(0, 4).join('; ')}`
-    throw timeouts === errors.length ? new RouteTimeoutError(msg) : new NoSellerError(msg)
+    const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(failures.map(messageOf))].slice(0, 4).join('; ')}`
+    throw failures.every(f => TIMEOUT_CODES.has(errorCode(f))) ? new RouteTimeoutError(msg) : new NoSellerError(msg)
   }
 
   /** several sellers start; the first to deliver a token wins, the others are cancelled (and paid what they streamed) */
@@ -209,7 +209,10 @@ export class BuyerRouter {
       }
       const firstOk = settled.findIndex(s => s.status === 'fulfilled')
       if (firstOk >= 0) return (settled[firstOk] as PromiseFulfilledResult<Omit<RoutedResult, 'attempts'>>).value
-      throw new NothingDelivered(new Error(settled.map(s => (s as PromiseRejectedResult).reason?.message).join('; ')))
+      throw new NothingDelivered(settled.flatMap(s => {
+        const reason: unknown = (s as PromiseRejectedResult).reason
+        return reason instanceof NothingDelivered ? reason.causes : [reason]
+      }))
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
     }
@@ -258,10 +261,10 @@ export class BuyerRouter {
         if (last != null) session.spentUc = last.amountUc
         // a session whose request broke is not reused (its seller may be in a bad state);
         // one that was only busy stays
-        if (!isBusy(err)) this.retire(session)
+        if (onFailure(err) !== 'skip') this.retire(session)
       }
       const aborted = opts.signal?.aborted === true
-      if (!aborted && !isBusy(err)) this.c.quality.failure(o.seller, this.c.now())
+      if (!aborted && onFailure(err) === 'blame') this.c.quality.failure(o.seller, this.c.now())
       if (delivered) {
         throw new MidStreamError(`seller ${o.seller} failed mid-stream: ${(err as Error)?.message ?? err}`, {
           text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', seller: o.seller, model: o.modelId,
@@ -269,7 +272,7 @@ export class BuyerRouter {
           priceOutPerMTokUc: o.priceOutPerMTokUc, costUc: 0n, bpt: '0', ttftMs: 0, attempts: 1
         })
       }
-      throw new NothingDelivered(err)
+      throw new NothingDelivered([err])
     } finally {
       if (session != null) { session.busy = false; session.lastUsedAt = this.c.now() }
     }
@@ -402,13 +405,26 @@ export class BuyerRouter {
   }
 }
 
-/** the seller is full or busy right now: try the next one, but it is not a failure of the seller */
-function isBusy (err: unknown): boolean {
-  if (err instanceof SellerBusyError) return true
-  // a seller that repriced since its offer reached us: the next round reads the new offer
-  if (err instanceof NegotiationRefusedError) return err.reason === RefusalReason.NO_CAPACITY || err.reason === RefusalReason.PRICE_CHANGED
-  if (err instanceof RemoteInferError) return err.code === FailureCode.busy
-  return false
+/**
+ * The router's retry policy, by error code (docs/errors.md), for an attempt that delivered nothing:
+ * - stop: the buyer cannot pay (its own ledger refused the `open`, or its balance check, or the
+ *   seller saw too little headroom); no other seller would serve it: answer at once, blame no one
+ * - skip: the seller is full or busy right now, or repriced since its offer reached us (the next
+ *   round reads the new offer): try the next seller; not a failure of the seller
+ * - blame: anything else: try the next seller and count a failure against this one
+ */
+const STOP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.insufficientCredit])
+const SKIP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.sellerBusy, ErrorCode.priceChanged, ErrorCode.sessionBusy, ErrorCode.backendBusy])
+/** when every attempt failed with one of these, the request timed out (504) rather than found no seller (503) */
+const TIMEOUT_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.firstTokenTimeout, ErrorCode.streamIdleTimeout, ErrorCode.backendTimeout, ErrorCode.routeTimeout])
+
+function onFailure (err: unknown): 'stop' | 'skip' | 'blame' {
+  const code = errorCode(err)
+  return STOP_CODES.has(code) ? 'stop' : SKIP_CODES.has(code) ? 'skip' : 'blame'
+}
+
+function messageOf (err: unknown): string {
+  return (err as Error)?.message ?? String(err)
 }
 
 function estimateInputTokens (r: ChatRequest): number {

@@ -1,0 +1,91 @@
+/**
+ * A buyer that cannot pay is told so at once (insufficient-credit, HTTP 402), even when the
+ * refusal comes from its own ledger at `open` time rather than from the router's balance check:
+ * the router stops, negotiates with no further seller and blames no seller for it.
+ * Real nodes on the memory transport, simulated backends, real ledgers.
+ */
+import { describe, expect, it } from 'vitest'
+import type { TallyNode } from '../../src/node/tally.js'
+import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
+import { toHttpError } from '../../src/api/errors.js'
+import { startNode, useTallyCleanup } from './tally-helpers.js'
+
+useTallyCleanup()
+
+/** credit line and session cap are equal: the buyer can hold one session's lock, never two */
+const CREDIT_UC = 1_000_000n
+const ONE_LOCK = { name: 'one-lock', issuers: [], defaultCreditLimitUc: CREDIT_UC.toString(), maxSessionLockUc: CREDIT_UC.toString() }
+const MODEL = 'sim-3b'
+
+async function seller (priceOut: bigint, bootstrap: string[] = []): Promise<TallyNode> {
+  return await startNode({ bootstrap, genesis: ONE_LOCK }, {
+    sell: { backend: new SimulatedBackend({ modelId: MODEL, params: 3_000_000_000, tokensPerChunk: 2, maxConcurrency: 4 }), priceInPerMTokUc: priceOut / 2n, priceOutPerMTokUc: priceOut, maxSessions: 4 }
+  })
+}
+
+async function buyerOf (sellers: TallyNode[]): Promise<TallyNode> {
+  const buyer = await startNode({ bootstrap: sellers[0].addrs(), genesis: ONE_LOCK })
+  await expect.poll(() => buyer.offerList(MODEL).length, { timeout: 15_000 }).toBe(sellers.length)
+  return buyer
+}
+
+const request = (content: string): Parameters<TallyNode['infer']>[1] => ({ messages: [{ role: 'user', content }], maxTokens: 8 })
+
+function failuresOf (buyer: TallyNode, s: TallyNode): number {
+  return buyer.quality.snapshot(s.account)?.failures ?? 0
+}
+
+async function twoAtOnce (buyer: TallyNode): Promise<{ ok: Array<Awaited<ReturnType<TallyNode['infer']>>>, errors: unknown[] }> {
+  // both requests read the balance before either has opened: each sees room for one lock, and
+  // the buyer's ledger refuses the second `open` as an overspend
+  const settled = await Promise.allSettled([buyer.infer(MODEL, request('first')), buyer.infer(MODEL, request('second'))])
+  return {
+    ok: settled.flatMap(r => r.status === 'fulfilled' ? [r.value] : []),
+    errors: settled.flatMap(r => r.status === 'rejected' ? [r.reason] : [])
+  }
+}
+
+describe('the router when the buyer cannot pay', () => {
+  it('one seller, two concurrent requests that both passed the balance check: the second is a 402, not a 503', async () => {
+    const only = await seller(1_000_000n)
+    const buyer = await buyerOf([only])
+    const { ok, errors } = await twoAtOnce(buyer)
+    expect(ok.map(r => r.seller)).toEqual([only.account])
+    expect(errors).toHaveLength(1)
+    expect(toHttpError(errors[0]).status).toBe(402)
+    expect(errors[0]).toMatchObject({ code: 'insufficient-credit' })
+    expect(failuresOf(buyer, only)).toBe(0)
+  })
+
+  it('two sellers: the refused open stops the request at once; no seller is blamed, the next is not asked', async () => {
+    const cheap = await seller(1_000_000n)
+    const dear = await seller(4_000_000n, cheap.addrs())
+    const buyer = await buyerOf([cheap, dear])
+    const { ok, errors } = await twoAtOnce(buyer)
+    expect(ok.map(r => r.seller)).toEqual([cheap.account])
+    expect(errors).toHaveLength(1)
+    // the buyer's own shortfall is no seller's fault
+    expect(failuresOf(buyer, cheap)).toBe(0)
+    expect(failuresOf(buyer, dear)).toBe(0)
+    expect(dear.negotiator.stats.quotesIssued).toBe(0)
+    expect(toHttpError(errors[0]).status).toBe(402)
+    expect(errors[0]).toMatchObject({ code: 'insufficient-credit' })
+    expect(buyer.router.openSessions()).toBe(1)
+  })
+
+  it('credit spent between the balance check and the open: 402, not 503, and the seller is not blamed', async () => {
+    const only = await seller(1_000_000n)
+    const buyer = await buyerOf([only])
+    // the router's balance check runs synchronously inside infer(); the payment is signed before
+    // the open, which waits for the negotiation's round trips. Whether the seller refuses to quote
+    // (it saw the payment by gossip) or the buyer's ledger refuses the open, the answer is the same.
+    const inferring = buyer.infer(MODEL, request('after the check'))
+    const paying = buyer.pay(only.account, CREDIT_UC)
+    const err = await inferring.then(() => undefined, (e: unknown) => e)
+    await paying
+    expect(toHttpError(err).status).toBe(402)
+    expect(err).toMatchObject({ code: 'insufficient-credit' })
+    expect(failuresOf(buyer, only)).toBe(0)
+    expect(buyer.router.openSessions()).toBe(0)
+  })
+})
