@@ -290,7 +290,3 @@ export class InferBuyer {
     }
   }
 }
-
-export function inferBuyer (init: InferBuyerInit = {}): (components: InferBuyerComponents) => InferBuyer {
-  return (components) => new InferBuyer(components, init)
-}

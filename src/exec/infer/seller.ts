@@ -7,16 +7,18 @@ import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Logger, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { Backend, BackendEvent, ChatRequest, FinishReason, Usage } from '../backend.js'
-import { amountUc, sessionAmountUc } from '../pricing.js'
+import { sessionAmountUc } from '../pricing.js'
 import { meterRecord, type MeterRecord } from '../metering.js'
 import { VoucherError } from '../voucher.js'
 import { WireError } from '../../wire/errors.js'
 import type { InferFailure } from '../../wire/pb/infer.js'
 import { decodeBuyerFrame, encodeSellerFrame, INFER_PROTOCOL, MAX_CHUNK_TEXT_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_REQUEST_FRAME_BYTES, parseRequest } from './codec.js'
-import { BudgetExhaustedError, FailureCode, InferError, InvalidRequestError, SessionBusyError, SessionClosedError, SessionExpiredError, UnknownSessionError, VoucherTimeoutError, WrongBuyerError, type FailureCodeName } from './errors.js'
+import { BudgetExhaustedError, FailureCode, InferError, UnknownSessionError, VoucherTimeoutError, WrongBuyerError, failureCodeOf, type FailureCodeName } from './errors.js'
+import { errorCode } from '../../errors/index.js'
 import { Notifier, raceSignal } from './notifier.js'
 import type { ClosedSession, SellerSession, SellerSessions } from './sessions.js'
 import { bytesEqual, contractKey } from './terms.js'
+import { covers, nextChunk, paidTotals, requestOutputTokens, syncOnHighest, unpaidLoss, type Billed, type ChunkLimits, type NextChunk, type PendingOutput, type Totals } from './window.js'
 
 /** how long the seller waits, paused, for the voucher that covers what it sent */
 export const DEFAULT_VOUCHER_TIMEOUT_MS = 10_000
@@ -28,6 +30,8 @@ export const DEFAULT_MAX_CHUNK_TOKENS = 64
 export const DEFAULT_MIN_CHUNK_INTERVAL_MS = 10
 /** concurrent infer streams per connection */
 export const DEFAULT_MAX_INBOUND_STREAMS = 8
+/** running requests are aborted at stop() unless given this long to finish (new ones get `shutting-down` meanwhile) */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 0
 
 export interface InferSellerInit {
   voucherTimeoutMs?: number
@@ -35,6 +39,8 @@ export interface InferSellerInit {
   maxChunkTokens?: number
   minChunkIntervalMs?: number
   maxInboundStreams?: number
+  /** how long stop() lets running requests finish before aborting them */
+  drainTimeoutMs?: number
   /** clock for meter records' startedAtMs; default Date.now */
   now?: () => number
 }
@@ -64,21 +70,101 @@ export interface InferSellerComponents {
 
 function failureFor (err: unknown): { code: FailureCodeName, message: string } {
   const message = err instanceof Error ? err.message : String(err)
-  if (err instanceof UnknownSessionError) return { code: FailureCode.unknownContract, message }
-  if (err instanceof WrongBuyerError) return { code: FailureCode.wrongBuyer, message }
-  if (err instanceof SessionExpiredError) return { code: FailureCode.expired, message }
-  if (err instanceof SessionClosedError) return { code: FailureCode.closed, message }
-  if (err instanceof SessionBusyError || (err as Error)?.name === 'BackendBusyError') return { code: FailureCode.busy, message }
-  if (err instanceof BudgetExhaustedError) return { code: FailureCode.budget, message }
-  if (err instanceof InvalidRequestError || err instanceof WireError) return { code: FailureCode.badRequest, message }
-  if (err instanceof VoucherError) return { code: FailureCode.badVoucher, message }
-  if (err instanceof VoucherTimeoutError) return { code: FailureCode.voucherTimeout, message }
-  return { code: FailureCode.backend, message }
+  return { code: failureCodeOf(errorCode(err)), message }
 }
 
 /** a request that ended without a done frame, with the failure to tell the buyer (if it is still there) */
 class RequestFailed extends Error {
   constructor (readonly failure: { code: FailureCodeName, message: string }) { super(failure.message) }
+}
+
+/** the seller's counts on a session, as cumulative billed totals */
+function billedOf (s: SellerSession): Billed {
+  return { inputTokens: s.totalInputTokens, outputTokens: s.totalOutputTokens, amountUc: s.amountUc }
+}
+
+function bill (s: SellerSession, b: Billed): void {
+  s.totalInputTokens = b.inputTokens
+  s.totalOutputTokens = b.outputTokens
+  s.amountUc = b.amountUc
+}
+
+/**
+ * One request's backend output: pulled while fewer than maxChunkTokens tokens wait to be sent,
+ * until the backend's done event, an error, or stop().
+ */
+class BackendOutput {
+  readonly pending: PendingOutput[] = []
+  pendingTokens = 0
+  finished = false
+  done?: { usage: Usage, finishReason: FinishReason }
+  error: unknown
+  /** settles when the backend is done pulling */
+  readonly ended: Promise<void>
+  private stopping = false
+  private readonly ctrl = new AbortController()
+
+  constructor (backend: Backend, request: ChatRequest, private readonly maxChunkTokens: number, private readonly signal: AbortSignal, private readonly changed: Notifier) {
+    this.ended = this.pull(backend, request)
+  }
+
+  private async pull (backend: Backend, request: ChatRequest): Promise<void> {
+    try {
+      for await (const ev of backend.stream(request, this.ctrl.signal) as AsyncIterable<BackendEvent>) {
+        if (ev.type === 'done') { this.done = ev; break }
+        if (this.stopping || (ev.text.length === 0 && ev.outputTokens === 0)) continue
+        this.pending.push({ text: ev.text, outputTokens: ev.outputTokens })
+        this.pendingTokens += ev.outputTokens
+        this.changed.notify()
+        while (this.pendingTokens >= this.maxChunkTokens && !this.stopping && !this.signal.aborted) await this.changed.wait()
+      }
+    } catch (err) {
+      this.error = err
+    } finally {
+      this.finished = true
+      this.changed.notify()
+    }
+  }
+
+  /** the outputs a chunk carries leave the queue */
+  take (chunk: NextChunk): void {
+    this.pending.splice(0, chunk.count)
+    this.pendingTokens -= chunk.outputTokens
+  }
+
+  /** abort the backend (the request's stream ended) */
+  abort (reason: unknown): void {
+    this.ctrl.abort(reason)
+    this.changed.notify()
+  }
+
+  /** abort the backend and drop whatever it still yields */
+  stop (reason: Error): void {
+    this.stopping = true
+    this.abort(reason)
+  }
+}
+
+/** Every buyer frame after the request is one cumulative voucher: each accepted one wakes the request. */
+class VoucherReader {
+  /** why reading stopped, as the request's failure */
+  error: unknown
+
+  constructor (lp: LengthPrefixedStream<Stream>, sessions: SellerSessions, contractId: Uint8Array, signal: AbortSignal, changed: Notifier) {
+    void (async () => {
+      while (!signal.aborted) {
+        const bytes = await lp.read({ signal })
+        const frame = decodeBuyerFrame(bytes, false)
+        sessions.acceptVoucher(contractId, frame.voucher!)
+        changed.notify()
+      }
+    })().catch(err => {
+      this.error = err instanceof VoucherError || err instanceof WireError || err instanceof InferError
+        ? new RequestFailed({ code: FailureCode.badVoucher, message: err.message })
+        : err
+      changed.notify()
+    })
+  }
 }
 
 export class InferSeller {
@@ -88,10 +174,15 @@ export class InferSeller {
   private readonly maxChunkTokens: number
   private readonly minChunkIntervalMs: number
   private readonly maxInboundStreams: number
+  private readonly drainTimeoutMs: number
   private readonly now: () => number
   private readonly log: Logger
   private readonly inflight = new Set<AbortController>()
+  /** every stream being handled, to wait on when draining */
+  private readonly handling = new Set<Promise<void>>()
   private started = false
+  /** stop() was called: new requests get `shutting-down` */
+  private stopping = false
 
   constructor (components: InferSellerComponents, init: InferSellerInit = {}) {
     this.components = components
@@ -100,6 +191,7 @@ export class InferSeller {
     this.maxChunkTokens = Math.max(1, init.maxChunkTokens ?? DEFAULT_MAX_CHUNK_TOKENS)
     this.minChunkIntervalMs = Math.max(0, init.minChunkIntervalMs ?? DEFAULT_MIN_CHUNK_INTERVAL_MS)
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+    this.drainTimeoutMs = Math.max(0, init.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS)
     this.now = init.now ?? Date.now
     this.log = (components.logger ?? defaultLogger()).forComponent('tally:infer:seller')
   }
@@ -108,13 +200,27 @@ export class InferSeller {
 
   async start (): Promise<void> {
     if (this.started) return
-    await this.components.registrar.handle(INFER_PROTOCOL, (stream, connection) => { void this.handle(stream, connection) }, { maxInboundStreams: this.maxInboundStreams })
+    await this.components.registrar.handle(INFER_PROTOCOL, (stream, connection) => {
+      const p = this.handle(stream, connection)
+      this.handling.add(p)
+      void p.finally(() => this.handling.delete(p))
+    }, { maxInboundStreams: this.maxInboundStreams })
     this.started = true
+    this.stopping = false
   }
 
+  /**
+   * New requests are refused with `shutting-down` from now on; running ones get up to
+   * drainTimeoutMs to finish, then the protocol is unregistered and what still runs is aborted.
+   */
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.stopping = true
+    if (this.drainTimeoutMs > 0 && this.handling.size > 0) {
+      const deadline = AbortSignal.timeout(this.drainTimeoutMs)
+      await raceSignal(Promise.allSettled([...this.handling]), deadline).catch(() => {})
+    }
     await this.components.registrar.unhandle(INFER_PROTOCOL)
     for (const c of this.inflight) c.abort(new InferError('seller stopping'))
   }
@@ -133,25 +239,10 @@ export class InferSeller {
     let session: SellerSession | undefined
     let unpaid = false
     try {
-      let contractId: Uint8Array
-      let request: ChatRequest
-      try {
-        const first = await lp.read({ signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
-        const frame = decodeBuyerFrame(first, true)
-        if (frame.close != null) {
-          await this.close(lp, stream, frame.close.contractId, connection.remotePeer.publicKey?.raw, ctrl.signal)
-          return
-        }
-        ;({ contractId, request } = parseRequest(frame.request!))
-        if (this.components.sessions.get(contractId) == null && this.components.awaitSession != null) {
-          await this.components.awaitSession(contractId, AbortSignal.any([ctrl.signal, AbortSignal.timeout(this.requestTimeoutMs)]))
-        }
-        session = this.components.sessions.beginRequest(contractId, connection.remotePeer.publicKey?.raw)
-      } catch (err) {
-        if (ctrl.signal.aborted) throw err
-        throw new RequestFailed(failureFor(err))
-      }
-      await this.run(lp, stream, session, request, ctrl.signal)
+      const admitted = await this.admit(lp, stream, connection, ctrl.signal)
+      if (admitted == null) return
+      session = admitted.session
+      await this.run(lp, stream, session, admitted.request, ctrl.signal)
     } catch (err) {
       if (err instanceof RequestFailed && (err.failure.code === FailureCode.voucherTimeout || err.failure.code === FailureCode.badVoucher)) unpaid = true
       if (err instanceof RequestFailed && !ctrl.signal.aborted) {
@@ -171,6 +262,36 @@ export class InferSeller {
     if (session != null && unpaid && !session.closed) {
       const closed = this.components.sessions.closeSession(session.terms.contractId)
       if (closed != null) this.components.onSessionClosed?.(closed)
+    }
+  }
+
+  /**
+   * The stream's first frame: a close (answered here; undefined back) or a request, checked in the
+   * order of protocols/infer.md. The buyer is checked right after the contract is found, before
+   * the session's state, so a stranger learns nothing about someone else's session (busy,
+   * closed, spent). A refusal is thrown as a RequestFailed.
+   */
+  private async admit (lp: LengthPrefixedStream<Stream>, stream: Stream, connection: Connection, signal: AbortSignal): Promise<{ session: SellerSession, request: ChatRequest } | undefined> {
+    const remote = connection.remotePeer.publicKey?.raw
+    try {
+      const first = await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
+      const frame = decodeBuyerFrame(first, true)
+      if (frame.close != null) {
+        await this.close(lp, stream, frame.close.contractId, remote, signal)
+        return undefined
+      }
+      const { contractId, request } = parseRequest(frame.request!)
+      if (this.stopping) throw new RequestFailed({ code: FailureCode.shuttingDown, message: 'the seller is shutting down: no new requests' })
+      const sessions = this.components.sessions
+      if (sessions.get(contractId) == null && this.components.awaitSession != null) {
+        await this.components.awaitSession(contractId, AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]))
+      }
+      const known = sessions.get(contractId)
+      if (known != null && (remote == null || !bytesEqual(remote, known.terms.buyer))) throw new WrongBuyerError('the stream\'s remote peer is not the contract\'s buyer')
+      return { session: sessions.beginRequest(contractId, remote), request }
+    } catch (err) {
+      if (signal.aborted) throw err
+      throw err instanceof RequestFailed ? err : new RequestFailed(failureFor(err))
     }
   }
 
@@ -208,178 +329,81 @@ export class InferSeller {
     }
   }
 
+  /**
+   * One request: stream the backend's output in chunks, each leaving once the window allows
+   * (covers), trimmed to the budget (nextChunk); then done, the final voucher and the meter
+   * record. A request that ends otherwise is resynchronized on the highest voucher (unpaidLoss).
+   */
   private async run (lp: LengthPrefixedStream<Stream>, stream: Stream, session: SellerSession, request: ChatRequest, signal: AbortSignal): Promise<void> {
     const { terms } = session
-    const sessions = this.components.sessions
     const receivedAt = performance.now()
     const startedAtMs = this.now()
-    const startIn = session.totalInputTokens
-    const startOut = session.totalOutputTokens
-    const startAmount = session.amountUc
+    const start = billedOf(session)
     const changed = new Notifier()
-    const backendCtrl = new AbortController()
-    const onAbort = (): void => { backendCtrl.abort(signal.reason); changed.notify() }
+    const vouchers = new VoucherReader(lp, this.components.sessions, terms.contractId, signal, changed)
+    const output = new BackendOutput(this.components.backend, request, this.maxChunkTokens, signal, changed)
+    const onAbort = (): void => { output.abort(signal.reason) }
     signal.addEventListener('abort', onAbort, { once: true })
+    const limits: ChunkLimits = { maxChunkTokens: this.maxChunkTokens, maxChunkTextBytes: MAX_CHUNK_TEXT_BYTES }
 
-    // voucher reader: every buyer frame after the request is one cumulative voucher
-    let readerError: unknown
-    void (async () => {
-      while (!signal.aborted) {
-        const bytes = await lp.read({ signal })
-        const frame = decodeBuyerFrame(bytes, false)
-        sessions.acceptVoucher(terms.contractId, frame.voucher!)
-        changed.notify()
-      }
-    })().catch(err => {
-      readerError = err instanceof VoucherError || err instanceof WireError || err instanceof InferError
-        ? new RequestFailed({ code: FailureCode.badVoucher, message: err.message })
-        : err
-      changed.notify()
-    })
-
-    // producer: pulls backend events while fewer than maxChunkTokens are waiting to be sent
-    const pending: Array<{ text: string, outputTokens: number }> = []
-    let pendingTokens = 0
-    let stopping = false
-    let done: { usage: Usage, finishReason: FinishReason } | undefined
-    let backendError: unknown
-    let producerFinished = false
-    const producer = (async () => {
-      try {
-        for await (const ev of this.components.backend.stream(request, backendCtrl.signal) as AsyncIterable<BackendEvent>) {
-          if (ev.type === 'done') { done = ev; break }
-          if (stopping || (ev.text.length === 0 && ev.outputTokens === 0)) continue
-          pending.push({ text: ev.text, outputTokens: ev.outputTokens })
-          pendingTokens += ev.outputTokens
-          changed.notify()
-          while (pendingTokens >= this.maxChunkTokens && !stopping && !signal.aborted) await changed.wait()
-        }
-      } catch (err) {
-        backendError = err
-      } finally {
-        producerFinished = true
-        changed.notify()
-      }
-    })()
-
-    const covered = (outTokens: bigint, inTokens: bigint): boolean => {
-      const h = session.highest
-      return outTokens === 0n && inTokens === 0n ? true : h != null && h.outputTokens >= outTokens && h.inputTokens >= inTokens
-    }
-    const waitCovered = async (outTokens: bigint, inTokens: bigint): Promise<void> => {
-      if (covered(outTokens, inTokens)) return
-      const timer = AbortSignal.timeout(this.voucherTimeoutMs)
-      while (!covered(outTokens, inTokens)) {
-        if (readerError != null) throw readerError
-        if (signal.aborted) throw signal.reason
-        try {
-          await raceSignal(changed.wait(), timer)
-        } catch {
-          throw new RequestFailed(failureFor(new VoucherTimeoutError(`no voucher for ${outTokens} output tokens within ${this.voucherTimeoutMs} ms`)))
-        }
-      }
-    }
-
-    /** a buyer's voucher may run ahead of what this seller counted (never behind, once paid) */
-    const syncOnHighest = (): void => {
-      const h = session.highest
-      if (h == null) return
-      if (h.inputTokens > session.totalInputTokens) session.totalInputTokens = h.inputTokens
-      if (h.outputTokens > session.totalOutputTokens) session.totalOutputTokens = h.outputTokens
-      session.amountUc = sessionAmountUc(session.totalInputTokens, session.totalOutputTokens, terms)
-    }
-
-    let sentOut = startOut
+    let sentOut = start.outputTokens
     let firstChunkAt: number | undefined
     let lastChunkAt = receivedAt
     let budgetStop = false
     let clean = false
     try {
       while (true) {
-        if (readerError != null) throw readerError
+        if (vouchers.error != null) throw vouchers.error
         if (signal.aborted) throw signal.reason
-        // window = 1: the previous chunk must be paid before the next one leaves
-        await waitCovered(sentOut, startIn)
-        if (pending.length === 0) {
-          if (producerFinished) break
+        await this.waitCovered(session, { inputTokens: start.inputTokens, outputTokens: sentOut }, vouchers, signal, changed)
+        if (output.pending.length === 0) {
+          if (output.finished) break
           await changed.wait()
           continue
         }
-        if (firstChunkAt != null && pendingTokens < this.maxChunkTokens && !producerFinished) {
-          // after the first token goes out at once, later chunks gather tokens for up to
-          // minChunkIntervalMs: fewer, larger chunks and vouchers, so signing never competes
-          // with the backend for CPU token by token
-          const left = lastChunkAt + this.minChunkIntervalMs - performance.now()
-          if (left > 0) {
-            const timer = AbortSignal.timeout(Math.ceil(left))
-            while (!timer.aborted && pendingTokens < this.maxChunkTokens && !producerFinished && readerError == null && !signal.aborted) {
-              await raceSignal(changed.wait(), timer).catch(() => {})
-            }
-          } else {
-            await new Promise(resolve => setImmediate(resolve))
-          }
-        }
-        let text = ''
-        let tokens = 0
-        let textBytes = 0
-        while (pending.length > 0) {
-          const c = pending[0]
-          const bytes = Buffer.byteLength(c.text)
-          if (tokens > 0 && (tokens + c.outputTokens > this.maxChunkTokens || textBytes + bytes > MAX_CHUNK_TEXT_BYTES)) break
-          if (amountUc(startIn, sentOut + BigInt(tokens + c.outputTokens), terms.priceInPerMTokUc, terms.priceOutPerMTokUc) > terms.maxSpendUc) { budgetStop = true; break }
-          pending.shift()
-          pendingTokens -= c.outputTokens
-          text += c.text
-          textBytes += bytes
-          tokens += c.outputTokens
-        }
-        if (tokens > 0 || text.length > 0) {
-          sentOut += BigInt(tokens)
-          session.totalOutputTokens = sentOut
-          session.amountUc = sessionAmountUc(startIn, sentOut, terms)
+        if (firstChunkAt != null) await this.gather(output, lastChunkAt, vouchers, signal, changed)
+        const chunk = nextChunk(output.pending, { inputTokens: start.inputTokens, outputTokens: sentOut }, terms, limits)
+        output.take(chunk)
+        if (chunk.outputTokens > 0 || chunk.text.length > 0) {
+          sentOut += BigInt(chunk.outputTokens)
+          bill(session, { inputTokens: session.totalInputTokens, outputTokens: sentOut, amountUc: sessionAmountUc(start.inputTokens, sentOut, terms) })
           await lp.write(encodeSellerFrame({
-            chunk: { text, outputTokens: tokens, totalInputTokens: startIn, totalOutputTokens: sentOut, amountUc: session.amountUc }
+            chunk: { text: chunk.text, outputTokens: chunk.outputTokens, totalInputTokens: start.inputTokens, totalOutputTokens: sentOut, amountUc: session.amountUc }
           }), { signal })
           firstChunkAt ??= performance.now()
           lastChunkAt = performance.now()
         }
         changed.notify()
-        if (budgetStop) {
-          stopping = true
-          backendCtrl.abort(new BudgetExhaustedError('max spend reached'))
-          changed.notify()
+        if (chunk.budgetStop) {
+          budgetStop = true
+          output.stop(new BudgetExhaustedError('max spend reached'))
           break
         }
       }
-      await producer
+      await output.ended
       if (signal.aborted) throw signal.reason
-      if (done == null) throw new RequestFailed(failureFor(backendError ?? new Error('backend ended without a done event')))
-      const sentThisRequest = sentOut - startOut
-      const reported = BigInt(done.usage.outputTokens)
-      const reqOut = budgetStop || reported < sentThisRequest ? sentThisRequest : reported
+      const done = output.done
+      if (done == null) throw new RequestFailed(failureFor(output.error ?? new Error('backend ended without a done event')))
+      const reqOut = requestOutputTokens(sentOut - start.outputTokens, BigInt(done.usage.outputTokens), budgetStop)
       const reqIn = BigInt(done.usage.inputTokens)
-      const totalIn = startIn + reqIn
-      const totalOut = startOut + reqOut
-      session.totalInputTokens = totalIn
-      session.totalOutputTokens = totalOut
-      session.amountUc = sessionAmountUc(totalIn, totalOut, terms)
-      const finishReason: FinishReason = budgetStop ? 'length' : done.finishReason
+      const total: Totals = { inputTokens: start.inputTokens + reqIn, outputTokens: start.outputTokens + reqOut }
+      bill(session, { ...total, amountUc: sessionAmountUc(total.inputTokens, total.outputTokens, terms) })
       await lp.write(encodeSellerFrame({
         done: {
           inputTokens: reqIn,
           outputTokens: reqOut,
-          totalInputTokens: totalIn,
-          totalOutputTokens: totalOut,
+          totalInputTokens: total.inputTokens,
+          totalOutputTokens: total.outputTokens,
           amountUc: session.amountUc,
-          finishReason,
+          finishReason: budgetStop ? 'length' : done.finishReason,
           usageSource: done.usage.source,
           stopReason: budgetStop ? FailureCode.budget : ''
         }
       }), { signal })
       // the final voucher carries the input tokens: the receipt for the whole request
-      await waitCovered(totalOut, totalIn)
+      await this.waitCovered(session, total, vouchers, signal, changed)
       clean = true
-      syncOnHighest()
+      bill(session, syncOnHighest(billedOf(session), session.highest, terms))
       this.components.onMeter?.(meterRecord({
         contractId: terms.contractId,
         seller: terms.seller,
@@ -390,7 +414,7 @@ export class InferSeller {
         priceOutPerMTokUc: terms.priceOutPerMTokUc,
         inputTokens: Number(reqIn),
         outputTokens: Number(reqOut),
-        amountBeforeUc: startAmount,
+        amountBeforeUc: start.amountUc,
         amountAfterUc: session.amountUc,
         ttftMs: (firstChunkAt ?? lastChunkAt) - receivedAt,
         generationMs: lastChunkAt - (firstChunkAt ?? lastChunkAt),
@@ -406,34 +430,47 @@ export class InferSeller {
       }
     } finally {
       signal.removeEventListener('abort', onAbort)
-      stopping = true
-      backendCtrl.abort(new InferError('request ended'))
-      changed.notify()
+      output.stop(new InferError('request ended'))
       if (!clean) {
         // resynchronize on what the buyer has signed: the unpaid chunk (at most one) is the loss
-        const h = session.highest
-        const lostIn = session.totalInputTokens - (h?.inputTokens ?? 0n)
-        const lostOut = session.totalOutputTokens - (h?.outputTokens ?? 0n)
-        const lostUc = session.amountUc - (h?.amountUc ?? 0n)
-        if (lostIn > 0n || lostOut > 0n || lostUc > 0n) {
-          const reqIn = lostIn > 0n ? lostIn : 0n
-          this.components.sessions.recordUnpaid({
-            inputTokens: reqIn,
-            outputTokens: lostOut > 0n ? lostOut : 0n,
-            amountUc: lostUc > 0n ? lostUc : 0n,
-            // +1: the difference of two rounded-up cumulative amounts may exceed the rounded-up difference by 1 µc
-            boundUc: amountUc(reqIn, BigInt(this.maxChunkTokens), terms.priceInPerMTokUc, terms.priceOutPerMTokUc) + 1n
-          })
-        }
-        session.totalInputTokens = h?.inputTokens ?? 0n
-        session.totalOutputTokens = h?.outputTokens ?? 0n
-        session.amountUc = h?.amountUc ?? 0n
+        const loss = unpaidLoss(billedOf(session), session.highest, terms, this.maxChunkTokens)
+        if (loss != null) this.components.sessions.recordUnpaid(loss)
+        bill(session, paidTotals(session.highest))
       }
-      syncOnHighest()
+      bill(session, syncOnHighest(billedOf(session), session.highest, terms))
     }
   }
-}
 
-export function inferSeller (init: InferSellerInit = {}): (components: InferSellerComponents) => InferSeller {
-  return (components) => new InferSeller(components, init)
+  /** wait until the highest voucher covers `sent` (window = 1), at most voucherTimeoutMs */
+  private async waitCovered (session: SellerSession, sent: Totals, vouchers: VoucherReader, signal: AbortSignal, changed: Notifier): Promise<void> {
+    if (covers(session.highest, sent)) return
+    const timer = AbortSignal.timeout(this.voucherTimeoutMs)
+    while (!covers(session.highest, sent)) {
+      if (vouchers.error != null) throw vouchers.error
+      if (signal.aborted) throw signal.reason
+      try {
+        await raceSignal(changed.wait(), timer)
+      } catch {
+        throw new RequestFailed(failureFor(new VoucherTimeoutError(`no voucher for ${sent.outputTokens} output tokens within ${this.voucherTimeoutMs} ms`)))
+      }
+    }
+  }
+
+  /**
+   * After the first token goes out at once, later chunks gather tokens for up to
+   * minChunkIntervalMs (unless full): fewer, larger chunks and vouchers, so signing never competes
+   * with the backend for CPU token by token.
+   */
+  private async gather (output: BackendOutput, lastChunkAt: number, vouchers: VoucherReader, signal: AbortSignal, changed: Notifier): Promise<void> {
+    if (output.pendingTokens >= this.maxChunkTokens || output.finished) return
+    const left = lastChunkAt + this.minChunkIntervalMs - performance.now()
+    if (left > 0) {
+      const timer = AbortSignal.timeout(Math.ceil(left))
+      while (!timer.aborted && output.pendingTokens < this.maxChunkTokens && !output.finished && vouchers.error == null && !signal.aborted) {
+        await raceSignal(changed.wait(), timer).catch(() => {})
+      }
+    } else {
+      await new Promise(resolve => setImmediate(resolve))
+    }
+  }
 }

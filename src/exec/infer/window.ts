@@ -1,0 +1,127 @@
+/**
+ * The seller's one-chunk window, pure: whether the buyer's highest voucher lets the next chunk
+ * leave, how much of the backend's output the next chunk may carry within the max spend, and what
+ * a request that ended without its final voucher streamed unpaid. Rules: protocols/infer.md
+ * (Flow 5–7, Cancelling). No I/O, no clock.
+ */
+import { amountUc, sessionAmountUc } from '../pricing.js'
+
+/** cumulative session token counts (a voucher's, or what the seller has sent) */
+export interface Totals {
+  inputTokens: bigint
+  outputTokens: bigint
+}
+
+/** cumulative totals with the rule's amount on them */
+export interface Billed extends Totals {
+  amountUc: bigint
+}
+
+export interface Prices {
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+}
+
+export interface Budget extends Prices {
+  maxSpendUc: bigint
+}
+
+/** one backend output waiting to be sent */
+export interface PendingOutput {
+  text: string
+  outputTokens: number
+}
+
+export interface ChunkLimits {
+  /** most output tokens in one chunk (a single backend output larger than this still leaves whole) */
+  maxChunkTokens: number
+  /** most UTF-8 bytes of text in one chunk (likewise) */
+  maxChunkTextBytes: number
+}
+
+export interface NextChunk {
+  /** how many outputs from the front of the queue the chunk carries */
+  count: number
+  text: string
+  outputTokens: number
+  /** the output after these would take the rule above the max spend: stop the backend */
+  budgetStop: boolean
+}
+
+/**
+ * Window = 1: a chunk may leave only when the highest voucher covers everything sent before it,
+ * so at most the last chunk sent is ever unpaid. Nothing sent needs no voucher.
+ */
+export function covers (highest: Totals | undefined, sent: Totals): boolean {
+  if (sent.outputTokens === 0n && sent.inputTokens === 0n) return true
+  return highest != null && highest.outputTokens >= sent.outputTokens && highest.inputTokens >= sent.inputTokens
+}
+
+/**
+ * The next chunk: whole outputs from the front of `pending`, within the chunk limits, and never an
+ * output that would take the rule on the new totals (`sent` plus the chunk) above the max spend.
+ */
+export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budget: Budget, limits: ChunkLimits): NextChunk {
+  let text = ''
+  let tokens = 0
+  let textBytes = 0
+  let count = 0
+  for (const c of pending) {
+    const bytes = Buffer.byteLength(c.text)
+    if (tokens > 0 && (tokens + c.outputTokens > limits.maxChunkTokens || textBytes + bytes > limits.maxChunkTextBytes)) break
+    if (amountUc(sent.inputTokens, sent.outputTokens + BigInt(tokens + c.outputTokens), budget.priceInPerMTokUc, budget.priceOutPerMTokUc) > budget.maxSpendUc) {
+      return { count, text, outputTokens: tokens, budgetStop: true }
+    }
+    count++
+    text += c.text
+    textBytes += bytes
+    tokens += c.outputTokens
+  }
+  return { count, text, outputTokens: tokens, budgetStop: false }
+}
+
+/**
+ * A request's output tokens for its done frame: what the backend reported, but never fewer than
+ * the chunks carried, and exactly what they carried when the budget cut the backend off.
+ */
+export function requestOutputTokens (sent: bigint, reported: bigint, budgetStop: boolean): bigint {
+  return budgetStop || reported < sent ? sent : reported
+}
+
+/** A buyer's voucher may run ahead of what the seller counted (never behind, once paid): take the larger totals. */
+export function syncOnHighest (billed: Billed, highest: Totals | undefined, budget: Budget): Billed {
+  if (highest == null) return billed
+  const inputTokens = highest.inputTokens > billed.inputTokens ? highest.inputTokens : billed.inputTokens
+  const outputTokens = highest.outputTokens > billed.outputTokens ? highest.outputTokens : billed.outputTokens
+  return { inputTokens, outputTokens, amountUc: sessionAmountUc(inputTokens, outputTokens, budget) }
+}
+
+/** what the seller settles with after a request that did not end with its final voucher */
+export function paidTotals (highest: Billed | undefined): Billed {
+  return { inputTokens: highest?.inputTokens ?? 0n, outputTokens: highest?.outputTokens ?? 0n, amountUc: highest?.amountUc ?? 0n }
+}
+
+export interface UnpaidLoss extends Billed {
+  /** the window's bound on it: the request's input tokens and one full chunk of output, rounded up, + 1 µc */
+  boundUc: bigint
+}
+
+/**
+ * What a request that ended without its final voucher streamed beyond the highest voucher
+ * (undefined when the voucher covers it all). The bound adds 1 µc: the difference of two rounded-up
+ * cumulative amounts may exceed the rounded-up difference by 1.
+ */
+export function unpaidLoss (billed: Billed, highest: Billed | undefined, prices: Prices, maxChunkTokens: number): UnpaidLoss | undefined {
+  const paid = paidTotals(highest)
+  const lostIn = billed.inputTokens - paid.inputTokens
+  const lostOut = billed.outputTokens - paid.outputTokens
+  const lostUc = billed.amountUc - paid.amountUc
+  if (lostIn <= 0n && lostOut <= 0n && lostUc <= 0n) return undefined
+  const inputTokens = lostIn > 0n ? lostIn : 0n
+  return {
+    inputTokens,
+    outputTokens: lostOut > 0n ? lostOut : 0n,
+    amountUc: lostUc > 0n ? lostUc : 0n,
+    boundUc: amountUc(inputTokens, BigInt(maxChunkTokens), prices.priceInPerMTokUc, prices.priceOutPerMTokUc) + 1n
+  }
+}
