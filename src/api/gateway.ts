@@ -11,6 +11,7 @@ import { chunkBody, completionBody, finalChunks, parseChatRequest } from './open
 import { dashboardHtml } from './dashboard.js'
 import type { ChatRequest } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** a chat request larger than this is refused before parsing */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
@@ -51,8 +52,9 @@ export interface Gateway {
   close(): Promise<void>
 }
 
-export class GatewayConfigError extends Error {
+export class GatewayConfigError extends TallyError {
   override name = 'GatewayConfigError'
+  override readonly code: ErrorCode = ErrorCode.gatewayConfig
 }
 
 /** process-wide metrics (CPU, memory, event loop), registered once however many gateways a process starts */

@@ -4,13 +4,15 @@
  * ledger and the market.
  */
 import { UsageError, type CliIO } from './io.js'
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** where a node started with `--gateway 127.0.0.1:8080` listens */
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080'
 const API_TIMEOUT_MS = 10_000
 
-export class NodeApiError extends Error {
+export class NodeApiError extends TallyError {
   override name = 'NodeApiError'
+  override readonly code: ErrorCode = ErrorCode.nodeApi
 }
 
 export interface ApiFlags { api?: string }

@@ -1,4 +1,5 @@
 /** What a command handler may touch of the outside world, so tests run handlers in-process. */
+import { ErrorCode, TallyError } from '../errors/index.js'
 export interface CliIO {
   out: (line: string) => void
   err: (line: string) => void
@@ -12,8 +13,9 @@ export const processIO: CliIO = {
 }
 
 /** a bad flag value or bad config: exit code 2, one line on stderr */
-export class UsageError extends Error {
+export class UsageError extends TallyError {
   override name = 'UsageError'
+  override readonly code: ErrorCode = ErrorCode.invalidUsage
 }
 
 /** repeatable flag that also accepts comma-separated values */

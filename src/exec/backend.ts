@@ -2,6 +2,7 @@
  * The seam between the infer protocol and whatever produces tokens: the embedded engine,
  * an OpenAI-compatible HTTP server, or the simulator's generator.
  */
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant'
@@ -57,6 +58,7 @@ export interface Backend {
 }
 
 /** The backend already runs `maxConcurrency` requests; the caller should retry later or elsewhere. */
-export class BackendBusyError extends Error {
+export class BackendBusyError extends TallyError {
   override readonly name = 'BackendBusyError'
+  override readonly code: ErrorCode = ErrorCode.backendBusy
 }

@@ -2,14 +2,16 @@
  * Pricing of inference (pure): the one integer rounding rule that turns cumulative token counts
  * into micro-credits, and exact Bpt (billion-parameter tokens). Rule and rationale: protocols/infer.md.
  */
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** micro-credits in one credit, and tokens in the "per million tokens" of a quote */
 export const PER_MTOK = 1_000_000n
 /** a Bpt is one token through 1e9 parameters; tokens × params is therefore an exact nano-Bpt count */
 export const PARAMS_PER_BPT = 1_000_000_000n
 
-export class PricingRangeError extends Error {
+export class PricingRangeError extends TallyError {
   override name = 'PricingRangeError'
+  override readonly code: ErrorCode = ErrorCode.invalidArgument
 }
 
 function nonNegative (name: string, v: bigint): void {

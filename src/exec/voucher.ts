@@ -9,6 +9,7 @@ import { openEnvelope, sealEnvelope, type SignedEnvelope } from '../wire/envelop
 import type { Ed25519Path, Ed25519Signer } from '../identity/ed25519.js'
 import { sessionAmountUc } from './pricing.js'
 import { bytesEqual, CONTRACT_ID_LENGTH, type SessionTerms } from './infer/terms.js'
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** an encoded voucher envelope is ~190 bytes; anything far larger is not a voucher */
 export const MAX_VOUCHER_BYTES = 512
@@ -31,28 +32,34 @@ export interface SignedVoucher extends VoucherFields {
   bytes: Uint8Array
 }
 
-export class VoucherError extends Error {
+export class VoucherError extends TallyError {
   override name = 'VoucherError'
+  override readonly code: ErrorCode = ErrorCode.invalidVoucher
 }
 /** signed for another contract, or by someone other than the contract's buyer */
 export class WrongSessionVoucherError extends VoucherError {
   override name = 'WrongSessionVoucherError'
+  override readonly code: ErrorCode = ErrorCode.voucherWrongSession
 }
 /** nonce not strictly above the highest voucher seen */
 export class StaleVoucherError extends VoucherError {
   override name = 'StaleVoucherError'
+  override readonly code: ErrorCode = ErrorCode.voucherStale
 }
 /** a cumulative counter or the amount went down */
 export class VoucherRegressionError extends VoucherError {
   override name = 'VoucherRegressionError'
+  override readonly code: ErrorCode = ErrorCode.voucherRegression
 }
 /** amount is not what the pricing rule gives for the cumulative tokens */
 export class VoucherAmountError extends VoucherError {
   override name = 'VoucherAmountError'
+  override readonly code: ErrorCode = ErrorCode.voucherAmount
 }
 /** amount above the contract's max spend */
 export class VoucherOverSpendError extends VoucherError {
   override name = 'VoucherOverSpendError'
+  override readonly code: ErrorCode = ErrorCode.voucherOverspend
 }
 
 function checkFields (v: VoucherFields): void {

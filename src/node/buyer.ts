@@ -175,9 +175,9 @@ export class BuyerRouter {
           if (!(err instanceof NothingDelivered)) throw err
           failures.push(...err.causes)
           if (opts.signal?.aborted === true) throw err.causes[0]
-          const stop = err.causes.find(c => onFailure(c) === 'stop')
+          const stop = err.causes.find(c => failurePolicy(c) === 'stop')
           if (stop !== undefined) throw stop
-          if (err.causes.every(c => onFailure(c) === 'skip')) for (const o of group) busySellers.add(o.seller)
+          if (err.causes.every(c => failurePolicy(c) === 'skip')) for (const o of group) busySellers.add(o.seller)
           else allBusy = false
         }
       }
@@ -261,10 +261,10 @@ export class BuyerRouter {
         if (last != null) session.spentUc = last.amountUc
         // a session whose request broke is not reused (its seller may be in a bad state);
         // one that was only busy stays
-        if (onFailure(err) !== 'skip') this.retire(session)
+        if (failurePolicy(err) !== 'skip') this.retire(session)
       }
       const aborted = opts.signal?.aborted === true
-      if (!aborted && onFailure(err) === 'blame') this.c.quality.failure(o.seller, this.c.now())
+      if (!aborted && failurePolicy(err) === 'blame') this.c.quality.failure(o.seller, this.c.now())
       if (delivered) {
         throw new MidStreamError(`seller ${o.seller} failed mid-stream: ${(err as Error)?.message ?? err}`, {
           text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', seller: o.seller, model: o.modelId,
@@ -418,7 +418,7 @@ const SKIP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.sellerBusy, ErrorC
 /** when every attempt failed with one of these, the request timed out (504) rather than found no seller (503) */
 const TIMEOUT_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.firstTokenTimeout, ErrorCode.streamIdleTimeout, ErrorCode.backendTimeout, ErrorCode.routeTimeout])
 
-function onFailure (err: unknown): 'stop' | 'skip' | 'blame' {
+export function failurePolicy (err: unknown): 'stop' | 'skip' | 'blame' {
   const code = errorCode(err)
   return STOP_CODES.has(code) ? 'stop' : SKIP_CODES.has(code) ? 'skip' : 'blame'
 }

@@ -9,6 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Genesis, Issuer } from '../ledger/genesis.js'
 import { publicKeyFromAccountId } from '../identity/account.js'
 import { DEFAULT_GATEWAY_HOST, DEFAULT_MEMORY_LISTEN, DEFAULT_TCP_LISTEN, DEV_GENESIS, defaultDataDir } from './defaults.js'
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 export type TransportName = 'tcp' | 'memory'
 export type EncryptionName = 'noise' | 'plaintext'
@@ -47,8 +48,9 @@ export interface ConfigFlags {
   gateway?: string
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends TallyError {
   override name = 'ConfigError'
+  override readonly code: ErrorCode = ErrorCode.invalidConfig
   readonly field: string
   constructor (field: string, problem: string) {
     super(`${field}: ${problem}`)

@@ -11,6 +11,7 @@ import type { SellerSessions, ClosedSession } from '../exec/infer/sessions.js'
 import type { SessionTerms } from '../exec/infer/terms.js'
 import type { LedgerService } from '../ledger/service.js'
 import type { ParsedRecord } from '../ledger/record.js'
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** how often expired sessions are settled */
 export const EXPIRY_SWEEP_MS = 5_000
@@ -30,8 +31,9 @@ const MAX_EARLY_OPENS = 1_000
 
 interface Waiter { resolve: () => void, reject: (err: unknown) => void }
 
-export class UnknownContractError extends Error {
+export class UnknownContractError extends TallyError {
   override name = 'UnknownContractError'
+  override readonly code: ErrorCode = ErrorCode.sessionUnknown
 }
 
 export interface SellerDeskComponents {

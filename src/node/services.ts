@@ -2,13 +2,16 @@
  * The node's registry of domain services (market, ledger, exec, gateway…): each has start/stop;
  * the node starts them in insertion order after libp2p and stops them in reverse before it.
  */
+import { ErrorCode, TallyError } from '../errors/index.js'
+
 export interface TallyService {
   start(): void | Promise<void>
   stop(): void | Promise<void>
 }
 
-export class DuplicateServiceError extends Error {
+export class DuplicateServiceError extends TallyError {
   override name = 'DuplicateServiceError'
+  override readonly code: ErrorCode = ErrorCode.duplicateService
 }
 
 export class ServiceRegistry {

@@ -14,6 +14,7 @@
  * (the simulated network delivers what is due in one). While a request to the outside (a file, a socket) is in flight the clock waits for it,
  * at most MAX_REAL_WAIT_MS of wall time, so real I/O is not overtaken by simulated seconds.
  */
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** how long the clock waits (wall time) for real I/O in flight before it moves on anyway */
 const MAX_REAL_WAIT_MS = 1_000
@@ -26,8 +27,9 @@ const REAL_WORK = /(Req|ReqCallback|ReqPromise|ReqWrap|WriteWrap|ShutdownWrap|Co
 
 type Callback = (...args: any[]) => void
 
-export class VirtualClockError extends Error {
+export class VirtualClockError extends TallyError {
   override name = 'VirtualClockError'
+  override readonly code: ErrorCode = ErrorCode.simulation
 }
 
 /** a timer on the virtual clock, shaped like Node's Timeout so libraries can ref/unref/refresh it */

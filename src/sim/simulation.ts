@@ -27,6 +27,7 @@ import { SimNetwork, DEFAULT_JITTER, DEFAULT_RTO_MS } from './net/index.js'
 import { summarize, type Summary } from './stats.js'
 import { VirtualClock, installedClock, wallNowMs } from './clock.js'
 import type { AddPeerOptions, PeerRole, RequestView, Scenario, SimContext, SimPeer } from './scenario.js'
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 export const SIM_MODEL = 'sim-7b'
 export const SIM_MODEL_PARAMS = 7_000_000_000
@@ -94,8 +95,9 @@ const MAX_FAILURE_EVENTS = 20
 /** once ledgers agree, wait this much longer for sellers' open sessions to settle */
 const OPEN_SESSION_GRACE_MS = 3_000
 
-export class SimulationError extends Error {
+export class SimulationError extends TallyError {
   override name = 'SimulationError'
+  override readonly code: ErrorCode = ErrorCode.simulation
 }
 
 export interface SimulationOptions {

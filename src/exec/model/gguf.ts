@@ -4,6 +4,7 @@
  * Layout and abort cases: shared/notes/tiny-gguf.md (little-endian throughout).
  */
 import { open } from 'node:fs/promises'
+import { ErrorCode, TallyError } from '../../errors/index.js'
 
 export const GGUF_MAGIC = 0x46554747
 export const GGUF_VERSION = 3
@@ -43,8 +44,9 @@ export interface GgufHeader {
 }
 
 /** The file is not a GGUF this node may hand to llama.cpp. `reason` is stable and machine-readable. */
-export class InvalidModelError extends Error {
+export class InvalidModelError extends TallyError {
   override readonly name = 'InvalidModelError'
+  override readonly code: ErrorCode = ErrorCode.invalidModel
   constructor (readonly reason: string, message: string) {
     super(message)
   }

@@ -27,6 +27,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createRng } from '../rng.js'
+import { ErrorCode, TallyError } from '../../errors/index.js'
 
 /** a one-way delay that is "mean latency ± 50 %" gives links of visibly different lengths */
 export const DEFAULT_JITTER = 0.5
@@ -38,8 +39,9 @@ export const DEFAULT_MAX_PER_TICK = Infinity
 /** a simulated latency above this is a configuration mistake, not a network */
 const MAX_LATENCY_MS = 600_000
 
-export class SimNetworkError extends Error {
+export class SimNetworkError extends TallyError {
   override name = 'SimNetworkError'
+  override readonly code: ErrorCode = ErrorCode.simulation
   readonly field: string
   constructor (field: string, problem: string) {
     super(`${field}: ${problem}`)

@@ -5,6 +5,7 @@
 import '../../../polyfill.js'
 import { Engine, runOnEngine } from './engine.js'
 import type { FromChild, ToChild } from './ipc.js'
+import { ErrorCode, errorCode } from '../../../errors/index.js'
 
 let engine: Engine | undefined
 let allowTestHooks = false
@@ -27,7 +28,7 @@ async function handle (msg: ToChild): Promise<void> {
       return
     case 'gen': {
       const id = msg.id
-      if (engine == null) { send({ t: 'error', id, name: 'EngineRequestError', message: 'engine not loaded' }); return }
+      if (engine == null) { send({ t: 'error', id, name: 'EngineRequestError', code: ErrorCode.backendError, message: 'engine not loaded' }); return }
       const ac = new AbortController()
       running.set(id, ac)
       // chunks produced in one event-loop turn travel in one IPC message
@@ -48,18 +49,18 @@ async function handle (msg: ToChild): Promise<void> {
         send({ t: 'done', id, ...result })
       } catch (err: any) {
         flush()
-        send({ t: 'error', id, name: String(err?.name ?? 'Error'), message: String(err?.message ?? err) })
+        send({ t: 'error', id, name: String(err?.name ?? 'Error'), code: errorCode(err), message: String(err?.message ?? err) })
       } finally {
         running.delete(id)
       }
       return
     }
     case 'direct':
-      if (engine == null) { send({ t: 'error', id: msg.id, name: 'EngineRequestError', message: 'engine not loaded' }); return }
+      if (engine == null) { send({ t: 'error', id: msg.id, name: 'EngineRequestError', code: ErrorCode.backendError, message: 'engine not loaded' }); return }
       try {
         send({ t: 'direct-result', id: msg.id, run: await runOnEngine(engine, msg.request) })
       } catch (err: any) {
-        send({ t: 'error', id: msg.id, name: String(err?.name ?? 'Error'), message: String(err?.message ?? err) })
+        send({ t: 'error', id: msg.id, name: String(err?.name ?? 'Error'), code: errorCode(err), message: String(err?.message ?? err) })
       }
       return
     case 'cancel':

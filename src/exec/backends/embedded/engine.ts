@@ -14,6 +14,7 @@
 import { BackendBusyError } from '../../backend.js'
 import { getLlama, LlamaChat, LlamaLogLevel, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
 import type { ChatRequest, FinishReason, Usage } from '../../backend.js'
+import { ErrorCode, TallyError } from '../../../errors/index.js'
 
 export const DEFAULT_ENGINE_THREADS = 1
 export const DEFAULT_ENGINE_CONTEXT_SIZE = 2048
@@ -39,8 +40,9 @@ export interface EngineResult {
 }
 
 /** A request the engine cannot run (prompt too long for the context, no free sequence). */
-export class EngineRequestError extends Error {
+export class EngineRequestError extends TallyError {
   override readonly name = 'EngineRequestError'
+  override readonly code: ErrorCode = ErrorCode.backendError
 }
 
 export function toChatHistory (request: ChatRequest): ChatHistoryItem[] {

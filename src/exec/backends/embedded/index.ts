@@ -16,6 +16,7 @@ import { modelFingerprint } from '../../fingerprint.js'
 import { validateGguf } from '../../model/gguf.js'
 import { DEFAULT_ENGINE_CONTEXT_SIZE, DEFAULT_ENGINE_THREADS, EngineRequestError, type DirectRun, type EngineInit } from './engine.js'
 import type { FromChild, ToChild } from './ipc.js'
+import { CodedError, ErrorCode, TallyError, isErrorCode } from '../../../errors/index.js'
 
 export { EngineRequestError, runEngineDirect, type DirectRun, type EngineInit } from './engine.js'
 
@@ -25,16 +26,30 @@ export const DEFAULT_MAX_FAILED_STARTS = 3
 const STDERR_TAIL_BYTES = 4096
 
 /** The engine process died (abort, signal, out of memory) while this request ran. */
-export class EngineCrashedError extends Error {
+export class EngineCrashedError extends TallyError {
   override name = 'EngineCrashedError'
+  override readonly code: ErrorCode = ErrorCode.engineCrashed
   constructor (message: string, readonly exitCode: number | null, readonly signal: NodeJS.Signals | null, readonly log: string) {
     super(message)
   }
 }
 
 /** The engine process could not load the model. */
-export class EngineStartError extends Error {
+export class EngineStartError extends TallyError {
   override name = 'EngineStartError'
+  override readonly code: ErrorCode = ErrorCode.engineStartFailed
+}
+
+/**
+ * A request's error rebuilt on this side of the process boundary from its code: busy and
+ * request errors keep their classes; anything else the engine threw (a llama.cpp failure, a
+ * bug) is a backend error, its class name kept in the message.
+ */
+export function errorFromChild (msg: { name: string, code: string, message: string }): TallyError {
+  if (msg.code === ErrorCode.backendBusy) return new BackendBusyError(msg.message)
+  if (msg.code === ErrorCode.backendError && msg.name === 'EngineRequestError') return new EngineRequestError(msg.message)
+  const code = isErrorCode(msg.code) && msg.code !== ErrorCode.internal ? msg.code : ErrorCode.backendError
+  return new CodedError(code, `${msg.name}: ${msg.message}`)
 }
 
 export interface EmbeddedBackendInit {
@@ -180,7 +195,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
     this.pending.delete(msg.id)
     if (msg.t === 'direct-result') p.push(msg.run)
     else if (msg.t === 'done') p.push({ type: 'done', usage: msg.usage, finishReason: msg.finishReason })
-    else p.push(msg.name === 'EngineRequestError' ? new EngineRequestError(msg.message) : msg.name === 'BackendBusyError' ? new BackendBusyError(msg.message) : new Error(`${msg.name}: ${msg.message}`))
+    else p.push(errorFromChild(msg))
     p.release()
   }
 

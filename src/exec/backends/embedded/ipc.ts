@@ -18,5 +18,6 @@ export type FromChild =
   /** chunks produced since the last message, in order (batched per event-loop turn) */
   | { t: 'chunks', id: number, items: Array<[text: string, outputTokens: number]> }
   | { t: 'done', id: number, usage: Usage, finishReason: FinishReason }
-  | { t: 'error', id: number, name: string, message: string }
+  /** a failed request: the error's class name, message and code (an ErrorCode; the parent rebuilds the error by it) */
+  | { t: 'error', id: number, name: string, code: string, message: string }
   | { t: 'direct-result', id: number, run: DirectRun }

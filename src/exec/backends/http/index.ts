@@ -15,6 +15,7 @@
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type FinishReason, type ModelInfo, type Usage, type UsageSource } from '../../backend.js'
+import { ErrorCode, TallyError } from '../../../errors/index.js'
 
 export const DEFAULT_HTTP_MAX_CONCURRENCY = 4
 export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 60_000
@@ -27,24 +28,27 @@ export const ESTIMATE_CHARS_PER_TOKEN = 4
 const ERROR_BODY_EXCERPT = 500
 
 /** The server answered with a non-2xx status, or no HTTP response came at all (status 0). */
-export class BackendHttpError extends Error {
+export class BackendHttpError extends TallyError {
   override name = 'BackendHttpError'
+  override readonly code: ErrorCode = ErrorCode.backendError
   constructor (readonly status: number, message: string, readonly retryAfterMs?: number) {
     super(message)
   }
 }
 
 /** The server sent nothing for too long: before the first byte, or between two reads. */
-export class BackendTimeoutError extends Error {
+export class BackendTimeoutError extends TallyError {
   override name = 'BackendTimeoutError'
+  override readonly code: ErrorCode = ErrorCode.backendTimeout
   constructor (readonly phase: 'first-byte' | 'idle', readonly timeoutMs: number) {
     super(`no ${phase === 'first-byte' ? 'response' : 'data'} from the server within ${timeoutMs} ms`)
   }
 }
 
 /** The stream itself reported an error, or carried something that is not an OpenAI chunk. */
-export class BackendStreamError extends Error {
+export class BackendStreamError extends TallyError {
   override name = 'BackendStreamError'
+  override readonly code: ErrorCode = ErrorCode.backendError
 }
 
 export interface HttpBackendInit {
