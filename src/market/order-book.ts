@@ -18,7 +18,10 @@ import { openOffer, pricePerBptForDisplay, type Offer } from './offer.js'
 export const DEFAULT_MAX_OFFERS_PER_SELLER = 16
 /** total entries (live offers and withdrawal markers); the oldest received is evicted first */
 export const DEFAULT_MAX_OFFERS = 10_000
-/** a typical chat request: 1000 tokens in, 3000 out (weights output 3:1) */
+/**
+ * A typical chat request, 1000 tokens in and 3000 out (output weighted 3:1): the token mix that
+ * compares prices wherever a request does not say its own (this book's ranking, the router's).
+ */
 export const DEFAULT_EXPECTED_INPUT_TOKENS = 1_000n
 export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 3_000n
 

@@ -4,6 +4,7 @@
  * id for determinism. Time is passed in; nothing here reads a clock.
  */
 import type { RouteConstraints } from './router-types.js'
+import { DEFAULT_EXPECTED_INPUT_TOKENS, DEFAULT_EXPECTED_OUTPUT_TOKENS } from './order-book.js'
 
 export interface RoutableOffer {
   seller: string
@@ -16,9 +17,6 @@ export interface RoutableOffer {
   priceOutPerMTokUc: bigint
 }
 
-/** expected prompt/completion sizes used to compare in/out prices when the request does not say */
-export const DEFAULT_EXPECTED_INPUT_TOKENS = 500
-export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 250
 /** consecutive failures that put a seller in cooldown */
 export const FAILURES_BEFORE_COOLDOWN = 2
 /** how long a failing seller is skipped */
@@ -115,8 +113,8 @@ export function meetsConstraints (o: RoutableOffer, c: RouteConstraints, quality
  * is left). Reliability below one half doubles the effective price for ranking.
  */
 export function rankOffers<T extends RoutableOffer> (offers: T[], c: RouteConstraints, quality: QualityTracker | undefined, opts: RankOptions): T[] {
-  const expIn = opts.expectedInputTokens ?? DEFAULT_EXPECTED_INPUT_TOKENS
-  const expOut = opts.expectedOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS
+  const expIn = opts.expectedInputTokens ?? Number(DEFAULT_EXPECTED_INPUT_TOKENS)
+  const expOut = opts.expectedOutputTokens ?? Number(DEFAULT_EXPECTED_OUTPUT_TOKENS)
   const scored = offers.filter(o => meetsConstraints(o, c, quality)).map(o => {
     let price = effectivePrice(o, expIn, expOut)
     if (quality != null && quality.reliability(o.seller) < 0.5) price *= 2n
