@@ -12,7 +12,16 @@ import { createSigner, type Ed25519Signer } from '../../src/identity/ed25519.js'
 import { market, type MarketService, type OfferEventDetail } from '../../src/market/service.js'
 import { signOffer, type OfferTerms } from '../../src/market/offer.js'
 import { OrderBook } from '../../src/market/order-book.js'
-import { createPeer, stopAll, testNet, waitFor, type TestPeer } from '../e2e/market-helpers.js'
+import { createPeer, stopAll, testNet, type TestPeer } from '../e2e/market-helpers.js'
+
+/** benchmarks run outside vitest, so they cannot use the tests' expect.poll-based waitFor */
+async function waitFor (cond: () => boolean, timeoutMs: number, stepMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, stepMs))
+  }
+}
 
 const NODES = Number(process.env.TALLY_BENCH_MARKET_NODES ?? 100)
 const DEGREE = 6

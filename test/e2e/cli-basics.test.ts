@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { main } from '../../src/cli/main.js'
 import type { CliIO } from '../../src/cli/io.js'
+import { waitFor } from '../helpers/wait.js'
 
 const BIN = resolve(import.meta.dirname, '../../bin/tally.js')
 const VERSION = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')).version
@@ -94,7 +95,7 @@ describe('tally CLI (in-process)', () => {
     const o = io()
     const controller = new AbortController()
     const running = main(['node', 'tally', 'start', '--json', '--transport', 'memory', '--data-dir', d], { io: o, signal: controller.signal })
-    while (o.stdout.length === 0) await new Promise(resolve => setTimeout(resolve, 20))
+    await waitFor(() => o.stdout.length > 0, 'the start line')
     const info = JSON.parse(o.stdout[0])
     expect(info.peerId).toBe(info.account)
     expect(info.addrs).toEqual([`/memory/${info.account}/p2p/${info.account}`])

@@ -48,18 +48,8 @@ async function tally (api: string, ...args: string[]): Promise<any> {
   return JSON.parse(stdout)
 }
 
-async function eventually<T> (fn: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: T | undefined
-  while (Date.now() < deadline) {
-    try {
-      last = await fn()
-      if (ok(last)) return last
-    } catch {}
-    await new Promise(resolve => setTimeout(resolve, 300))
-  }
-  throw new Error(`timed out waiting for ${what}; last=${JSON.stringify(last)}`)
-}
+/** each poll of the running nodes spawns a CLI process: poll less often than in-process tests */
+const CLI_POLL = { timeout: 30_000, interval: 300 }
 
 describe('tally CLI on TCP loopback', () => {
   it('sell, buy through the gateway, pay, report; a late node syncs the same balances', async () => {
@@ -69,7 +59,8 @@ describe('tally CLI on TCP loopback', () => {
     const api = buyer.info.gateway as string
     expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
 
-    const offers = await eventually(async () => await tally(api, 'offers'), (r) => r.offers.length === 1, 'the seller\'s offer at the buyer')
+    await expect.poll(async () => (await tally(api, 'offers')).offers.length, { ...CLI_POLL, message: 'the seller\'s offer at the buyer' }).toBe(1)
+    const offers = await tally(api, 'offers')
     expect(offers.offers[0]).toMatchObject({ model: 'tiny-char-v1', seller: seller.info.account })
 
     const res = await fetch(`${api}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny-char-v1', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 20, seed: 1, tally: { tag: 'cli-test' } }) })
@@ -83,8 +74,13 @@ describe('tally CLI on TCP loopback', () => {
     expect(report.rows.find((r: any) => r.key === 'cli-test')).toMatchObject({ requests: 1, spentUc: completion.tally.cost_uc })
 
     const late = await start(['--bootstrap', seller.info.addrs[0]])
-    const want = await eventually(async () => await tally(seller.info.gateway, 'balance', '--all'), (r) => r.balances.length === 2 && r.balances.some((b: any) => b.balanceUc === 500_000 + 0), 'the payment at the seller')
-    const got = await eventually(async () => await tally(late.info.gateway, 'balance', '--all'), (r) => JSON.stringify(r) === JSON.stringify(want), 'the late node to show the same balances')
+    await expect.poll(async () => {
+      const r = await tally(seller.info.gateway, 'balance', '--all')
+      return r.balances.length === 2 && r.balances.some((b: any) => b.balanceUc === 500_000)
+    }, { ...CLI_POLL, message: 'the payment at the seller' }).toBe(true)
+    const want = await tally(seller.info.gateway, 'balance', '--all')
+    await expect.poll(async () => JSON.stringify(await tally(late.info.gateway, 'balance', '--all')), { ...CLI_POLL, message: 'the late node to show the same balances' }).toBe(JSON.stringify(want))
+    const got = await tally(late.info.gateway, 'balance', '--all')
     expect(got.sumUc).toBe(0)
     expect(JSON.stringify(await tally(api, 'balance', '--all'))).toBe(JSON.stringify(want))
 

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest'
 import { LedgerService } from '../../src/ledger/service.js'
 import { MemoryLedgerStore } from '../../src/ledger/store.js'
 import { createSigner, generateSeed } from '../../src/identity/ed25519.js'
-import { startNode, useTallyCleanup, waitFor } from './tally-helpers.js'
+import { startNode, useTallyCleanup } from './tally-helpers.js'
+import { waitFor } from '../helpers/wait.js'
 
 useTallyCleanup()
 

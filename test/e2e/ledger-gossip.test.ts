@@ -6,13 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
 import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
-import { createPeer, connect, waitFor, stopAll, type TestPeer } from './market-helpers.js'
+import { createPeer, connect, stopAll, type TestPeer } from './market-helpers.js'
 import { LedgerService } from '../../src/ledger/service.js'
 import { Ledger, gossipVerdict } from '../../src/ledger/ledger.js'
 import { MemoryLedgerStore } from '../../src/ledger/store.js'
 import { netId, type Genesis } from '../../src/ledger/genesis.js'
 import { recordIdOf, recordsTopic, signRecord, fromHex } from '../../src/ledger/record.js'
 import { createSigner } from '../../src/identity/ed25519.js'
+import { waitFor } from '../helpers/wait.js'
 
 interface Node { peer: TestPeer, ledger: LedgerService, verdicts: string[] }
 

@@ -22,6 +22,7 @@ import type { LedgerSync, SyncResult } from '../../src/ledger/sync/service.js'
 import { MIN_FRAME_SIZE_LIMIT } from '../../src/ledger/sync/negentropy.js'
 import { makeItem, MemStore, recordId } from '../unit/ledger/sync/helpers.js'
 import { connect, syncNode } from '../unit/ledger/sync/nodes.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** scaled gossip timers: a heartbeat every 100 ms */
 const HEARTBEAT_MS = 100
@@ -36,14 +37,6 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async n => await n.stop().catch(() => {})))
   await Promise.all(plain.splice(0).map(async n => { try { await n.stop() } catch {} }))
 })
-
-async function waitFor (cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 const syncOf = (n: TallyNode): LedgerSync => (n.libp2p.services as any).sync as LedgerSync
 

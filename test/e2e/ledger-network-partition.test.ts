@@ -14,6 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createTallyNode, type TallyNode } from '../../src/node/tally.js'
 import { parseConfig } from '../../src/node/config.js'
 import { identityFromSeed } from '../../src/identity/keystore.js'
+import { waitFor } from '../helpers/wait.js'
 
 const GROUP_SIZE = 10
 /** short periodic pull so healing takes a few seconds, not minutes */
@@ -23,14 +24,6 @@ const nodes: TallyNode[] = []
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map(async n => await n.stop().catch(() => {})))
 })
-
-async function waitFor (cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
 
 function seed (label: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(`ledger-network-partition/${label}`).digest())

@@ -4,8 +4,10 @@ import { Envelope } from '../../src/wire/pb/envelope.js'
 import { createSigner, generateSeed } from '../../src/identity/ed25519.js'
 import { market, type MarketService } from '../../src/market/service.js'
 import { signOffer, type OfferTerms } from '../../src/market/offer.js'
-import { MARKET_SCORE_THRESHOLDS, offersTopic } from '../../src/market/gossip-options.js'
-import { connect, createPeer, otherNet, stopAll, testNet, waitFor, type TestPeer } from './market-helpers.js'
+import { MARKET_SCORE_THRESHOLDS } from '../../src/market/gossip-options.js'
+import { offersTopic } from '../../src/wire/topics.js'
+import { connect, createPeer, otherNet, stopAll, testNet, type TestPeer } from './market-helpers.js'
+import { waitFor } from '../helpers/wait.js'
 
 const terms = (over: Partial<OfferTerms> = {}): OfferTerms => ({
   modelId: 'llama-3-8b',
@@ -53,9 +55,13 @@ describe('market gossip', () => {
     // neighbour's book over /tally/offers in a full node) instead of every join flooding the network
     const c = await marketPeer()
     await connect(s.peer, c.peer)
-    await waitFor(() => s.peer.libp2p.services.pubsub.getSubscribers(s.svc.offersTopic).length === 2)
+    await waitFor(() => s.peer.libp2p.services.pubsub.getMeshPeers(s.svc.offersTopic).includes(c.peer.libp2p.peerId.toString()), 'c in the seller\'s mesh')
+    // a deliberate wait: the subject is an announce that must NOT come
     await new Promise(resolve => setTimeout(resolve, 1_000))
     expect(c.svc.book.query({ model: 'llama-3-8b' }, Date.now())).toHaveLength(0)
+    // and not for want of a path: a new offer from the same seller does reach c
+    await s.svc.setOffer(terms({ modelId: 'qwen-14b' }))
+    await waitFor(() => c.svc.book.query({ model: 'qwen-14b' }, Date.now()).length === 1, 'the new offer at c')
   })
 
   it('offers reach every book in price order; a withdrawal removes the offer everywhere', async () => {
@@ -139,10 +145,11 @@ describe('market gossip', () => {
       const first = await honest.svc.setOffer(terms())
       const victimPubsub = victim.peer.libp2p.services.pubsub
       const hostileId = hostile.libp2p.peerId.toString()
-      await waitFor(() => victimPubsub.getScore(hostileId) < MARKET_SCORE_THRESHOLDS.graylistThreshold, 15_000)
+      await waitFor(() => victimPubsub.getScore(hostileId) < MARKET_SCORE_THRESHOLDS.graylistThreshold, 'the hostile peer graylisted', 15_000)
       expect(victim.svc.stats.offersRejected).toBeGreaterThanOrEqual(3)
       // graylisted: its RPCs are dropped before validation, so the rejection count stops growing
-      // (gossipsub keeps accepting from a peer for up to 1 s after it last scored well)
+      // (gossipsub keeps accepting from a peer for up to 1 s after it last scored well). Both waits
+      // below are deliberate: the subject is rejections that must NOT grow while the flood goes on
       await new Promise(resolve => setTimeout(resolve, 1_500))
       expect(victimPubsub.getScore(hostileId)).toBeLessThan(MARKET_SCORE_THRESHOLDS.graylistThreshold)
       const rejectedAtGraylist = victim.svc.stats.offersRejected

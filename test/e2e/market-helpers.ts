@@ -65,14 +65,6 @@ export async function connect (a: TestPeer, b: TestPeer): Promise<void> {
   await a.libp2p.dial(b.libp2p.getMultiaddrs()[0])
 }
 
-export async function waitFor (cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 25): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise(resolve => setTimeout(resolve, stepMs))
-  }
-}
-
 export async function stopAll (peers: TestPeer[]): Promise<void> {
   await Promise.all(peers.map(async p => {
     try { await p.libp2p.stop() } catch {}

@@ -5,7 +5,8 @@ import { market, type MarketService } from '../../src/market/service.js'
 import type { OfferTerms } from '../../src/market/offer.js'
 import { negotiate, type Negotiator } from '../../src/contract/negotiate.js'
 import { verifyContract, type Contract } from '../../src/contract/messages.js'
-import { connect, createPeer, stopAll, testNet, waitFor, type TestPeer } from './market-helpers.js'
+import { connect, createPeer, stopAll, testNet, type TestPeer } from './market-helpers.js'
+import { waitFor } from '../helpers/wait.js'
 
 interface Node { peer: TestPeer, market: MarketService, negotiator: Negotiator }
 let nodes: Node[] = []

@@ -5,8 +5,9 @@ import { RefusalReason } from '../../src/wire/pb/negotiate.js'
 import { NegotiationRefusedError } from '../../src/contract/errors.js'
 import { openQuote, signAccept, verifyContract } from '../../src/contract/messages.js'
 import type { NegotiateInit, NegotiateComponents } from '../../src/contract/negotiate.js'
-import { otherNet, stopAll, testNet, waitFor, type TestPeer } from './market-helpers.js'
+import { otherNet, stopAll, testNet, type TestPeer } from './market-helpers.js'
 import { MODEL, negotiatingPeer, rawStream, receive, send, type NegotiatingPeer } from './negotiate-helpers.js'
+import { waitFor } from '../helpers/wait.js'
 
 let all: NegotiatingPeer[] = []
 

@@ -7,6 +7,7 @@ import { createBaseNode, parseConfig, topicName, type BaseNode, type TallyServic
 import { netId } from '../../src/ledger/genesis.js'
 import { DEV_GENESIS } from '../../src/node/defaults.js'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { waitFor } from '../helpers/wait.js'
 
 const dirs: string[] = []
 const nodes: BaseNode[] = []
@@ -19,14 +20,6 @@ async function tmp (): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'tally-node-'))
   dirs.push(d)
   return d
-}
-
-async function waitFor (cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
 }
 
 describe('createBaseNode on the memory transport', () => {
@@ -110,8 +103,14 @@ describe('createBaseNode on the memory transport', () => {
       bootstrap: { initialBackoffMs: 50, maxBackoffMs: 200 }
     })
     nodes.push(b)
+    // count b's failed dials: a is started only once b has failed and retried at least once
+    let failedDials = 0
+    const dial = b.libp2p.dial.bind(b.libp2p)
+    b.libp2p.dial = (async (...args: Parameters<typeof dial>) => {
+      try { return await dial(...args) } catch (err) { failedDials++; throw err }
+    }) as typeof dial
     await b.start()
-    await new Promise(resolve => setTimeout(resolve, 300))
+    await waitFor(() => failedDials >= 2, 'b to fail to dial the absent bootstrap peer twice')
     await a.start()
     const joined = once(b, 'gossip-peer')
     await joined

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { waitFor } from '../helpers/wait.js'
 
 const BIN = resolve(import.meta.dirname, '../../bin/tally.js')
 
@@ -29,22 +30,17 @@ async function run (args: string[]): Promise<Proc> {
     env: { ...process.env, TALLY_CONFIG: '', TALLY_PASSPHRASE: '' }
   })
   const lines: any[] = []
-  const waiters: Array<() => void> = []
   let stderr = ''
   child.stderr!.on('data', (d) => { stderr += String(d) })
   createInterface({ input: child.stdout! }).on('line', (l) => {
     lines.push(JSON.parse(l))
-    for (const w of waiters.splice(0)) w()
   })
-  const exited = new Promise<{ code: number | null, atMs: number }>(resolve => child.on('exit', (code) => { resolve({ code, atMs: performance.now() }); for (const w of waiters.splice(0)) w() }))
+  const exited = new Promise<{ code: number | null, atMs: number }>(resolve => child.on('exit', (code) => { resolve({ code, atMs: performance.now() }) }))
   const next = async (pred: (l: any) => boolean, what: string): Promise<any> => {
-    const deadline = Date.now() + 30_000
-    while (true) {
-      const hit = lines.find(pred)
-      if (hit != null) return hit
-      if (child.exitCode != null || Date.now() > deadline) throw new Error(`no ${what}; stdout=${JSON.stringify(lines)} stderr=${stderr}`)
-      await new Promise<void>(resolve => { waiters.push(resolve); setTimeout(resolve, 500) })
-    }
+    await waitFor(() => lines.some(pred) || child.exitCode != null, what)
+    const hit = lines.find(pred)
+    if (hit == null) throw new Error(`no ${what}: exited ${child.exitCode}; stdout=${JSON.stringify(lines)} stderr=${stderr}`)
+    return hit
   }
   const p = { child, lines, next, exited }
   procs.push(p)

@@ -10,6 +10,7 @@ import { createBaseNode, parseConfig, type BaseNode, type BaseNodeInit } from '.
 import { identityFromSeed } from '../../src/identity/keystore.js'
 import { SimNetwork, simTransport } from '../../src/sim/net/index.js'
 import { defaultLogger } from '@libp2p/logger'
+import { waitFor } from '../helpers/wait.js'
 
 const ECHO = '/tally-test/echo/1'
 const dirs: string[] = []
@@ -19,21 +20,13 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map(async d => await rm(d, { recursive: true, force: true })))
 })
 
-async function waitFor (cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
-
 async function simNode (net: SimNetwork, index: number, bootstrap: string[], init: BaseNodeInit = {}): Promise<BaseNode> {
   const dataDir = await mkdtemp(join(tmpdir(), 'tally-simnet-'))
   dirs.push(dataDir)
   const seed = createHash('sha256').update(`sim-net-test:${index}`).digest()
   const node = await createBaseNode(parseConfig({ dataDir, transport: 'memory', simulation: true, encryption: 'plaintext', bootstrap }), {
     identity: identityFromSeed(new Uint8Array(seed)),
-    simNetwork: net,
+    transport: simTransport(net),
     ...init
   })
   nodes.push(node)

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MalformedFetchError, TooManyIdsError, type LedgerSyncInit } from '../../src/ledger/sync/index.js'
 import { hex, makeItem, MemStore, recordId, splitSets } from '../unit/ledger/sync/helpers.js'
 import { connect, syncNode, type SyncNode } from '../unit/ledger/sync/nodes.js'
+import { waitFor } from '../helpers/wait.js'
 
 const nodes: SyncNode[] = []
 afterEach(async () => {
@@ -132,7 +133,3 @@ function setEq (a: Set<string>, b: Set<string>): boolean {
   return true
 }
 
-async function waitFor (cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000 && !cond(); i++) await new Promise(resolve => setTimeout(resolve, 20))
-  expect(cond()).toBe(true)
-}

@@ -35,10 +35,3 @@ export async function startNode (config: { bootstrap?: string[], genesis?: Recor
   return n
 }
 
-export async function waitFor (cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}

@@ -5,8 +5,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { TallyNode, TallyNodeInit } from '../../src/node/tally.js'
-import { startNode, useTallyCleanup, waitFor } from './tally-helpers.js'
+import { startNode, useTallyCleanup } from './tally-helpers.js'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
+import { waitFor } from '../helpers/wait.js'
 
 useTallyCleanup()
 

@@ -8,9 +8,10 @@ import { expect } from 'vitest'
 
 /** how often a condition is re-read: short next to any network round trip in these tests */
 const POLL_INTERVAL_MS = 25
-/** long enough for gossip meshes on two shared cores; a test that needs longer says so */
-const DEFAULT_TIMEOUT_MS = 15_000
+/** long enough for gossip meshes and sync rounds on two shared cores; a test that needs longer says so */
+const DEFAULT_TIMEOUT_MS = 30_000
 
-export async function waitFor (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+/** `what` names the awaited state in the failure; without it the condition's own source does */
+export async function waitFor (cond: () => boolean | Promise<boolean>, what = cond.toString(), timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
   await expect.poll(cond, { timeout: timeoutMs, interval: POLL_INTERVAL_MS, message: `timed out waiting for ${what}` }).toBe(true)
 }

@@ -66,8 +66,7 @@ describe('simTransport', () => {
     expect(c.error).toBeUndefined()
     expect(c.at - t2).toBeGreaterThanOrEqual(10)
     expect(inb.status).toBe('closed')
-    await new Promise(resolve => setTimeout(resolve, 30))
-    expect(net.stats()).toMatchObject({ connections: 1, openConnections: 0, pending: 0 })
+    await expect.poll(() => net.stats()).toMatchObject({ connections: 1, openConnections: 0, pending: 0 })
     await listener.close()
   })
 
@@ -87,8 +86,7 @@ describe('simTransport', () => {
     expect(listener.getAddrs()).toEqual([])
     const err = await tb.dial(addr, { signal: AbortSignal.timeout(5000), upgrader }).then(() => undefined, (e: Error) => e)
     expect(err).toBeInstanceOf(ConnectionFailedError)
-    await new Promise(resolve => setTimeout(resolve, 30))
-    expect(net.stats().openConnections).toBe(0)
+    await expect.poll(() => net.stats().openConnections).toBe(0)
   })
 
   it('a listener that closes while a SYN is in flight refuses it; the address is free again', async () => {

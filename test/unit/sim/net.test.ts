@@ -137,12 +137,12 @@ describe('SimNetwork', () => {
       net.sendData(toB ? ab : ba, 1, () => { bounce(!toB) })
     }
     bounce(true)
+    // a deliberate timer: the subject is that it fires while the cascade runs
     await new Promise(resolve => setTimeout(resolve, 5))
     const atTimer = hops
     stop = true
     expect(atTimer).toBeGreaterThan(1) // the cascade was running when the timer fired
-    await new Promise(resolve => setTimeout(resolve, 5))
-    expect(net.stats().pending).toBe(0)
+    await expect.poll(() => net.stats().pending).toBe(0)
   })
 
   it('rejects bad options with a SimNetworkError naming the field', () => {
@@ -170,6 +170,7 @@ describe('SimNetwork', () => {
     net.close()
     net.sendData(dir, 10, () => { delivered++ })
     net.sendControl(dir, () => { delivered++ })
+    // a deliberate wait, six times the latency: the subject is deliveries that must NOT happen
     await new Promise(resolve => setTimeout(resolve, 30))
     expect(delivered).toBe(0)
     expect(net.stats().pending).toBe(0)
@@ -193,7 +194,7 @@ describe('SimNetwork batching', () => {
     const total = 4000
     for (let i = 0; i < total; i++) net.sendData(dir, 1, () => { log.push(`d${i}`) })
     setTimeout(() => { log.push('timer') }, 0)
-    while (net.stats().pending > 0) await new Promise(resolve => setTimeout(resolve, 5))
+    await expect.poll(() => net.stats().pending, { interval: 5 }).toBe(0)
     const ds = log.filter(x => x !== 'timer')
     expect(ds).toEqual(Array.from({ length: total }, (_, i) => `d${i}`))
     // 1000 macrotasks of 4: the 0 ms timer does not wait for the whole backlog
