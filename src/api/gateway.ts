@@ -12,17 +12,12 @@ import { dashboardHtml } from './dashboard.js'
 import type { ChatRequest } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
+import type { ModelListing } from '../node/tally.js'
 
 /** a chat request larger than this is refused before parsing */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
 
-export interface ModelListing {
-  id: string
-  sellers: number
-  params: number
-  bestPriceInPerMTokUc: bigint
-  bestPriceOutPerMTokUc: bigint
-}
+export type { ModelListing }
 
 /** What the gateway needs from the node (the SDK implements it; tests may use any real one). */
 export interface GatewayBuyer {

@@ -10,8 +10,8 @@ import { openEnvelope, sealEnvelope, type SignedEnvelope } from '../wire/envelop
 import { MalformedMessageError } from '../wire/errors.js'
 import { accountIdFromPublicKey } from '../identity/account.js'
 import type { Ed25519Signer } from '../identity/ed25519.js'
-import { checkPrice, checkRange, checkString } from '../market/fields.js'
-import { MAX_FINGERPRINT_CHARS, MAX_MODEL_ID_CHARS, MAX_PARAMS } from '../market/limits.js'
+import { checkPrice, checkRange, checkString } from '../wire/fields.js'
+import { MAX_FINGERPRINT_CHARS, MAX_MODEL_ID_CHARS, MAX_PARAMS } from '../wire/limits.js'
 import { ContractMismatchError } from './errors.js'
 
 /** a quote is firm at most this long */

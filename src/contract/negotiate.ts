@@ -11,8 +11,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { NegotiateFrame, RefusalReason, type QuoteRequest } from '../wire/pb/negotiate.js'
 import { MalformedMessageError, WireError } from '../wire/errors.js'
 import type { Ed25519Signer } from '../identity/ed25519.js'
-import { checkRange, checkString } from '../market/fields.js'
-import { MAX_EXPECTED_TOKENS, MAX_MODEL_ID_CHARS, MAX_PRICE_PER_MTOK_UC } from '../market/limits.js'
+import { checkRange, checkString } from '../wire/fields.js'
+import { MAX_EXPECTED_TOKENS, MAX_MODEL_ID_CHARS, MAX_PRICE_PER_MTOK_UC } from '../wire/limits.js'
 import {
   MAX_QUOTE_TTL_MS, NONCE_LENGTH, QUOTE_ID_LENGTH, openAccept, openQuote, signAccept, signContract, signQuote,
   verifyContract, type Accept, type Contract, type Quote

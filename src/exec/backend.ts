@@ -2,6 +2,7 @@
  * The seam between the infer protocol and whatever produces tokens: the embedded engine,
  * an OpenAI-compatible HTTP server, or the simulator's generator.
  */
+import type { FinishReason, UsageSource } from '../wire/completion.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
 
 export interface ChatMessage {
@@ -19,15 +20,13 @@ export interface ChatRequest {
   stop?: string[]
 }
 
-export type UsageSource = 'reported' | 'tokenized' | 'estimated'
+export type { FinishReason, UsageSource } from '../wire/completion.js'
 
 export interface Usage {
   inputTokens: number
   outputTokens: number
   source: UsageSource
 }
-
-export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error'
 
 /** What a backend streams: text chunks with the output tokens they carry, then one `done`. */
 export type BackendEvent =

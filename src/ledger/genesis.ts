@@ -32,7 +32,5 @@ export function netId (g: Genesis): Uint8Array {
   return new Uint8Array(createHash('sha256').update(encodeGenesis(g)).digest())
 }
 
-/** first 8 hex chars of net, used in topic names */
-export function net8 (net: Uint8Array): string {
-  return Buffer.from(net.subarray(0, 4)).toString('hex')
-}
+/** first 8 hex chars of net, used in topic names (defined with the topics, in the wire layer) */
+export { net8 } from '../wire/topics.js'

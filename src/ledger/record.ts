@@ -90,10 +90,8 @@ export interface ParseOptions {
   trusted?: boolean
 }
 
-/** gossip topic of ledger records on a net: `tally/<net8>/records/1` */
-export function recordsTopic (net: Uint8Array): string {
-  return `tally/${view(net.subarray(0, 4)).toString('hex')}/records/1`
-}
+/** gossip topic of ledger records on a net: `tally/<net8>/records/1` (named once, in src/wire/topics) */
+export { recordsTopic } from '../wire/topics.js'
 
 /**
  * The record id (= gossip message id) of envelope bytes on `net`, without verifying the

@@ -9,11 +9,11 @@ import { openEnvelope, sealEnvelope } from '../wire/envelope.js'
 import { MalformedMessageError } from '../wire/errors.js'
 import { accountIdFromPublicKey } from '../identity/account.js'
 import type { Ed25519Signer } from '../identity/ed25519.js'
-import { checkExpiry, checkPrice, checkRange, checkString } from './fields.js'
+import { checkExpiry, checkPrice, checkRange, checkString } from '../wire/fields.js'
 import {
   MAX_BID_BYTES, MAX_BID_TTL_MS, MAX_EXPECTED_TOKENS, MAX_MODEL_ID_CHARS, MAX_PARAMS, MAX_QUANTIZATION_CHARS,
   MAX_QUANTIZATIONS
-} from './limits.js'
+} from '../wire/limits.js'
 
 export interface BidTerms {
   modelId: string

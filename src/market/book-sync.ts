@@ -6,7 +6,7 @@
 import { lpStream } from '@libp2p/utils'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { OrderBook } from './order-book.js'
-import { MAX_OFFER_BYTES } from './limits.js'
+import { MAX_OFFER_BYTES } from '../wire/limits.js'
 
 export const BOOK_SYNC_PROTOCOL = '/tally/offers/1.0.0'
 /** offers sent to one asking peer (newest first) */

@@ -4,15 +4,7 @@
  * the mesh and then graylisted (its RPCs ignored), while honest peers keep a positive score.
  */
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
-import { net8 } from '../ledger/genesis.js'
-
-export function offersTopic (net: Uint8Array): string {
-  return `tally/${net8(net)}/offers/1`
-}
-
-export function bidsTopic (net: Uint8Array): string {
-  return `tally/${net8(net)}/bids/1`
-}
+import { bidsTopic, offersTopic } from '../wire/topics.js'
 
 /** thresholds: gossip < 0 stops IHAVE exchange, publish stops our publishes, graylist drops RPCs */
 export const MARKET_SCORE_THRESHOLDS: PeerScoreThresholds = {

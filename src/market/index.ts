@@ -1,6 +1,5 @@
 /** The market: offers, bids, the order book and the gossip service that feeds it. */
 export * from './errors.js'
-export * from './limits.js'
 export * from './offer.js'
 export * from './bid.js'
 export * from './order-book.js'

@@ -10,12 +10,12 @@ import { openEnvelope, sealEnvelope } from '../wire/envelope.js'
 import { MalformedMessageError } from '../wire/errors.js'
 import { accountIdFromPublicKey } from '../identity/account.js'
 import type { Ed25519Signer } from '../identity/ed25519.js'
-import { checkExpiry, checkPrice, checkRange, checkString } from './fields.js'
+import { checkExpiry, checkPrice, checkRange, checkString } from '../wire/fields.js'
 import {
   MAX_CONTEXT_LENGTH, MAX_FINGERPRINT_CHARS, MAX_MODEL_ID_CHARS, MAX_MULTIADDR_CHARS, MAX_MULTIADDRS,
   MAX_OFFER_BYTES, MAX_OFFER_TTL_MS, MAX_PARAMS, MAX_QUANTIZATION_CHARS, MAX_REGION_CHARS, MAX_SESSIONS,
   MAX_TOKENS_PER_SEC
-} from './limits.js'
+} from '../wire/limits.js'
 
 /** seller ids by public key (hex): deriving a PeerId string costs more than verifying */
 const sellerIds = new Map<string, string>()

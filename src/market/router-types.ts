@@ -2,7 +2,7 @@
  * What the buyer's router promises its callers (the gateway, the SDK, the simulator):
  * routing constraints, the outcome of a routed request, and the typed errors it may throw.
  */
-import type { FinishReason, UsageSource } from '../exec/backend.js'
+import type { FinishReason, UsageSource } from '../wire/completion.js'
 import { ErrorCode, InsufficientCreditError, TallyError } from '../errors/index.js'
 
 /** Constraints from the `tally` request field or `X-Tally-*` headers. */

@@ -9,10 +9,10 @@ import type { ComponentLogger, Logger, PeerId, Startable } from '@libp2p/interfa
 import type { Ed25519Signer } from '../identity/ed25519.js'
 import { signBid, type Bid, type BidTerms } from './bid.js'
 import { BidBook } from './bid-book.js'
-import { bidsTopic, offersTopic } from './gossip-options.js'
+import { bidsTopic, offersTopic } from '../wire/topics.js'
 import { signOffer, type Offer, type OfferTerms } from './offer.js'
 import { OrderBook, type OrderBookInit } from './order-book.js'
-import { MAX_BID_TTL_MS, MAX_OFFER_TTL_MS } from './limits.js'
+import { MAX_BID_TTL_MS, MAX_OFFER_TTL_MS } from '../wire/limits.js'
 
 /** sellers re-announce well within the 2 min expiry, so one lost message does not drop them */
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 30_000

@@ -20,7 +20,7 @@ import type { Offer } from '../market/offer.js'
 import { rankOffers, type QualityTracker, type RoutableOffer } from '../market/router.js'
 import { InsufficientCreditError, MidStreamError, NoSellerError, RouteTimeoutError, UnknownModelError, type RouteConstraints, type RoutedResult } from '../market/router-types.js'
 import type { LedgerService } from '../ledger/service.js'
-import { tokenParams, type CostBook } from '../api/costs.js'
+import { tokenParams, type CostBook } from './costs.js'
 import { termsOf } from './seller.js'
 
 /** a session is reused while it has this long left before it expires */

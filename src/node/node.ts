@@ -17,19 +17,16 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { ComponentLogger, ConnectionGater, PeerId } from '@libp2p/interface'
 import type { TallyConfig } from './config.js'
 import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
-import { netId, net8, type Genesis } from '../ledger/genesis.js'
+import { netId, type Genesis } from '../ledger/genesis.js'
 import type { Ed25519Signer } from '../identity/ed25519.js'
 import { BootstrapDialer, type BootstrapInit } from './bootstrap.js'
 import { ServiceRegistry, type TallyService } from './services.js'
-import { simTransport, type SimNetwork } from '../sim/net/index.js'
+import { TOPIC_KINDS, topicName, type TopicKind } from '../wire/topics.js'
 
-export type TopicKind = 'offers' | 'bids' | 'records'
-export const TOPIC_KINDS: readonly TopicKind[] = ['offers', 'bids', 'records']
+export { TOPIC_KINDS, topicName, type TopicKind }
 
-/** `tally/<net8>/<kind>/1` */
-export function topicName (net: Uint8Array, kind: TopicKind): string {
-  return `tally/${net8(net)}/${kind}/1`
-}
+/** a libp2p transport factory, as libp2p's `transports` option takes it */
+export type TransportFactory = NonNullable<Libp2pOptions['transports']>[number]
 
 export interface TallyLibp2pServices {
   identify: Identify
@@ -68,8 +65,11 @@ export interface BaseNodeInit {
   bootstrap?: BootstrapInit
   /** simulation: latency in ms added to every buffer on the memory transport (default 0) */
   memoryLatencyMs?: number
-  /** simulation: carry the memory transport's bytes over this simulated network (latency, loss) */
-  simNetwork?: SimNetwork
+  /**
+   * the transport instead of the configured one, e.g. the simulator's `simTransport(network)`
+   * (latency, loss); the node does not know the simulator, the simulator passes its transport in
+   */
+  transport?: TransportFactory
   /** simulation: refuse dials and inbound connections, e.g. to partition the network */
   connectionGater?: ConnectionGater
   /**
@@ -226,7 +226,7 @@ export async function createBaseNode (config: TallyConfig, init: BaseNodeInit = 
     privateKey,
     start: false,
     addresses: { listen },
-    transports: [config.transport === 'memory' ? (init.simNetwork != null ? simTransport(init.simNetwork) : memory({ latency: init.memoryLatencyMs ?? 0 })) : tcp()],
+    transports: [init.transport ?? (config.transport === 'memory' ? memory({ latency: init.memoryLatencyMs ?? 0 }) : tcp())],
     connectionEncrypters: [config.encryption === 'plaintext' && config.simulation ? plaintext() : noise()],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: !config.simulation },

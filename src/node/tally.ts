@@ -37,8 +37,7 @@ import { InferBuyer, type InferBuyerInit } from '../exec/infer/buyer.js'
 import { BuyerSessions, SellerSessions } from '../exec/infer/sessions.js'
 import type { MeterRecord } from '../exec/metering.js'
 import type { Backend, ChatRequest } from '../exec/backend.js'
-import { CostBook, type ReportBy, type ReportRow } from '../api/costs.js'
-import type { GatewayBuyer, ModelListing } from '../api/gateway.js'
+import { CostBook, type ReportBy, type ReportRow } from './costs.js'
 import { BuyerRouter, type BuyerRouterInit, type InferCallOptions } from './buyer.js'
 import { SellerDesk } from './seller.js'
 
@@ -76,6 +75,15 @@ export interface TallyNodeEvents {
   contract: [Contract]
   /** a ledger record became valid here */
   record: [{ id: string, from: string, type: string }]
+}
+
+/** one model on the market as the node lists it (the gateway's /v1/models) */
+export interface ModelListing {
+  id: string
+  sellers: number
+  params: number
+  bestPriceInPerMTokUc: bigint
+  bestPriceOutPerMTokUc: bigint
 }
 
 export interface OfferView {
@@ -126,7 +134,7 @@ function sha256 (b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(b).digest())
 }
 
-export class TallyNode extends EventEmitter<TallyNodeEvents> implements GatewayBuyer {
+export class TallyNode extends EventEmitter<TallyNodeEvents> {
   readonly base: BaseNode
   readonly ledger: LedgerService
   readonly book: OrderBook

@@ -23,7 +23,7 @@ import { ensureTinyModel, TINY_MODEL_ID } from '../exec/model/tiny.js'
 import { createHash } from 'node:crypto'
 import { createRng, peerSeed, type Rng } from './rng.js'
 import { lossLedger, type LossLedger } from './losses.js'
-import { SimNetwork, DEFAULT_JITTER, DEFAULT_RTO_MS } from './net/index.js'
+import { SimNetwork, simTransport, DEFAULT_JITTER, DEFAULT_RTO_MS } from './net/index.js'
 import { summarize, type Summary } from './stats.js'
 import { VirtualClock, installedClock, wallNowMs } from './clock.js'
 import type { AddPeerOptions, PeerRole, RequestView, Scenario, SimContext, SimPeer } from './scenario.js'
@@ -334,7 +334,7 @@ async function simulate (opts: SimulationOptions, clockKind: SimClock): Promise<
     const init: TallyNodeInit = {
       identity,
       memoryLedger: true,
-      simNetwork: net,
+      transport: simTransport(net),
       // a cheap seller is dialled by many buyers at once: more than libp2p's 10 pending upgrades
       connectionManager: { maxIncomingPendingConnections: 256, maxConnections: Math.max(300, opts.peers + 50) },
       connectionGater: cut.gater(() => identity.account),

@@ -1,3 +1,7 @@
 export * from './envelope.js'
 export * from './errors.js'
 export * from './domains.js'
+export * from './topics.js'
+export * from './limits.js'
+export * from './fields.js'
+export type { FinishReason, UsageSource } from './completion.js'

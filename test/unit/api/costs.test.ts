@@ -3,7 +3,7 @@ import { mkdtempSync, appendFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { CostBook, aggregate, formatBpt, tokenParams, type CostEntry } from '../../../src/api/costs.js'
+import { CostBook, aggregate, formatBpt, tokenParams, type CostEntry } from '../../../src/node/costs.js'
 
 function inf (tag: string, model: string, seller: string, inTok: number, outTok: number, params: number, amount: bigint, atMs = 1): CostEntry {
   return { atMs, kind: 'inference', tag, model, counterparty: seller, inputTokens: inTok, outputTokens: outTok, tokenParams: tokenParams(inTok, outTok, params), amountUc: amount }

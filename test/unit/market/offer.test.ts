@@ -8,7 +8,7 @@ import { Envelope } from '../../../src/wire/pb/envelope.js'
 import { Offer as OfferPb } from '../../../src/wire/pb/market.js'
 import { sealEnvelope } from '../../../src/wire/envelope.js'
 import { Domain } from '../../../src/wire/domains.js'
-import { MAX_MULTIADDRS, MAX_OFFER_TTL_MS, MAX_PRICE_PER_MTOK_UC } from '../../../src/market/limits.js'
+import { MAX_MULTIADDRS, MAX_OFFER_TTL_MS, MAX_PRICE_PER_MTOK_UC } from '../../../src/wire/limits.js'
 
 const net = netId({ name: 'unit', issuers: [], defaultCreditLimitUc: 0n, maxSessionLockUc: 1n })
 const other = netId({ name: 'other', issuers: [], defaultCreditLimitUc: 0n, maxSessionLockUc: 1n })

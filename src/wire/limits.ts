@@ -1,4 +1,4 @@
-/** Range limits for offers and bids: the numbers every validator in the network applies. */
+/** Range limits for signed payloads (offers, bids, quotes, contracts): the numbers every validator in the network applies. */
 
 /** an offer is re-announced well within this, so a silent seller drops out in 2 min */
 export const MAX_OFFER_TTL_MS = 120_000

@@ -1,6 +1,5 @@
-/** Shared range checks for market payload fields: strings, prices, expiries. Pure. */
-import { FieldRangeError } from '../wire/errors.js'
-import { ExpiredError, ExpiryTooFarError, InvalidPriceError, InvalidStringFieldError } from './errors.js'
+/** Range checks for signed payload fields (offers, bids, quotes, contracts): strings, prices, expiries. Pure. */
+import { ExpiredError, ExpiryTooFarError, FieldRangeError, InvalidPriceError, InvalidStringFieldError } from './errors.js'
 import { MAX_CLOCK_SKEW_MS, MAX_PRICE_PER_MTOK_UC } from './limits.js'
 
 /** printable, no control characters */
