@@ -33,6 +33,11 @@ export interface QuoteTerms {
   priceInPerMTokUc: bigint
   priceOutPerMTokUc: bigint
   validUntilMs: bigint
+  /**
+   * Quote term (0 or absent = none): a session locking more than this many µc is served only
+   * once a peer other than the buyer and the seller holds the buyer's `open` (negotiate.md).
+   */
+  secondPeerAboveUc?: bigint
 }
 
 export interface Quote extends QuoteTerms {
@@ -68,6 +73,8 @@ export interface Contract {
   expiresAtMs: bigint
   acceptId: Uint8Array
   quoteId: Uint8Array
+  /** the quote's term: above this lock (µc) the seller serves only once a second peer holds the open; 0 = none */
+  secondPeerAboveUc: bigint
   /** the exact contract envelope bytes both parties hold */
   bytes: Uint8Array
 }
@@ -94,6 +101,7 @@ function checkQuoteTerms (q: QuoteTerms): void {
   checkPrice('priceInPerMTokUc', q.priceInPerMTokUc)
   checkPrice('priceOutPerMTokUc', q.priceOutPerMTokUc)
   checkRange('validUntilMs', q.validUntilMs, 1n, 2n ** 63n - 1n)
+  checkRange('secondPeerAboveUc', q.secondPeerAboveUc ?? 0n, 0n, 2n ** 64n - 1n)
 }
 
 export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteTerms): Quote {
@@ -108,9 +116,10 @@ export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteT
     params: terms.params,
     priceInPerMtokUc: terms.priceInPerMTokUc,
     priceOutPerMtokUc: terms.priceOutPerMTokUc,
-    validUntilMs: terms.validUntilMs
+    validUntilMs: terms.validUntilMs,
+    secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n
   }))
-  return { ...terms, seller: env.publicKey, id: env.id, bytes: env.bytes }
+  return { ...terms, secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n, seller: env.publicKey, id: env.id, bytes: env.bytes }
 }
 
 /** Verify a quote's signature and shape (not its time: the caller compares validUntilMs to its clock). */
@@ -127,7 +136,8 @@ export function openQuote (bytes: Uint8Array, net: Uint8Array): Quote {
     params: pb.params,
     priceInPerMTokUc: pb.priceInPerMtokUc,
     priceOutPerMTokUc: pb.priceOutPerMtokUc,
-    validUntilMs: pb.validUntilMs
+    validUntilMs: pb.validUntilMs,
+    secondPeerAboveUc: pb.secondPeerAboveUc
   }
   checkQuoteTerms(terms)
   return { ...terms, seller: env.publicKey, id: env.id, bytes }
@@ -170,6 +180,7 @@ function toContract (env: SignedEnvelope, pb: ContractPb): Contract {
     expiresAtMs: pb.expiresAtMs,
     acceptId: pb.acceptId,
     quoteId: pb.quoteId,
+    secondPeerAboveUc: pb.secondPeerAboveUc,
     bytes: env.bytes
   }
 }
@@ -191,7 +202,8 @@ export function signContract (signer: Ed25519Signer, net: Uint8Array, accept: Ac
     maxSpendUc: accept.maxSpendUc,
     expiresAtMs: accept.sessionExpiresAtMs,
     acceptId: accept.id as Uint8Array<ArrayBuffer>,
-    quoteId: q.quoteId as Uint8Array<ArrayBuffer>
+    quoteId: q.quoteId as Uint8Array<ArrayBuffer>,
+    secondPeerAboveUc: q.secondPeerAboveUc ?? 0n
   }
   const env = sealEnvelope(signer, Domain.contract, net, ContractPb.encode(pb))
   return toContract(env, pb)
@@ -222,5 +234,6 @@ export function verifyContract (bytes: Uint8Array, net: Uint8Array, trusted?: Ac
   if (pb.expiresAtMs !== accept.sessionExpiresAtMs) mismatch('expiresAtMs')
   if (!eq(pb.acceptId, accept.id)) mismatch('acceptId')
   if (!eq(pb.quoteId, q.quoteId)) mismatch('quoteId')
+  if (pb.secondPeerAboveUc !== (q.secondPeerAboveUc ?? 0n)) mismatch('secondPeerAboveUc')
   return toContract(env, pb)
 }

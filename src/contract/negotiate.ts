@@ -46,6 +46,8 @@ export interface SellerTerms {
   priceInPerMTokUc: bigint
   priceOutPerMTokUc: bigint
   maxSessions: number
+  /** quote term: locks above this (µc) are served only once a second peer holds the open; 0/absent = none */
+  secondPeerAboveUc?: bigint
 }
 
 export type PolicyVerdict = { ok: true } | { ok: false, reason: RefusalReason, message?: string }
@@ -339,7 +341,8 @@ export class Negotiator extends EventTarget implements Startable {
       params: terms.params,
       priceInPerMTokUc: terms.priceInPerMTokUc,
       priceOutPerMTokUc: terms.priceOutPerMTokUc,
-      validUntilMs: BigInt(Math.floor(now + this.quoteTtlMs))
+      validUntilMs: BigInt(Math.floor(now + this.quoteTtlMs)),
+      secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n
     })
     const key = hex(quote.quoteId)
     const timer = setTimeout(() => { this.releaseQuote(quote.quoteId) }, this.quoteTtlMs)

@@ -269,6 +269,7 @@ export interface Quote {
   priceInPerMtokUc: bigint
   priceOutPerMtokUc: bigint
   validUntilMs: bigint
+  secondPeerAboveUc: bigint
 }
 
 export namespace Quote {
@@ -331,6 +332,11 @@ export namespace Quote {
           w.uint64(obj.validUntilMs)
         }
 
+        if ((obj.secondPeerAboveUc != null && obj.secondPeerAboveUc !== 0n)) {
+          w.uint32(88)
+          w.uint64(obj.secondPeerAboveUc)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -345,7 +351,8 @@ export namespace Quote {
           params: 0n,
           priceInPerMtokUc: 0n,
           priceOutPerMtokUc: 0n,
-          validUntilMs: 0n
+          validUntilMs: 0n,
+          secondPeerAboveUc: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -392,6 +399,10 @@ export namespace Quote {
             }
             case 10: {
               obj.validUntilMs = reader.uint64()
+              break
+            }
+            case 11: {
+              obj.secondPeerAboveUc = reader.uint64()
               break
             }
             default: {
@@ -479,6 +490,13 @@ export namespace Quote {
               }
               break
             }
+            case 11: {
+              yield {
+                field: `${prefix}.secondPeerAboveUc`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -541,6 +559,11 @@ export namespace Quote {
     value: bigint
   }
 
+  export interface QuoteSecondPeerAboveUcFieldEvent {
+    field: '$.secondPeerAboveUc'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Quote>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Quote.codec())
   }
@@ -549,7 +572,7 @@ export namespace Quote {
     return decodeMessage(buf, Quote.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Quote>): Generator<QuoteQuoteIdFieldEvent | QuoteBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteModelIdFieldEvent | QuoteFingerprintFieldEvent | QuoteFingerprintVerifiedFieldEvent | QuoteParamsFieldEvent | QuotePriceInPerMtokUcFieldEvent | QuotePriceOutPerMtokUcFieldEvent | QuoteValidUntilMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Quote>): Generator<QuoteQuoteIdFieldEvent | QuoteBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteModelIdFieldEvent | QuoteFingerprintFieldEvent | QuoteFingerprintVerifiedFieldEvent | QuoteParamsFieldEvent | QuotePriceInPerMtokUcFieldEvent | QuotePriceOutPerMtokUcFieldEvent | QuoteValidUntilMsFieldEvent | QuoteSecondPeerAboveUcFieldEvent> {
     return streamMessage(buf, Quote.codec(), opts)
   }
 }
@@ -703,6 +726,7 @@ export interface Contract {
   expiresAtMs: bigint
   acceptId: Uint8Array<ArrayBuffer>
   quoteId: Uint8Array<ArrayBuffer>
+  secondPeerAboveUc: bigint
 }
 
 export namespace Contract {
@@ -780,6 +804,11 @@ export namespace Contract {
           w.bytes(obj.quoteId)
         }
 
+        if ((obj.secondPeerAboveUc != null && obj.secondPeerAboveUc !== 0n)) {
+          w.uint32(112)
+          w.uint64(obj.secondPeerAboveUc)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -797,7 +826,8 @@ export namespace Contract {
           maxSpendUc: 0n,
           expiresAtMs: 0n,
           acceptId: uint8ArrayAlloc(0),
-          quoteId: uint8ArrayAlloc(0)
+          quoteId: uint8ArrayAlloc(0),
+          secondPeerAboveUc: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -856,6 +886,10 @@ export namespace Contract {
             }
             case 13: {
               obj.quoteId = reader.bytes()
+              break
+            }
+            case 14: {
+              obj.secondPeerAboveUc = reader.uint64()
               break
             }
             default: {
@@ -964,6 +998,13 @@ export namespace Contract {
               }
               break
             }
+            case 14: {
+              yield {
+                field: `${prefix}.secondPeerAboveUc`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1041,6 +1082,11 @@ export namespace Contract {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface ContractSecondPeerAboveUcFieldEvent {
+    field: '$.secondPeerAboveUc'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Contract>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Contract.codec())
   }
@@ -1049,7 +1095,7 @@ export namespace Contract {
     return decodeMessage(buf, Contract.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Contract>): Generator<ContractAcceptFieldEvent | ContractBuyerFieldEvent | ContractSellerFieldEvent | ContractModelIdFieldEvent | ContractFingerprintFieldEvent | ContractFingerprintVerifiedFieldEvent | ContractParamsFieldEvent | ContractPriceInPerMtokUcFieldEvent | ContractPriceOutPerMtokUcFieldEvent | ContractMaxSpendUcFieldEvent | ContractExpiresAtMsFieldEvent | ContractAcceptIdFieldEvent | ContractQuoteIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Contract>): Generator<ContractAcceptFieldEvent | ContractBuyerFieldEvent | ContractSellerFieldEvent | ContractModelIdFieldEvent | ContractFingerprintFieldEvent | ContractFingerprintVerifiedFieldEvent | ContractParamsFieldEvent | ContractPriceInPerMtokUcFieldEvent | ContractPriceOutPerMtokUcFieldEvent | ContractMaxSpendUcFieldEvent | ContractExpiresAtMsFieldEvent | ContractAcceptIdFieldEvent | ContractQuoteIdFieldEvent | ContractSecondPeerAboveUcFieldEvent> {
     return streamMessage(buf, Contract.codec(), opts)
   }
 }
