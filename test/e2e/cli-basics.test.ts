@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path'
 import { main } from '../../src/cli/main.js'
 import type { CliIO } from '../../src/cli/io.js'
 import { waitFor } from '../helpers/wait.js'
+import { startNode, trackGateway, useTallyCleanup } from './tally-helpers.js'
+import { startGateway } from '../../src/api/gateway.js'
 
 const BIN = resolve(import.meta.dirname, '../../bin/tally.js')
 const VERSION = JSON.parse(readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8')).version
@@ -102,6 +104,68 @@ describe('tally CLI (in-process)', () => {
     controller.abort()
     expect(await running).toBe(0)
     expect(o.stdout.at(-1)).toBe('{"event":"stopped"}')
+  })
+})
+
+/** JSON fields that name an account, wherever they sit in a command's output */
+const ACCOUNT_FIELDS = new Set(['account', 'peerId', 'buyer', 'seller', 'counterparty', 'from', 'to', 'key'])
+
+/** every account-naming value in a JSON value, with its path */
+function accountValues (v: unknown, path = '$'): Array<[string, unknown]> {
+  if (Array.isArray(v)) return v.flatMap((x, i) => accountValues(x, `${path}[${i}]`))
+  if (v == null || typeof v !== 'object') return []
+  return Object.entries(v).flatMap(([k, x]) => [
+    ...(ACCOUNT_FIELDS.has(k) && typeof x === 'string' && x !== '' ? [[`${path}.${k}`, x] as [string, unknown]] : []),
+    ...accountValues(x, `${path}.${k}`)
+  ])
+}
+
+describe('tally CLI names every account in one text form', () => {
+  useTallyCleanup()
+
+  it('start --json events (sold, gossip-peer), balance, history, offers and report print 12D3KooW… ids, never hex keys', async () => {
+    const o = io()
+    const controller = new AbortController()
+    const running = main(['node', 'tally', 'start', '--json', '--transport', 'memory', '--data-dir', await tmp(), '--gateway', '127.0.0.1:0',
+      '--serve', 'tiny', '--price-in', '1000000', '--price-out', '2000000'], { io: o, signal: controller.signal })
+    const lines = (): any[] => o.stdout.map(l => JSON.parse(l))
+    try {
+      await waitFor(() => lines().some(l => l.account != null), 'the start line')
+      const seller = lines().find(l => l.account != null)
+      const buyer = await startNode({ bootstrap: seller.addrs })
+      const buyerApi = trackGateway(await startGateway(buyer, { port: 0 })).url
+      await waitFor(() => buyer.offerList('tiny-char-v1').length === 1, 'the offer at the buyer')
+      await buyer.router.infer('tiny-char-v1', { messages: [{ role: 'user', content: 'Hello' }], maxTokens: 8 }, {})
+      await waitFor(() => lines().some(l => l.event === 'sold'), 'the sold event')
+      expect(lines().find(l => l.event === 'sold').buyer).toBe(buyer.account)
+      expect(lines().filter(l => l.event === 'gossip-peer').map(l => l.peerId)).toContain(buyer.account)
+      // the buyer's open, seen from each side: its counterparty is the other party, never oneself
+      const openOf = async (api: string, account?: string): Promise<any> =>
+        (await cli(['history', ...(account != null ? [account] : []), '--api', api, '--json'])).out.map(l => JSON.parse(l))[0]?.entries?.find((e: any) => e.type === 'open')
+      await waitFor(async () => (await openOf(seller.gateway)) != null, 'the buyer\'s open at the seller')
+      expect((await openOf(seller.gateway)).counterparty).toBe(buyer.account)
+      expect((await openOf(seller.gateway, buyer.account)).counterparty).toBe(seller.account)
+      expect((await openOf(buyerApi)).counterparty).toBe(seller.account)
+
+      const commands = [
+        ['balance'], ['balance', '--all'], ['balance', buyer.account], ['history'], ['history', buyer.account], ['offers'], ['report', '--by', 'seller']
+      ]
+      const accounts: Array<[string, unknown]> = accountValues(lines(), 'start')
+      for (const api of [seller.gateway, buyerApi]) {
+        for (const args of commands) {
+          const json = await cli([...args, '--api', api, '--json'])
+          expect(json.code, `${args.join(' ')}: ${json.err.join('\n')}`).toBe(0)
+          accounts.push(...accountValues(JSON.parse(json.out.join('')), args.join(' ')))
+          const text = await cli([...args, '--api', api])
+          expect(text.out.join('\n'), args.join(' ')).not.toMatch(/\b[0-9a-f]{64}\b/)
+        }
+      }
+      expect(accounts.filter(([, v]) => v === buyer.account).length).toBeGreaterThan(0)
+      expect(accounts.filter(([, v]) => typeof v !== 'string' || !/^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/.test(v))).toEqual([])
+    } finally {
+      controller.abort()
+      expect(await running).toBe(0)
+    }
   })
 })
 

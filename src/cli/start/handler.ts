@@ -9,6 +9,10 @@ import { startGateway, type Gateway } from '../../api/gateway.js'
 import type { CliIO } from '../io.js'
 import type { StartOptions } from './options.js'
 import { sellPlan } from './serve.js'
+import { accountIdFromPublicKey } from '../../identity/account.js'
+
+/** meter records carry hex keys; everything the CLI prints names an account by its id (12D3KooW…) */
+const accountOf = (keyHex: string): string => accountIdFromPublicKey(Buffer.from(keyHex, 'hex'))
 
 export async function startHandler (opts: StartOptions, io: CliIO, signal: AbortSignal): Promise<void> {
   const config = await loadConfig({
@@ -25,7 +29,10 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
   const say = (obj: Record<string, unknown>, text: string): void => { io.out(json ? JSON.stringify(obj, (_k, v) => typeof v === 'bigint' ? v.toString() : v) : text) }
   node.base.on('gossip-peer', ({ peerId, topic }) => { say({ event: 'gossip-peer', peerId, topic }, `gossip peer ${peerId} joined ${topic}`) })
   node.base.on('gossip-peer-left', ({ peerId, topic }) => { say({ event: 'gossip-peer-left', peerId, topic }, `gossip peer ${peerId} left ${topic}`) })
-  node.on('meter', (m) => { say({ event: 'sold', buyer: m.buyer, model: m.modelId, inputTokens: m.inputTokens, outputTokens: m.outputTokens, amountUc: m.amountUc, bpt: m.bpt }, `sold ${m.outputTokens} tokens of ${m.modelId} for ${m.amountUc} µc (${m.bpt} Bpt)`) })
+  node.on('meter', (m) => {
+    const buyer = accountOf(m.buyer)
+    say({ event: 'sold', buyer, model: m.modelId, inputTokens: m.inputTokens, outputTokens: m.outputTokens, amountUc: m.amountUc, bpt: m.bpt }, `sold ${m.outputTokens} tokens of ${m.modelId} to ${buyer} for ${m.amountUc} µc (${m.bpt} Bpt)`)
+  })
   await node.start()
   let gateway: Gateway | undefined
   try {

@@ -21,7 +21,7 @@ export function startOptions (cmd: Command): Command {
     .option('--bootstrap <multiaddr>', 'peer to join through, ending in /p2p/<peer id>; repeat or comma-separate', collect)
     .option('--config <file>', 'JSON config file (env TALLY_CONFIG)')
     .addOption(new Option('--transport <name>', 'tcp or memory').choices(['tcp', 'memory']))
-    .option('--gateway <host:port>', 'serve the OpenAI-compatible gateway here, e.g. 127.0.0.1:8080 (env TALLY_GATEWAY)')
+    .option('--gateway <host:port>', 'serve the OpenAI-compatible gateway here, e.g. 127.0.0.1:8080; port 0 takes a free port (the start line names it) (env TALLY_GATEWAY)')
     .option('--serve <model>', 'sell inference of a GGUF file through the embedded engine; "tiny" = the generated test model')
     .option('--serve-http <url>', 'sell inference of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1')
     .option('--model-id <id>', 'market model id (with --serve-http: the name the server knows)')
