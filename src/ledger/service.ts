@@ -23,6 +23,17 @@ export interface LedgerServiceInit {
   onRecord?: (bytes: Uint8Array, id: string) => void
 }
 
+/** what the service needs from the node: the network's genesis and the key that signs */
+export interface LedgerServiceComponents {
+  genesis: Genesis
+  signer: Ed25519Signer
+}
+
+/** js-libp2p-style factory: `ledgerService(init)(components)` */
+export function ledgerService (init: Omit<LedgerServiceInit, 'genesis' | 'signer'> = {}) {
+  return (components: LedgerServiceComponents) => new LedgerService({ ...init, ...components })
+}
+
 export interface SignedRecord {
   /** hex record id */
   id: string

@@ -31,6 +31,13 @@ export interface BookSyncComponents {
 
 export interface BookSyncResult { received: number, accepted: number, rejected: number }
 
+/** nothing to tune yet: the limits are protocol constants */
+export interface BookSyncInit {}
+
+export function bookSync (_init: BookSyncInit = {}) {
+  return (components: BookSyncComponents) => new BookSync(components)
+}
+
 export class BookSync {
   private readonly asked = new Map<string, number>()
 

@@ -42,7 +42,10 @@ export interface MarketInit {
   joinAnnounceDelayMs?: number | false
   /** order book options (caps, quality, isFlagged) when the service builds its own book */
   book?: OrderBookInit
-  /** clock; the simulator passes a virtual one */
+  /**
+   * clock; the node passes its one clock (src/node/clock.ts). The simulator's virtual clock
+   * replaces Date process-wide, so the default reads it too.
+   */
   now?: () => number
 }
 
@@ -111,7 +114,7 @@ export class MarketService extends EventTarget implements Startable {
     this.signer = components.signer
     this.net = components.net
     this.log = components.logger.forComponent('tally:market')
-    this.now = init.now ?? Date.now
+    this.now = init.now ?? (() => Date.now())
     this.announceIntervalMs = init.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS
     this.offerTtlMs = Math.min(init.offerTtlMs ?? DEFAULT_OFFER_TTL_MS, MAX_OFFER_TTL_MS)
     this.bidTtlMs = Math.min(init.bidTtlMs ?? DEFAULT_BID_TTL_MS, MAX_BID_TTL_MS)

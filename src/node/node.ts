@@ -5,14 +5,14 @@
  */
 import '../polyfill.js'
 import { EventEmitter } from 'node:events'
-import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
+import { createLibp2p, type Libp2p, type Libp2pOptions, type ServiceFactoryMap } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { memory } from '@libp2p/memory'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { plaintext } from '@libp2p/plaintext'
 import { identify, type Identify } from '@libp2p/identify'
-import { gossipsub, type GossipSub, type GossipsubOpts, type GossipsubMessage, type TopicValidatorFn } from '@libp2p/gossipsub'
+import { gossipsub, type GossipSub, type GossipsubOpts, type TopicValidatorFn } from '@libp2p/gossipsub'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { ComponentLogger, ConnectionGater, PeerId } from '@libp2p/interface'
 import type { TallyConfig } from './config.js'
@@ -28,17 +28,18 @@ export { TOPIC_KINDS, topicName, type TopicKind }
 /** a libp2p transport factory, as libp2p's `transports` option takes it */
 export type TransportFactory = NonNullable<Libp2pOptions['transports']>[number]
 
-export interface TallyLibp2pServices {
+/** the libp2p services every node runs; a node adds its own (e.g. ledger sync) as `S` */
+export type TallyLibp2pServices = {
   identify: Identify
   pubsub: GossipSub
-  [name: string]: unknown
 }
+
+/** libp2p services beyond identify and pubsub, by name */
+export type ExtraServices = Record<string, unknown>
 
 export interface TopicHandler {
   /** gossipsub validator: Accept / Ignore / Reject, so scoring punishes liars */
   validate?: TopicValidatorFn
-  /** called for every accepted message on the topic */
-  onMessage?: (message: GossipsubMessage['msg'], from: PeerId) => void
 }
 
 export interface BaseNodeEvents {
@@ -49,17 +50,20 @@ export interface BaseNodeEvents {
 }
 
 /** internal wiring options: for the integrator, the simulator and tests, not the config file */
-export interface BaseNodeInit {
+export interface BaseNodeInit<S extends ExtraServices = ExtraServices> {
   /** use this identity instead of the keystore in config.dataDir (simulation, tests) */
   identity?: Identity
-  /** extra libp2p services (the factories libp2p calls with its components) */
-  libp2pServices?: Record<string, (components: any) => unknown>
+  /**
+   * extra libp2p services (the factories libp2p calls with its components), created after
+   * identify and pubsub, so a factory may take `components.pubsub` and the services before it
+   */
+  libp2pServices?: ServiceFactoryMap<S>
   /** gossipsub options on top of Tally's defaults (e.g. msgIdFn for record ids) */
   gossipsub?: Partial<GossipsubOpts>
-  /** validators and message handlers per topic kind */
+  /** validators per topic kind, installed when the node starts (domain services may install their own instead) */
   topicHandlers?: Partial<Record<TopicKind, TopicHandler>>
   /** domain services, started in insertion order after libp2p and stopped in reverse before it */
-  services?: Record<string, (node: BaseNode) => TallyService>
+  services?: Record<string, (node: BaseNode<S>) => TallyService>
   /** libp2p logger, e.g. a per-node prefixed one in simulations */
   logger?: ComponentLogger
   bootstrap?: BootstrapInit
@@ -80,8 +84,8 @@ export interface BaseNodeInit {
   connectionManager?: { maxConnections?: number, maxIncomingPendingConnections?: number }
 }
 
-export interface BaseNode extends EventEmitter<BaseNodeEvents> {
-  readonly libp2p: Libp2p<TallyLibp2pServices>
+export interface BaseNode<S extends ExtraServices = ExtraServices> extends EventEmitter<BaseNodeEvents> {
+  readonly libp2p: Libp2p<TallyLibp2pServices & S>
   readonly account: string
   readonly publicKey: Uint8Array
   readonly signer: Ed25519Signer
@@ -99,8 +103,8 @@ export interface BaseNode extends EventEmitter<BaseNodeEvents> {
   stop(): Promise<void>
 }
 
-class Node extends EventEmitter<BaseNodeEvents> implements BaseNode {
-  readonly libp2p: Libp2p<TallyLibp2pServices>
+class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> implements BaseNode<S> {
+  readonly libp2p: Libp2p<TallyLibp2pServices & S>
   readonly account: string
   readonly publicKey: Uint8Array
   readonly signer: Ed25519Signer
@@ -114,7 +118,7 @@ class Node extends EventEmitter<BaseNodeEvents> implements BaseNode {
   private readonly kindOfTopic: Map<string, TopicKind>
   private running = false
 
-  constructor (libp2p: Libp2p<TallyLibp2pServices>, identity: Identity, config: TallyConfig, init: BaseNodeInit) {
+  constructor (libp2p: Libp2p<TallyLibp2pServices & S>, identity: Identity, config: TallyConfig, init: BaseNodeInit<S>) {
     super()
     this.libp2p = libp2p
     this.account = identity.account
@@ -142,18 +146,11 @@ class Node extends EventEmitter<BaseNodeEvents> implements BaseNode {
     }
   }
 
-  private readonly onMessage = (evt: CustomEvent<GossipsubMessage>): void => {
-    const kind = this.kindOfTopic.get(evt.detail.msg.topic)
-    if (kind == null) return
-    this.handlers[kind]?.onMessage?.(evt.detail.msg, evt.detail.propagationSource)
-  }
-
   async start (): Promise<void> {
     if (this.running) return
     await this.libp2p.start()
     const pubsub = this.libp2p.services.pubsub
     pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
-    pubsub.addEventListener('gossipsub:message', this.onMessage)
     for (const kind of TOPIC_KINDS) {
       const validate = this.handlers[kind]?.validate
       if (validate != null) pubsub.topicValidators.set(this.topics[kind], validate)
@@ -178,7 +175,6 @@ class Node extends EventEmitter<BaseNodeEvents> implements BaseNode {
     } finally {
       const pubsub = this.libp2p.services.pubsub
       pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
-      pubsub.removeEventListener('gossipsub:message', this.onMessage)
       const lingering = upstreamTimers(this.libp2p)
       await this.libp2p.stop()
       lingering.clear()
@@ -206,23 +202,34 @@ class Node extends EventEmitter<BaseNodeEvents> implements BaseNode {
  * nothing useful, so stop() cancels them. Optional chaining keeps this a no-op if internals change.
  */
 function upstreamTimers (libp2p: Libp2p<TallyLibp2pServices>): { clear: () => void } {
-  const heartbeat = (libp2p.services.pubsub as any)?.status?.heartbeatTimeout
+  // internals, typed as far as this reads them: every step may be missing
+  const heartbeat = (libp2p.services.pubsub as unknown as { status?: { heartbeatTimeout?: ReturnType<typeof setTimeout> } }).status?.heartbeatTimeout
+  const internals = libp2p as unknown as { components?: { addressManager?: { _updatePeerStoreAddresses?: { stop?: () => void } } } }
   return {
     clear: () => {
       if (heartbeat != null) clearTimeout(heartbeat)
-      ;(libp2p as any)?.components?.addressManager?._updatePeerStoreAddresses?.stop?.()
+      internals.components?.addressManager?._updatePeerStoreAddresses?.stop?.()
     }
   }
 }
 
 /** Builds (does not start) a node: identity from the keystore unless given, libp2p from the config. */
-export async function createBaseNode (config: TallyConfig, init: BaseNodeInit = {}): Promise<BaseNode> {
+export async function createBaseNode<S extends ExtraServices = ExtraServices> (config: TallyConfig, init: BaseNodeInit<S> = {}): Promise<BaseNode<S>> {
   const identity = init.identity ?? await loadOrCreateIdentity(config.dataDir, { passphrase: config.passphrase })
   const privateKey = await generateKeyPairFromSeed('Ed25519', identity.seed)
   const listen = config.listen.length > 0 || config.transport === 'tcp'
     ? config.listen
     : [`/memory/${identity.account}`]
-  const options: Libp2pOptions<TallyLibp2pServices> = {
+  const services = {
+    identify: identify(),
+    pubsub: gossipsub({
+      allowPublishToZeroTopicPeers: true,
+      emitSelf: false,
+      ...(init.gossipsub ?? {})
+    }),
+    ...init.libp2pServices
+  } as ServiceFactoryMap<TallyLibp2pServices & S>
+  const options: Libp2pOptions<TallyLibp2pServices & S> = {
     privateKey,
     start: false,
     addresses: { listen },
@@ -231,18 +238,10 @@ export async function createBaseNode (config: TallyConfig, init: BaseNodeInit = 
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: !config.simulation },
     ...(init.connectionManager != null ? { connectionManager: init.connectionManager } : {}),
-    services: {
-      ...(init.libp2pServices ?? {}),
-      identify: identify(),
-      pubsub: gossipsub({
-        allowPublishToZeroTopicPeers: true,
-        emitSelf: false,
-        ...(init.gossipsub ?? {})
-      })
-    } as any
+    services
   }
   if (init.logger != null) options.logger = init.logger
   if (init.connectionGater != null) options.connectionGater = init.connectionGater
   const libp2p = await createLibp2p(options)
-  return new Node(libp2p, identity, config, init)
+  return new Node<S>(libp2p, identity, config, init)
 }

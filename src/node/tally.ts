@@ -1,7 +1,9 @@
 /**
- * createTallyNode: the whole node and the SDK surface. It composes the libp2p host (base node)
- * with the domain services: ledger (store, gossip push, Negentropy pull), market (offers, order
- * book), negotiation, inference (seller and buyer ends), the buyer's router and cost books.
+ * createTallyNode: the whole node and the SDK surface. It builds the parts (ledger, records
+ * gossip and Negentropy pull, market, negotiation, inference seller and buyer ends, the buyer's
+ * router, the seller's desk), each in the `part(init)(components)` shape, registers them in
+ * order in the base node's service registry (started after libp2p, stopped in reverse before
+ * it), and answers the SDK calls. It holds no protocol logic of its own.
  * A node sells when given a backend, buys when asked, and always relays and keeps the ledger.
  */
 import '../polyfill.js'
@@ -9,28 +11,33 @@ import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
-import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
+import type { Message } from '@libp2p/gossipsub'
 import { defaultLogger } from '@libp2p/logger'
-import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
-import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
-import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { createBaseNode, topicName, type BaseNode, type BaseNodeInit } from './node.js'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createBaseNode, type BaseNode, type BaseNodeInit } from './node.js'
 import type { TallyConfig } from './config.js'
+import { systemClock, type Clock } from './clock.js'
+import type { TallyService } from './services.js'
 import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
+import { accountIdFromPublicKey } from '../identity/account.js'
+import { recordsTopic } from '../wire/topics.js'
+import { RefusalReason } from '../wire/pb/negotiate.js'
 import { netId } from '../ledger/genesis.js'
-import { LedgerService } from '../ledger/service.js'
+import { ledgerService, type LedgerService } from '../ledger/service.js'
 import { MemoryLedgerStore } from '../ledger/store.js'
-import { gossipVerdict, type AccountBalance, type AddResult } from '../ledger/ledger.js'
-import { recordIdOf } from '../ledger/record.js'
+import type { AccountBalance, AddResult } from '../ledger/ledger.js'
+import { recordIdOf, type ParsedRecord } from '../ledger/record.js'
+import { recordGossip, type RecordGossip, type RecordGossipInit } from '../ledger/gossip.js'
 import { ledgerSync, type LedgerSync, type LedgerSyncInit } from '../ledger/sync/service.js'
 import { market, type MarketInit, type MarketService } from '../market/service.js'
 import { OrderBook } from '../market/order-book.js'
-import { BookSync } from '../market/book-sync.js'
+import { bookSync, type BookSync } from '../market/book-sync.js'
 import { marketGossipsubOptions, marketTopicScoreParams } from '../market/gossip-options.js'
 import { pricePerBptForDisplay, type OfferTerms } from '../market/offer.js'
 import { QualityTracker } from '../market/router.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
-import { negotiate, type NegotiateInit, type Negotiator } from '../contract/negotiate.js'
+import { negotiate, type NegotiateInit, type Negotiator, type PolicyVerdict, type SellerTerms } from '../contract/negotiate.js'
 import type { Contract } from '../contract/messages.js'
 import { InferSeller, type InferSellerInit } from '../exec/infer/seller.js'
 import { InferBuyer, type InferBuyerInit } from '../exec/infer/buyer.js'
@@ -53,7 +60,15 @@ export interface SellInit {
   secondPeerAboveUc?: bigint
 }
 
-export interface TallyNodeInit extends Omit<BaseNodeInit, 'services' | 'topicHandlers' | 'identity'> {
+/** the libp2p services a Tally node adds to identify and pubsub */
+export type TallyServices = {
+  /** the records topic: validation, own records out, re-gossip; the sink of sync */
+  records: RecordGossip
+  /** /tally/sync and /tally/fetch */
+  sync: LedgerSync
+}
+
+export interface TallyNodeInit extends Omit<BaseNodeInit, 'services' | 'topicHandlers' | 'identity' | 'libp2pServices'> {
   identity?: Identity
   sell?: SellInit
   buy?: BuyerRouterInit
@@ -62,9 +77,16 @@ export interface TallyNodeInit extends Omit<BaseNodeInit, 'services' | 'topicHan
   inferSeller?: InferSellerInit
   inferBuyer?: InferBuyerInit
   sync?: LedgerSyncInit
+  recordGossip?: RecordGossipInit
   /** keep the ledger in memory (simulations); default: LevelDB under dataDir */
   memoryLedger?: boolean
-  /** clock for market, sessions and ledger metadata; the simulator passes its own */
+  /**
+   * the node's clock, read by every service (market, quotes, sessions, ledger metadata, costs);
+   * default the system clock. The simulator passes none: it replaces Date process-wide
+   * (src/sim/clock.ts), which the system clock reads on every call.
+   */
+  clock?: Clock
+  /** the same as `clock: { now }` (kept for callers that pass a function) */
   now?: () => number
 }
 
@@ -110,69 +132,154 @@ export const DEFAULT_SECOND_PEER_ABOVE_UC = 2_000_000n
  */
 const DEFAULT_INBOUND_STREAMS = 32
 
-/** how long a gossiped record whose ancestors are missing waits for them before it is Ignored */
-const PENDING_VERDICT_MS = 3_000
-/** most gossiped records waiting for their ancestors at once (the rest are Ignored at once) */
-const MAX_PENDING_VERDICTS = 1_000
-
 /** a peer that rejoins within this long is not reconciled with again on joining */
 const RESYNC_PEER_AFTER_MS = 10_000
-/**
- * Records learned by pull (not gossip) are re-gossiped, so the rest of a healed partition hears
- * them at gossip speed instead of at each node's next pull; bounded so a late joiner's bulk
- * catch-up does not flood the topic.
- */
-const REGOSSIP_MAX_PER_WINDOW = 1_000
-const REGOSSIP_WINDOW_MS = 10_000
-/**
- * a pulled record younger than this (by its author's clock) is most likely still on its way by
- * gossip: every node that happened to pull it first re-gossiping it would multiply its deliveries
- */
-const REGOSSIP_MIN_AGE_MS = 5_000
+/** peers remembered for RESYNC_PEER_AFTER_MS; the memory is dropped past this many */
+const MAX_RESYNC_PEERS = 10_000
+/** the buyer's sessions get this long to be closed (sellers settle them) when the node stops */
+const CLOSE_SESSIONS_ON_STOP_MS = 2_000
+/** the other peers a seller asks whether they hold a buyer's open (second-peer rule) */
+const SECOND_PEER_ASK = 3
+/** records of a buyer's chain a seller pulls in one /tally/fetch */
+const PULL_CHAIN_LIMIT = 64
 
 function sha256 (b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(b).digest())
 }
 
+/** a service from two functions, for the parts that are a step rather than an object */
+function step (start: () => void | Promise<void>, stop: () => void | Promise<void> = () => {}): TallyService {
+  return { start, stop }
+}
+
+/**
+ * A neighbour joined a topic: fetch the offers it holds, and reconcile ledgers with it (a late
+ * joiner catches up at once instead of at the next periodic pull), at most once per
+ * RESYNC_PEER_AFTER_MS (10 s) per peer.
+ */
+class PeerJoinSync implements TallyService {
+  /** when each peer was last reconciled with on joining */
+  private readonly syncedWith = new Map<string, number>()
+
+  private readonly log: Logger
+
+  constructor (private readonly c: { base: BaseNode, book: BookSync, sync: LedgerSync, clock: Clock, logger: ComponentLogger }) {
+    this.log = c.logger.forComponent('tally:node')
+  }
+
+  start (): void { this.c.base.on('gossip-peer', this.onGossipPeer) }
+  stop (): void { this.c.base.off('gossip-peer', this.onGossipPeer) }
+
+  private readonly onGossipPeer = ({ peerId, topic }: { peerId: string, topic: string }): void => {
+    if (topic === this.c.base.topics.offers) {
+      void this.c.book.askOnce(peerIdFromString(peerId)).catch((err: Error) => { this.log('book sync with %s: %s', peerId, err.message) })
+    } else if (topic === this.c.base.topics.records) {
+      const now = this.c.clock.now()
+      if ((this.syncedWith.get(peerId) ?? -Infinity) + RESYNC_PEER_AFTER_MS > now) return
+      if (this.syncedWith.size > MAX_RESYNC_PEERS) this.syncedWith.clear()
+      this.syncedWith.set(peerId, now)
+      void this.c.sync.syncWith(peerIdFromString(peerId)).catch((err: Error) => { this.log('ledger sync with %s: %s', peerId, err.message) })
+    }
+  }
+}
+
+/** the parts a selling node adds */
+interface SellerParts {
+  desk: SellerDesk
+  infer: InferSeller
+}
+
 export class TallyNode extends EventEmitter<TallyNodeEvents> {
-  readonly base: BaseNode
+  readonly base: BaseNode<TallyServices>
   readonly ledger: LedgerService
   readonly book: OrderBook
   readonly quality = new QualityTracker()
   readonly costs: CostBook
   readonly sellerSessions: SellerSessions
   readonly buyerSessions: BuyerSessions
+  /** the one clock every part reads */
+  readonly clock: Clock
   private readonly init: TallyNodeInit
-  private readonly now: () => number
-  private readonly log: Logger
-  private marketSvc?: MarketService
-  private negotiatorSvc?: Negotiator
-  private inferSellerSvc?: InferSeller
-  private inferBuyerSvc?: InferBuyer
-  private routerSvc?: BuyerRouter
-  private desk?: SellerDesk
-  private bookSync?: BookSync
-  /** when each peer was last reconciled with on joining */
-  private readonly syncedWith = new Map<string, number>()
+  private readonly marketSvc: MarketService
+  private readonly negotiatorSvc: Negotiator
+  private readonly inferBuyerSvc: InferBuyer
+  private readonly routerSvc: BuyerRouter
+  private readonly seller?: SellerParts
   private readonly meters: MeterRecord[] = []
 
-  private constructor (base: BaseNode, ledger: LedgerService, costs: CostBook, init: TallyNodeInit, now: () => number, logger: ComponentLogger) {
+  private constructor (base: BaseNode<TallyServices>, ledger: LedgerService, costs: CostBook, clock: Clock, init: TallyNodeInit, logger: ComponentLogger) {
     super()
     this.base = base
     this.ledger = ledger
     this.costs = costs
+    this.clock = clock
     this.init = init
-    this.now = now
-    this.log = logger.forComponent('tally:node')
+    const now = (): number => clock.now()
+    const libp2p = base.libp2p
+    const { signer, net } = base
+    const { records, sync } = libp2p.services
     this.book = new OrderBook({ isFlagged: (seller) => ledger.isFlagged(seller), quality: (seller) => this.quality.reliability(seller) })
-    this.sellerSessions = new SellerSessions({ net: base.net, now })
+    this.sellerSessions = new SellerSessions({ net, now })
     this.buyerSessions = new BuyerSessions({ now })
+    records.onAccepted((accepted) => { this.onRecordsAccepted(accepted) })
+
+    this.marketSvc = market({ now, ...init.market })({ pubsub: libp2p.services.pubsub, signer, net, logger, orderBook: this.book })
+    this.negotiatorSvc = negotiate({ now, maxInboundStreams: DEFAULT_INBOUND_STREAMS, ...init.negotiate })({
+      libp2p,
+      signer,
+      net,
+      logger,
+      sellerTerms: (model) => this.sellerTerms(model),
+      canServe: (buyer, maxSpendUc) => this.canServe(buyer, maxSpendUc),
+      onCapacity: (model, reserved, max) => { void this.marketSvc.setFull(model, reserved >= max) }
+    })
+    this.negotiatorSvc.addEventListener('contract', (e) => {
+      const contract = (e as CustomEvent<Contract>).detail
+      this.seller?.desk.onContract(contract)
+      this.emit('contract', contract)
+    })
+    this.inferBuyerSvc = new InferBuyer({ dialer: libp2p, signer, net, sessions: this.buyerSessions, logger }, { now, ...init.inferBuyer })
+    this.routerSvc = new BuyerRouter({
+      libp2p,
+      book: this.book,
+      negotiator: this.negotiatorSvc,
+      infer: this.inferBuyerSvc,
+      ledger,
+      quality: this.quality,
+      costs,
+      maxSessionLockUc: base.genesis.maxSessionLockUc,
+      now,
+      log: logger.forComponent('tally:router')
+    }, init.buy)
+    const books = bookSync()({ libp2p, book: this.book, net, now, log: logger.forComponent('tally:book-sync') })
+    if (init.sell != null) this.seller = this.sellerParts(init.sell, sync, records, logger)
+
+    // started in this order after libp2p, stopped in reverse before it: on stop the buyer's
+    // sessions close first (sellers settle them), then the seller settles what it holds and
+    // withdraws its offer, and the ledger closes last
+    const s = base.services
+    s.add('ledger', ledger)
+    const sell = init.sell
+    if (sell != null) s.add('backend', step(() => {}, async () => { await sell.backend.close() }))
+    s.add('book-sync', books)
+    s.add('peer-join-sync', new PeerJoinSync({ base, book: books, sync, clock, logger }))
+    s.add('market', this.marketSvc)
+    s.add('negotiator', this.negotiatorSvc)
+    s.add('infer-buyer', this.inferBuyerSvc)
+    if (sell != null && this.seller != null) {
+      s.add('seller-desk', this.seller.desk)
+      s.add('infer-seller', this.seller.infer)
+      s.add('offer', step(async () => { await this.marketSvc.setOffer(this.offerTerms(sell)) }))
+    }
+    const router = this.routerSvc
+    s.add('router', step(() => { router.start() }, async () => { await router.closeAll(AbortSignal.timeout(CLOSE_SESSIONS_ON_STOP_MS)).catch(() => 0) }))
   }
 
   static async create (config: TallyConfig, init: TallyNodeInit = {}): Promise<TallyNode> {
     const identity = init.identity ?? await loadOrCreateIdentity(config.dataDir, { passphrase: config.passphrase })
     const net = netId(config.genesis)
-    const now = init.now ?? Date.now
+    const clock = init.clock ?? (init.now != null ? { now: init.now } : systemClock)
+    const now = (): number => clock.now()
     const logger = init.logger ?? defaultLogger()
     let ledgerDir: string | undefined
     let costsFile: string | undefined
@@ -181,13 +288,11 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       ledgerDir = join(config.dataDir, 'ledger')
       costsFile = join(config.dataDir, 'costs.jsonl')
     }
-    const ledger = new LedgerService({ genesis: config.genesis, signer: identity.signer, dataDir: ledgerDir, store: ledgerDir == null ? new MemoryLedgerStore() : undefined, now })
+    const ledger = ledgerService({ dataDir: ledgerDir, store: ledgerDir == null ? new MemoryLedgerStore() : undefined, now })({ genesis: config.genesis, signer: identity.signer })
     const costs = new CostBook(costsFile)
-    // the node object exists before libp2p so services can close over it
-    let self: TallyNode | undefined
-    const recordsTopic = topicName(net, 'records')
-    const gossipOpts = marketGossipsubOptions(net, { topics: { [recordsTopic]: marketTopicScoreParams() } })
-    const base = await createBaseNode(config, {
+    const records = recordsTopic(net)
+    const gossipOpts = marketGossipsubOptions(net, { topics: { [records]: marketTopicScoreParams() } })
+    const base = await createBaseNode<TallyServices>(config, {
       ...init,
       identity,
       gossipsub: {
@@ -195,263 +300,136 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
         // payloads are signed envelopes already: no second signature per message, and the
         // message id is the content's (the record id for records), so republished copies dedupe
         globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: (msg: Message) => msg.topic === recordsTopic ? recordIdOf(msg.data, net) : sha256(msg.data),
-        ...(init.gossipsub ?? {})
+        msgIdFn: (msg: Message) => msg.topic === records ? recordIdOf(msg.data, net) : sha256(msg.data),
+        ...init.gossipsub
       },
+      // libp2p creates these in order after pubsub, and starts and stops them with itself
       libp2pServices: {
-        ...(init.libp2pServices ?? {}),
-        sync: (c: any) => ledgerSync({ recordId: (b) => recordIdOf(b, net), now, ...(init.sync ?? {}) })({
+        records: (c) => recordGossip({ now, ...init.recordGossip })({ pubsub: c.pubsub, ledger, net, logger: c.logger }),
+        sync: (c) => ledgerSync({ recordId: (b) => recordIdOf(b, net), now, ...init.sync })({
           registrar: c.registrar,
           connectionManager: c.connectionManager,
           logger: c.logger,
           source: ledger.recordSource(),
-          sink: { add: async (bytes) => self!.ingestPulledRecord(bytes) }
+          sink: c.records
         })
-      },
-      topicHandlers: {
-        records: {
-          validate: async (_from: PeerId, msg: Message) => {
-            // a peer may deliver before the ledger has loaded: not its fault, so no penalty
-            if (!ledger.isStarted()) return TopicValidatorResult.Ignore
-            const r = self!.ingestRecord(msg.data)
-            // a record that came before its ancestors: hold its verdict until they arrive (then it
-            // is Accepted and forwarded like any other) or PENDING_VERDICT_MS passes (Ignored)
-            if (r.status === 'pending' && await self!.becomesValid(r.id, PENDING_VERDICT_MS)) return TopicValidatorResult.Accept
-            const verdict = gossipVerdict(r)
-            return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
-          }
-        }
-      },
-      services: {
-        ledger: () => ({ start: async () => { await ledger.start() }, stop: async () => { await ledger.stop() } }),
-        tally: () => ({ start: async () => { await self!.startServices() }, stop: async () => { await self!.stopServices() } })
       }
     })
-    self = new TallyNode(base, ledger, costs, init, now, logger)
-    ledger.onRecord((bytes) => { self!.publishRecord(bytes) })
-    return self
+    return new TallyNode(base, ledger, costs, clock, init, logger)
   }
 
   get account (): string { return this.base.account }
   get net (): Uint8Array { return this.base.net }
-  get libp2p (): BaseNode['libp2p'] { return this.base.libp2p }
-  get market (): MarketService { return this.marketSvc! }
-  get negotiator (): Negotiator { return this.negotiatorSvc! }
-  get router (): BuyerRouter { return this.routerSvc! }
+  get libp2p (): BaseNode<TallyServices>['libp2p'] { return this.base.libp2p }
+  get market (): MarketService { return this.marketSvc }
+  get negotiator (): Negotiator { return this.negotiatorSvc }
+  get router (): BuyerRouter { return this.routerSvc }
   get selling (): boolean { return this.init.sell != null }
   get meterRecords (): readonly MeterRecord[] { return this.meters }
-  get settledSessions (): number { return this.desk?.settled ?? 0 }
+  get settledSessions (): number { return this.seller?.desk.settled ?? 0 }
 
   addrs (): string[] { return this.base.addrs() }
 
   async start (): Promise<void> { await this.base.start() }
   async stop (): Promise<void> { await this.base.stop() }
 
-  /** every record from the network (gossip, sync) enters here */
-  private readonly validWaiters = new Map<string, Array<(ok: boolean) => void>>()
+  // ---- the records topic (src/ledger/gossip.ts), kept on the node for existing callers ----
 
   /** resolves true when record `id` becomes valid here, false after `ms` (or when too many wait) */
-  async becomesValid (id: string, ms: number): Promise<boolean> {
-    if (this.ledger.ledger.has(id)) return true
-    if (this.validWaiters.size >= MAX_PENDING_VERDICTS && !this.validWaiters.has(id)) return false
-    return await new Promise<boolean>(resolve => {
-      const list = this.validWaiters.get(id) ?? []
-      this.validWaiters.set(id, list)
-      const timer = setTimeout(() => {
-        const l = this.validWaiters.get(id)
-        if (l == null) return
-        l.splice(l.indexOf(done), 1)
-        if (l.length === 0) this.validWaiters.delete(id)
-        resolve(false)
-      }, ms)
-      timer.unref?.()
-      const done = (ok: boolean): void => { clearTimeout(timer); resolve(ok) }
-      list.push(done)
-    })
-  }
-
-  ingestRecord (bytes: Uint8Array): AddResult {
-    const r = this.ledger.add(bytes)
-    for (const rec of r.accepted) {
-      const waiting = this.validWaiters.get(rec.id)
-      if (waiting == null) continue
-      this.validWaiters.delete(rec.id)
-      for (const w of waiting) w(true)
-    }
-    if (r.accepted.length > 0) {
-      this.desk?.onAccepted(r.accepted)
-      const me = Buffer.from(this.base.publicKey).toString('hex')
-      for (const rec of r.accepted) {
-        this.emit('record', { id: rec.id, from: rec.from, type: rec.kind.type })
-        if (rec.kind.type === 'transfer' && rec.kind.to === me) {
-          this.costs.add({ atMs: this.now(), kind: 'payment-received', tag: rec.kind.tag, model: '', counterparty: this.ledger.ledger.accountId(rec.from), inputTokens: 0, outputTokens: 0, tokenParams: 0n, amountUc: rec.kind.amountUc })
-        }
-      }
-    }
-    return r
-  }
-
-  private regossip = { windowStartMs: 0, count: 0 }
-
+  async becomesValid (id: string, ms: number): Promise<boolean> { return await this.libp2p.services.records.becomesValid(id, ms) }
+  /** a record from the network enters the ledger here */
+  ingestRecord (bytes: Uint8Array): AddResult { return this.libp2p.services.records.ingest(bytes) }
   /** a record that arrived by pull: ingest, and re-gossip it while under the rate bound */
-  ingestPulledRecord (bytes: Uint8Array): AddResult {
-    const r = this.ingestRecord(bytes)
-    const fresh = r.status === 'accepted' && r.accepted.some(x => x.id === r.id && Number(x.time) > this.now() - REGOSSIP_MIN_AGE_MS)
-    if ((r.status === 'accepted' && !fresh) || r.status === 'pending') this.regossipBounded(bytes)
-    return r
-  }
-
+  ingestPulledRecord (bytes: Uint8Array): AddResult { return this.libp2p.services.records.ingestPulled(bytes) }
   /** publish a record this node did not author, within the re-gossip rate bound */
-  regossipBounded (bytes: Uint8Array): void {
-    const now = this.now()
-    if (now - this.regossip.windowStartMs > REGOSSIP_WINDOW_MS) this.regossip = { windowStartMs: now, count: 0 }
-    if (this.regossip.count >= REGOSSIP_MAX_PER_WINDOW) return
-    this.regossip.count++
-    this.publishRecord(bytes)
-  }
+  regossipBounded (bytes: Uint8Array): void { this.libp2p.services.records.regossipBounded(bytes) }
 
-  private publishRecord (bytes: Uint8Array): void {
-    // while stopping, services (e.g. the seller's final settles) still publish: libp2p is up until last
-    if (this.base.libp2p.status !== 'started') return
-    this.base.libp2p.services.pubsub.publish(this.base.topics.records, bytes).catch((err: any) => {
-      this.log('publishing a record failed: %s (peers will pull it)', err?.message)
-    })
-  }
-
-  private async startServices (): Promise<void> {
-    const libp2p = this.base.libp2p
-    const logger = this.init.logger ?? defaultLogger()
-    const signer = this.base.signer
-    const net = this.base.net
-    this.marketSvc = market({ now: this.now, ...(this.init.market ?? {}) })({ pubsub: libp2p.services.pubsub, signer, net, logger, orderBook: this.book })
-    this.negotiatorSvc = negotiate({ now: this.now, maxInboundStreams: DEFAULT_INBOUND_STREAMS, ...(this.init.negotiate ?? {}) })({
-      libp2p,
-      signer,
-      net,
-      logger,
-      sellerTerms: (m) => {
-        const t = this.marketSvc?.ownTerms(m)
-        return t == null ? undefined : { modelId: t.modelId, fingerprint: t.fingerprint, fingerprintVerified: t.fingerprintVerified, params: t.params, priceInPerMTokUc: t.priceInPerMTokUc, priceOutPerMTokUc: t.priceOutPerMTokUc, maxSessions: t.maxSessions }
-      },
-      canServe: (buyer, maxSpendUc) => {
-        if (this.ledger.isFlagged(buyer)) return { ok: false, reason: 'BUYER_FLAGGED' as any }
-        if (maxSpendUc > 0n && this.ledger.balance(buyer).spendableUc < maxSpendUc) return { ok: false, reason: 'INSUFFICIENT_CREDIT' as any, message: 'the buyer cannot lock that much' }
-        return { ok: true }
-      },
-      onCapacity: (m, reserved, max) => { void this.marketSvc?.setFull(m, reserved >= max) }
-    })
-    this.negotiatorSvc.addEventListener('contract', (e) => {
-      const contract = (e as CustomEvent<Contract>).detail
-      this.desk?.onContract(contract)
-      this.emit('contract', contract)
-    })
-    this.inferBuyerSvc = new InferBuyer({ dialer: libp2p, signer, net, sessions: this.buyerSessions, logger }, { now: this.now, ...(this.init.inferBuyer ?? {}) })
-    this.routerSvc = new BuyerRouter({
-      libp2p,
-      book: this.book,
-      negotiator: this.negotiatorSvc,
-      infer: this.inferBuyerSvc,
-      ledger: this.ledger,
-      quality: this.quality,
-      costs: this.costs,
-      maxSessionLockUc: this.base.genesis.maxSessionLockUc,
-      now: this.now,
-      log: logger.forComponent('tally:router')
-    }, this.init.buy)
-
-    this.bookSync = new BookSync({ libp2p, book: this.book, net, now: this.now, log: logger.forComponent('tally:book-sync') })
-    await this.bookSync.start()
-    this.base.on('gossip-peer', this.onGossipPeer)
-    await this.marketSvc.start()
-    await this.negotiatorSvc.start()
-    await this.inferBuyerSvc.start()
-    this.routerSvc.start()
-
-    const sell = this.init.sell
-    if (sell != null) {
-      const sync = (libp2p.services as any).sync as LedgerSync
-      this.desk = new SellerDesk({
-        pullChain: async (buyer, fromSeq, signal) => {
-          const peer = peerIdFromPublicKey(publicKeyFromRaw(buyer) as any)
-          for (const bytes of await sync.fetchChain(peer, this.ledger.ledger.accountId(Buffer.from(buyer).toString('hex')), fromSeq, 64, { signal })) this.ingestRecord(bytes)
-        },
-        seenElsewhere: async (recordId, buyer, signal) => {
-          const buyerId = peerIdFromPublicKey(publicKeyFromRaw(buyer) as any).toString()
-          const others = libp2p.getPeers().filter(p => p.toString() !== buyerId)
-          for (const peer of others.slice(0, 3)) {
-            const got = await sync.fetchIds(peer, [Buffer.from(recordId, 'hex')], { signal }).catch(() => [])
-            if (got.length > 0) return true
-          }
-          return false
-        },
-        secondPeerAboveUc: sell.secondPeerAboveUc ?? DEFAULT_SECOND_PEER_ABOVE_UC,
-        ledger: this.ledger,
-        negotiator: this.negotiatorSvc, sessions: this.sellerSessions, now: this.now, log: logger.forComponent('tally:seller') }, this.base.publicKey)
-      this.desk.start()
-      this.inferSellerSvc = new InferSeller({
-        registrar: libp2p,
-        backend: sell.backend,
-        sessions: this.sellerSessions,
-        logger,
-        onMeter: (m) => { this.meters.push(m); this.emit('meter', m) },
-        awaitSession: async (id, signal) => { await this.desk!.awaitSession(id, signal) },
-        onSessionClosed: (closed) => { this.desk!.onClosed(closed) }
-      }, { maxInboundStreams: Math.max(DEFAULT_INBOUND_STREAMS, 2 * (sell.maxSessions ?? sell.backend.maxConcurrency)), ...(this.init.inferSeller ?? {}) })
-      await this.inferSellerSvc.start()
-      const m = sell.backend.model
-      const terms: OfferTerms = {
-        modelId: m.id,
-        fingerprint: m.fingerprint,
-        fingerprintVerified: m.fingerprintVerified,
-        params: BigInt(m.params),
-        quantization: m.quantization,
-        contextLength: m.contextLength,
-        priceInPerMTokUc: sell.priceInPerMTokUc,
-        priceOutPerMTokUc: sell.priceOutPerMTokUc,
-        maxSessions: sell.maxSessions ?? sell.backend.maxConcurrency,
-        tokensPerSec: 0,
-        region: sell.region ?? '',
-        multiaddrs: this.base.addrs().slice(0, 8)
+  /** records that became valid here: the seller's desk, `record` events, payments received */
+  private onRecordsAccepted (accepted: ParsedRecord[]): void {
+    this.seller?.desk.onAccepted(accepted)
+    const me = Buffer.from(this.base.publicKey).toString('hex')
+    for (const rec of accepted) {
+      this.emit('record', { id: rec.id, from: rec.from, type: rec.kind.type })
+      if (rec.kind.type === 'transfer' && rec.kind.to === me) {
+        this.costs.add({ atMs: this.clock.now(), kind: 'payment-received', tag: rec.kind.tag, model: '', counterparty: this.ledger.ledger.accountId(rec.from), inputTokens: 0, outputTokens: 0, tokenParams: 0n, amountUc: rec.kind.amountUc })
       }
-      await this.marketSvc.setOffer(terms)
     }
   }
 
-  /**
-   * A neighbour joined a topic: fetch the offers it holds, and reconcile ledgers with it
-   * (a late joiner catches up at once instead of at the next periodic pull). Once a minute at
-   * most per peer and kind.
-   */
-  private readonly onGossipPeer = ({ peerId, topic }: { peerId: string, topic: string }): void => {
-    if (topic === this.base.topics.offers && this.bookSync != null) {
-      void this.bookSync.askOnce(peerIdFromString(peerId)).catch((err: any) => { this.log('book sync with %s: %s', peerId, err?.message) })
-    } else if (topic === this.base.topics.records) {
-      const now = this.now()
-      if ((this.syncedWith.get(peerId) ?? -Infinity) + RESYNC_PEER_AFTER_MS > now) return
-      if (this.syncedWith.size > 10_000) this.syncedWith.clear()
-      this.syncedWith.set(peerId, now)
-      const sync = (this.base.libp2p.services as any).sync as LedgerSync
-      void sync.syncWith(peerIdFromString(peerId)).catch((err: any) => { this.log('ledger sync with %s: %s', peerId, err?.message) })
-    }
+  /** the negotiator's seller terms: the own offer's, and the second-peer rule as a quote term */
+  private sellerTerms (model: string): SellerTerms | undefined {
+    const t = this.marketSvc.ownTerms(model)
+    if (t == null) return undefined
+    const secondPeerAboveUc = this.init.sell?.secondPeerAboveUc ?? DEFAULT_SECOND_PEER_ABOVE_UC
+    return { modelId: t.modelId, fingerprint: t.fingerprint, fingerprintVerified: t.fingerprintVerified, params: t.params, priceInPerMTokUc: t.priceInPerMTokUc, priceOutPerMTokUc: t.priceOutPerMTokUc, maxSessions: t.maxSessions, secondPeerAboveUc }
   }
 
-  private async stopServices (): Promise<void> {
-    this.base.off('gossip-peer', this.onGossipPeer)
-    await this.bookSync?.stop()
-    // buyer: ask sellers to settle what we used; seller: settle what is open, then withdraw
-    await this.routerSvc?.closeAll(AbortSignal.timeout(2_000)).catch(() => 0)
-    await this.inferSellerSvc?.stop()
-    await this.desk?.stop()
-    await this.inferBuyerSvc?.stop()
-    await this.negotiatorSvc?.stop()
-    await this.marketSvc?.stop()
-    await this.init.sell?.backend.close()
+  /** the seller's policy: no flagged buyer, and a buyer must be able to lock what it asks for */
+  private canServe (buyer: Uint8Array, maxSpendUc: bigint): PolicyVerdict {
+    if (this.ledger.isFlagged(buyer)) return { ok: false, reason: RefusalReason.BUYER_FLAGGED }
+    if (maxSpendUc > 0n && this.ledger.balance(buyer).spendableUc < maxSpendUc) return { ok: false, reason: RefusalReason.INSUFFICIENT_CREDIT, message: 'the buyer cannot lock that much' }
+    return { ok: true }
+  }
+
+  private sellerParts (sell: SellInit, sync: LedgerSync, records: RecordGossip, logger: ComponentLogger): SellerParts {
+    const libp2p = this.base.libp2p
+    const desk = new SellerDesk({
+      pullChain: async (buyer, fromSeq, signal) => {
+        const account = accountIdFromPublicKey(buyer)
+        for (const bytes of await sync.fetchChain(peerIdFromString(account), account, fromSeq, PULL_CHAIN_LIMIT, { signal })) records.ingest(bytes)
+      },
+      seenElsewhere: async (recordId, buyer, signal) => {
+        const buyerId = accountIdFromPublicKey(buyer)
+        const others = libp2p.getPeers().filter(p => p.toString() !== buyerId)
+        for (const peer of others.slice(0, SECOND_PEER_ASK)) {
+          const got = await sync.fetchIds(peer, [Buffer.from(recordId, 'hex')], { signal }).catch(() => [])
+          if (got.length > 0) return true
+        }
+        return false
+      },
+      // the desk's own copy of the rule, until the desk reads it from the contract alone
+      secondPeerAboveUc: sell.secondPeerAboveUc ?? DEFAULT_SECOND_PEER_ABOVE_UC,
+      ledger: this.ledger,
+      negotiator: this.negotiatorSvc,
+      sessions: this.sellerSessions,
+      now: () => this.clock.now(),
+      log: logger.forComponent('tally:seller')
+    }, this.base.publicKey)
+    const infer = new InferSeller({
+      registrar: libp2p,
+      backend: sell.backend,
+      sessions: this.sellerSessions,
+      logger,
+      onMeter: (m) => { this.meters.push(m); this.emit('meter', m) },
+      awaitSession: async (id, signal) => { await desk.awaitSession(id, signal) },
+      onSessionClosed: (closed) => { desk.onClosed(closed) }
+    }, { now: () => this.clock.now(), maxInboundStreams: Math.max(DEFAULT_INBOUND_STREAMS, 2 * (sell.maxSessions ?? sell.backend.maxConcurrency)), ...this.init.inferSeller })
+    return { desk, infer }
+  }
+
+  /** the own offer, from the backend's model and the seller's prices */
+  private offerTerms (sell: SellInit): OfferTerms {
+    const m = sell.backend.model
+    return {
+      modelId: m.id,
+      fingerprint: m.fingerprint,
+      fingerprintVerified: m.fingerprintVerified,
+      params: BigInt(m.params),
+      quantization: m.quantization,
+      contextLength: m.contextLength,
+      priceInPerMTokUc: sell.priceInPerMTokUc,
+      priceOutPerMTokUc: sell.priceOutPerMTokUc,
+      maxSessions: sell.maxSessions ?? sell.backend.maxConcurrency,
+      tokensPerSec: 0,
+      region: sell.region ?? '',
+      multiaddrs: this.base.addrs().slice(0, 8)
+    }
   }
 
   // ---- SDK / gateway surface ----
 
   models (): ModelListing[] {
-    const now = this.now()
+    const now = this.clock.now()
     return this.book.models(now).map(id => {
       const offers = this.book.query({ model: id }, now).map(r => r.offer)
       const bestIn = offers.reduce((m, o) => (o.priceInPerMTokUc < m ? o.priceInPerMTokUc : m), offers[0]?.priceInPerMTokUc ?? 0n)
@@ -461,7 +439,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   }
 
   offerList (model?: string): OfferView[] {
-    return this.book.query(model != null ? { model } : {}, this.now()).map(r => ({
+    return this.book.query(model != null ? { model } : {}, this.clock.now()).map(r => ({
       model: r.offer.modelId,
       seller: r.offer.sellerId,
       priceInPerMTokUc: r.offer.priceInPerMTokUc,
@@ -492,7 +470,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
 
   async pay (to: string, amountUc: bigint, opts: { memo?: string, tag?: string } = {}): Promise<{ id: string, to: string, amountUc: bigint }> {
     const r = await this.ledger.pay(to, amountUc, opts)
-    this.costs.add({ atMs: this.now(), kind: 'payment-sent', tag: opts.tag ?? '', model: '', counterparty: to, inputTokens: 0, outputTokens: 0, tokenParams: 0n, amountUc })
+    this.costs.add({ atMs: this.clock.now(), kind: 'payment-sent', tag: opts.tag ?? '', model: '', counterparty: to, inputTokens: 0, outputTokens: 0, tokenParams: 0n, amountUc })
     return { id: r.id, to, amountUc }
   }
 

@@ -36,10 +36,9 @@ describe('createBaseNode on the memory transport', () => {
 
     const received: Uint8Array[] = []
     const events: string[] = []
-    const b = await createBaseNode(parseConfig({ dataDir: await tmp(), transport: 'memory', bootstrap: a.addrs() }), {
-      topicHandlers: { offers: { onMessage: (msg) => { received.push(msg.data) } } }
-    })
+    const b = await createBaseNode(parseConfig({ dataDir: await tmp(), transport: 'memory', bootstrap: a.addrs() }))
     nodes.push(b)
+    b.libp2p.services.pubsub.addEventListener('message', (evt) => { if (evt.detail.topic === b.topics.offers) received.push(evt.detail.data) })
     b.on('gossip-peer', ({ peerId, topic }) => { events.push(`${peerId} ${topic}`) })
     await b.start()
     await waitFor(() => a.gossipPeers('offers').includes(b.account) && b.gossipPeers('offers').includes(a.account), 'gossip peers')
@@ -77,9 +76,10 @@ describe('createBaseNode on the memory transport', () => {
     const rejected: string[] = []
     let validated = 0
     const b = await createBaseNode(parseConfig({ dataDir: await tmp(), transport: 'memory', simulation: true, encryption: 'plaintext' }), {
-      topicHandlers: { bids: { validate: () => { validated++; return TopicValidatorResult.Reject }, onMessage: (m) => { rejected.push(String(m.data)) } } }
+      topicHandlers: { bids: { validate: () => { validated++; return TopicValidatorResult.Reject } } }
     })
     nodes.push(b)
+    b.libp2p.services.pubsub.addEventListener('message', (evt) => { if (evt.detail.topic === b.topics.bids) rejected.push(String(evt.detail.data)) })
     await a.start()
     await b.start()
     expect(a.services.names()).toEqual(['market', 'ledger'])

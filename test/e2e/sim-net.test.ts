@@ -39,9 +39,9 @@ async function swarm (net: SimNetwork, n: number, onMessage: (index: number, dat
   const out: BaseNode[] = []
   for (let i = 0; i < n; i++) {
     const boot = [out[i - 1], out[Math.floor(i / 2)], out[Math.floor(i / 3)]].filter((x, k, a) => x != null && a.indexOf(x) === k)
-    out.push(await simNode(net, i, boot.map(b => b.addrs()[0]), {
-      topicHandlers: { offers: { onMessage: (msg) => { onMessage(i, msg.data) } } }
-    }))
+    const node = await simNode(net, i, boot.map(b => b.addrs()[0]))
+    node.libp2p.services.pubsub.addEventListener('message', (evt) => { if (evt.detail.topic === node.topics.offers) onMessage(i, evt.detail.data) })
+    out.push(node)
   }
   return out
 }
@@ -51,7 +51,8 @@ describe('simTransport: real Tally nodes over a SimNetwork', () => {
     const net = new SimNetwork({ latencyMs: 20, jitter: 0, seed: 'two' })
     const got: string[] = []
     const a = await simNode(net, 0, [])
-    const b = await simNode(net, 1, a.addrs(), { topicHandlers: { offers: { onMessage: (msg) => { got.push(new TextDecoder().decode(msg.data)) } } } })
+    const b = await simNode(net, 1, a.addrs())
+    b.libp2p.services.pubsub.addEventListener('message', (evt) => { if (evt.detail.topic === b.topics.offers) got.push(new TextDecoder().decode(evt.detail.data)) })
     expect(net.linkLatencyMs(a.account, b.account)).toBe(20)
     await waitFor(() => a.gossipPeers('offers').includes(b.account) && b.gossipPeers('offers').includes(a.account), 'gossip peers')
     await waitFor(() => {
