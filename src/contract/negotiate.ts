@@ -95,9 +95,9 @@ interface PendingQuote {
   timer: ReturnType<typeof setTimeout>
 }
 
+/** a countersigned contract holding capacity until the seller's session machine releases it */
 interface Session {
   contract: Contract
-  timer: ReturnType<typeof setTimeout>
 }
 
 class Refusal extends Error {
@@ -185,7 +185,6 @@ export class Negotiator extends EventTarget implements Startable {
     await this.c.libp2p.unhandle(NEGOTIATE_PROTOCOL)
     for (const s of this.inFlight) s.abort(new Error('negotiate service stopped'))
     for (const p of this.pending.values()) clearTimeout(p.timer)
-    for (const s of this.sessions.values()) clearTimeout(s.timer)
     this.pending.clear()
     this.sessions.clear()
     this.accepted.clear()
@@ -204,12 +203,15 @@ export class Negotiator extends EventTarget implements Startable {
     return [...this.sessions.values()].map(s => s.contract)
   }
 
-  /** The session under this contract ended: its capacity is free again. */
+  /**
+   * The session under this contract ended: its capacity is free again. A contract's capacity is
+   * held until this is called: when is the seller session machine's decision (its contract,
+   * expiry and close deadlines; exec/session/seller-machine.ts), not a timer here.
+   */
   releaseSession (contractId: Uint8Array): boolean {
     const key = hex(contractId)
     const s = this.sessions.get(key)
     if (s == null) return false
-    clearTimeout(s.timer)
     this.sessions.delete(key)
     this.capacityChanged(s.contract.modelId)
     return true
@@ -371,11 +373,7 @@ export class Negotiator extends EventTarget implements Startable {
     this.pending.delete(key)
     this.rememberAccepted(key, accept.quote.validUntilMs)
     const contract = signContract(this.c.signer, this.c.net, accept)
-    const ckey = hex(contract.contractId)
-    const ttl = Math.max(0, Number(contract.expiresAtMs) - this.now())
-    const timer = setTimeout(() => { this.releaseSession(contract.contractId) }, ttl)
-    timer.unref?.()
-    this.sessions.set(ckey, { contract, timer })
+    this.sessions.set(hex(contract.contractId), { contract })
     try {
       await lp.write(NegotiateFrame.encode({ contract: contract.bytes as Uint8Array<ArrayBuffer> }), { signal })
       await lp.unwrap().close({ signal })

@@ -2,38 +2,36 @@
  * The seller's side of a paid session, between negotiation and the ledger: a two-signed
  * contract becomes a servable session only once the buyer's valid `open` for it is in the
  * ledger; when the buyer closes the session, or it expires, the seller settles it with the
- * highest voucher and frees the capacity.
+ * highest voucher and frees the capacity. When each of these happens is the seller session
+ * machine's decision (exec/session/seller-machine.ts); this desk feeds it and acts on it.
  */
 import type { Logger } from '@libp2p/interface'
 import type { Contract } from '../contract/messages.js'
 import type { Negotiator } from '../contract/negotiate.js'
-import type { SellerSessions, ClosedSession } from '../exec/infer/sessions.js'
+import type { SellerSessions, ClosedSession, SessionActivity } from '../exec/infer/sessions.js'
 import type { SessionTerms } from '../exec/infer/terms.js'
+import { SellerSessionTable, type SellerEffect, type SellerEvent, type SellerMachineConfig } from '../exec/session/seller-machine.js'
 import type { LedgerService } from '../ledger/service.js'
 import type { ParsedRecord } from '../ledger/record.js'
-import { ErrorCode, TallyError } from '../errors/index.js'
 
-/** how often expired sessions are settled */
-export const EXPIRY_SWEEP_MS = 5_000
+/** how often the session machine is told the time (its deadlines are in its state) */
+export const SESSION_TICK_MS = 1_000
 
 /** a request waits this long for gossip to bring the open before pulling the buyer's chain */
 const PULL_AFTER_MS = 150
 /** then pulls again this often while it waits */
 const PULL_EVERY_MS = 1_000
 
-/** a large session's open is looked for at a second peer this often ... */
+/** a large session's open is looked for at a second peer this often */
 const CONFIRM_EVERY_MS = 250
-/** ... for at most this long */
-const CONFIRM_FOR_MS = 30_000
 
 /** opens remembered while their contract event is on its way */
 const MAX_EARLY_OPENS = 1_000
 
 interface Waiter { resolve: () => void, reject: (err: unknown) => void }
 
-export class UnknownContractError extends TallyError {
+export class UnknownContractError extends Error {
   override name = 'UnknownContractError'
-  override readonly code: ErrorCode = ErrorCode.sessionUnknown
 }
 
 export interface SellerDeskComponents {
@@ -44,53 +42,73 @@ export interface SellerDeskComponents {
    */
   pullChain?: (buyer: Uint8Array, fromSeq: bigint, signal: AbortSignal) => Promise<void>
   /**
-   * Whether a peer other than the buyer holds this record: for sessions locking more than
-   * `secondPeerAboveUc`, the seller serves only once the buyer's `open` is known beyond the buyer
-   * (a double spender would have to fork in front of two nodes at once).
+   * Whether a peer other than the buyer holds this record: for contracts whose quote set
+   * `secondPeerAboveUc`, a larger lock is served only once the buyer's `open` is known beyond
+   * the buyer (a double spender would have to fork in front of two nodes at once). Without it
+   * such a contract is served at once.
    */
   seenElsewhere?: (recordId: string, buyer: Uint8Array, signal: AbortSignal) => Promise<boolean>
+  /** @deprecated the contract's quote term decides (Contract.secondPeerAboveUc); ignored */
   secondPeerAboveUc?: bigint
   negotiator: Negotiator
   sessions: SellerSessions
   now: () => number
   log: Logger
+  /** deadlines of the session machine (defaults in exec/session/seller-machine.ts) */
+  machine?: SellerMachineConfig
 }
 
+/**
+ * Drives the seller's session machine: feeds it contracts, ledger opens, request activity,
+ * closes and the time, and carries out its effects (capacity, admission, settles). It holds
+ * no session state of its own beyond the contracts' data and the requests waiting on them.
+ */
 export class SellerDesk {
-  /** two-signed contracts whose buyer has not published its open yet, by contract id hex */
+  private readonly table: SellerSessionTable
+  /** the contract of every live session, by contract id hex (its data; its state is in the table) */
   private readonly contracts = new Map<string, Contract>()
-  /** open record id per active contract, for the settle */
-  private readonly openIds = new Map<string, string>()
   private readonly waiters = new Map<string, Waiter[]>()
   /** opens naming this seller that arrived before their contract's event (bounded) */
   private readonly earlyOpens = new Map<string, ParsedRecord>()
+  /** settles under way, awaited on stop */
+  private readonly settling = new Set<Promise<void>>()
   private readonly myKey: string
-  private sweep?: ReturnType<typeof setInterval>
+  private ticker?: ReturnType<typeof setInterval>
   settled = 0
 
   constructor (private readonly c: SellerDeskComponents, myPublicKey: Uint8Array) {
     this.myKey = Buffer.from(myPublicKey).toString('hex')
+    this.table = new SellerSessionTable(c.machine)
+    c.sessions.observe((contractId, a) => { this.onActivity(contractId, a) })
   }
 
   start (): void {
-    this.sweep = setInterval(() => { void this.settleExpired() }, EXPIRY_SWEEP_MS)
-    this.sweep.unref?.()
+    if (this.ticker != null) return
+    this.ticker = setInterval(() => { this.tick() }, SESSION_TICK_MS)
+    this.ticker.unref?.()
   }
 
   async stop (): Promise<void> {
-    if (this.sweep != null) clearInterval(this.sweep)
-    for (const ws of this.waiters.values()) for (const w of ws) w.reject(new UnknownContractError('seller stopping'))
-    this.waiters.clear()
+    if (this.ticker != null) clearInterval(this.ticker)
+    this.ticker = undefined
     // settle what is open with what was vouchered, so nothing earned is lost on restart
-    for (const hex of [...this.openIds.keys()]) {
-      const closed = this.c.sessions.closeSession(Buffer.from(hex, 'hex'))
-      if (closed != null) await this.settle(closed)
-    }
+    for (const hex of this.table.ids()) this.feed(hex, { type: 'stop' })
+    await Promise.allSettled([...this.settling])
+    this.c.sessions.observe(undefined)
   }
 
   /** a contract this node countersigned as seller */
   onContract (contract: Contract): void {
     const hex = Buffer.from(contract.contractId).toString('hex')
+    const secondPeer = this.c.seenElsewhere != null ? contract.secondPeerAboveUc ?? 0n : 0n
+    if (!this.table.contracted({
+      contractId: hex,
+      buyer: Buffer.from(contract.buyer).toString('hex'),
+      modelId: contract.modelId,
+      maxSpendUc: contract.maxSpendUc,
+      expiresAtMs: Number(contract.expiresAtMs),
+      secondPeerAboveUc: secondPeer
+    })) return
     this.contracts.set(hex, contract)
     const early = this.earlyOpens.get(hex)
     if (early != null) {
@@ -103,58 +121,13 @@ export class SellerDesk {
   onAccepted (records: ParsedRecord[]): void {
     for (const r of records) {
       if (r.kind.type !== 'open' || r.kind.seller !== this.myKey) continue
-      const contract = this.contracts.get(r.kind.contractId)
-      if (contract == null) {
-        if (!this.openIds.has(r.kind.contractId)) {
-          if (this.earlyOpens.size >= MAX_EARLY_OPENS) this.earlyOpens.delete(this.earlyOpens.keys().next().value as string)
-          this.earlyOpens.set(r.kind.contractId, r)
-        }
+      const hex = r.kind.contractId
+      if (!this.table.has(hex)) {
+        if (this.earlyOpens.size >= MAX_EARLY_OPENS) this.earlyOpens.delete(this.earlyOpens.keys().next().value as string)
+        this.earlyOpens.set(hex, r)
         continue
       }
-      if (Buffer.from(contract.buyer).toString('hex') !== r.from || r.kind.maxSpendUc !== contract.maxSpendUc) {
-        this.c.log('open %s does not match contract %s: ignored', r.id.slice(0, 12), r.kind.contractId.slice(0, 12))
-        continue
-      }
-      this.contracts.delete(r.kind.contractId)
-      this.openIds.set(r.kind.contractId, r.id)
-      if (this.c.secondPeerAboveUc != null && r.kind.maxSpendUc > this.c.secondPeerAboveUc && this.c.seenElsewhere != null) {
-        void this.confirmThenActivate(r.kind.contractId, r.id, contract)
-      } else {
-        this.activate(r.kind.contractId, contract)
-      }
-    }
-  }
-
-  private activate (hex: string, contract: Contract): void {
-    this.c.sessions.add(termsOf(contract))
-    for (const w of this.waiters.get(hex) ?? []) w.resolve()
-    this.waiters.delete(hex)
-  }
-
-  /** a large session: wait until a second peer holds the open (until the contract expires) */
-  private async confirmThenActivate (hex: string, openId: string, contract: Contract): Promise<void> {
-    const deadline = Math.min(Number(contract.expiresAtMs), this.c.now() + CONFIRM_FOR_MS)
-    while (this.c.now() < deadline && this.openIds.get(hex) === openId) {
-      try {
-        if (await this.c.seenElsewhere!(openId, contract.buyer, AbortSignal.timeout(CONFIRM_EVERY_MS * 4))) {
-          this.activate(hex, contract)
-          return
-        }
-      } catch (err: any) {
-        this.c.log('confirming open %s: %s', openId.slice(0, 12), err?.message)
-      }
-      await new Promise(resolve => { const t = setTimeout(resolve, CONFIRM_EVERY_MS); t.unref?.() })
-    }
-    if (this.openIds.get(hex) !== openId) return
-    // never served: release the buyer's lock with an empty settle
-    this.c.log('open %s was not seen by a second peer: session not served, lock released', openId.slice(0, 12))
-    this.openIds.delete(hex)
-    this.c.negotiator.releaseSession(contract.contractId)
-    try {
-      await this.c.ledger.settleSession({ openId })
-      this.settled++
-    } catch (err: any) {
-      this.c.log.error('releasing open %s failed: %s', openId.slice(0, 12), err?.message)
+      this.feed(hex, { type: 'open', openId: r.id, buyer: r.from, maxSpendUc: r.kind.maxSpendUc })
     }
   }
 
@@ -162,7 +135,8 @@ export class SellerDesk {
   async awaitSession (contractId: Uint8Array, signal: AbortSignal): Promise<void> {
     const hex = Buffer.from(contractId).toString('hex')
     if (this.c.sessions.get(contractId) != null) return
-    if (!this.contracts.has(hex) && !this.openIds.has(hex)) throw new UnknownContractError(`no contract ${hex.slice(0, 16)} negotiated with this seller`)
+    const phase = this.table.get(hex)?.phase
+    if (phase !== 'contracted' && phase !== 'confirming') throw new UnknownContractError(`no contract ${hex.slice(0, 16)} negotiated with this seller`)
     await new Promise<void>((resolve, reject) => {
       const list = this.waiters.get(hex) ?? []
       const w: Waiter = {
@@ -177,16 +151,114 @@ export class SellerDesk {
       list.push(w)
       this.waiters.set(hex, list)
       const contract = this.contracts.get(hex)
-      if (contract != null && this.c.pullChain != null) void this.pullUntilActive(hex, contract, signal)
+      if (phase === 'contracted' && contract != null && this.c.pullChain != null) void this.pullUntilOpened(hex, contract, signal)
     })
   }
 
-  private async pullUntilActive (hex: string, contract: Contract, signal: AbortSignal): Promise<void> {
+  /** the buyer closed the session */
+  onClosed (closed: ClosedSession): void {
+    this.feed(Buffer.from(closed.terms.contractId).toString('hex'), { type: 'buyer-closed' })
+  }
+
+  /** tell every session the time; the timer calls this, a test or simulator may too */
+  tick (): void {
+    for (const r of this.table.tick(this.c.now())) this.run(r.contractId, r.effects)
+  }
+
+  /** sessions whose open arrived and that are not closing yet */
+  activeSessions (): number {
+    return this.table.count('confirming') + this.table.count('serving')
+  }
+
+  private onActivity (contractId: Uint8Array, a: SessionActivity): void {
+    const e: SellerEvent = a.type === 'voucher'
+      ? { type: 'voucher', voucher: { nonce: a.voucher.nonce, amountUc: a.voucher.amountUc, bytes: a.voucher.bytes } }
+      : a
+    this.feed(Buffer.from(contractId).toString('hex'), e)
+  }
+
+  private feed (hex: string, e: SellerEvent): void {
+    const r = this.table.apply(hex, e, this.c.now())
+    if (r != null) this.run(hex, r.effects)
+  }
+
+  private run (hex: string, effects: SellerEffect[]): void {
+    const contract = this.contracts.get(hex)
+    if (contract == null) return
+    // an ended session's data goes with it, whatever its last effects
+    if (!this.table.has(hex)) this.contracts.delete(hex)
+    for (const e of effects) {
+      switch (e.type) {
+        case 'release-reservation':
+          this.c.negotiator.releaseSession(contract.contractId)
+          break
+        case 'admit':
+          this.c.sessions.add(termsOf(contract))
+          for (const w of this.waiters.get(hex) ?? []) w.resolve()
+          this.waiters.delete(hex)
+          break
+        case 'confirm-open':
+          void this.confirm(hex, e.openId, contract)
+          break
+        case 'fail-waiters':
+          for (const w of this.waiters.get(hex) ?? []) w.reject(new UnknownContractError(e.reason))
+          this.waiters.delete(hex)
+          break
+        case 'stop-requests':
+          this.c.sessions.closeSession(contract.contractId)
+          break
+        case 'publish-settle': {
+          if (e.voucher == null) this.c.log('settling open %s empty (nothing was served)', e.openId.slice(0, 12))
+          const p = this.settle(hex, e.openId, e.voucher?.bytes)
+          this.settling.add(p)
+          void p.finally(() => this.settling.delete(p))
+          break
+        }
+        case 'forget':
+          this.c.sessions.remove(contract.contractId)
+          break
+        case 'ignored-open':
+          this.c.log('open %s does not match contract %s: %s', e.openId.slice(0, 12), hex.slice(0, 12), e.why)
+          break
+      }
+    }
+  }
+
+  private async settle (hex: string, openId: string, voucherBytes: Uint8Array | undefined): Promise<void> {
+    try {
+      await this.c.ledger.settleSession({ openId, voucherBytes })
+      this.settled++
+      this.feed(hex, { type: 'settle-done' })
+    } catch (err: any) {
+      this.c.log.error('settling contract %s failed: %s', hex.slice(0, 12), err?.message)
+      this.feed(hex, { type: 'settle-failed', message: String(err?.message ?? err) })
+    }
+  }
+
+  /** a large session: ask other peers for the open until the machine confirms it or gives up */
+  private async confirm (hex: string, openId: string, contract: Contract): Promise<void> {
+    while (this.table.get(hex)?.phase === 'confirming') {
+      try {
+        if (await this.c.seenElsewhere!(openId, contract.buyer, AbortSignal.timeout(CONFIRM_EVERY_MS * 4))) {
+          this.feed(hex, { type: 'open-confirmed' })
+          return
+        }
+      } catch (err: any) {
+        this.c.log('confirming open %s: %s', openId.slice(0, 12), err?.message)
+      }
+      await sleep(CONFIRM_EVERY_MS)
+      // the confirmation deadline is finer than the shared tick
+      this.feed(hex, { type: 'tick' })
+    }
+  }
+
+  private async pullUntilOpened (hex: string, contract: Contract, signal: AbortSignal): Promise<void> {
     let delay = PULL_AFTER_MS
-    while (!signal.aborted && this.contracts.has(hex)) {
-      await new Promise(resolve => { const t = setTimeout(resolve, delay); t.unref?.() })
+    const waiting = (): boolean => !signal.aborted && this.table.get(hex)?.phase === 'contracted'
+    while (waiting()) {
+      await sleep(delay)
       delay = PULL_EVERY_MS
-      if (signal.aborted || !this.contracts.has(hex)) return
+      if (!waiting()) return
       const buyerHex = Buffer.from(contract.buyer).toString('hex')
       const fromSeq = BigInt(this.c.ledger.ledger.history(buyerHex).length) + 1n
       try {
@@ -196,41 +268,10 @@ export class SellerDesk {
       }
     }
   }
+}
 
-  /** the buyer closed the session */
-  onClosed (closed: ClosedSession): void {
-    void this.settle(closed)
-  }
-
-  private async settleExpired (): Promise<void> {
-    for (const closed of this.c.sessions.expire()) await this.settle(closed)
-    const now = this.c.now()
-    for (const [hex, contract] of this.contracts) {
-      if (Number(contract.expiresAtMs) <= now) {
-        this.contracts.delete(hex)
-        this.c.negotiator.releaseSession(contract.contractId)
-      }
-    }
-  }
-
-  private async settle (closed: ClosedSession): Promise<void> {
-    const hex = Buffer.from(closed.terms.contractId).toString('hex')
-    const openId = this.openIds.get(hex)
-    this.openIds.delete(hex)
-    this.c.negotiator.releaseSession(closed.terms.contractId)
-    this.c.sessions.remove(closed.terms.contractId)
-    if (openId == null) return
-    try {
-      await this.c.ledger.settleSession({ openId, voucherBytes: closed.highestVoucher?.bytes })
-      this.settled++
-    } catch (err: any) {
-      this.c.log.error('settling contract %s failed: %s', hex.slice(0, 12), err?.message)
-    }
-  }
-
-  activeSessions (): number {
-    return this.openIds.size
-  }
+async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => { const t = setTimeout(resolve, ms); t.unref?.() })
 }
 
 export function termsOf (contract: Contract): SessionTerms {

@@ -1,7 +1,9 @@
 /**
  * Session registries for both ends of /tally/infer. The seller's keeps the terms, what it has
- * billed so far and the highest voucher per contract (what it settles with); the buyer's keeps
- * what it has signed. Time comes from an injected clock; no I/O.
+ * billed so far and the highest voucher per contract (to check the next one against) and tells
+ * an observer when a request begins or ends and when a voucher is accepted: the seller's session
+ * machine (exec/session/seller-machine.ts) decides expiry and settles. The buyer's keeps what it
+ * has signed. Time comes from an injected clock; no I/O.
  */
 import type { Ed25519Path } from '../../identity/ed25519.js'
 import { checkVoucher, openVoucher, type SignedVoucher } from '../voucher.js'
@@ -43,6 +45,14 @@ export interface UnpaidWork {
   maxOutputTokens: bigint
 }
 
+/** what a seller's session observer hears */
+export type SessionActivity =
+  | { type: 'request-began' }
+  | { type: 'request-ended' }
+  | { type: 'voucher', voucher: SignedVoucher }
+
+export type SessionObserver = (contractId: Uint8Array, activity: SessionActivity) => void
+
 export interface ClosedSession {
   terms: SessionTerms
   highestVoucher?: SignedVoucher
@@ -70,11 +80,17 @@ export class SellerSessions {
   private readonly net: Uint8Array
   private readonly now: Clock
   private readonly path?: Ed25519Path
+  private observer?: SessionObserver
 
   constructor (init: SellerSessionsInit) {
     this.net = init.net
     this.now = init.now
     this.path = init.path
+  }
+
+  /** the one observer of request and voucher activity (the seller's desk) */
+  observe (observer: SessionObserver | undefined): void {
+    this.observer = observer
   }
 
   /** register a session from its contract's terms (idempotent for the same contract) */
@@ -99,11 +115,14 @@ export class SellerSessions {
     const session = s as SellerSession
     if (remotePublicKey == null || !bytesEqual(remotePublicKey, session.terms.buyer)) throw new WrongBuyerError('the stream\'s remote peer is not the contract\'s buyer')
     session.busy = true
+    this.observer?.(session.terms.contractId, { type: 'request-began' })
     return session
   }
 
   endRequest (session: SellerSession): void {
+    if (!session.busy) return
     session.busy = false
+    this.observer?.(session.terms.contractId, { type: 'request-ended' })
   }
 
   /** Open and check a voucher against the session and its highest voucher; on success it becomes the highest. */
@@ -113,6 +132,7 @@ export class SellerSessions {
     const v = openVoucher(bytes, this.net, this.path)
     checkVoucher(v, s.terms, s.highest)
     s.highest = v
+    this.observer?.(s.terms.contractId, { type: 'voucher', voucher: v })
     return v
   }
 
@@ -131,19 +151,6 @@ export class SellerSessions {
   /** Forget a closed session once it is settled. */
   remove (contractId: Uint8Array): void {
     this.sessions.delete(contractKey(contractId))
-  }
-
-  /** Close every idle session past its expiry; returns them for settlement. */
-  expire (): ClosedSession[] {
-    const now = this.now()
-    const out: ClosedSession[] = []
-    for (const s of this.sessions.values()) {
-      if (!s.closed && !s.busy && now >= s.terms.expiresAtMs) {
-        s.closed = true
-        out.push({ terms: s.terms, highestVoucher: s.highest })
-      }
-    }
-    return out
   }
 
   list (): SellerSession[] {
