@@ -26,6 +26,8 @@ export interface SellerContract {
   modelId: string
   maxSpendUc: bigint
   expiresAtMs: number
+  /** the quote's term: a lock above this is served only once a second peer holds the open (0 = never asked) */
+  secondPeerAboveUc: bigint
 }
 
 /** a voucher the seller accepted: `bytes` is what the settle carries */
@@ -82,8 +84,6 @@ export type SellerEffect =
   | { type: 'ignored-open', openId: string, why: string }
 
 export interface SellerMachineConfig {
-  /** sessions locking more than this are served only once a second peer holds the open */
-  secondPeerAboveUc?: bigint
   confirmForMs?: number
   drainMs?: number
   settleReportMs?: number
@@ -122,7 +122,7 @@ export function sellerStep (s: SellerState, e: SellerEvent, nowMs: number, cfg: 
         if (e.buyer !== c.buyer || e.maxSpendUc !== c.maxSpendUc) {
           return { state: s, effects: [{ type: 'ignored-open', openId: e.openId, why: 'its buyer or amount differs from the contract' }] }
         }
-        if (cfg.secondPeerAboveUc != null && e.maxSpendUc > cfg.secondPeerAboveUc) {
+        if (c.secondPeerAboveUc > 0n && e.maxSpendUc > c.secondPeerAboveUc) {
           const confirmUntilMs = Math.min(c.expiresAtMs, nowMs + (cfg.confirmForMs ?? DEFAULT_CONFIRM_FOR_MS))
           return { state: { phase: 'confirming', contract: c, openId: e.openId, confirmUntilMs }, effects: [{ type: 'confirm-open', openId: e.openId }] }
         }

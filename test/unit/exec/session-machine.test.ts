@@ -11,7 +11,7 @@ import {
 
 const FAR = 1e13
 
-const contract: SellerContract = { contractId: 'c1', buyer: 'b1', modelId: 'm', maxSpendUc: 1_000_000n, expiresAtMs: 60_000 }
+const contract: SellerContract = { contractId: 'c1', buyer: 'b1', modelId: 'm', maxSpendUc: 1_000_000n, expiresAtMs: 60_000, secondPeerAboveUc: 0n }
 
 const voucher = (nonce: bigint, amountUc: bigint): HeldVoucher => ({ nonce, amountUc, bytes: new Uint8Array([Number(nonce % 256n)]) })
 
@@ -28,8 +28,9 @@ const sellerEvent: fc.Arbitrary<SellerEvent> = fc.oneof(
   fc.constant({ type: 'stop' as const })
 )
 
+const sellerContract: fc.Arbitrary<SellerContract> = fc.constantFrom(0n, 500_000n, 2_000_000n).map(secondPeerAboveUc => ({ ...contract, secondPeerAboveUc }))
+
 const sellerConfig: fc.Arbitrary<SellerMachineConfig> = fc.record({
-  secondPeerAboveUc: fc.option(fc.constantFrom(0n, 2_000_000n), { nil: undefined }),
   confirmForMs: fc.integer({ min: 1, max: 100_000 }),
   drainMs: fc.integer({ min: 0, max: 100_000 }),
   settleReportMs: fc.integer({ min: 1, max: 100_000 })
@@ -38,8 +39,8 @@ const sellerConfig: fc.Arbitrary<SellerMachineConfig> = fc.record({
 /** a run: events at increasing times, then time ticked far ahead until the session ends */
 interface SellerRun { states: SellerState[], effects: SellerEffect[][], settleOracle: Array<bigint | undefined> }
 
-function runSeller (events: Array<[SellerEvent, number]>, cfg: SellerMachineConfig): SellerRun {
-  let s = sellerContracted(contract)
+function runSeller (events: Array<[SellerEvent, number]>, cfg: SellerMachineConfig, c: SellerContract): SellerRun {
+  let s = sellerContracted(c)
   let now = 0
   let highest: bigint | undefined
   const run: SellerRun = { states: [s], effects: [], settleOracle: [] }
@@ -64,23 +65,23 @@ const sellerEvents = fc.array(fc.tuple(sellerEvent, fc.integer({ min: 0, max: 20
 
 describe('seller session machine: properties', () => {
   it('every live state has a deadline, and ticking time far enough always ends the session', () => {
-    fc.assert(fc.property(sellerEvents, sellerConfig, (events, cfg) => {
-      const run = runSeller(events, cfg)
+    fc.assert(fc.property(sellerEvents, sellerConfig, sellerContract, (events, cfg, c) => {
+      const run = runSeller(events, cfg, c)
       for (const s of run.states) if (!isSellerTerminal(s)) expect(sellerDeadline(s, cfg)).toBeTypeOf('number')
       expect(isSellerTerminal(run.states[run.states.length - 1])).toBe(true)
     }), { numRuns: 500 })
   })
 
   it('the reservation taken with the contract is released exactly once on every path', () => {
-    fc.assert(fc.property(sellerEvents, sellerConfig, (events, cfg) => {
-      const all = runSeller(events, cfg).effects.flat()
+    fc.assert(fc.property(sellerEvents, sellerConfig, sellerContract, (events, cfg, c) => {
+      const all = runSeller(events, cfg, c).effects.flat()
       expect(all.filter(e => e.type === 'release-reservation')).toHaveLength(1)
     }), { numRuns: 500 })
   })
 
   it('settle is published at most once, and only with the highest voucher taken', () => {
-    fc.assert(fc.property(sellerEvents, sellerConfig, (events, cfg) => {
-      const run = runSeller(events, cfg)
+    fc.assert(fc.property(sellerEvents, sellerConfig, sellerContract, (events, cfg, c) => {
+      const run = runSeller(events, cfg, c)
       let settles = 0
       run.effects.forEach((effects, i) => {
         for (const e of effects) {
@@ -96,8 +97,8 @@ describe('seller session machine: properties', () => {
   })
 
   it('no effect and no change after a terminal state', () => {
-    fc.assert(fc.property(sellerEvents, sellerConfig, fc.array(sellerEvent, { maxLength: 10 }), (events, cfg, after) => {
-      const run = runSeller(events, cfg)
+    fc.assert(fc.property(sellerEvents, sellerConfig, sellerContract, fc.array(sellerEvent, { maxLength: 10 }), (events, cfg, c, after) => {
+      const run = runSeller(events, cfg, c)
       const end = run.states[run.states.length - 1]
       for (const e of after) {
         const r = sellerStep(end, e, FAR * 10, cfg)
@@ -139,8 +140,8 @@ describe('seller session machine: paths', () => {
   })
 
   it('a large open waits for a second peer; unconfirmed by the deadline it is settled empty', () => {
-    const cfg = { secondPeerAboveUc: 500_000n, confirmForMs: 1_000 }
-    let r = sellerStep(sellerContracted(contract), { type: 'open', openId: 'o1', buyer: 'b1', maxSpendUc: 1_000_000n }, 100, cfg)
+    const cfg = { confirmForMs: 1_000 }
+    let r = sellerStep(sellerContracted({ ...contract, secondPeerAboveUc: 500_000n }), { type: 'open', openId: 'o1', buyer: 'b1', maxSpendUc: 1_000_000n }, 100, cfg)
     expect(r.state).toMatchObject({ phase: 'confirming', confirmUntilMs: 1_100 })
     expect(r.effects).toEqual([{ type: 'confirm-open', openId: 'o1' }])
     expect(sellerStep(r.state, { type: 'open-confirmed' }, 500, cfg).effects).toEqual([{ type: 'admit' }])
