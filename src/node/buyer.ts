@@ -70,15 +70,14 @@ export interface BuyerRouterComponents {
   log: Logger
 }
 
-interface BuyerSession {
+/** a session as the router uses it; what it has signed lives in the infer buyer's session record (exec/infer/sessions.ts) */
+interface RoutedSession {
   key: string
   offer: RoutableMarketOffer
   contract: Contract
   terms: SessionTerms
   peer: PeerId
   openId: string
-  /** the session's cumulative amount after the last request */
-  spentUc: bigint
   busy: boolean
   closed: boolean
   /** when the last request on it ended (or it opened) */
@@ -107,7 +106,7 @@ class SellerBusyError extends TallyError {
 }
 
 export class BuyerRouter {
-  private readonly sessions = new Map<string, BuyerSession[]>()
+  private readonly sessions = new Map<string, RoutedSession[]>()
   private readonly lockUc: bigint
   private readonly ttlMs: number
   private readonly firstTokenTimeoutMs?: number
@@ -220,18 +219,19 @@ export class BuyerRouter {
 
   private async attempt (o: RoutableMarketOffer, request: ChatRequest, constraints: RouteConstraints, opts: { signal?: AbortSignal }, onDelta?: (text: string) => void): Promise<Omit<RoutedResult, 'attempts'>> {
     let delivered = false
-    let session: BuyerSession | undefined
+    let session: RoutedSession | undefined
     let outBefore = 0n
+    let spentBefore = 0n
     const startedAt = this.c.now()
     try {
       session = await this.session(o, request, opts.signal)
       outBefore = this.c.infer.lastVoucher(session.contract.contractId)?.outputTokens ?? 0n
+      spentBefore = this.spentUc(session)
       const r: InferResult = await this.c.infer.infer(session.peer, session.terms, request, {
         signal: opts.signal,
         firstTokenTimeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs,
         onChunk: (text) => { delivered = true; onDelta?.(text) }
       })
-      session.spentUc = r.finalVoucher.amountUc
       if (r.stopReason === 'budget') this.retire(session)
       this.c.quality.success(o.seller, r.ttftMs, r.tokensPerSec)
       this.book(constraints.tag, o, r.usage.inputTokens, r.usage.outputTokens, r.meter.amountUc, startedAt)
@@ -255,10 +255,9 @@ export class BuyerRouter {
     } catch (err) {
       if (session != null) {
         const last = this.c.infer.lastVoucher(session.contract.contractId)
-        const paid = (last?.amountUc ?? session.spentUc) - session.spentUc
+        const paid = (last?.amountUc ?? 0n) - spentBefore
         // what the failed request was paid for stays in the books: the seller will settle it
         if (paid > 0n) this.book(constraints.tag, o, 0, Number((last?.outputTokens ?? outBefore) - outBefore), paid, startedAt)
-        if (last != null) session.spentUc = last.amountUc
         // a session whose request broke is not reused (its seller may be in a bad state);
         // one that was only busy stays
         if (failurePolicy(err) !== 'skip') this.retire(session)
@@ -293,7 +292,7 @@ export class BuyerRouter {
   }
 
   /** an idle, unexpired session with this seller that can afford the request, or a new one */
-  private async session (o: RoutableMarketOffer, request: ChatRequest, signal?: AbortSignal): Promise<BuyerSession> {
+  private async session (o: RoutableMarketOffer, request: ChatRequest, signal?: AbortSignal): Promise<RoutedSession> {
     const key = `${o.seller}|${o.modelId}`
     const estimate = amountUc(BigInt(estimateInputTokens(request)), BigInt(request.maxTokens ?? DEFAULT_MAX_TOKENS_ESTIMATE), o.priceInPerMTokUc, o.priceOutPerMTokUc)
     const now = this.c.now()
@@ -304,7 +303,7 @@ export class BuyerRouter {
         this.retire(s)
         continue
       }
-      if (s.contract.maxSpendUc - s.spentUc < estimate) {
+      if (s.contract.maxSpendUc - this.spentUc(s) < estimate) {
         this.retire(s)
         continue
       }
@@ -320,11 +319,11 @@ export class BuyerRouter {
   }
 
   /** sessions with sellers of this model that are open and unexpired */
-  private liveSessions (model: string, now: number): BuyerSession[] {
+  private liveSessions (model: string, now: number): RoutedSession[] {
     return [...this.sessions.values()].flat().filter(s => !s.closed && s.offer.modelId === model && Number(s.contract.expiresAtMs) - SESSION_EXPIRY_MARGIN_MS > now)
   }
 
-  private async open (o: RoutableMarketOffer, estimate: bigint, signal?: AbortSignal): Promise<BuyerSession> {
+  private async open (o: RoutableMarketOffer, estimate: bigint, signal?: AbortSignal): Promise<RoutedSession> {
     const cap = this.c.maxSessionLockUc
     let lock = this.lockUc > estimate ? this.lockUc : estimate
     if (lock > cap) lock = cap
@@ -349,11 +348,16 @@ export class BuyerRouter {
     const open = await this.c.ledger.openSession({ seller: contract.seller, contractId: contract.contractId, maxSpendUc: contract.maxSpendUc })
     const terms = termsOf(contract)
     this.c.log('opened session %s with %s, lock %s µc', open.id.slice(0, 12), o.seller, contract.maxSpendUc)
-    return { key: `${o.seller}|${o.modelId}`, offer: o, contract, terms, peer, openId: open.id, spentUc: 0n, busy: false, closed: false, lastUsedAt: this.c.now() }
+    return { key: `${o.seller}|${o.modelId}`, offer: o, contract, terms, peer, openId: open.id, busy: false, closed: false, lastUsedAt: this.c.now() }
+  }
+
+  /** what this buyer has signed on a session: its infer session record is the one source */
+  private spentUc (s: RoutedSession): bigint {
+    return this.c.infer.lastVoucher(s.contract.contractId)?.amountUc ?? 0n
   }
 
   /** stop using a session and ask its seller to settle it (in the background) */
-  private retire (s: BuyerSession): void {
+  private retire (s: RoutedSession): void {
     if (s.closed) return
     s.closed = true
     void this.c.infer.closeSession(s.peer, s.contract.contractId).catch(err => {
