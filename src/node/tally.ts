@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import type { Message } from '@libp2p/gossipsub'
 import { defaultLogger } from '@libp2p/logger'
-import type { ComponentLogger, Logger } from '@libp2p/interface'
+import type { ComponentLogger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createBaseNode, type BaseNode, type BaseNodeInit } from './node.js'
 import type { TallyConfig } from './config.js'
@@ -32,7 +32,7 @@ import { recordGossip, type RecordGossip, type RecordGossipInit } from '../ledge
 import { ledgerSync, type LedgerSync, type LedgerSyncInit } from '../ledger/sync/service.js'
 import { market, type MarketInit, type MarketService } from '../market/service.js'
 import { OrderBook } from '../market/order-book.js'
-import { bookSync, type BookSync } from '../market/book-sync.js'
+import { bookSync } from '../market/book-sync.js'
 import { marketGossipsubOptions, marketTopicScoreParams } from '../market/gossip-options.js'
 import { pricePerBptForDisplay, type OfferTerms } from '../market/offer.js'
 import { QualityTracker } from '../market/router.js'
@@ -46,6 +46,7 @@ import type { MeterRecord } from '../exec/metering.js'
 import type { Backend, ChatRequest } from '../exec/backend.js'
 import { CostBook, type ReportBy, type ReportRow } from './costs.js'
 import { BuyerRouter, type BuyerRouterInit, type InferCallOptions } from './buyer.js'
+import { peerJoinSync } from './peer-join-sync.js'
 import { SellerDesk } from './seller.js'
 
 /** What a seller offers one backend at. */
@@ -132,10 +133,6 @@ export const DEFAULT_SECOND_PEER_ABOVE_UC = 2_000_000n
  */
 const DEFAULT_INBOUND_STREAMS = 32
 
-/** a peer that rejoins within this long is not reconciled with again on joining */
-const RESYNC_PEER_AFTER_MS = 10_000
-/** peers remembered for RESYNC_PEER_AFTER_MS; the memory is dropped past this many */
-const MAX_RESYNC_PEERS = 10_000
 /** the buyer's sessions get this long to be closed (sellers settle them) when the node stops */
 const CLOSE_SESSIONS_ON_STOP_MS = 2_000
 /** the other peers a seller asks whether they hold a buyer's open (second-peer rule) */
@@ -150,37 +147,6 @@ function sha256 (b: Uint8Array): Uint8Array {
 /** a service from two functions, for the parts that are a step rather than an object */
 function step (start: () => void | Promise<void>, stop: () => void | Promise<void> = () => {}): TallyService {
   return { start, stop }
-}
-
-/**
- * A neighbour joined a topic: fetch the offers it holds, and reconcile ledgers with it (a late
- * joiner catches up at once instead of at the next periodic pull), at most once per
- * RESYNC_PEER_AFTER_MS (10 s) per peer.
- */
-class PeerJoinSync implements TallyService {
-  /** when each peer was last reconciled with on joining */
-  private readonly syncedWith = new Map<string, number>()
-
-  private readonly log: Logger
-
-  constructor (private readonly c: { base: BaseNode, book: BookSync, sync: LedgerSync, clock: Clock, logger: ComponentLogger }) {
-    this.log = c.logger.forComponent('tally:node')
-  }
-
-  start (): void { this.c.base.on('gossip-peer', this.onGossipPeer) }
-  stop (): void { this.c.base.off('gossip-peer', this.onGossipPeer) }
-
-  private readonly onGossipPeer = ({ peerId, topic }: { peerId: string, topic: string }): void => {
-    if (topic === this.c.base.topics.offers) {
-      void this.c.book.askOnce(peerIdFromString(peerId)).catch((err: Error) => { this.log('book sync with %s: %s', peerId, err.message) })
-    } else if (topic === this.c.base.topics.records) {
-      const now = this.c.clock.now()
-      if ((this.syncedWith.get(peerId) ?? -Infinity) + RESYNC_PEER_AFTER_MS > now) return
-      if (this.syncedWith.size > MAX_RESYNC_PEERS) this.syncedWith.clear()
-      this.syncedWith.set(peerId, now)
-      void this.c.sync.syncWith(peerIdFromString(peerId)).catch((err: Error) => { this.log('ledger sync with %s: %s', peerId, err.message) })
-    }
-  }
 }
 
 /** the parts a selling node adds */
@@ -262,7 +228,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     const sell = init.sell
     if (sell != null) s.add('backend', step(() => {}, async () => { await sell.backend.close() }))
     s.add('book-sync', books)
-    s.add('peer-join-sync', new PeerJoinSync({ base, book: books, sync, clock, logger }))
+    s.add('peer-join-sync', peerJoinSync()({ base, book: books, sync, clock, logger }))
     s.add('market', this.marketSvc)
     s.add('negotiator', this.negotiatorSvc)
     s.add('infer-buyer', this.inferBuyerSvc)
