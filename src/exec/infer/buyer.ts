@@ -146,7 +146,7 @@ export class InferBuyer {
    */
   async infer (peer: PeerId, terms: SessionTerms, request: ChatRequest, opts: InferOptions = {}): Promise<InferResult> {
     checkChatRequest(request)
-    const { sessions, signer, net } = this.components
+    const { sessions, signer } = this.components
     if (!bytesEqual(signer.publicKey, terms.buyer)) throw new WrongBuyerError('this node\'s key is not the contract\'s buyer')
     const sellerKey = peer.publicKey?.raw
     if (sellerKey == null || !bytesEqual(sellerKey, terms.seller)) throw new WrongSellerError('the peer is not the contract\'s seller')
