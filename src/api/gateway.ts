@@ -7,7 +7,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { HttpApiError, badRequest, toHttpError } from './errors.js'
-import { chunkBody, completionBody, finalChunks, parseChatRequest } from './openai.js'
+import { chunkBody, completionBody, finalChunks, parseChatRequest, type ParsedChatRequest } from './openai.js'
+import { modelsBody, parsePayBody, parseReportQuery, wantsAllBalances, type Query } from './tally-requests.js'
 import { dashboardHtml } from './dashboard.js'
 import type { ChatRequest } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
@@ -76,49 +77,55 @@ function send (reply: FastifyReply, status: number, body: unknown): FastifyReply
   return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(body, jsonReplacer))
 }
 
-export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {}): Promise<Gateway> {
-  const host = init.host ?? '127.0.0.1'
-  const port = init.port ?? 8080
-  if (!isLoopback(host) && (init.token == null || init.token.length < 16)) {
-    throw new GatewayConfigError(`gateway bound to ${host} needs a bearer token of at least 16 chars (loopback needs none)`)
+/** the gateway's own metrics; /metrics serves them with the process's */
+class GatewayMetrics {
+  readonly registry = new Registry()
+  private readonly requests = new Counter({ name: 'tally_gateway_requests_total', help: 'chat requests by outcome', labelNames: ['status'], registers: [this.registry] })
+  private readonly tokens = new Counter({ name: 'tally_gateway_tokens_total', help: 'tokens bought', labelNames: ['direction'], registers: [this.registry] })
+  private readonly spent = new Counter({ name: 'tally_gateway_spent_uc_total', help: 'micro-credits spent through the gateway', registers: [this.registry] })
+  private readonly ttft = new Histogram({ name: 'tally_gateway_ttft_seconds', help: 'time to first token of routed requests', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] })
+
+  /** a completed chat request */
+  completed (r: RoutedResult): void {
+    this.requests.inc({ status: 'ok' })
+    this.tokens.inc({ direction: 'in' }, r.inputTokens)
+    this.tokens.inc({ direction: 'out' }, r.outputTokens)
+    this.spent.inc(Number(r.costUc))
+    this.ttft.observe(r.ttftMs / 1000)
   }
-  const token = init.token != null ? Buffer.from(init.token) : undefined
-  const app = Fastify({ bodyLimit: init.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES, logger: false })
 
-  const registry = new Registry()
-  const requests = new Counter({ name: 'tally_gateway_requests_total', help: 'chat requests by outcome', labelNames: ['status'], registers: [registry] })
-  const tokens = new Counter({ name: 'tally_gateway_tokens_total', help: 'tokens bought', labelNames: ['direction'], registers: [registry] })
-  const spent = new Counter({ name: 'tally_gateway_spent_uc_total', help: 'micro-credits spent through the gateway', registers: [registry] })
-  const ttft = new Histogram({ name: 'tally_gateway_ttft_seconds', help: 'time to first token of routed requests', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })
+  /** a chat request that failed with this HTTP status */
+  failed (status: number): void {
+    this.requests.inc({ status })
+  }
+}
 
+/** every request carries `Authorization: Bearer <token>` (compared in constant time), or gets 401 */
+function requireBearer (app: FastifyInstance, token: Buffer): void {
   app.addHook('onRequest', async (req, reply) => {
-    if (token == null) return
     const auth = req.headers.authorization ?? ''
     const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '')
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       return send(reply, 401, new HttpApiError(401, 'invalid_request_error', 'missing or wrong bearer token', null, 'invalid_api_key').toJSON())
     }
   })
+}
 
+/** every error answers in OpenAI's error shape, with the status its code maps to */
+function answerErrors (app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler((err: any, _req, reply) => {
     // Fastify's own errors: bad JSON, body too large, wrong content type
-    if (err?.statusCode === 413) return send(reply, 413, new HttpApiError(413, 'invalid_request_error', `request body exceeds ${init.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES} bytes`, null, 'body_too_large').toJSON())
+    if (err?.statusCode === 413) return send(reply, 413, new HttpApiError(413, 'invalid_request_error', `request body exceeds ${bodyLimitBytes} bytes`, null, 'body_too_large').toJSON())
     if (err?.statusCode === 400 || err?.statusCode === 415) return send(reply, err.statusCode, badRequest(`malformed request: ${err.message}`).toJSON())
     const e = toHttpError(err)
     return send(reply, e.status, e.toJSON())
   })
   app.setNotFoundHandler((req, reply) => send(reply, 404, new HttpApiError(404, 'invalid_request_error', `no route ${req.method} ${req.url}`, null, 'not_found').toJSON()))
+}
 
-  app.get('/v1/models', async (_req, reply) => {
-    const data = buyer.models().map(m => ({
-      id: m.id,
-      object: 'model',
-      created: 0,
-      owned_by: 'tally-market',
-      tally: { sellers: m.sellers, params: m.params, best_price_in_per_mtok_uc: m.bestPriceInPerMTokUc, best_price_out_per_mtok_uc: m.bestPriceOutPerMTokUc }
-    }))
-    return send(reply, 200, { object: 'list', data })
-  })
+/** the OpenAI-compatible routes: `/v1/models`, `/v1/chat/completions` (whole or streamed) */
+function openAiRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: GatewayMetrics): void {
+  app.get('/v1/models', async (_req, reply) => send(reply, 200, modelsBody(buyer.models())))
 
   app.post('/v1/chat/completions', async (req: FastifyRequest, reply: FastifyReply) => {
     const parsed = parseChatRequest(req.body, req.headers)
@@ -127,102 +134,97 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
     const controller = new AbortController()
     const onClose = (): void => { if (!reply.raw.writableFinished) controller.abort() }
     reply.raw.on('close', onClose)
-
-    if (!parsed.stream) {
-      try {
-        const r = await buyer.infer(parsed.model, parsed.request, parsed.constraints, { signal: controller.signal })
-        record(r, 'ok')
-        return send(reply, 200, completionBody(id, created, r))
-      } catch (err) {
-        requests.inc({ status: toHttpError(err).status })
-        throw err
-      } finally {
-        reply.raw.off('close', onClose)
-      }
-    }
-
-    // Streaming: the status line is sent at the first delta, so a failure before any token
-    // still gets its proper HTTP code; after that, errors travel as an SSE error event.
-    let started = false
-    const start = (): void => {
-      if (started) return
-      started = true
-      reply.hijack()
-      reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
-      write(chunkBody(id, created, parsed.model, { role: 'assistant', content: '' }, null))
-    }
-    const write = (obj: unknown): void => { reply.raw.write(`data: ${JSON.stringify(obj, jsonReplacer)}\n\n`) }
     try {
-      const r = await buyer.infer(parsed.model, parsed.request, parsed.constraints, {
-        signal: controller.signal,
-        onDelta: (text) => { start(); if (text !== '') write(chunkBody(id, created, parsed.model, { content: text }, null)) }
-      })
-      start()
-      for (const c of finalChunks(id, created, r)) write(c)
-      reply.raw.end('data: [DONE]\n\n')
-      record(r, 'ok')
-    } catch (err) {
-      const e = toHttpError(err)
-      requests.inc({ status: e.status })
-      if (!started) throw err
-      write(e.toJSON())
-      reply.raw.end('data: [DONE]\n\n')
+      if (!parsed.stream) {
+        try {
+          const r = await buyer.infer(parsed.model, parsed.request, parsed.constraints, { signal: controller.signal })
+          metrics.completed(r)
+          return send(reply, 200, completionBody(id, created, r))
+        } catch (err) {
+          metrics.failed(toHttpError(err).status)
+          throw err
+        }
+      }
+      await streamCompletion(reply, buyer, metrics, parsed, id, created, controller.signal)
+      return reply
     } finally {
       reply.raw.off('close', onClose)
     }
-    return reply
   })
+}
 
-  function record (r: RoutedResult, status: string): void {
-    requests.inc({ status })
-    tokens.inc({ direction: 'in' }, r.inputTokens)
-    tokens.inc({ direction: 'out' }, r.outputTokens)
-    spent.inc(Number(r.costUc))
-    ttft.observe(r.ttftMs / 1000)
+/**
+ * A streamed completion: the status line is sent at the first delta, so a failure before any
+ * token still gets its proper HTTP code; after that, errors travel as an SSE error event.
+ */
+async function streamCompletion (reply: FastifyReply, buyer: GatewayBuyer, metrics: GatewayMetrics, parsed: ParsedChatRequest, id: string, created: number, signal: AbortSignal): Promise<void> {
+  let started = false
+  const write = (obj: unknown): void => { reply.raw.write(`data: ${JSON.stringify(obj, jsonReplacer)}\n\n`) }
+  const start = (): void => {
+    if (started) return
+    started = true
+    reply.hijack()
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
+    write(chunkBody(id, created, parsed.model, { role: 'assistant', content: '' }, null))
   }
+  try {
+    const r = await buyer.infer(parsed.model, parsed.request, parsed.constraints, {
+      signal,
+      onDelta: (text) => { start(); if (text !== '') write(chunkBody(id, created, parsed.model, { content: text }, null)) }
+    })
+    start()
+    for (const c of finalChunks(id, created, r)) write(c)
+    reply.raw.end('data: [DONE]\n\n')
+    metrics.completed(r)
+  } catch (err) {
+    const e = toHttpError(err)
+    metrics.failed(e.status)
+    if (!started) throw err
+    write(e.toJSON())
+    reply.raw.end('data: [DONE]\n\n')
+  }
+}
 
+/** Tally's JSON routes (`/tally/*`), `/metrics` and the dashboard */
+function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: GatewayMetrics): void {
   app.get('/tally/balance', async (req, reply) => {
-    const q = req.query as Record<string, string | undefined>
-    if (q.all === 'true' || q.all === '1') {
+    const q = req.query as Query
+    if (wantsAllBalances(q)) {
       const all = buyer.balances() as Array<{ balanceUc: bigint }>
       return send(reply, 200, { balances: all, sumUc: all.reduce((s, b) => s + b.balanceUc, 0n) })
     }
     return send(reply, 200, await buyer.balance(q.account))
   })
-  app.get('/tally/offers', async (req, reply) => {
-    const q = req.query as Record<string, string | undefined>
-    return send(reply, 200, await buyer.offers(q.model))
-  })
-  app.get('/tally/report', async (req, reply) => {
-    const q = req.query as Record<string, string | undefined>
-    const by = q.by ?? 'tag'
-    if (!['tag', 'model', 'seller'].includes(by)) throw badRequest('by must be tag, model or seller', 'by')
-    const sinceMs = q.since !== undefined ? Number(q.since) : undefined
-    if (sinceMs !== undefined && !Number.isSafeInteger(sinceMs)) throw badRequest('since must be a unix time in ms', 'since')
-    return send(reply, 200, await buyer.report({ by, sinceMs }))
-  })
+  app.get('/tally/offers', async (req, reply) => send(reply, 200, await buyer.offers((req.query as Query).model)))
+  app.get('/tally/report', async (req, reply) => send(reply, 200, await buyer.report(parseReportQuery(req.query as Query))))
   app.get('/tally/history', async (req, reply) => {
-    const q = req.query as Record<string, string | undefined>
     if (buyer.history == null) throw new HttpApiError(404, 'invalid_request_error', 'history is not available', null, 'not_found')
-    return send(reply, 200, await buyer.history(q.account))
+    return send(reply, 200, await buyer.history((req.query as Query).account))
   })
   app.post('/tally/pay', async (req, reply) => {
-    const b = req.body as Record<string, unknown> | undefined
-    if (b == null || typeof b !== 'object') throw badRequest('body must be a JSON object')
-    if (typeof b.to !== 'string') throw badRequest('to must be an account id', 'to')
-    const amount = typeof b.amount_uc === 'number' && Number.isSafeInteger(b.amount_uc) && b.amount_uc > 0
-      ? BigInt(b.amount_uc)
-      : typeof b.amount_uc === 'string' && /^[1-9][0-9]{0,18}$/.test(b.amount_uc) ? BigInt(b.amount_uc) : undefined
-    if (amount === undefined) throw badRequest('amount_uc must be a positive integer', 'amount_uc')
-    if (b.memo !== undefined && (typeof b.memo !== 'string' || b.memo.length > 256)) throw badRequest('memo must be a string of at most 256 chars', 'memo')
-    if (b.tag !== undefined && (typeof b.tag !== 'string' || b.tag.length > 64)) throw badRequest('tag must be a string of at most 64 chars', 'tag')
-    return send(reply, 200, await buyer.pay(b.to, amount, { memo: b.memo as string | undefined, tag: b.tag as string | undefined }))
+    const p = parsePayBody(req.body)
+    return send(reply, 200, await buyer.pay(p.to, p.amountUc, { memo: p.memo, tag: p.tag }))
   })
   app.get('/metrics', async (_req, reply) => {
-    const merged = Registry.merge([processRegistry(), registry])
+    const merged = Registry.merge([processRegistry(), metrics.registry])
     return reply.header('content-type', merged.contentType).send(await merged.metrics())
   })
   app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(dashboardHtml(buyer.account)))
+}
+
+export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {}): Promise<Gateway> {
+  const host = init.host ?? '127.0.0.1'
+  const port = init.port ?? 8080
+  if (!isLoopback(host) && (init.token == null || init.token.length < 16)) {
+    throw new GatewayConfigError(`gateway bound to ${host} needs a bearer token of at least 16 chars (loopback needs none)`)
+  }
+  const bodyLimitBytes = init.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
+  const app = Fastify({ bodyLimit: bodyLimitBytes, logger: false })
+  const metrics = new GatewayMetrics()
+  if (init.token != null) requireBearer(app, Buffer.from(init.token))
+  answerErrors(app, bodyLimitBytes)
+  openAiRoutes(app, buyer, metrics)
+  tallyRoutes(app, buyer, metrics)
 
   await app.listen({ host, port })
   const addr = app.server.address()
