@@ -353,8 +353,6 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
         }
         return false
       },
-      // the desk's own copy of the rule, until the desk reads it from the contract alone
-      secondPeerAboveUc: sell.secondPeerAboveUc ?? DEFAULT_SECOND_PEER_ABOVE_UC,
       ledger: this.ledger,
       negotiator: this.negotiatorSvc,
       sessions: this.sellerSessions,
