@@ -51,6 +51,8 @@ export interface DemoResult {
 
 /** seller i asks base × (1 + i/2): a spread the router can arbitrage */
 const BASE_PRICE_OUT_UC = 2_000_000n
+/** every node listens on a free local TCP port */
+const LISTEN = ['/ip4/127.0.0.1/tcp/0']
 const PROMPTS = ['Tell me a story about a rabbit.', 'What did Alice see?', 'Write one line about the sea.', 'Describe the garden.', 'Who is the Queen?']
 
 async function waitFor (cond: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -66,32 +68,100 @@ function ledgerView (n: TallyNode): string {
   return JSON.stringify(n.balances().map(b => [b.account, b.balanceUc.toString()]))
 }
 
+/** seller i's price out, µc per 1M tokens (input at half) */
+function demoPriceOutUc (i: number): bigint {
+  return BASE_PRICE_OUT_UC + (BASE_PRICE_OUT_UC * BigInt(i)) / 2n
+}
+
+/** the chat request the demo sends as its i-th (0-based) */
+function demoRequestBody (i: number, model: string, maxTokens: number): unknown {
+  return { model, messages: [{ role: 'user', content: PROMPTS[i % PROMPTS.length] }], max_tokens: maxTokens, temperature: 0.8, seed: i + 1, tally: { tag: 'demo' } }
+}
+
+/** sellers serving the tiny model through the embedded engine, each bootstrapping to the first */
+async function startSellers (root: string, count: number, nodes: TallyNode[], progress: (line: string) => void): Promise<TallyNode[]> {
+  const modelPath = ensureTinyModel()
+  const sellers: TallyNode[] = []
+  for (let i = 0; i < count; i++) {
+    const backend = await createEmbeddedBackend({ modelPath, threads: 1, maxConcurrency: 1 })
+    const priceOut = demoPriceOutUc(i)
+    const bootstrap = nodes.length > 0 ? [nodes[0].addrs()[0]] : []
+    const n = await createTallyNode(parseConfig({ dataDir: join(root, `seller-${i}`), listen: LISTEN, bootstrap }), {
+      sell: { backend, priceInPerMTokUc: priceOut / 2n, priceOutPerMTokUc: priceOut, maxSessions: 1 }
+    })
+    await n.start()
+    nodes.push(n)
+    sellers.push(n)
+    progress(`seller ${i + 1} up: ${n.account} sells ${backend.model.id} at ${priceOut} µc per 1M output tokens`)
+  }
+  return sellers
+}
+
+/** `requests` completions through the gateway over HTTP, `concurrency` at a time */
+async function sendRequests (gatewayUrl: string, model: string, init: DemoInit, progress: (line: string) => void): Promise<{ completed: number, failed: number, sample: string }> {
+  const nRequests = init.requests ?? 10
+  let completed = 0
+  let failed = 0
+  let sample = ''
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < nRequests) {
+      const i = next++
+      const res = await fetch(`${gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(demoRequestBody(i, model, init.maxTokens ?? 48))
+      })
+      const body: any = await res.json()
+      if (res.ok) {
+        completed++
+        if (sample === '') sample = body.choices[0].message.content
+        progress(`request ${i + 1}/${nRequests}: ${body.usage.completion_tokens} tokens from ${String(body.tally.seller).slice(-8)} for ${body.tally.cost_uc} µc`)
+      } else {
+        failed++
+        progress(`request ${i + 1}/${nRequests} failed: ${res.status} ${body?.error?.message}`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, init.concurrency ?? 1) }, worker))
+  return { completed, failed, sample }
+}
+
+/** the buyer closes its sessions; true once every ledger agrees and every seller that served has settled */
+async function settleAll (buyer: TallyNode, nodes: TallyNode[], sellers: TallyNode[]): Promise<boolean> {
+  await buyer.closeSessions(AbortSignal.timeout(10_000))
+  return await waitFor(() => {
+    const v = ledgerView(nodes[0])
+    return nodes.every(n => ledgerView(n) === v) && sellers.every(s => s.meterRecords.length === 0 || s.settledSessions > 0)
+  }, 20_000)
+}
+
+/** what a seller asked, served and earned (earnings as the buyer's ledger holds them) */
+function sellerRow (s: TallyNode, buyer: TallyNode, model: string): DemoSeller {
+  const offer = s.market.ownOffers()[0] ?? s.offerList(model).find(o => o.seller === s.account)
+  const out = s.meterRecords.reduce((a, m) => a + m.outputTokens, 0)
+  const nano = s.meterRecords.reduce((a, m) => a + m.bptNano, 0n)
+  return {
+    account: s.account,
+    priceInPerMTokUc: String(offer?.priceInPerMTokUc ?? ''),
+    priceOutPerMTokUc: String(offer?.priceOutPerMTokUc ?? ''),
+    served: s.meterRecords.length,
+    outputTokens: out,
+    bpt: formatNanoBpt(nano),
+    earnedUc: buyer.ledger.balance(s.account).balanceUc.toString()
+  }
+}
+
 export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
   const started = Date.now()
   const nSellers = init.sellers ?? 3
-  const nRequests = init.requests ?? 10
-  const concurrency = init.concurrency ?? 1
   const progress = init.onProgress ?? (() => {})
   const root = await mkdtemp(join(tmpdir(), 'tally-demo-'))
   const nodes: TallyNode[] = []
   let gateway: Gateway | undefined
   try {
-    const modelPath = ensureTinyModel()
-    const listen = ['/ip4/127.0.0.1/tcp/0']
-    const sellers: TallyNode[] = []
-    for (let i = 0; i < nSellers; i++) {
-      const backend = await createEmbeddedBackend({ modelPath, threads: 1, maxConcurrency: 1 })
-      const priceOut = BASE_PRICE_OUT_UC + (BASE_PRICE_OUT_UC * BigInt(i)) / 2n
-      const bootstrap = nodes.length > 0 ? [nodes[0].addrs()[0]] : []
-      const n = await createTallyNode(parseConfig({ dataDir: join(root, `seller-${i}`), listen, bootstrap }), {
-        sell: { backend, priceInPerMTokUc: priceOut / 2n, priceOutPerMTokUc: priceOut, maxSessions: 1 }
-      })
-      await n.start()
-      nodes.push(n)
-      sellers.push(n)
-      progress(`seller ${i + 1} up: ${n.account} sells ${backend.model.id} at ${priceOut} µc per 1M output tokens`)
-    }
-    const buyer = await createTallyNode(parseConfig({ dataDir: join(root, 'buyer'), listen, bootstrap: [nodes[0].addrs()[0]] }))
+    const sellers = await startSellers(root, nSellers, nodes, progress)
+    const buyer = await createTallyNode(parseConfig({ dataDir: join(root, 'buyer'), listen: LISTEN, bootstrap: [nodes[0].addrs()[0]] }))
     await buyer.start()
     nodes.push(buyer)
     gateway = await startGateway(buyer, { host: '127.0.0.1', port: 0 })
@@ -100,58 +170,17 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     const params = Number(sellers[0].market.ownOffers()[0].params)
     if (!await waitFor(() => buyer.offerList(model).length === nSellers, 20_000)) throw new Error(`the buyer saw ${buyer.offerList(model).length} of ${nSellers} offers within 20 s`)
 
-    let completed = 0
-    let failed = 0
-    let sample = ''
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < nRequests) {
-        const i = next++
-        const res = await fetch(`${gateway!.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model, messages: [{ role: 'user', content: PROMPTS[i % PROMPTS.length] }], max_tokens: init.maxTokens ?? 48, temperature: 0.8, seed: i + 1, tally: { tag: 'demo' } })
-        })
-        const body: any = await res.json()
-        if (res.ok) {
-          completed++
-          if (sample === '') sample = body.choices[0].message.content
-          progress(`request ${i + 1}/${nRequests}: ${body.usage.completion_tokens} tokens from ${String(body.tally.seller).slice(-8)} for ${body.tally.cost_uc} µc`)
-        } else {
-          failed++
-          progress(`request ${i + 1}/${nRequests} failed: ${res.status} ${body?.error?.message}`)
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker))
-
-    await buyer.closeSessions(AbortSignal.timeout(10_000))
-    const agree = await waitFor(() => {
-      const v = ledgerView(nodes[0])
-      return nodes.every(n => ledgerView(n) === v) && sellers.every(s => s.meterRecords.length === 0 || s.settledSessions > 0)
-    }, 20_000)
+    const { completed, failed, sample } = await sendRequests(gateway.url, model, init, progress)
+    const agree = await settleAll(buyer, nodes, sellers)
     progress(agree ? 'every node\'s ledger agrees' : 'ledgers did not converge within 20 s')
 
-    const rows: DemoSeller[] = sellers.map(s => {
-      const offer = s.market.ownOffers()[0] ?? s.offerList(model).find(o => o.seller === s.account)
-      const out = s.meterRecords.reduce((a, m) => a + m.outputTokens, 0)
-      const nano = s.meterRecords.reduce((a, m) => a + m.bptNano, 0n)
-      return {
-        account: s.account,
-        priceInPerMTokUc: String(offer?.priceInPerMTokUc ?? ''),
-        priceOutPerMTokUc: String(offer?.priceOutPerMTokUc ?? ''),
-        served: s.meterRecords.length,
-        outputTokens: out,
-        bpt: formatNanoBpt(nano),
-        earnedUc: buyer.ledger.balance(s.account).balanceUc.toString()
-      }
-    })
+    const rows = sellers.map(s => sellerRow(s, buyer, model))
     const report = await buyer.report({ by: 'tag' })
     const sum = buyer.balances().reduce((a, b) => a + b.balanceUc, 0n)
     return {
       model,
       params,
-      requests: nRequests,
+      requests: init.requests ?? 10,
       completed,
       failed,
       sellers: rows,
