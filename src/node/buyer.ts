@@ -22,6 +22,7 @@ import { InsufficientCreditError, MidStreamError, NoSellerError, RouteTimeoutErr
 import type { LedgerService } from '../ledger/service.js'
 import { tokenParams, type CostBook } from './costs.js'
 import { termsOf } from './seller.js'
+import { buyerContracted, buyerStep, isBuyerLive, type BuyerEvent, type BuyerMachineConfig, type BuyerState } from '../exec/session/buyer-machine.js'
 
 /** a session is reused while it has this long left before it expires */
 const SESSION_EXPIRY_MARGIN_MS = 5_000
@@ -70,18 +71,18 @@ export interface BuyerRouterComponents {
   log: Logger
 }
 
-/** a session as the router uses it; what it has signed lives in the infer buyer's session record (exec/infer/sessions.ts) */
+/**
+ * A session as the router uses it: its lifecycle and deadlines are the buyer session machine's
+ * state (exec/session/buyer-machine.ts); what it has signed lives in the infer buyer's session
+ * record (exec/infer/sessions.ts).
+ */
 interface RoutedSession {
   key: string
   offer: RoutableMarketOffer
   contract: Contract
   terms: SessionTerms
   peer: PeerId
-  openId: string
-  busy: boolean
-  closed: boolean
-  /** when the last request on it ended (or it opened) */
-  lastUsedAt: number
+  state: BuyerState
 }
 
 interface RoutableMarketOffer extends RoutableOffer {
@@ -112,6 +113,7 @@ export class BuyerRouter {
   private readonly firstTokenTimeoutMs?: number
   private readonly maxAttempts: number
   private readonly idleCloseMs: number
+  private readonly machine: BuyerMachineConfig
   private idleTimer?: ReturnType<typeof setInterval>
 
   constructor (private readonly c: BuyerRouterComponents, init: BuyerRouterInit = {}) {
@@ -120,6 +122,7 @@ export class BuyerRouter {
     this.firstTokenTimeoutMs = init.firstTokenTimeoutMs
     this.maxAttempts = init.maxAttempts ?? 4
     this.idleCloseMs = init.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS
+    this.machine = { idleCloseMs: this.idleCloseMs }
   }
 
   /** the market's offers for a model as the router sees them, cheapest first */
@@ -222,6 +225,8 @@ export class BuyerRouter {
     let session: RoutedSession | undefined
     let outBefore = 0n
     let spentBefore = 0n
+    /** the session is not reused after this request */
+    let retire = false
     const startedAt = this.c.now()
     try {
       session = await this.session(o, request, opts.signal)
@@ -232,7 +237,7 @@ export class BuyerRouter {
         firstTokenTimeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs,
         onChunk: (text) => { delivered = true; onDelta?.(text) }
       })
-      if (r.stopReason === 'budget') this.retire(session)
+      if (r.stopReason === 'budget') retire = true
       this.c.quality.success(o.seller, r.ttftMs, r.tokensPerSec)
       this.book(constraints.tag, o, r.usage.inputTokens, r.usage.outputTokens, r.meter.amountUc, startedAt)
       return {
@@ -260,7 +265,7 @@ export class BuyerRouter {
         if (paid > 0n) this.book(constraints.tag, o, 0, Number((last?.outputTokens ?? outBefore) - outBefore), paid, startedAt)
         // a session whose request broke is not reused (its seller may be in a bad state);
         // one that was only busy stays
-        if (failurePolicy(err) !== 'skip') this.retire(session)
+        if (failurePolicy(err) !== 'skip') retire = true
       }
       const aborted = opts.signal?.aborted === true
       if (!aborted && failurePolicy(err) === 'blame') this.c.quality.failure(o.seller, this.c.now())
@@ -273,7 +278,7 @@ export class BuyerRouter {
       }
       throw new NothingDelivered([err])
     } finally {
-      if (session != null) { session.busy = false; session.lastUsedAt = this.c.now() }
+      if (session != null) void this.feed(session, { type: 'request-ended', retire })
     }
   }
 
@@ -298,7 +303,7 @@ export class BuyerRouter {
     const now = this.c.now()
     const list = this.sessions.get(key) ?? []
     for (const s of list) {
-      if (s.busy || s.closed) continue
+      if (s.state.phase !== 'opened') continue
       if (Number(s.contract.expiresAtMs) - SESSION_EXPIRY_MARGIN_MS <= now || s.terms.priceOutPerMTokUc !== o.priceOutPerMTokUc || s.terms.priceInPerMTokUc !== o.priceInPerMTokUc) {
         this.retire(s)
         continue
@@ -307,20 +312,20 @@ export class BuyerRouter {
         this.retire(s)
         continue
       }
-      s.busy = true
+      void this.feed(s, { type: 'request-began' })
       return s
     }
-    const held = (this.sessions.get(key) ?? []).filter(x => !x.closed)
+    const held = (this.sessions.get(key) ?? []).filter(x => isBuyerLive(x.state))
     if (held.length >= o.offer.maxSessions) throw new SellerBusyError(`all ${held.length} sessions with ${o.seller} are busy`)
     const s = await this.open(o, estimate, signal)
-    s.busy = true
-    this.sessions.set(key, [...(this.sessions.get(key) ?? []).filter(x => !x.closed), s])
+    void this.feed(s, { type: 'request-began' })
+    this.sessions.set(key, [...(this.sessions.get(key) ?? []).filter(x => isBuyerLive(x.state)), s])
     return s
   }
 
   /** sessions with sellers of this model that are open and unexpired */
   private liveSessions (model: string, now: number): RoutedSession[] {
-    return [...this.sessions.values()].flat().filter(s => !s.closed && s.offer.modelId === model && Number(s.contract.expiresAtMs) - SESSION_EXPIRY_MARGIN_MS > now)
+    return [...this.sessions.values()].flat().filter(s => isBuyerLive(s.state) && s.offer.modelId === model && Number(s.contract.expiresAtMs) - SESSION_EXPIRY_MARGIN_MS > now)
   }
 
   private async open (o: RoutableMarketOffer, estimate: bigint, signal?: AbortSignal): Promise<RoutedSession> {
@@ -345,10 +350,13 @@ export class BuyerRouter {
       sessionExpiresAtMs: BigInt(this.c.now() + this.ttlMs),
       signal
     })
+    // the machine's publish-open: this router awaits it in line (a refused open keeps no session)
+    const contracted = buyerContracted({ contractId: Buffer.from(contract.contractId).toString('hex'), seller: o.seller, modelId: contract.modelId, maxSpendUc: contract.maxSpendUc, expiresAtMs: Number(contract.expiresAtMs) })
     const open = await this.c.ledger.openSession({ seller: contract.seller, contractId: contract.contractId, maxSpendUc: contract.maxSpendUc })
     const terms = termsOf(contract)
     this.c.log('opened session %s with %s, lock %s µc', open.id.slice(0, 12), o.seller, contract.maxSpendUc)
-    return { key: `${o.seller}|${o.modelId}`, offer: o, contract, terms, peer, openId: open.id, busy: false, closed: false, lastUsedAt: this.c.now() }
+    const state = buyerStep(contracted, { type: 'open-published', openId: open.id }, this.c.now(), this.machine).state
+    return { key: `${o.seller}|${o.modelId}`, offer: o, contract, terms, peer, state }
   }
 
   /** what this buyer has signed on a session: its infer session record is the one source */
@@ -358,11 +366,34 @@ export class BuyerRouter {
 
   /** stop using a session and ask its seller to settle it (in the background) */
   private retire (s: RoutedSession): void {
-    if (s.closed) return
-    s.closed = true
-    void this.c.infer.closeSession(s.peer, s.contract.contractId).catch(err => {
-      this.c.log('closing session with %s: %s (the seller settles at expiry)', s.peer, err?.message)
-    })
+    void this.feed(s, { type: 'retire' })
+  }
+
+  /** step a session's machine and carry out its effects; resolves with whether a close it sent was acknowledged */
+  private async feed (s: RoutedSession, e: BuyerEvent, signal?: AbortSignal): Promise<boolean> {
+    const r = buyerStep(s.state, e, this.c.now(), this.machine)
+    s.state = r.state
+    let acked = false
+    for (const fx of r.effects) {
+      if (fx.type === 'forget') this.forget(s)
+      if (fx.type === 'send-close') {
+        try {
+          await this.c.infer.closeSession(s.peer, s.contract.contractId, { signal })
+          acked = true
+          void this.feed(s, { type: 'close-acked' })
+        } catch (err: any) {
+          this.c.log('closing session with %s: %s (the seller settles at expiry)', s.peer, err?.message)
+          void this.feed(s, { type: 'close-failed', message: String(err?.message ?? err) })
+        }
+      }
+    }
+    return acked
+  }
+
+  private forget (s: RoutedSession): void {
+    const list = (this.sessions.get(s.key) ?? []).filter(x => x !== s)
+    if (list.length === 0) this.sessions.delete(s.key)
+    else this.sessions.set(s.key, list)
   }
 
   /** start closing sessions idle longer than idleCloseMs (checked every half of it) */
@@ -377,15 +408,16 @@ export class BuyerRouter {
     this.idleTimer = undefined
   }
 
-  /** retire every idle session unused for idleCloseMs; returns how many */
+  /** tell every session the time: those idle for idleCloseMs (or expired) start closing; returns how many */
   retireIdle (): number {
-    const now = this.c.now()
     let n = 0
+    for (const s of [...this.sessions.values()].flat()) {
+      const wasOpen = s.state.phase === 'opened'
+      void this.feed(s, { type: 'tick' })
+      if (wasOpen && s.state.phase === 'closing') n++
+    }
     for (const [key, list] of this.sessions) {
-      for (const s of list) {
-        if (!s.busy && !s.closed && now - s.lastUsedAt >= this.idleCloseMs) { this.retire(s); n++ }
-      }
-      const open = list.filter(s => !s.closed)
+      const open = list.filter(s => isBuyerLive(s.state))
       if (open.length === 0) this.sessions.delete(key)
       else if (open.length !== list.length) this.sessions.set(key, open)
     }
@@ -395,17 +427,14 @@ export class BuyerRouter {
   /** close every session (the sellers settle them); waits for the closes to be acknowledged */
   async closeAll (signal?: AbortSignal): Promise<number> {
     this.stop()
-    const open = [...this.sessions.values()].flat().filter(s => !s.closed)
-    const results = await Promise.allSettled(open.map(async s => {
-      s.closed = true
-      await this.c.infer.closeSession(s.peer, s.contract.contractId, { signal })
-    }))
+    const open = [...this.sessions.values()].flat().filter(s => isBuyerLive(s.state))
+    const acked = await Promise.all(open.map(async s => await this.feed(s, { type: 'stop' }, signal)))
     this.sessions.clear()
-    return results.filter(r => r.status === 'fulfilled').length
+    return acked.filter(a => a).length
   }
 
   openSessions (): number {
-    return [...this.sessions.values()].flat().filter(s => !s.closed).length
+    return [...this.sessions.values()].flat().filter(s => isBuyerLive(s.state)).length
   }
 }
 

@@ -1,11 +1,11 @@
 /**
  * The buyer's side of one paid session as a pure state machine, keyed by contract id: from the
- * negotiation to the close that asks the seller to settle. The session record is the one place
- * that holds what the buyer has signed (its highest voucher's totals); every deadline (contract
- * expiry before the open, idle close, expiry while a request runs, the close's answer) is in the
- * state. No I/O and no clock: time comes in with each event.
+ * negotiation to the close that asks the seller to settle. Every deadline (contract expiry
+ * before the open, idle close, expiry while a request runs, the close's answer) is in the state.
+ * What the buyer has signed is not here: the infer session record (exec/infer/sessions.ts), which
+ * signs the vouchers, is its one holder. No I/O and no clock: time comes in with each event.
  *
- *   negotiating ─contract─▶ contracted ─open published─▶ opened ⇄ serving ─broken/retire/idle─▶ closing ─▶ closed
+ *   negotiating ─contract─▶ contracted ─open published─▶ opened ⇄ serving ─retire/idle─▶ closing ─▶ closed
  *        └─refused/timeout─▶ refused   └─open refused─▶ open-refused      serving ─past expiry─▶ expired
  */
 
@@ -24,24 +24,16 @@ export interface BuyerContract {
   expiresAtMs: number
 }
 
-/** the totals of the last voucher the buyer signed */
-export interface SignedTotals {
-  nonce: bigint
-  inputTokens: bigint
-  outputTokens: bigint
-  amountUc: bigint
-}
-
 export type BuyerLive =
   | { phase: 'negotiating', seller: string, modelId: string, untilMs: number }
   | { phase: 'contracted', contract: BuyerContract }
-  | { phase: 'opened', contract: BuyerContract, openId: string, signed?: SignedTotals, lastUsedAtMs: number }
-  | { phase: 'serving', contract: BuyerContract, openId: string, signed?: SignedTotals, lastUsedAtMs: number }
-  | { phase: 'closing', contract: BuyerContract, openId: string, signed?: SignedTotals, reportUntilMs: number }
+  | { phase: 'opened', contract: BuyerContract, openId: string, lastUsedAtMs: number }
+  | { phase: 'serving', contract: BuyerContract, openId: string, lastUsedAtMs: number }
+  | { phase: 'closing', contract: BuyerContract, openId: string, reportUntilMs: number }
 
 export type BuyerEnd = 'closed' | 'refused' | 'open-refused' | 'expired' | 'aborted'
 
-export type BuyerState = BuyerLive | { phase: BuyerEnd, signed?: SignedTotals }
+export type BuyerState = BuyerLive | { phase: BuyerEnd }
 
 export type BuyerEvent =
   | { type: 'contract', contract: BuyerContract }
@@ -51,9 +43,8 @@ export type BuyerEvent =
   /** this buyer's own ledger refused the open (e.g. not enough credit) */
   | { type: 'open-refused', message: string }
   | { type: 'request-began' }
-  | { type: 'voucher-signed', totals: SignedTotals }
-  /** `broken`: the request failed in a way that makes the session unfit for reuse */
-  | { type: 'request-ended', broken: boolean }
+  /** `retire`: the session is not to be reused (the request broke it, or spent its budget) */
+  | { type: 'request-ended', retire: boolean }
   /** the router stops using the session (budget spent, price changed) */
   | { type: 'retire' }
   | { type: 'close-acked' }
@@ -87,9 +78,14 @@ export function buyerNegotiating (seller: string, modelId: string, untilMs: numb
   return { phase: 'negotiating', seller, modelId, untilMs }
 }
 
-/** what the buyer has signed on this session so far (0 before the first voucher) */
-export function signedUc (s: BuyerState): bigint {
-  return 'signed' in s && s.signed != null ? s.signed.amountUc : 0n
+/** a session whose negotiation the caller ran to the end itself: the open is to be published */
+export function buyerContracted (contract: BuyerContract): BuyerState {
+  return { phase: 'contracted', contract }
+}
+
+/** open and not closing: usable now or once its running request ends */
+export function isBuyerLive (s: BuyerState): boolean {
+  return s.phase === 'opened' || s.phase === 'serving'
 }
 
 export function buyerDeadline (s: BuyerState, cfg: BuyerMachineConfig = {}): number | undefined {
@@ -125,20 +121,16 @@ export function buyerStep (s: BuyerState, e: BuyerEvent, nowMs: number, cfg: Buy
       return same
     case 'serving':
       switch (e.type) {
-        case 'voucher-signed':
-          // the buyer signs ever higher totals; an older one never replaces a newer
-          if (s.signed != null && (e.totals.nonce <= s.signed.nonce || e.totals.amountUc < s.signed.amountUc)) return same
-          return { state: { ...s, signed: e.totals }, effects: [] }
         case 'request-ended': {
           const idle: BuyerLive = { ...s, phase: 'opened', lastUsedAtMs: nowMs }
-          return e.broken ? close(idle, nowMs, cfg) : { state: idle, effects: [] }
+          return e.retire ? close(idle, nowMs, cfg) : { state: idle, effects: [] }
         }
         case 'stop': return close(s, nowMs, cfg)
-        case 'tick': return due() ? { state: { phase: 'expired', signed: s.signed }, effects: [{ type: 'forget' }] } : same
+        case 'tick': return due() ? { state: { phase: 'expired' }, effects: [{ type: 'forget' }] } : same
         default: return same
       }
     case 'closing':
-      if (e.type === 'close-acked' || e.type === 'close-failed' || due()) return { state: { phase: 'closed', signed: s.signed }, effects: [{ type: 'forget' }] }
+      if (e.type === 'close-acked' || e.type === 'close-failed' || due()) return { state: { phase: 'closed' }, effects: [{ type: 'forget' }] }
       return same
     default:
       return same
@@ -147,7 +139,7 @@ export function buyerStep (s: BuyerState, e: BuyerEvent, nowMs: number, cfg: Buy
 
 function close (s: Extract<BuyerLive, { phase: 'opened' | 'serving' }>, nowMs: number, cfg: BuyerMachineConfig): BuyerStep {
   return {
-    state: { phase: 'closing', contract: s.contract, openId: s.openId, signed: s.signed, reportUntilMs: nowMs + (cfg.closeReportMs ?? DEFAULT_CLOSE_REPORT_MS) },
+    state: { phase: 'closing', contract: s.contract, openId: s.openId, reportUntilMs: nowMs + (cfg.closeReportMs ?? DEFAULT_CLOSE_REPORT_MS) },
     effects: [{ type: 'send-close' }]
   }
 }

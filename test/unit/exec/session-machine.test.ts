@@ -5,7 +5,7 @@ import {
   type HeldVoucher, type SellerContract, type SellerEffect, type SellerEvent, type SellerMachineConfig, type SellerState
 } from '../../../src/exec/session/seller-machine.js'
 import {
-  buyerDeadline, buyerNegotiating, buyerStep, isBuyerTerminal, signedUc,
+  buyerDeadline, buyerNegotiating, buyerStep, isBuyerLive, isBuyerTerminal,
   type BuyerContract, type BuyerEffect, type BuyerEvent, type BuyerState
 } from '../../../src/exec/session/buyer-machine.js'
 
@@ -180,8 +180,7 @@ const buyerEvent: fc.Arbitrary<BuyerEvent> = fc.oneof(
   fc.constant({ type: 'open-published' as const, openId: 'o1' }),
   fc.constant({ type: 'open-refused' as const, message: 'no' }),
   fc.constant({ type: 'request-began' as const }),
-  fc.record({ type: fc.constant('voucher-signed' as const), totals: fc.tuple(fc.bigInt(1n, 20n), fc.bigInt(0n, 1_000_000n)).map(([nonce, amountUc]) => ({ nonce, amountUc, inputTokens: 0n, outputTokens: 0n })) }),
-  fc.record({ type: fc.constant('request-ended' as const), broken: fc.boolean() }),
+  fc.record({ type: fc.constant('request-ended' as const), retire: fc.boolean() }),
   fc.constant({ type: 'retire' as const }),
   fc.constant({ type: 'close-acked' as const }),
   fc.constant({ type: 'close-failed' as const, message: 'x' }),
@@ -227,11 +226,14 @@ describe('buyer session machine: properties', () => {
     }), { numRuns: 500 })
   })
 
-  it('what the buyer has signed never goes down', () => {
+  it('a session is usable (live) only between its open and its close', () => {
     fc.assert(fc.property(buyerEvents, (events) => {
-      const amounts = runBuyer(events).states.map(signedUc)
-      for (let i = 1; i < amounts.length; i++) expect(amounts[i] >= amounts[i - 1]).toBe(true)
-    }), { numRuns: 200 })
+      const { states } = runBuyer(events)
+      const firstLive = states.findIndex(isBuyerLive)
+      const lastLive = states.length - 1 - [...states].reverse().findIndex(isBuyerLive)
+      if (firstLive < 0) return
+      for (let i = firstLive; i <= lastLive; i++) expect(isBuyerLive(states[i])).toBe(true)
+    }), { numRuns: 300 })
   })
 
   it('no effect and no change after a terminal state', () => {
@@ -244,21 +246,19 @@ describe('buyer session machine: properties', () => {
 })
 
 describe('buyer session machine: paths', () => {
-  it('negotiate → open → request with vouchers → idle close → closed, keeping the highest signed totals', () => {
+  it('negotiate → open → request → idle close → closed', () => {
     let r = buyerStep(buyerNegotiating('s1', 'm', 5_000), { type: 'contract', contract: bContract }, 10)
     expect(r.effects).toEqual([{ type: 'publish-open', maxSpendUc: 1_000_000n }])
     r = buyerStep(r.state, { type: 'open-published', openId: 'o1' }, 20)
     r = buyerStep(r.state, { type: 'request-began' }, 30)
-    r = buyerStep(r.state, { type: 'voucher-signed', totals: { nonce: 1n, inputTokens: 5n, outputTokens: 16n, amountUc: 40n } }, 40)
-    r = buyerStep(r.state, { type: 'voucher-signed', totals: { nonce: 2n, inputTokens: 5n, outputTokens: 32n, amountUc: 70n } }, 50)
-    r = buyerStep(r.state, { type: 'request-ended', broken: false }, 60)
+    expect(r.state.phase).toBe('serving')
+    r = buyerStep(r.state, { type: 'request-ended', retire: false }, 60)
     expect(r.state.phase).toBe('opened')
-    expect(signedUc(r.state)).toBe(70n)
     expect(buyerStep(r.state, { type: 'tick' }, 60 + 59_000, { idleCloseMs: 60_000 }).state.phase).toBe('opened')
     r = buyerStep(r.state, { type: 'tick' }, 60 + 60_000, { idleCloseMs: 1_000 })
     expect(r).toMatchObject({ state: { phase: 'closing' }, effects: [{ type: 'send-close' }] })
     r = buyerStep(r.state, { type: 'close-acked' }, 70_000)
-    expect(r.state).toEqual({ phase: 'closed', signed: { nonce: 2n, inputTokens: 5n, outputTokens: 32n, amountUc: 70n } })
+    expect(r).toEqual({ state: { phase: 'closed' }, effects: [{ type: 'forget' }] })
   })
 
   it('a broken request closes the session; a refused open forgets it without a close', () => {
@@ -266,6 +266,6 @@ describe('buyer session machine: paths', () => {
     expect(buyerStep(r.state, { type: 'open-refused', message: 'no credit' }, 11)).toEqual({ state: { phase: 'open-refused' }, effects: [{ type: 'forget' }] })
     r = buyerStep(r.state, { type: 'open-published', openId: 'o1' }, 20)
     r = buyerStep(r.state, { type: 'request-began' }, 30)
-    expect(buyerStep(r.state, { type: 'request-ended', broken: true }, 40).effects).toEqual([{ type: 'send-close' }])
+    expect(buyerStep(r.state, { type: 'request-ended', retire: true }, 40).effects).toEqual([{ type: 'send-close' }])
   })
 })
