@@ -13,11 +13,10 @@ import { simResult } from './result.js'
 import { SimWorld, simLinks, tinyModelFor } from './world.js'
 import { resolveParams, SIM_CLOCKS, SimulationError, type SimClock, type SimResult, type SimulationOptions } from './options.js'
 
+// the model, the options' limits (the CLI checks them too) and the types callers use
 export {
-  SIM_MODEL, SIM_MODEL_PARAMS, SIM_ANNOUNCE_INTERVAL_MS, SIM_SYNC_INTERVAL_MS, SIM_BOOTSTRAP_PEERS, MAX_REQUESTS_PER_SEC, MIN_REQUESTS_PER_SEC,
-  MAX_BOOTSTRAP_NODES, DEFAULT_SIM_LATENCY_MS, MAX_EMBEDDED_SELLERS, DEFAULT_SIM_TOKENS_PER_SEC, DEFAULT_SIM_TTFT_MS, MAX_SIM_TOKENS_PER_SEC,
-  MAX_SIM_TTFT_MS, SIM_VOUCHER_TIMEOUT_MS, SIM_CLOCKS, SimulationError,
-  type SimulationOptions, type SimClock, type SimProgress, type SellerShare, type SimResult
+  SIM_MODEL, MAX_REQUESTS_PER_SEC, MIN_REQUESTS_PER_SEC, MAX_BOOTSTRAP_NODES, MAX_EMBEDDED_SELLERS, MAX_SIM_TOKENS_PER_SEC, MAX_SIM_TTFT_MS,
+  SIM_CLOCKS, SimulationError, type SimulationOptions, type SimClock, type SimProgress, type SellerShare, type SimResult
 } from './options.js'
 
 export async function runSimulation (opts: SimulationOptions): Promise<SimResult> {
