@@ -48,8 +48,6 @@ export interface SellerDeskComponents {
    * such a contract is served at once.
    */
   seenElsewhere?: (recordId: string, buyer: Uint8Array, signal: AbortSignal) => Promise<boolean>
-  /** @deprecated the contract's quote term decides (Contract.secondPeerAboveUc); ignored */
-  secondPeerAboveUc?: bigint
   negotiator: Negotiator
   sessions: SellerSessions
   now: () => number
