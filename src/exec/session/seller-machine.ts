@@ -10,6 +10,9 @@
  *        │                     └──not confirmed in time / stop──▶ closing (empty settle)
  *        ├──expired without an open──▶ expired-unopened
  *        └──stop──▶ aborted                        closing ──failed / no report──▶ settle-failed
+ *
+ * The quote before it stays in the Negotiator (contract/negotiate.ts): a quote has no contract
+ * id yet, and the one stream that carried it holds its capacity for at most the quote's 10 s.
  */
 
 /** a request past the session's expiry may finish its stream this long before the session is closed under it */
