@@ -13,6 +13,7 @@ import type { SessionTerms } from '../exec/infer/terms.js'
 import { SellerSessionTable, type SellerEffect, type SellerEvent, type SellerMachineConfig } from '../exec/session/seller-machine.js'
 import type { LedgerService } from '../ledger/service.js'
 import type { ParsedRecord } from '../ledger/record.js'
+import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** how often the session machine is told the time (its deadlines are in its state) */
 export const SESSION_TICK_MS = 1_000
@@ -30,8 +31,15 @@ const MAX_EARLY_OPENS = 1_000
 
 interface Waiter { resolve: () => void, reject: (err: unknown) => void }
 
-export class UnknownContractError extends Error {
+export class UnknownContractError extends TallyError {
   override name = 'UnknownContractError'
+  override readonly code: ErrorCode = ErrorCode.sessionUnknown
+}
+
+/** a request was waiting for its session when the seller began to stop */
+export class SellerStoppingError extends TallyError {
+  override name = 'SellerStoppingError'
+  override readonly code: ErrorCode = ErrorCode.sellerShuttingDown
 }
 
 export interface SellerDeskComponents {
@@ -72,6 +80,8 @@ export class SellerDesk {
   private readonly settling = new Set<Promise<void>>()
   private readonly myKey: string
   private ticker?: ReturnType<typeof setInterval>
+  /** set by stop(): requests still waiting for their session are told the seller is shutting down */
+  private stopping = false
   settled = 0
 
   constructor (private readonly c: SellerDeskComponents, myPublicKey: Uint8Array) {
@@ -82,11 +92,13 @@ export class SellerDesk {
 
   start (): void {
     if (this.ticker != null) return
+    this.stopping = false
     this.ticker = setInterval(() => { this.tick() }, SESSION_TICK_MS)
     this.ticker.unref?.()
   }
 
   async stop (): Promise<void> {
+    this.stopping = true
     if (this.ticker != null) clearInterval(this.ticker)
     this.ticker = undefined
     // settle what is open with what was vouchered, so nothing earned is lost on restart
@@ -199,7 +211,7 @@ export class SellerDesk {
           void this.confirm(hex, e.openId, contract)
           break
         case 'fail-waiters':
-          for (const w of this.waiters.get(hex) ?? []) w.reject(new UnknownContractError(e.reason))
+          for (const w of this.waiters.get(hex) ?? []) w.reject(this.stopping ? new SellerStoppingError(e.reason) : new UnknownContractError(e.reason))
           this.waiters.delete(hex)
           break
         case 'stop-requests':
