@@ -10,8 +10,23 @@ import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/goss
 import type { ComponentLogger, Logger, PeerId, Startable } from '@libp2p/interface'
 import { recordsTopic } from '../wire/topics.js'
 import { gossipVerdict, type AddResult } from './ledger.js'
-import type { ParsedRecord } from './record.js'
+import { createHash } from 'node:crypto'
+import { recordIdOf, type ParsedRecord } from './record.js'
 import type { LedgerService } from './service.js'
+
+/**
+ * The gossip message id of data on the records topic: the record id, so a record republished by
+ * anyone dedupes. Data that is not a record envelope gets the SHA-256 of its bytes instead of a
+ * throw: gossipsub drops a message whose id function throws without scoring the sender, whereas
+ * this way the topic validator sees it and Rejects it, so the sender's score pays for it.
+ */
+export function recordMessageId (data: Uint8Array, net: Uint8Array): Uint8Array {
+  try {
+    return recordIdOf(data, net)
+  } catch {
+    return new Uint8Array(createHash('sha256').update(data).digest())
+  }
+}
 
 /** how long a gossiped record whose ancestors are missing waits for them before it is Ignored */
 export const DEFAULT_PENDING_VERDICT_MS = 3_000

@@ -28,7 +28,7 @@ import { ledgerService, type LedgerService } from '../ledger/service.js'
 import { MemoryLedgerStore } from '../ledger/store.js'
 import type { AccountBalance, AddResult } from '../ledger/ledger.js'
 import { recordIdOf, type ParsedRecord } from '../ledger/record.js'
-import { recordGossip, type RecordGossip, type RecordGossipInit } from '../ledger/gossip.js'
+import { recordGossip, recordMessageId, type RecordGossip, type RecordGossipInit } from '../ledger/gossip.js'
 import { ledgerSync, type LedgerSync, type LedgerSyncInit } from '../ledger/sync/service.js'
 import { market, type MarketInit, type MarketService } from '../market/service.js'
 import { OrderBook } from '../market/order-book.js'
@@ -266,7 +266,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
         // payloads are signed envelopes already: no second signature per message, and the
         // message id is the content's (the record id for records), so republished copies dedupe
         globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: (msg: Message) => msg.topic === records ? recordIdOf(msg.data, net) : sha256(msg.data),
+        msgIdFn: (msg: Message) => msg.topic === records ? recordMessageId(msg.data, net) : sha256(msg.data),
         ...init.gossipsub
       },
       // libp2p creates these in order after pubsub, and starts and stops them with itself

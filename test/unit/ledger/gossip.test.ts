@@ -9,7 +9,9 @@ import type { PeerId } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
 import { identityFromSeed } from '../../../src/identity/keystore.js'
 import { netId } from '../../../src/ledger/genesis.js'
-import { recordGossip, type RecordGossip } from '../../../src/ledger/gossip.js'
+import { recordGossip, recordMessageId, type RecordGossip } from '../../../src/ledger/gossip.js'
+import { recordIdOf } from '../../../src/ledger/record.js'
+import { createHash } from 'node:crypto'
 import { LedgerService } from '../../../src/ledger/service.js'
 import { MemoryLedgerStore } from '../../../src/ledger/store.js'
 import { DEV_GENESIS } from '../../../src/node/defaults.js'
@@ -79,6 +81,15 @@ describe('RecordGossip', () => {
     expect(pubsub.topicValidators.has(recordsTopic(net))).toBe(false)
     await ledger.pay(identityFromSeed(new Uint8Array(32).fill(9)).account, 5n)
     expect(published).toHaveLength(1)
+  })
+
+  it('the message id of a record is its record id; of anything else its SHA-256, never a throw (so the validator can Reject it and the sender is scored)', async () => {
+    const [rec] = await chain(1, T0)
+    expect(recordMessageId(rec, net)).toEqual(recordIdOf(rec, net))
+    for (const junk of [new Uint8Array(0), new Uint8Array([1, 2, 3]), new Uint8Array(100_000).fill(7), rec.subarray(1)]) {
+      expect(() => recordIdOf(junk, net)).toThrow()
+      expect(recordMessageId(junk, net)).toEqual(new Uint8Array(createHash('sha256').update(junk).digest()))
+    }
   })
 
   it('a pending record is Ignored when its ancestor never comes', async () => {
