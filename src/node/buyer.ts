@@ -109,6 +109,8 @@ class SellerBusyError extends TallyError {
 export class BuyerRouter {
   private readonly sessions = new Map<string, RoutedSession[]>()
   private readonly lockUc: bigint
+  /** locks of sessions being negotiated and opened right now (not yet in the ledger) */
+  private lockingUc = 0n
   private readonly ttlMs: number
   private readonly firstTokenTimeoutMs?: number
   private readonly maxAttempts: number
@@ -332,11 +334,22 @@ export class BuyerRouter {
     const cap = this.c.maxSessionLockUc
     let lock = this.lockUc > estimate ? this.lockUc : estimate
     if (lock > cap) lock = cap
-    const spendable = this.c.ledger.balance().spendableUc
+    // opens still being negotiated count against the balance already, so concurrent requests that
+    // together cannot be covered are refused here (402) instead of each reserving a seller's capacity
+    const spendable = this.c.ledger.balance().spendableUc - this.lockingUc
     if (spendable < lock) {
-      if (spendable < estimate || spendable <= 0n) throw new InsufficientCreditError(`spendable ${spendable} µc cannot lock ${estimate} µc for this request`)
+      if (spendable < estimate || spendable <= 0n) throw new InsufficientCreditError(`spendable ${spendable} µc (after ${this.lockingUc} µc being locked by requests in flight) cannot lock ${estimate} µc for this request`)
       lock = spendable
     }
+    this.lockingUc += lock
+    try {
+      return await this.negotiateAndOpen(o, lock, signal)
+    } finally {
+      this.lockingUc -= lock
+    }
+  }
+
+  private async negotiateAndOpen (o: RoutableMarketOffer, lock: bigint, signal?: AbortSignal): Promise<RoutedSession> {
     const peer = peerIdFromString(o.seller)
     if (this.c.libp2p.getConnections(peer).length === 0 && o.offer.multiaddrs.length > 0) {
       const addrs = o.offer.multiaddrs.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })

@@ -36,8 +36,9 @@ function failuresOf (buyer: TallyNode, s: TallyNode): number {
 }
 
 async function twoAtOnce (buyer: TallyNode): Promise<{ ok: Array<Awaited<ReturnType<TallyNode['infer']>>>, errors: unknown[] }> {
-  // both requests read the balance before either has opened: each sees room for one lock, and
-  // the buyer's ledger refuses the second `open` as an overspend
+  // both requests start before either has opened: the router counts the first one's lock while it
+  // is being negotiated, so the second is refused before it asks any seller (before that, both saw
+  // room for one lock and the buyer's ledger refused the second `open` as an overspend)
   const settled = await Promise.allSettled([buyer.infer(MODEL, request('first')), buyer.infer(MODEL, request('second'))])
   return {
     ok: settled.flatMap(r => r.status === 'fulfilled' ? [r.value] : []),
@@ -55,6 +56,8 @@ describe('the router when the buyer cannot pay', () => {
     expect(toHttpError(errors[0]).status).toBe(402)
     expect(errors[0]).toMatchObject({ code: 'insufficient-credit' })
     expect(failuresOf(buyer, only)).toBe(0)
+    // the refused request reserved none of the seller's capacity: it was never quoted
+    expect(only.negotiator.stats.quotesIssued).toBe(1)
   })
 
   it('two sellers: the refused open stops the request at once; no seller is blamed, the next is not asked', async () => {
