@@ -63,12 +63,12 @@ describe('two tally processes on TCP loopback', () => {
       await a.next(l => l.event === 'gossip-peer' && l.peerId === infoB.account && l.topic === topic, `A seeing B on ${topic}`)
     }
 
+    // each exits by itself on SIGTERM (a node that hangs on stop runs into the test's timeout);
+    // how fast is not asserted: wall time on a loaded machine is no test threshold
     for (const p of [b, a]) {
-      const t0 = performance.now()
       p.child.kill('SIGTERM')
-      const { code, atMs } = await p.exited
+      const { code } = await p.exited
       expect(code).toBe(0)
-      expect(atMs - t0).toBeLessThan(2000)
       expect(p.lines.at(-1)).toEqual({ event: 'stopped' })
     }
   })

@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { UsageError } from '../io.js'
 import { scenarioNames } from '../../sim/scenarios/index.js'
-import { MAX_BOOTSTRAP_NODES, MAX_REQUESTS_PER_SEC, MAX_SIM_TOKENS_PER_SEC, MAX_SIM_TTFT_MS, MIN_REQUESTS_PER_SEC, SIM_CLOCKS, type SimClock } from '../../sim/simulation.js'
+import { MAX_BOOTSTRAP_NODES, MAX_EMBEDDED_SELLERS, MAX_REQUESTS_PER_SEC, MAX_SIM_TOKENS_PER_SEC, MAX_SIM_TTFT_MS, MIN_REQUESTS_PER_SEC, SIM_CLOCKS, type SimClock } from '../../sim/simulation.js'
 
 export interface SimFlags {
   peers?: string
@@ -58,7 +58,7 @@ export function simOptions (cmd: Command): Command {
     .option('--latency <ms>', 'mean one-way latency of a link, ms (default 10)')
     .option('--jitter <share>', 'each link\'s latency is within ±share of the mean, 0..1 (default 0.5)')
     .option('--loss <share>', 'share of buffers lost on a link and retransmitted 200 ms later, 0..0.5 (default 0)')
-    .option('--embedded-sellers <k>', 'k sellers run the real embedded engine on the tiny model, 0..8 (default 0)')
+    .option('--embedded-sellers <k>', `k sellers run the real embedded engine on the tiny model, 0..${MAX_EMBEDDED_SELLERS} (default 0)`)
     .option('--bootstrap-nodes <k>', `every peer dials the first k peers (well-known bootstrap nodes, as a deployment would), 1..${MAX_BOOTSTRAP_NODES} (default: 3 random earlier peers)`)
     .option('--rate <req/s>', `requests per second over all honest buyers, ${MIN_REQUESTS_PER_SEC}..${MAX_REQUESTS_PER_SEC} (default: the scenario's, else max(2, min(20, N/10, 2000/N)))`)
     .option('--tokens-per-sec <n>', `simulated sellers' output speed after the first token, 1..${MAX_SIM_TOKENS_PER_SEC} (default 2000)`)
@@ -107,7 +107,7 @@ export function parseSimFlags (f: SimFlags): SimOptions {
   if (f.loss != null) o.lossRate = share('--loss', f.loss, 0.5)
   if (f.embeddedSellers != null) {
     const k = Number(f.embeddedSellers)
-    if (!/^[0-9]$/.test(f.embeddedSellers) || k > 8) throw new UsageError(`--embedded-sellers: expected an integer 0..8, got ${JSON.stringify(f.embeddedSellers.slice(0, 40))}`)
+    if (!/^[0-9]{1,3}$/.test(f.embeddedSellers) || k > MAX_EMBEDDED_SELLERS) throw new UsageError(`--embedded-sellers: expected an integer 0..${MAX_EMBEDDED_SELLERS}, got ${JSON.stringify(f.embeddedSellers.slice(0, 40))}`)
     o.embeddedSellers = k
   }
   if (f.bootstrapNodes != null) {
