@@ -133,7 +133,13 @@ export interface NegotiateStats {
   streamsAborted: number
 }
 
-/** Events: 'contract' (CustomEvent<Contract>) when this node, as seller, signed and delivered one. */
+/** what a buyer's negotiation took, from its own side: dial, quote, accept, contract */
+export interface Negotiated { contract: Contract, durationMs: number }
+
+/**
+ * Events: 'contract' (CustomEvent<Contract>) when this node, as seller, signed and delivered one;
+ * 'negotiated' (CustomEvent<Negotiated>) when this node, as buyer, holds a verified contract.
+ */
 export class Negotiator extends EventTarget implements Startable {
   readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0 }
   private readonly c: NegotiateComponents
@@ -420,6 +426,8 @@ export class Negotiator extends EventTarget implements Startable {
    * ContractMismatchError, a wire error for a bad reply, or the abort/timeout error.
    */
   async negotiate (peer: PeerId | Multiaddr | Multiaddr[], req: NegotiateRequest): Promise<Contract> {
+    // a duration, not a time of day: the monotonic clock (the simulator's virtual one in a run)
+    const t0 = performance.now()
     const signal = req.signal != null ? AbortSignal.any([req.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs)
     const connection = await this.c.libp2p.dial(peer, { signal })
     const sellerKey = this.remoteKey(connection)
@@ -453,6 +461,7 @@ export class Negotiator extends EventTarget implements Startable {
       if (!eq(contract.acceptId, accept.id)) throw new ContractMismatchError('the contract countersigns another accept')
       // the contract is ours: closing our end need not delay the caller
       lp.unwrap().close({ signal }).catch((err: any) => { stream.abort(err instanceof Error ? err : new Error(String(err))) })
+      this.dispatchEvent(new CustomEvent<Negotiated>('negotiated', { detail: { contract, durationMs: performance.now() - t0 } }))
       return contract
     } catch (err: any) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))

@@ -15,7 +15,7 @@ import { identityFromSeed } from '../identity/keystore.js'
 import { parseRecord } from '../ledger/record.js'
 import { SimulatedBackend } from '../exec/backends/simulated.js'
 import { DEFAULT_DIAL_TIMEOUT_MS as DEFAULT_INFER_DIAL_TIMEOUT_MS } from '../exec/infer/buyer.js'
-import { DEFAULT_NEGOTIATE_TIMEOUT_MS } from '../contract/negotiate.js'
+import { DEFAULT_NEGOTIATE_TIMEOUT_MS, type Negotiated } from '../contract/negotiate.js'
 import { createEmbeddedBackend } from '../exec/backends/embedded/index.js'
 import { ensureTinyModel, TINY_MODEL_ID } from '../exec/model/tiny.js'
 import { createRng, peerSeed, type Rng } from './rng.js'
@@ -189,20 +189,11 @@ export class SimWorld {
     })
   }
 
-  /**
-   * How long a buyer's negotiations take, from its own side (dial, quote, accept, contract). No
-   * event of the node marks a buyer's negotiation start (the 'contract' event is the seller's,
-   * once it signed), so the buyer's negotiator is wrapped.
-   */
+  /** how long a buyer's negotiations take, from its own side (the negotiator's 'negotiated' event) */
   private timeNegotiations (node: TallyNode): void {
-    const neg = node.negotiator
-    const original = neg.negotiate.bind(neg)
-    neg.negotiate = async (...args: Parameters<typeof original>) => {
-      const t0 = performance.now()
-      const c = await original(...args)
-      this.negotiationMs.push(performance.now() - t0)
-      return c
-    }
+    node.negotiator.addEventListener('negotiated', (e) => {
+      this.negotiationMs.push((e as CustomEvent<Negotiated>).detail.durationMs)
+    })
   }
 
   /** a seller republishes its offer at a new price (the propagation figure times it) */

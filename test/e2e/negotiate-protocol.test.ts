@@ -71,7 +71,13 @@ describe('/tally/negotiate/1.0.0', () => {
     const b = await np()
     let sellerCopy: Uint8Array | undefined
     s.svc.addEventListener('contract', (e: any) => { sellerCopy = e.detail.bytes })
+    // the buyer's side of the same negotiation: one 'negotiated' event, with the contract and its duration
+    const negotiated: Array<{ contract: { bytes: Uint8Array }, durationMs: number }> = []
+    b.svc.addEventListener('negotiated', (e: any) => { negotiated.push(e.detail) })
     const c = await b.svc.negotiate(s.peer.libp2p.getMultiaddrs(), session({ maxPriceOutPerMTokUc: MODEL.priceOutPerMTokUc }))
+    expect(negotiated).toHaveLength(1)
+    expect(negotiated[0].contract.bytes).toBe(c.bytes)
+    expect(negotiated[0].durationMs).toBeGreaterThan(0)
     await waitFor(() => sellerCopy != null)
     expect(Buffer.from(sellerCopy as Uint8Array)).toEqual(Buffer.from(c.bytes))
     const v = verifyContract(c.bytes, testNet)
