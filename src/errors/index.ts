@@ -52,6 +52,9 @@ export const ErrorCode = {
   syncMalformedFetch: 'sync-malformed-fetch',
   syncTimeout: 'sync-timeout',
   syncNoPeer: 'sync-no-peer',
+  genesisMismatch: 'genesis-mismatch',
+  genesisTimeout: 'genesis-timeout',
+  genesisUnsupported: 'genesis-unsupported',
 
   // the buyer's router
   unknownModel: 'unknown-model',

@@ -30,6 +30,7 @@ import type { AccountBalance, AddResult } from '../ledger/ledger.js'
 import { recordIdOf, type ParsedRecord } from '../ledger/record.js'
 import { recordGossip, recordMessageId, type RecordGossip, type RecordGossipInit } from '../ledger/gossip.js'
 import { ledgerSync, type LedgerSync, type LedgerSyncInit } from '../ledger/sync/service.js'
+import { genesisExchange, type GenesisExchange } from '../ledger/genesis-exchange.js'
 import { market, type MarketInit, type MarketService } from '../market/service.js'
 import { OrderBook } from '../market/order-book.js'
 import { bookSync } from '../market/book-sync.js'
@@ -67,6 +68,8 @@ export type TallyServices = {
   records: RecordGossip
   /** /tally/sync and /tally/fetch */
   sync: LedgerSync
+  /** /tally/genesis: serves this node's genesis, fetches a peer's */
+  genesis: GenesisExchange
 }
 
 export interface TallyNodeInit extends Omit<BaseNodeInit, 'services' | 'topicHandlers' | 'identity' | 'libp2pServices'> {
@@ -278,7 +281,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
           logger: c.logger,
           source: ledger.recordSource(),
           sink: c.records
-        })
+        }),
+        genesis: (c) => genesisExchange()({ registrar: c.registrar, connectionManager: c.connectionManager, logger: c.logger, genesis: config.genesis, net: config.net })
       }
     })
     return new TallyNode(base, ledger, costs, clock, init, logger)
