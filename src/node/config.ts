@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Genesis, Issuer } from '../ledger/genesis.js'
+import { netId, type Genesis, type Issuer } from '../ledger/genesis.js'
+import { fetchGenesisFrom } from '../ledger/genesis-exchange.js'
 import { publicKeyFromAccountId } from '../identity/account.js'
 import { DEFAULT_GATEWAY_HOST, DEFAULT_MEMORY_LISTEN, DEFAULT_TCP_LISTEN, DEV_GENESIS, defaultDataDir } from './defaults.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
@@ -31,6 +32,11 @@ export interface TallyConfig {
   /** many nodes in one process: allows plaintext, turns the connection monitor off */
   simulation: boolean
   genesis: Genesis
+  /**
+   * the network to join, 64 lowercase hex. With a genesis, the two must agree; without one,
+   * `genesis` is only the dev placeholder until resolveGenesis fetches the real one from a peer
+   */
+  net?: string
   gateway?: GatewayConfig
   /** opens a sealed identity file; from TALLY_PASSPHRASE only, never from a file or a flag */
   passphrase?: string
@@ -46,6 +52,7 @@ export interface ConfigFlags {
   encryption?: string
   simulation?: boolean
   gateway?: string
+  net?: string
 }
 
 export class ConfigError extends TallyError {
@@ -64,7 +71,8 @@ const MAX_ADDRS = 64
 const MAX_GENESIS_NAME = 64
 const MAX_ISSUERS = 256
 const UC_PATTERN = /^(0|[1-9][0-9]{0,29})$/
-const FILE_KEYS = new Set(['dataDir', 'listen', 'bootstrap', 'transport', 'encryption', 'simulation', 'genesis', 'gateway'])
+const FILE_KEYS = new Set(['dataDir', 'listen', 'bootstrap', 'transport', 'encryption', 'simulation', 'genesis', 'gateway', 'net'])
+const NET_PATTERN = /^[0-9a-f]{64}$/
 
 type Raw = Record<string, unknown>
 
@@ -188,6 +196,12 @@ export function parseConfig (raw: unknown): TallyConfig {
     simulation,
     genesis: raw.genesis == null ? { ...DEV_GENESIS, issuers: [] } : genesis(raw.genesis)
   }
+  if (raw.net != null) {
+    if (typeof raw.net !== 'string' || !NET_PATTERN.test(raw.net)) throw new ConfigError('net', `expected a network id of 64 lowercase hex characters, got ${JSON.stringify(String(raw.net).slice(0, 100))}`)
+    config.net = raw.net
+    const own = hex(netId(config.genesis))
+    if (raw.genesis != null && own !== raw.net) throw new ConfigError('net', `the configured genesis "${config.genesis.name}" is net ${own}, not ${raw.net}`)
+  }
   if (raw.gateway != null) config.gateway = gateway(raw.gateway)
   if (config.gateway != null && !isLoopback(config.gateway.host) && config.gateway.token == null) {
     throw new ConfigError('gateway.token', `required when the gateway binds to ${config.gateway.host} (not loopback)`)
@@ -212,6 +226,7 @@ export function configFromEnv (env: Record<string, string | undefined>): { raw: 
     raw.simulation = env.TALLY_SIMULATION === '1' || env.TALLY_SIMULATION === 'true'
   }
   if (env.TALLY_GATEWAY != null && env.TALLY_GATEWAY !== '') raw.gateway = env.TALLY_GATEWAY
+  if (env.TALLY_NET != null && env.TALLY_NET !== '') raw.net = env.TALLY_NET
   return {
     raw,
     passphrase: env.TALLY_PASSPHRASE === '' ? undefined : env.TALLY_PASSPHRASE,
@@ -252,7 +267,8 @@ export async function loadConfig (flags: ConfigFlags = {}, env: Record<string, s
     transport: flags.transport,
     encryption: flags.encryption,
     simulation: flags.simulation,
-    gateway: flags.gateway
+    gateway: flags.gateway,
+    net: flags.net
   }
   for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) raw[k] = v
   if (fromEnv.gatewayToken != null) {
@@ -262,4 +278,28 @@ export async function loadConfig (flags: ConfigFlags = {}, env: Record<string, s
   const config = parseConfig(raw)
   if (fromEnv.passphrase != null) config.passphrase = fromEnv.passphrase
   return config
+}
+
+function hex (b: Uint8Array): string {
+  return Buffer.from(b).toString('hex')
+}
+
+/** whether `config.genesis` is the network's (false: `net` names a genesis the config does not hold) */
+export function hasGenesis (config: TallyConfig): boolean {
+  return config.net == null || hex(netId(config.genesis)) === config.net
+}
+
+/**
+ * The config with the genesis of `config.net`, fetched over /tally/genesis from the bootstrap
+ * peers when the config does not hold it (protocols/genesis.md); the config as given otherwise.
+ */
+export async function resolveGenesis (config: TallyConfig, options: { signal?: AbortSignal } = {}): Promise<TallyConfig> {
+  if (config.net == null || hasGenesis(config)) return config
+  if (config.bootstrap.length === 0) throw new ConfigError('net', `no genesis for net ${config.net}: give the genesis in the config, or a bootstrap peer to fetch it from`)
+  const genesis = await fetchGenesisFrom(config.bootstrap, config.net, {
+    transport: config.transport,
+    encryption: config.encryption === 'plaintext' && config.simulation ? 'plaintext' : 'noise',
+    signal: options.signal
+  })
+  return { ...config, genesis }
 }

@@ -4,7 +4,7 @@
  * and stops when the signal aborts.
  */
 import { createTallyNode } from '../../node/tally.js'
-import { loadConfig } from '../../node/config.js'
+import { loadConfig, resolveGenesis } from '../../node/config.js'
 import { startGateway, type Gateway } from '../../api/gateway.js'
 import type { CliIO } from '../io.js'
 import type { StartOptions } from './options.js'
@@ -15,14 +15,16 @@ import { accountIdFromPublicKey } from '../../identity/account.js'
 const accountOf = (keyHex: string): string => accountIdFromPublicKey(Buffer.from(keyHex, 'hex'))
 
 export async function startHandler (opts: StartOptions, io: CliIO, signal: AbortSignal): Promise<void> {
-  const config = await loadConfig({
+  // a node is built on its genesis: one named only by --net is fetched from a bootstrap peer first
+  const config = await resolveGenesis(await loadConfig({
     config: opts.config,
     dataDir: opts.dataDir,
     listen: opts.listen,
     bootstrap: opts.bootstrap,
     transport: opts.transport,
-    gateway: opts.gateway
-  }, io.env)
+    gateway: opts.gateway,
+    net: opts.net
+  }, io.env), { signal })
   const sell = await sellPlan(opts, io.env)
   const node = await createTallyNode(config, { sell })
   const json = opts.json === true

@@ -10,6 +10,7 @@ export interface StartOptions extends ServeFlags {
   config?: string
   transport?: string
   gateway?: string
+  net?: string
   json?: boolean
 }
 
@@ -20,6 +21,7 @@ export function startOptions (cmd: Command): Command {
     .option('--listen <multiaddr>', 'address to listen on; repeat or comma-separate (default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--bootstrap <multiaddr>', 'peer to join through, ending in /p2p/<peer id>; repeat or comma-separate', collect)
     .option('--config <file>', 'JSON config file (env TALLY_CONFIG)')
+    .option('--net <id>', 'network id (64 hex) to join; without a genesis in the config it is fetched from a --bootstrap peer and checked against this id (env TALLY_NET)')
     .addOption(new Option('--transport <name>', 'tcp or memory').choices(['tcp', 'memory']))
     .option('--gateway <host:port>', 'serve the OpenAI-compatible gateway here, e.g. 127.0.0.1:8080; port 0 takes a free port (the start line names it) (env TALLY_GATEWAY)')
     .option('--serve <model>', 'sell inference of a GGUF file through the embedded engine; "tiny" = the generated test model')

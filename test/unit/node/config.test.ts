@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as fc from 'fast-check'
-import { parseConfig, loadConfig, ConfigError, parseGatewayAddress } from '../../../src/node/config.js'
+import { parseConfig, loadConfig, ConfigError, parseGatewayAddress, hasGenesis, resolveGenesis } from '../../../src/node/config.js'
+import { netId } from '../../../src/ledger/genesis.js'
 import { DEV_GENESIS } from '../../../src/node/defaults.js'
 import { createSigner } from '../../../src/identity/ed25519.js'
 import { accountIdFromPublicKey } from '../../../src/identity/account.js'
@@ -105,6 +106,40 @@ describe('config', () => {
     await expect(loadConfig({}, { TALLY_SIMULATION: 'maybe' })).rejects.toMatchObject({ field: 'TALLY_SIMULATION' })
     await expect(loadConfig({}, { TALLY_GATEWAY_TOKEN: 't' })).rejects.toMatchObject({ field: 'TALLY_GATEWAY_TOKEN' })
     await expect(loadConfig({ transport: 'carrier-pigeon' }, {})).rejects.toMatchObject({ field: 'transport' })
+  })
+
+  it('net: 64 lowercase hex from the file, TALLY_NET or --net; agrees with a given genesis; without one it is fetched', async () => {
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+    const devNet = hex(netId(DEV_GENESIS))
+    const custom = { name: 'net', issuers: [{ account: ISSUER, capUc: '9' }], defaultCreditLimitUc: '5', maxSessionLockUc: '7' }
+    const customNet = hex(netId(parseConfig({ genesis: custom }).genesis))
+    expect(parseConfig({}).net).toBeUndefined()
+    expect(hasGenesis(parseConfig({}))).toBe(true)
+    const dev = parseConfig({ net: devNet })
+    expect(dev.net).toBe(devNet)
+    expect(hasGenesis(dev)).toBe(true)
+    expect(await resolveGenesis(dev)).toBe(dev)
+    const both = parseConfig({ net: customNet, genesis: custom })
+    expect(both.genesis.name).toBe('net')
+    expect(hasGenesis(both)).toBe(true)
+    for (const bad of [customNet.toUpperCase(), customNet.slice(2), `${customNet}00`, `0x${customNet.slice(2)}`, 12, '', ' '.repeat(64)]) {
+      expect(fieldOf(() => parseConfig({ net: bad })), String(bad)).toBe('net')
+    }
+    // a genesis that hashes to another net
+    expect(fieldOf(() => parseConfig({ net: devNet, genesis: custom }))).toBe('net')
+    expect(fieldOf(() => parseConfig({ net: customNet, genesis: { ...custom, name: 'other' } }))).toBe('net')
+    // only a net: the genesis is not known yet, and without a bootstrap peer it cannot be fetched
+    const only = parseConfig({ net: customNet })
+    expect(hasGenesis(only)).toBe(false)
+    await expect(resolveGenesis(only)).rejects.toMatchObject({ name: 'ConfigError', field: 'net' })
+    // precedence: file < TALLY_NET < --net
+    const file = join(dir, 'tally.json')
+    await writeFile(file, JSON.stringify({ net: customNet, genesis: custom }))
+    expect((await loadConfig({ config: file }, {})).net).toBe(customNet)
+    expect((await loadConfig({}, { TALLY_NET: devNet })).net).toBe(devNet)
+    expect((await loadConfig({ net: customNet }, { TALLY_NET: devNet })).net).toBe(customNet)
+    await expect(loadConfig({ config: file }, { TALLY_NET: devNet })).rejects.toMatchObject({ field: 'net' })
+    await expect(loadConfig({}, { TALLY_NET: 'nope' })).rejects.toMatchObject({ field: 'net' })
   })
 
   it('any JSON value parses or fails with a ConfigError (property)', () => {
