@@ -1,7 +1,9 @@
 /**
- * A buyer that cannot pay is told so at once (insufficient-credit, HTTP 402), even when the
- * refusal comes from its own ledger at `open` time rather than from the router's balance check:
- * the router stops, negotiates with no further seller and blames no seller for it.
+ * A buyer that cannot pay is told so at once (insufficient-credit, HTTP 402): concurrent requests
+ * it cannot all cover are refused before they reach a seller (locks being negotiated count against
+ * the balance), and a refusal from a seller stops the request too: the router negotiates with no
+ * further seller and blames no seller for it. The refusal by the buyer's own ledger at `open`
+ * time is covered in test/unit/node/buyer-router.test.ts.
  * Real nodes on the memory transport, simulated backends, real ledgers.
  */
 import { describe, expect, it } from 'vitest'
@@ -47,7 +49,7 @@ async function twoAtOnce (buyer: TallyNode): Promise<{ ok: Array<Awaited<ReturnT
 }
 
 describe('the router when the buyer cannot pay', () => {
-  it('one seller, two concurrent requests that both passed the balance check: the second is a 402, not a 503', async () => {
+  it('one seller, two concurrent requests the buyer can cover only one of: the second is a 402 before it reaches a seller, not a 503', async () => {
     const only = await seller(1_000_000n)
     const buyer = await buyerOf([only])
     const { ok, errors } = await twoAtOnce(buyer)
@@ -60,7 +62,7 @@ describe('the router when the buyer cannot pay', () => {
     expect(only.negotiator.stats.quotesIssued).toBe(1)
   })
 
-  it('two sellers: the refused open stops the request at once; no seller is blamed, the next is not asked', async () => {
+  it('two sellers: the request the buyer cannot also cover stops at once; no seller is blamed, the next is not asked', async () => {
     const cheap = await seller(1_000_000n)
     const dear = await seller(4_000_000n, cheap.addrs())
     const buyer = await buyerOf([cheap, dear])

@@ -40,7 +40,7 @@ const request: ChatRequest = { messages: [{ role: 'user', content: 'hi' }], maxT
  * one signs the same contract the seller would) and the infer buyer (a real one streams over
  * /tally/infer; this one plays a scripted seller into the real session record).
  */
-async function setup (opts: { creditUc?: bigint, priceOut?: bigint, init?: BuyerRouterInit } = {}) {
+async function setup (opts: { creditUc?: bigint, priceOut?: bigint, init?: BuyerRouterInit, duringNegotiation?: (ledger: LedgerService) => Promise<void> } = {}) {
   const w = new World(4)
   const buyerSigner = createSigner(seed(1))
   const sellers: Ed25519Signer[] = [createSigner(seed(2)), createSigner(seed(3))]
@@ -63,6 +63,7 @@ async function setup (opts: { creditUc?: bigint, priceOut?: bigint, init?: Buyer
   const negotiator = {
     negotiate: async (peer: PeerId, req: NegotiateRequest): Promise<Contract> => {
       negotiations.push(peer.toString())
+      await opts.duringNegotiation?.(ledger)
       const seller = sellers.find(s => sellerIdOf(s.publicKey) === peer.toString())!
       const quote = signQuote(seller, net, {
         quoteId: randomBytes(16), buyer: buyerSigner.publicKey, requestNonce: randomBytes(16), modelId: req.modelId, fingerprint: 'f',
@@ -183,6 +184,20 @@ describe('BuyerRouter', () => {
     t.offerOf(0, { priceOutPerMTokUc: 100n * PRICE })
     await expect(t.router.infer(MODEL, request, {})).rejects.toBeInstanceOf(InsufficientCreditError)
     expect(t.negotiations).toEqual([])
+  })
+
+  it('an open the buyer\'s own ledger refuses (credit spent while negotiating) stops the request: 402 code, no seller blamed, no other seller asked', async () => {
+    const t = await setup({
+      // the buyer's credit goes elsewhere between the router's balance check and its open
+      duringNegotiation: async (ledger) => { await ledger.pay(sellerIdOf(createSigner(seed(9)).publicKey), ledger.balance().spendableUc - 1n) }
+    })
+    cleanup = t.cleanup
+    t.offerOf(0)
+    t.offerOf(1, { priceOutPerMTokUc: 2n * PRICE })
+    await expect(t.router.infer(MODEL, request, {})).rejects.toMatchObject({ code: 'insufficient-credit' })
+    expect(t.negotiations).toEqual([t.idOf(0)])
+    expect(t.quality.snapshot(t.idOf(0))?.failures ?? 0).toBe(0)
+    expect(t.router.openSessions()).toBe(0)
   })
 
   it('an unknown model and unmet constraints are typed errors', async () => {
