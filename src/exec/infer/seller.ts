@@ -286,8 +286,6 @@ export class InferSeller {
       if (sessions.get(contractId) == null && this.components.awaitSession != null) {
         await this.components.awaitSession(contractId, AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]))
       }
-      const known = sessions.get(contractId)
-      if (known != null && (remote == null || !bytesEqual(remote, known.terms.buyer))) throw new WrongBuyerError('the stream\'s remote peer is not the contract\'s buyer')
       return { session: sessions.beginRequest(contractId, remote), request }
     } catch (err) {
       if (signal.aborted) throw err

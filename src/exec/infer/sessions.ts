@@ -111,9 +111,11 @@ export class SellerSessions {
   /** Start a request: known, open, unexpired, under budget, idle, and asked by the buyer. */
   beginRequest (contractId: Uint8Array, remotePublicKey: Uint8Array | undefined): SellerSession {
     const s = this.sessions.get(contractKey(contractId))
+    if (s == null) throw new UnknownSessionError(`no session for contract ${contractKey(contractId)}`)
+    // the buyer before the session's state: a stranger learns nothing of someone else's session (busy, closed, spent)
+    if (remotePublicKey == null || !bytesEqual(remotePublicKey, s.terms.buyer)) throw new WrongBuyerError('the stream\'s remote peer is not the contract\'s buyer')
     checkStartable(s, contractId, this.now())
-    const session = s as SellerSession
-    if (remotePublicKey == null || !bytesEqual(remotePublicKey, session.terms.buyer)) throw new WrongBuyerError('the stream\'s remote peer is not the contract\'s buyer')
+    const session = s
     session.busy = true
     this.observer?.(session.terms.contractId, { type: 'request-began' })
     return session

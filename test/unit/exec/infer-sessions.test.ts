@@ -43,6 +43,8 @@ describe('SellerSessions', () => {
     expect(() => reg.beginRequest(t.contractId, undefined)).toThrow(WrongBuyerError)
     const s = reg.beginRequest(t.contractId, buyer.publicKey)
     expect(() => reg.beginRequest(t.contractId, buyer.publicKey)).toThrow(SessionBusyError)
+    // a stranger learns nothing of the session's state: wrong buyer, not busy (infer.md's order)
+    expect(() => reg.beginRequest(t.contractId, seller.publicKey)).toThrow(WrongBuyerError)
     reg.endRequest(s)
     s.amountUc = t.maxSpendUc
     expect(() => reg.beginRequest(t.contractId, buyer.publicKey)).toThrow(BudgetExhaustedError)
@@ -52,6 +54,7 @@ describe('SellerSessions', () => {
     expect(reg.closeSession(t.contractId)?.terms).toEqual(t)
     now = 0
     expect(() => reg.beginRequest(t.contractId, buyer.publicKey)).toThrow(SessionClosedError)
+    expect(() => reg.beginRequest(t.contractId, seller.publicKey)).toThrow(WrongBuyerError)
   })
 
   it('keeps the highest voucher and refuses a replay', () => {
