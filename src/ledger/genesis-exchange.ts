@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto'
 import { createLibp2p } from 'libp2p'
-import { byteStream } from '@libp2p/utils'
+import { byteStream, lpStream } from '@libp2p/utils'
+import { equals } from 'uint8arrays/equals'
 import { tcp } from '@libp2p/tcp'
 import { memory } from '@libp2p/memory'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -16,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { Genesis as GenesisPb } from '../wire/pb/genesis.js'
 import { CodedError, ErrorCode, TallyError } from '../errors/index.js'
-import { encodeGenesis, type Genesis } from './genesis.js'
+import { encodeGenesis, MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, type Genesis } from './genesis.js'
 
 export const GENESIS_PROTOCOL = '/tally/genesis/1.0.0'
 
@@ -28,9 +29,6 @@ export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 5_000
 export const DEFAULT_TIMEOUT_MS = 10_000
 /** one fetch per connection is all a joiner needs; a few allow retries without queueing */
 export const DEFAULT_MAX_INBOUND_STREAMS = 2
-/** the same bounds as a genesis in a config file (src/node/config.ts) */
-const MAX_GENESIS_NAME = 64
-const MAX_ISSUERS = 256
 const PUBLIC_KEY_BYTES = 32
 /** a varint length of at most MAX_GENESIS_BYTES (2^16) takes 3 bytes */
 const MAX_LENGTH_PREFIX_BYTES = 3
@@ -144,8 +142,7 @@ export class GenesisExchange implements Startable {
     // the dialer sends nothing; its bytes, if any, are never read
     const total = deadline(this.limits.timeoutMs, 'sending the genesis', this.shutdown.signal)
     try {
-      const out = byteStream(stream)
-      await out.write(frame(this.bytes), { signal: total.signal })
+      await lpStream(stream).write(this.bytes, { signal: total.signal })
       await stream.close({ signal: total.signal })
     } catch (err) {
       this.log('genesis to %p not sent: %s', connection.remotePeer, (err as Error).message)
@@ -234,11 +231,11 @@ export function checkGenesis (bytes: Uint8Array, expectedNet: Uint8Array | strin
 export function decodeGenesis (bytes: Uint8Array): Genesis {
   let pb: GenesisPb
   try {
-    pb = GenesisPb.decode(bytes, { limits: { issuers: MAX_ISSUERS } })
+    pb = GenesisPb.decode(bytes, { limits: { issuers: MAX_GENESIS_ISSUERS } })
   } catch (err) {
     throw new GenesisMalformedError(`genesis does not decode: ${(err as Error).message}`)
   }
-  if (pb.name.length === 0 || pb.name.length > MAX_GENESIS_NAME) throw new GenesisMalformedError(`genesis name must be 1..${MAX_GENESIS_NAME} characters, got ${pb.name.length}`)
+  if (pb.name.length === 0 || pb.name.length > MAX_GENESIS_NAME_CHARS) throw new GenesisMalformedError(`genesis name must be 1..${MAX_GENESIS_NAME_CHARS} characters, got ${pb.name.length}`)
   if (pb.maxSessionLockUc === 0n) throw new GenesisMalformedError('genesis maxSessionLockUc must be greater than 0')
   pb.issuers.forEach((it, i) => {
     if (it.publicKey.length !== PUBLIC_KEY_BYTES) throw new GenesisMalformedError(`genesis issuers[${i}]: public key of ${it.publicKey.length} bytes, expected ${PUBLIC_KEY_BYTES}`)
@@ -249,7 +246,7 @@ export function decodeGenesis (bytes: Uint8Array): Genesis {
     defaultCreditLimitUc: pb.defaultCreditLimitUc,
     maxSessionLockUc: pb.maxSessionLockUc
   }
-  if (!equal(encodeGenesis(g), bytes)) throw new GenesisMalformedError('genesis is not in canonical encoding (issuers sorted by key, no unknown or repeated fields)')
+  if (!equals(encodeGenesis(g), bytes)) throw new GenesisMalformedError('genesis is not in canonical encoding (issuers sorted by key, no unknown or repeated fields)')
   return g
 }
 
@@ -304,17 +301,6 @@ export async function fetchGenesisFrom (addrs: string[], expectedNet: Uint8Array
 // ---------------------------------------------------------------------------------------------
 // plumbing
 
-function frame (bytes: Uint8Array): Uint8Array {
-  const prefix: number[] = []
-  let n = bytes.length
-  while (n >= 0x80) { prefix.push((n & 0x7f) | 0x80); n >>>= 7 }
-  prefix.push(n)
-  const out = new Uint8Array(prefix.length + bytes.length)
-  out.set(prefix)
-  out.set(bytes, prefix.length)
-  return out
-}
-
 /**
  * A timer-backed signal that aborts after `ms` or with any parent. Not AbortSignal.timeout inside
  * AbortSignal.any: on Node 20 the garbage collector may collect such a timeout before it fires
@@ -351,7 +337,7 @@ function mapError (err: unknown, caller?: AbortSignal): Error {
 
 function netHex (net: Uint8Array | string): string {
   if (typeof net === 'string') {
-    if (!/^[0-9a-f]{64}$/.test(net)) throw new RangeError('a network id is 64 lowercase hex characters')
+    if (!NET_HEX_PATTERN.test(net)) throw new RangeError('a network id is 64 lowercase hex characters')
     return net
   }
   if (net.length !== 32) throw new RangeError('a network id is 32 bytes')
@@ -362,6 +348,3 @@ function sha256Hex (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-function equal (a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
-}

@@ -5,6 +5,12 @@
 import { createHash } from 'node:crypto'
 import { Genesis as GenesisPb } from '../wire/pb/genesis.js'
 
+/** bounds every genesis keeps, whether read from a config file or fetched from a peer */
+export const MAX_GENESIS_NAME_CHARS = 64
+export const MAX_GENESIS_ISSUERS = 256
+/** a network id in text: SHA-256 as 64 lowercase hex characters */
+export const NET_HEX_PATTERN = /^[0-9a-f]{64}$/
+
 export interface Issuer {
   publicKey: Uint8Array
   capUc: bigint

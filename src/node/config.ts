@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { netId, type Genesis, type Issuer } from '../ledger/genesis.js'
+import { MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, netId, type Genesis, type Issuer } from '../ledger/genesis.js'
 import { fetchGenesisFrom } from '../ledger/genesis-exchange.js'
 import { publicKeyFromAccountId } from '../identity/account.js'
 import { DEFAULT_GATEWAY_HOST, DEFAULT_MEMORY_LISTEN, DEFAULT_TCP_LISTEN, DEV_GENESIS, defaultDataDir } from './defaults.js'
@@ -68,11 +68,8 @@ export class ConfigError extends TallyError {
 /** a config file is a few KiB */
 const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_ADDRS = 64
-const MAX_GENESIS_NAME = 64
-const MAX_ISSUERS = 256
 const UC_PATTERN = /^(0|[1-9][0-9]{0,29})$/
 const FILE_KEYS = new Set(['dataDir', 'listen', 'bootstrap', 'transport', 'encryption', 'simulation', 'genesis', 'gateway', 'net'])
-const NET_PATTERN = /^[0-9a-f]{64}$/
 
 type Raw = Record<string, unknown>
 
@@ -111,7 +108,7 @@ function uc (v: unknown, field: string): bigint {
 function genesis (v: unknown): Genesis {
   if (!isObject(v)) throw new ConfigError('genesis', 'expected an object')
   const issuersRaw = v.issuers ?? []
-  if (!Array.isArray(issuersRaw) || issuersRaw.length > MAX_ISSUERS) throw new ConfigError('genesis.issuers', `expected an array of at most ${MAX_ISSUERS} issuers`)
+  if (!Array.isArray(issuersRaw) || issuersRaw.length > MAX_GENESIS_ISSUERS) throw new ConfigError('genesis.issuers', `expected an array of at most ${MAX_GENESIS_ISSUERS} issuers`)
   const issuers: Issuer[] = issuersRaw.map((it, i) => {
     const f = `genesis.issuers[${i}]`
     if (!isObject(it)) throw new ConfigError(f, 'expected {account, capUc}')
@@ -125,7 +122,7 @@ function genesis (v: unknown): Genesis {
     return { publicKey, capUc: uc(it.capUc, `${f}.capUc`) }
   })
   const g: Genesis = {
-    name: str(v.name, 'genesis.name', MAX_GENESIS_NAME),
+    name: str(v.name, 'genesis.name', MAX_GENESIS_NAME_CHARS),
     issuers,
     defaultCreditLimitUc: uc(v.defaultCreditLimitUc, 'genesis.defaultCreditLimitUc'),
     maxSessionLockUc: uc(v.maxSessionLockUc, 'genesis.maxSessionLockUc')
@@ -197,7 +194,7 @@ export function parseConfig (raw: unknown): TallyConfig {
     genesis: raw.genesis == null ? { ...DEV_GENESIS, issuers: [] } : genesis(raw.genesis)
   }
   if (raw.net != null) {
-    if (typeof raw.net !== 'string' || !NET_PATTERN.test(raw.net)) throw new ConfigError('net', `expected a network id of 64 lowercase hex characters, got ${JSON.stringify(String(raw.net).slice(0, 100))}`)
+    if (typeof raw.net !== 'string' || !NET_HEX_PATTERN.test(raw.net)) throw new ConfigError('net', `expected a network id of 64 lowercase hex characters, got ${JSON.stringify(String(raw.net).slice(0, 100))}`)
     config.net = raw.net
     const own = hex(netId(config.genesis))
     if (raw.genesis != null && own !== raw.net) throw new ConfigError('net', `the configured genesis "${config.genesis.name}" is net ${own}, not ${raw.net}`)
