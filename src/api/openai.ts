@@ -157,6 +157,7 @@ export function tallyField (r: RoutedResult): Record<string, unknown> {
     cost_uc: safeNumber(r.costUc),
     bpt: r.bpt,
     usage_source: r.usageSource,
+    input_bound: r.inputBound,
     ttft_ms: r.ttftMs,
     attempts: r.attempts
   }

@@ -36,6 +36,8 @@ export interface RoutedResult {
   costUc: bigint
   /** billion-parameter tokens, exact decimal string */
   bpt: string
+  /** the bound the buyer held the seller's input-token count to: its own tokenizer's exact count, or the UTF-8 bytes bound */
+  inputBound: 'exact' | 'bytes'
   ttftMs: number
   /** sellers tried before this one succeeded */
   attempts: number

@@ -11,6 +11,7 @@ import type { Libp2p } from 'libp2p'
 import type { ChatRequest } from '../exec/backend.js'
 import type { InferBuyer, InferResult } from '../exec/infer/buyer.js'
 import type { SessionTerms } from '../exec/infer/terms.js'
+import { exactInputCounter } from '../exec/infer/token-counter.js'
 import { amountUc } from '../exec/pricing.js'
 import type { Negotiator } from '../contract/negotiate.js'
 import { ErrorCode, TallyError, errorCode } from '../errors/index.js'
@@ -67,6 +68,8 @@ export interface BuyerRouterComponents {
   costs: CostBook
   /** the network's cap on one session's lock */
   maxSessionLockUc: bigint
+  /** the prompt's exact input tokens for a model this node holds the tokenizer of (undefined: use the bytes bound) */
+  countInputTokens?: (fingerprint: string, request: ChatRequest) => Promise<number | undefined>
   now: () => number
   log: Logger
 }
@@ -229,13 +232,18 @@ export class BuyerRouter {
     let spentBefore = 0n
     /** the session is not reused after this request */
     let retire = false
+    /** the prompt's exact input tokens, when this node holds the model's tokenizer */
+    let exactIn: number | undefined
     const startedAt = this.c.now()
     try {
       session = await this.session(o, request, opts.signal)
       outBefore = this.c.infer.lastVoucher(session.contract.contractId)?.outputTokens ?? 0n
       spentBefore = this.spentUc(session)
+      // only a verified fingerprint says the seller runs exactly the file this node tokenizes with
+      exactIn = o.fingerprintVerified ? await this.c.countInputTokens?.(o.fingerprint, request) : undefined
       const r: InferResult = await this.c.infer.infer(session.peer, session.terms, request, {
         signal: opts.signal,
+        tokenCounter: exactIn != null ? exactInputCounter(exactIn) : undefined,
         firstTokenTimeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs,
         onChunk: (text) => { delivered = true; onDelta?.(text) }
       })
@@ -257,6 +265,7 @@ export class BuyerRouter {
         priceOutPerMTokUc: o.priceOutPerMTokUc,
         costUc: r.meter.amountUc,
         bpt: r.meter.bpt,
+        inputBound: exactIn != null ? 'exact' : 'bytes',
         ttftMs: r.ttftMs
       }
     } catch (err) {
@@ -275,7 +284,7 @@ export class BuyerRouter {
         throw new MidStreamError(`seller ${o.seller} failed mid-stream: ${(err as Error)?.message ?? err}`, {
           text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', seller: o.seller, model: o.modelId,
           fingerprint: o.fingerprint, fingerprintVerified: o.fingerprintVerified, params: o.params, priceInPerMTokUc: o.priceInPerMTokUc,
-          priceOutPerMTokUc: o.priceOutPerMTokUc, costUc: 0n, bpt: '0', ttftMs: 0, attempts: 1
+          priceOutPerMTokUc: o.priceOutPerMTokUc, costUc: 0n, bpt: '0', inputBound: exactIn != null ? 'exact' : 'bytes', ttftMs: 0, attempts: 1
         })
       }
       throw new NothingDelivered([err])

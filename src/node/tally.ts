@@ -46,6 +46,7 @@ import { BuyerSessions, SellerSessions } from '../exec/infer/sessions.js'
 import type { MeterRecord } from '../exec/metering.js'
 import type { Backend, ChatRequest } from '../exec/backend.js'
 import { CostBook, type ReportBy, type ReportRow } from './costs.js'
+import { LocalTokenizers } from './tokenizers.js'
 import { BuyerRouter, type BuyerRouterInit, type InferCallOptions } from './buyer.js'
 import { peerJoinSync } from './peer-join-sync.js'
 import { SellerDesk } from './seller.js'
@@ -76,6 +77,8 @@ export interface TallyNodeInit extends Omit<BaseNodeInit, 'services' | 'topicHan
   identity?: Identity
   sell?: SellInit
   buy?: BuyerRouterInit
+  /** GGUF files whose tokenizer this node uses to count a prompt exactly when an offer's verified fingerprint matches */
+  tokenizers?: string[]
   market?: MarketInit
   negotiate?: NegotiateInit
   inferSeller?: InferSellerInit
@@ -208,7 +211,9 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       this.emit('contract', contract)
     })
     this.inferBuyerSvc = new InferBuyer({ dialer: libp2p, signer, net, sessions: this.buyerSessions, logger }, { now, ...init.inferBuyer })
+    const tokenizers = new LocalTokenizers(init.tokenizers ?? [], logger.forComponent('tally:tokenizers'))
     this.routerSvc = new BuyerRouter({
+      countInputTokens: async (fingerprint, request) => await tokenizers.countInputTokens(fingerprint, request),
       libp2p,
       book: this.book,
       negotiator: this.negotiatorSvc,
@@ -235,6 +240,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     s.add('market', this.marketSvc)
     s.add('negotiator', this.negotiatorSvc)
     s.add('infer-buyer', this.inferBuyerSvc)
+    s.add('tokenizers', tokenizers)
     if (sell != null && this.seller != null) {
       s.add('seller-desk', this.seller.desk)
       s.add('infer-seller', this.seller.infer)

@@ -10,6 +10,7 @@ import type { CliIO } from '../io.js'
 import type { StartOptions } from './options.js'
 import { sellPlan } from './serve.js'
 import { accountIdFromPublicKey } from '../../identity/account.js'
+import { ensureTinyModel } from '../../exec/model/tiny.js'
 
 /** meter records carry hex keys; everything the CLI prints names an account by its id (12D3KooW…) */
 const accountOf = (keyHex: string): string => accountIdFromPublicKey(Buffer.from(keyHex, 'hex'))
@@ -26,7 +27,8 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
     net: opts.net
   }, io.env), { signal })
   const sell = await sellPlan(opts, io.env)
-  const node = await createTallyNode(config, { sell })
+  const tokenizers = (opts.tokenizer ?? []).map(t => t === 'tiny' ? ensureTinyModel() : t)
+  const node = await createTallyNode(config, { sell, tokenizers })
   const json = opts.json === true
   const say = (obj: Record<string, unknown>, text: string): void => { io.out(json ? JSON.stringify(obj, (_k, v) => typeof v === 'bigint' ? v.toString() : v) : text) }
   node.base.on('gossip-peer', ({ peerId, topic }) => { say({ event: 'gossip-peer', peerId, topic }, `gossip peer ${peerId} joined ${topic}`) })

@@ -11,6 +11,7 @@ export interface StartOptions extends ServeFlags {
   transport?: string
   gateway?: string
   net?: string
+  tokenizer?: string[]
   json?: boolean
 }
 
@@ -34,5 +35,6 @@ export function startOptions (cmd: Command): Command {
     .option('--max-sessions <n>', 'concurrent sessions offered')
     .option('--threads <n>', 'CPU threads of the embedded engine (default 1)')
     .option('--gpu', 'let the embedded engine use a GPU when present')
+    .option('--tokenizer <gguf>', 'a GGUF file whose tokenizer counts your prompts exactly when an offer\'s verified fingerprint matches it ("tiny" = the generated test model); repeat for several', collect)
     .option('--json', 'print one JSON line at start and one per event')
 }

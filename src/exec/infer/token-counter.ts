@@ -31,3 +31,11 @@ export function utf8BoundCounter (init: Utf8BoundInit = {}): TokenCounter {
     maxInputTokens: (messages) => messages.reduce((n, m) => n + Buffer.byteLength(m.role, 'utf8') + Buffer.byteLength(m.content, 'utf8') + perMessage, fixed)
   }
 }
+
+/**
+ * The buyer counted the prompt itself with the model's tokenizer: input is held to that exact
+ * count; output keeps `base`'s bound (re-tokenizing a reply need not give the tokens generated).
+ */
+export function exactInputCounter (inputTokens: number, base: TokenCounter = utf8BoundCounter()): TokenCounter {
+  return { maxOutputTokens: (text) => base.maxOutputTokens(text), maxInputTokens: () => inputTokens }
+}

@@ -12,7 +12,7 @@
  *   tokenizer gets the same number.
  */
 import { BackendBusyError } from '../../backend.js'
-import { getLlama, LlamaChat, LlamaLogLevel, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
+import { getLlama, GeneralChatWrapper, LlamaChat, LlamaLogLevel, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
 import type { ChatRequest, FinishReason, Usage } from '../../backend.js'
 import { ErrorCode, TallyError } from '../../../errors/index.js'
 
@@ -32,6 +32,8 @@ export interface EngineInit {
   contextSize?: number
   /** parallel sequences = concurrent requests (default 1) */
   sequences?: number
+  /** load only the vocabulary: the engine counts prompt tokens and cannot generate (a buyer's tokenizer) */
+  vocabOnly?: boolean
 }
 
 export interface EngineResult {
@@ -59,8 +61,11 @@ export class Engine {
   private constructor (
     readonly llama: Llama,
     readonly model: LlamaModel,
-    readonly context: LlamaContext,
-    readonly contextSize: number
+    /** absent on a vocabulary-only engine */
+    readonly context: LlamaContext | undefined,
+    readonly contextSize: number,
+    /** the chat format prompts are built with, for generation and for counting alike */
+    readonly chatWrapper: ChatWrapper
   ) {}
 
   static async load (init: EngineInit): Promise<Engine> {
@@ -71,6 +76,10 @@ export class Engine {
       logLevel: LlamaLogLevel.warn,
       logger: (level, message) => { process.stderr.write(`[llama ${String(level)}] ${message}\n`) }
     })
+    if (init.vocabOnly === true) {
+      const vocab = await llama.loadModel({ modelPath: init.modelPath, vocabOnly: true })
+      return new Engine(llama, vocab, undefined, 0, chatWrapperOf(vocab))
+    }
     const model = await llama.loadModel({ modelPath: init.modelPath, gpuLayers: init.gpu === 'auto' ? 'auto' : 0 })
     const contextSize = init.contextSize ?? DEFAULT_ENGINE_CONTEXT_SIZE
     const context = await model.createContext({
@@ -78,7 +87,13 @@ export class Engine {
       sequences: init.sequences ?? DEFAULT_ENGINE_SEQUENCES,
       threads: init.threads ?? DEFAULT_ENGINE_THREADS
     })
-    return new Engine(llama, model, context, context.contextSize)
+    return new Engine(llama, model, context, context.contextSize, chatWrapperOf(model))
+  }
+
+  /** the prompt's tokens exactly as generate() counts them: the chat wrapper's text, BOS included */
+  countInputTokens (request: ChatRequest): number {
+    const state = this.chatWrapper.generateContextState({ chatHistory: toChatHistory(request) })
+    return state.contextText.tokenize(this.model.tokenizer).length
   }
 
   /** number of tokens `text` tokenizes to (no BOS) */
@@ -92,13 +107,13 @@ export class Engine {
    */
   async generate (request: ChatRequest, signal: AbortSignal, onChunk: (text: string, outputTokens: number) => void): Promise<EngineResult> {
     // a sequence of the previous request can still be disposing when the parent's slot frees: busy, not broken
+    if (this.context == null) throw new EngineRequestError('this engine holds only the vocabulary: it counts tokens and cannot generate')
     if (this.context.sequencesLeft < 1) throw new BackendBusyError('no free context sequence: the engine is at its concurrency limit')
     const sequence = this.context.getSequence()
-    const chat = new LlamaChat({ contextSequence: sequence, autoDisposeSequence: false })
+    const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.chatWrapper, autoDisposeSequence: false })
     try {
       const history = toChatHistory(request)
-      const state = chat.chatWrapper.generateContextState({ chatHistory: history })
-      const inputTokens = state.contextText.tokenize(this.model.tokenizer).length
+      const inputTokens = this.countInputTokens(request)
       if (request.maxTokens != null && (!Number.isInteger(request.maxTokens) || request.maxTokens < 1)) {
         throw new EngineRequestError(`maxTokens must be a positive integer, got ${request.maxTokens}`)
       }
@@ -132,10 +147,15 @@ export class Engine {
   }
 
   async close (): Promise<void> {
-    await this.context.dispose()
+    await this.context?.dispose()
     await this.model.dispose()
     await this.llama.dispose()
   }
+}
+
+/** the wrapper LlamaChat would pick for this model, resolved once so that counting and generating agree */
+function chatWrapperOf (model: LlamaModel): ChatWrapper {
+  return resolveChatWrapper(model) ?? new GeneralChatWrapper()
 }
 
 export interface DirectRun extends EngineResult {

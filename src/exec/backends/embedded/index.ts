@@ -86,10 +86,22 @@ export interface EmbeddedBackend extends Backend {
    * IPC) and get the whole result with the child's own timings. Takes a concurrency slot.
    */
   runDirect(request: ChatRequest): Promise<DirectRun>
+  /** the prompt tokens of `request` exactly as the engine counts them when it generates */
+  countInputTokens(request: ChatRequest): Promise<number>
 }
 
+/** A model's tokenizer in a child process (vocabulary only): a buyer's exact input-token count. */
+export interface EmbeddedTokenizer {
+  /** hex SHA-256 of the GGUF, to match against an offer's verified fingerprint */
+  readonly fingerprint: string
+  countInputTokens(request: ChatRequest): Promise<number>
+  close(): Promise<void>
+}
+
+interface CountResult { inputTokens: number }
+
 interface Pending {
-  push: (ev: BackendEvent | DirectRun | Error) => void
+  push: (ev: BackendEvent | DirectRun | CountResult | Error) => void
   /** frees the concurrency slot; called once the child has finished the request */
   release: () => void
 }
@@ -194,6 +206,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
     }
     this.pending.delete(msg.id)
     if (msg.t === 'direct-result') p.push(msg.run)
+    else if (msg.t === 'count-result') p.push({ inputTokens: msg.inputTokens })
     else if (msg.t === 'done') p.push({ type: 'done', usage: msg.usage, finishReason: msg.finishReason })
     else p.push(errorFromChild(msg))
     p.release()
@@ -238,7 +251,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
       const child = this.child
       if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
       const id = this.nextId++
-      const queue = new EventQueue<BackendEvent | DirectRun>()
+      const queue = new EventQueue<BackendEvent | DirectRun | CountResult>()
       this.pending.set(id, { push: ev => queue.push(ev), release })
       handedToChild = true
       const onAbort = (): void => { const m: ToChild = { t: 'cancel', id }; if (child.connected) child.send(m) }
@@ -250,7 +263,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
           const ev = await queue.next()
           if (ev == null) return
           if (ev instanceof Error) throw ev
-          if (!('type' in ev)) throw new EngineRequestError('engine answered a stream request with a direct result')
+          if (!('type' in ev)) throw new EngineRequestError('engine answered a stream request with another kind of result')
           yield ev
           if (ev.type === 'done') return
         }
@@ -292,6 +305,27 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
     }
   }
 
+  async countInputTokens (request: ChatRequest): Promise<number> {
+    if (this.closed) throw new EngineStartError('backend is closed')
+    await this.start()
+    const child = this.child
+    if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
+    const id = this.nextId++
+    const result = new Promise<number>((resolve, reject) => {
+      this.pending.set(id, {
+        push: ev => {
+          if (ev instanceof Error) reject(ev)
+          else if ('inputTokens' in ev) resolve(ev.inputTokens)
+          else reject(new EngineRequestError('engine answered a count with another kind of result'))
+        },
+        release: () => {}
+      })
+    })
+    const m: ToChild = { t: 'count', id, request }
+    child.send(m)
+    return await result
+  }
+
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -310,6 +344,24 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
  * model. Throws InvalidModelError for a file llama.cpp must not see, EngineStartError when the
  * engine cannot load it.
  */
+/**
+ * Load only the vocabulary of a GGUF in an engine child (validated first, like a backend's), so a
+ * buyer can count a prompt's tokens exactly for a model it holds the file of.
+ */
+export async function createEmbeddedTokenizer (modelPath: string, init: { startTimeoutMs?: number } = {}): Promise<EmbeddedTokenizer> {
+  const summary = await validateGguf(modelPath)
+  const fingerprint = await modelFingerprint(modelPath)
+  const model: ModelInfo = { id: summary.name ?? basename(modelPath).replace(/\.gguf$/i, ''), fingerprint, fingerprintVerified: true, params: summary.params, quantization: summary.quantization, contextLength: summary.contextLength }
+  const backend = new EmbeddedBackendImpl(model, 1, { modelPath, vocabOnly: true }, init.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, DEFAULT_MAX_FAILED_STARTS, false)
+  try {
+    await backend.start()
+  } catch (err) {
+    await backend.close()
+    throw err
+  }
+  return { fingerprint, countInputTokens: async (request) => await backend.countInputTokens(request), close: async () => { await backend.close() } }
+}
+
 export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise<EmbeddedBackend> {
   const summary = await validateGguf(init.modelPath)
   const fingerprint = await modelFingerprint(init.modelPath)

@@ -8,6 +8,8 @@ export type ToChild =
   | { t: 'cancel', id: number }
   /** run a request entirely in the child and answer once with the whole result and its timings */
   | { t: 'direct', id: number, request: ChatRequest }
+  /** count the prompt tokens of a request as generation would (works on a vocabulary-only engine) */
+  | { t: 'count', id: number, request: ChatRequest }
   /** test hook: the child calls process.abort(), as llama.cpp does on a GGML_ASSERT */
   | { t: 'abort' }
   | { t: 'shutdown' }
@@ -21,3 +23,4 @@ export type FromChild =
   /** a failed request: the error's class name, message and code (an ErrorCode; the parent rebuilds the error by it) */
   | { t: 'error', id: number, name: string, code: string, message: string }
   | { t: 'direct-result', id: number, run: DirectRun }
+  | { t: 'count-result', id: number, inputTokens: number }
