@@ -129,7 +129,9 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
         buyer: unhex(i.buyer_hex) as Uint8Array<ArrayBuffer>,
         nonce: unhex(i.nonce_hex) as Uint8Array<ArrayBuffer>,
         maxPriceInPerMtokUc: big(i.max_price_in_per_mtok_uc),
-        maxPriceOutPerMtokUc: big(i.max_price_out_per_mtok_uc)
+        maxPriceOutPerMtokUc: big(i.max_price_out_per_mtok_uc),
+        maxSpendUc: big(i.max_spend_uc ?? 0),
+        sessionExpiresAtMs: big(i.session_expires_at_ms ?? 0)
       }
     })
     return { frame_hex: hex(frame), framed_hex: framed(frame) }
@@ -147,7 +149,12 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
       priceInPerMTokUc: big(i.price_in_per_mtok_uc),
       priceOutPerMTokUc: big(i.price_out_per_mtok_uc),
       validUntilMs: big(i.valid_until_ms),
-      secondPeerAboveUc: big(i.second_peer_above_uc)
+      secondPeerAboveUc: big(i.second_peer_above_uc),
+      maxSpendUc: big(i.max_spend_uc ?? 0),
+      sessionExpiresAtMs: big(i.session_expires_at_ms ?? 0),
+      openWithinMs: big(i.open_within_ms ?? 0),
+      minBuyerSpendableUc: big(i.min_buyer_spendable_uc ?? 0),
+      maxUnpaidUc: big(i.max_unpaid_uc ?? 0)
     })
     const frame = NegotiateFrame.encode({ quote: q.bytes as Uint8Array<ArrayBuffer> })
     return { ...sealedOutputs(q.bytes, unhex(i.net_hex)), frame_hex: hex(frame), framed_hex: framed(frame) }

@@ -39,6 +39,8 @@ export const HTTP_BY_CODE: Readonly<Partial<Record<ErrorCode, HttpMapping>>> = {
   [ErrorCode.invalidTerms]: [400, BAD_INPUT, 'invalid_terms'],
   [ErrorCode.unknownModel]: [404, BAD_INPUT, 'model_not_found'],
   [ErrorCode.insufficientCredit]: [402, 'insufficient_quota', 'insufficient_credit'],
+  [ErrorCode.buyerNotTrusted]: [402, 'insufficient_quota', 'buyer_not_trusted'],
+  [ErrorCode.quoteTermsUnmet]: [503, UNAVAILABLE, 'seller_refused'],
   [ErrorCode.aborted]: [499, BAD_INPUT, 'request_aborted'],
   // the market has no one to serve it now
   [ErrorCode.noSeller]: [503, UNAVAILABLE, 'no_seller'],

@@ -11,7 +11,8 @@ const CODE_OF_REFUSAL: Partial<Record<RefusalReason, ErrorCode>> = {
   [RefusalReason.PRICE_CHANGED]: ErrorCode.priceChanged,
   [RefusalReason.INSUFFICIENT_CREDIT]: ErrorCode.insufficientCredit,
   [RefusalReason.UNKNOWN_MODEL]: ErrorCode.unknownModel,
-  [RefusalReason.QUOTE_EXPIRED]: ErrorCode.quoteExpired
+  [RefusalReason.QUOTE_EXPIRED]: ErrorCode.quoteExpired,
+  [RefusalReason.BUYER_NOT_TRUSTED]: ErrorCode.buyerNotTrusted
 }
 
 /** the seller refused; `reason` is the wire reason code, `code` what it means here */
@@ -42,4 +43,9 @@ export class NegotiationProtocolError extends WireError {
 export class TooManyNegotiationsError extends TallyError {
   override name = 'TooManyNegotiationsError'
   override readonly code: ErrorCode = ErrorCode.tooManyNegotiations
+}
+/** the buyer cannot meet a term of the seller's quote (it signs no accept) */
+export class QuoteTermsUnmetError extends TallyError {
+  override name = 'QuoteTermsUnmetError'
+  override readonly code: ErrorCode = ErrorCode.quoteTermsUnmet
 }

@@ -38,6 +38,16 @@ export interface QuoteTerms {
    * once a peer other than the buyer and the seller holds the buyer's `open` (negotiate.md).
    */
   secondPeerAboveUc?: bigint
+  /** quote term (0/absent = not stated): the exact lock; the accept's max spend and the buyer's open must equal it */
+  maxSpendUc?: bigint
+  /** quote term (0/absent = not stated): the session end (unix ms) the accept must carry */
+  sessionExpiresAtMs?: bigint
+  /** quote term (0/absent = not stated): the buyer's open must reach the seller this long after the contract */
+  openWithinMs?: bigint
+  /** quote term (0/absent = none): the buyer's spendable balance the seller requires */
+  minBuyerSpendableUc?: bigint
+  /** quote term (0/absent = not stated): the most the seller serves ahead of the buyer's highest voucher */
+  maxUnpaidUc?: bigint
 }
 
 export interface Quote extends QuoteTerms {
@@ -75,6 +85,12 @@ export interface Contract {
   quoteId: Uint8Array
   /** the quote's term: above this lock (µc) the seller serves only once a second peer holds the open; 0 = none */
   secondPeerAboveUc: bigint
+  /** the quote's term: the buyer's open must reach the seller this long (ms) after the contract; 0 = not stated */
+  openWithinMs: bigint
+  /** the quote's term: the buyer's spendable balance the seller requires (µc); 0 = none */
+  minBuyerSpendableUc: bigint
+  /** the quote's term: the most the seller serves ahead of the buyer's highest voucher (µc); 0 = not stated */
+  maxUnpaidUc: bigint
   /** the exact contract envelope bytes both parties hold */
   bytes: Uint8Array
 }
@@ -101,7 +117,22 @@ function checkQuoteTerms (q: QuoteTerms): void {
   checkPrice('priceInPerMTokUc', q.priceInPerMTokUc)
   checkPrice('priceOutPerMTokUc', q.priceOutPerMTokUc)
   checkRange('validUntilMs', q.validUntilMs, 1n, 2n ** 63n - 1n)
-  checkRange('secondPeerAboveUc', q.secondPeerAboveUc ?? 0n, 0n, 2n ** 64n - 1n)
+  for (const k of ['secondPeerAboveUc', 'maxSpendUc', 'sessionExpiresAtMs', 'openWithinMs', 'minBuyerSpendableUc', 'maxUnpaidUc'] as const) {
+    checkRange(k, q[k] ?? 0n, 0n, 2n ** 64n - 1n)
+  }
+}
+
+/** every term with its default (0 = not stated) */
+function withTerms (t: QuoteTerms): Required<QuoteTerms> {
+  return {
+    ...t,
+    secondPeerAboveUc: t.secondPeerAboveUc ?? 0n,
+    maxSpendUc: t.maxSpendUc ?? 0n,
+    sessionExpiresAtMs: t.sessionExpiresAtMs ?? 0n,
+    openWithinMs: t.openWithinMs ?? 0n,
+    minBuyerSpendableUc: t.minBuyerSpendableUc ?? 0n,
+    maxUnpaidUc: t.maxUnpaidUc ?? 0n
+  }
 }
 
 export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteTerms): Quote {
@@ -117,9 +148,14 @@ export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteT
     priceInPerMtokUc: terms.priceInPerMTokUc,
     priceOutPerMtokUc: terms.priceOutPerMTokUc,
     validUntilMs: terms.validUntilMs,
-    secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n
+    secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n,
+    maxSpendUc: terms.maxSpendUc ?? 0n,
+    sessionExpiresAtMs: terms.sessionExpiresAtMs ?? 0n,
+    openWithinMs: terms.openWithinMs ?? 0n,
+    minBuyerSpendableUc: terms.minBuyerSpendableUc ?? 0n,
+    maxUnpaidUc: terms.maxUnpaidUc ?? 0n
   }))
-  return { ...terms, secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n, seller: env.publicKey, id: env.id, bytes: env.bytes }
+  return { ...withTerms(terms), seller: env.publicKey, id: env.id, bytes: env.bytes }
 }
 
 /** Verify a quote's signature and shape (not its time: the caller compares validUntilMs to its clock). */
@@ -137,10 +173,23 @@ export function openQuote (bytes: Uint8Array, net: Uint8Array): Quote {
     priceInPerMTokUc: pb.priceInPerMtokUc,
     priceOutPerMTokUc: pb.priceOutPerMtokUc,
     validUntilMs: pb.validUntilMs,
-    secondPeerAboveUc: pb.secondPeerAboveUc
+    secondPeerAboveUc: pb.secondPeerAboveUc,
+    maxSpendUc: pb.maxSpendUc,
+    sessionExpiresAtMs: pb.sessionExpiresAtMs,
+    openWithinMs: pb.openWithinMs,
+    minBuyerSpendableUc: pb.minBuyerSpendableUc,
+    maxUnpaidUc: pb.maxUnpaidUc
   }
   checkQuoteTerms(terms)
   return { ...terms, seller: env.publicKey, id: env.id, bytes }
+}
+
+/** An accept must meet the quote's lock and session end when the quote states them (pure; both sides check). */
+export function checkAcceptMeetsQuote (quote: QuoteTerms, maxSpendUc: bigint, sessionExpiresAtMs: bigint): void {
+  const lock = quote.maxSpendUc ?? 0n
+  if (lock > 0n && maxSpendUc !== lock) throw new ContractMismatchError(`accept maxSpendUc ${maxSpendUc} is not the quote's lock ${lock}`)
+  const end = quote.sessionExpiresAtMs ?? 0n
+  if (end > 0n && sessionExpiresAtMs !== end) throw new ContractMismatchError(`accept sessionExpiresAtMs ${sessionExpiresAtMs} is not the quote's session end ${end}`)
 }
 
 export function signAccept (signer: Ed25519Signer, net: Uint8Array, quote: Quote, maxSpendUc: bigint, sessionExpiresAtMs: bigint): Accept {
@@ -160,6 +209,7 @@ export function openAccept (bytes: Uint8Array, net: Uint8Array, trusted?: Quote)
   if (!eq(env.publicKey, quote.buyer)) throw new ContractMismatchError('accept is not signed by the buyer the quote was issued to')
   if (pb.maxSpendUc <= 0n) throw new ContractMismatchError('accept maxSpendUc must be > 0')
   if (pb.sessionExpiresAtMs <= 0n) throw new ContractMismatchError('accept sessionExpiresAtMs must be > 0')
+  checkAcceptMeetsQuote(quote, pb.maxSpendUc, pb.sessionExpiresAtMs)
   return { buyer: env.publicKey, quote, maxSpendUc: pb.maxSpendUc, sessionExpiresAtMs: pb.sessionExpiresAtMs, id: env.id, bytes }
 }
 
@@ -181,6 +231,9 @@ function toContract (env: SignedEnvelope, pb: ContractPb): Contract {
     acceptId: pb.acceptId,
     quoteId: pb.quoteId,
     secondPeerAboveUc: pb.secondPeerAboveUc,
+    openWithinMs: pb.openWithinMs,
+    minBuyerSpendableUc: pb.minBuyerSpendableUc,
+    maxUnpaidUc: pb.maxUnpaidUc,
     bytes: env.bytes
   }
 }
@@ -203,7 +256,10 @@ export function signContract (signer: Ed25519Signer, net: Uint8Array, accept: Ac
     expiresAtMs: accept.sessionExpiresAtMs,
     acceptId: accept.id as Uint8Array<ArrayBuffer>,
     quoteId: q.quoteId as Uint8Array<ArrayBuffer>,
-    secondPeerAboveUc: q.secondPeerAboveUc ?? 0n
+    secondPeerAboveUc: q.secondPeerAboveUc ?? 0n,
+    openWithinMs: q.openWithinMs ?? 0n,
+    minBuyerSpendableUc: q.minBuyerSpendableUc ?? 0n,
+    maxUnpaidUc: q.maxUnpaidUc ?? 0n
   }
   const env = sealEnvelope(signer, Domain.contract, net, ContractPb.encode(pb))
   return toContract(env, pb)
@@ -235,5 +291,10 @@ export function verifyContract (bytes: Uint8Array, net: Uint8Array, trusted?: Ac
   if (!eq(pb.acceptId, accept.id)) mismatch('acceptId')
   if (!eq(pb.quoteId, q.quoteId)) mismatch('quoteId')
   if (pb.secondPeerAboveUc !== (q.secondPeerAboveUc ?? 0n)) mismatch('secondPeerAboveUc')
+  if (pb.openWithinMs !== (q.openWithinMs ?? 0n)) mismatch('openWithinMs')
+  if (pb.minBuyerSpendableUc !== (q.minBuyerSpendableUc ?? 0n)) mismatch('minBuyerSpendableUc')
+  if (pb.maxUnpaidUc !== (q.maxUnpaidUc ?? 0n)) mismatch('maxUnpaidUc')
+  // the quote's lock and session end: openAccept checked the accept meets them, and the
+  // contract's copies equal the accept's (above)
   return toContract(env, pb)
 }

@@ -17,7 +17,7 @@ import {
   MAX_QUOTE_TTL_MS, NONCE_LENGTH, QUOTE_ID_LENGTH, openAccept, openQuote, signAccept, signContract, signQuote,
   verifyContract, type Accept, type Contract, type Quote
 } from './messages.js'
-import { ContractMismatchError, NegotiationProtocolError as ProtocolViolationError, NegotiationRefusedError, QuoteExpiredError, TooManyNegotiationsError } from './errors.js'
+import { ContractMismatchError, NegotiationProtocolError as ProtocolViolationError, NegotiationRefusedError, QuoteExpiredError, QuoteTermsUnmetError, TooManyNegotiationsError } from './errors.js'
 
 export const NEGOTIATE_PROTOCOL = '/tally/negotiate/1.0.0'
 /** a whole negotiation (request to contract) must finish in this long, per stream */
@@ -30,8 +30,22 @@ export const DEFAULT_QUOTE_TTL_MS = MAX_QUOTE_TTL_MS
 export const DEFAULT_MAX_INBOUND_STREAMS = 8
 /** negotiations in progress across all peers */
 export const DEFAULT_MAX_CONCURRENT_NEGOTIATIONS = 128
-/** a session the seller commits capacity to cannot outlast this */
-export const DEFAULT_MAX_SESSION_MS = 60 * 60_000
+/** negotiations one peer may have in progress across all its connections: a buyer needs 1–2 at a time */
+export const DEFAULT_MAX_NEGOTIATIONS_PER_PEER = 4
+/** a peer that hits a cap (or lets a stream time out) this many times within the window is disconnected */
+export const DEFAULT_STRIKES_TO_DISCONNECT = 8
+/** the window strikes are counted in */
+export const DEFAULT_STRIKE_WINDOW_MS = 10_000
+/** a disconnected peer's negotiate streams are reset (and the peer hung up on) this long */
+export const DEFAULT_PEER_COOL_DOWN_MS = 60_000
+/** a session the seller commits capacity to cannot outlast this; longer requests are clamped in the quote */
+export const DEFAULT_MAX_SESSION_MS = 10 * 60_000
+/** quote term: the buyer's open must reach the seller this long after the contract (a reservation, not a session) */
+export const DEFAULT_OPEN_WITHIN_MS = 5_000
+/** the buyer refuses a quote giving it less than this to publish its open */
+export const DEFAULT_MIN_OPEN_WITHIN_MS = 1_000
+/** peers remembered in cool-down at once (oldest forgotten first) */
+const MAX_COOLING_PEERS = 10_000
 /** open quotes one buyer may hold at once, so one buyer cannot reserve a seller's whole capacity */
 export const DEFAULT_MAX_OPEN_QUOTES_PER_BUYER = 2
 /** accepted quote ids remembered (until their validity ends) to refuse a second accept */
@@ -52,13 +66,43 @@ export interface SellerTerms {
 
 export type PolicyVerdict = { ok: true } | { ok: false, reason: RefusalReason, message?: string }
 
+/** what the seller's buyer policy is asked about: a quote request (before anything is reserved) or an accept */
+export interface BuyerRequest {
+  stage: 'quote' | 'accept'
+  modelId: string
+  /** the lock the buyer asks for; 0 = not said (a request from an older buyer) */
+  maxSpendUc: bigint
+}
+
+/**
+ * The seller's risk policy for one buyer: refuse (INSUFFICIENT_CREDIT, BUYER_NOT_TRUSTED,
+ * BUYER_FLAGGED), or serve under terms it shapes. On an accept only the refusal counts (the
+ * quote's terms are firm).
+ */
+export type BuyerVerdict = { ok: false, reason: RefusalReason, message?: string } | {
+  ok: true
+  /** the most served ahead of this buyer's voucher, across its sessions here (µc); absent = not stated */
+  maxUnpaidUc?: bigint
+  /** the spendable balance this buyer must keep (µc); absent = none */
+  minBuyerSpendableUc?: bigint
+}
+
 export interface NegotiateInit {
   timeoutMs?: number
   maxFrameBytes?: number
   quoteTtlMs?: number
   maxInboundStreams?: number
   maxConcurrentNegotiations?: number
+  maxNegotiationsPerPeer?: number
+  strikesToDisconnect?: number
+  strikeWindowMs?: number
+  peerCoolDownMs?: number
+  /** the longest session this seller contracts; a buyer asking longer gets it clamped in the quote */
   maxSessionMs?: number
+  /** quote term open_within_ms */
+  openWithinMs?: number
+  /** the most served ahead of vouchers across all sessions of this seller (µc); absent = no cap */
+  maxUnpaidTotalUc?: bigint
   maxOpenQuotesPerBuyer?: number
   /** the buyer named in a request must be the authenticated remote peer (default true) */
   bindBuyerToPeer?: boolean
@@ -66,7 +110,7 @@ export interface NegotiateInit {
 }
 
 export interface NegotiateComponents {
-  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dial'>
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dial' | 'hangUp'>
   signer: Ed25519Signer
   net: Uint8Array
   logger: ComponentLogger
@@ -74,6 +118,8 @@ export interface NegotiateComponents {
   sellerTerms?: (modelId: string) => SellerTerms | undefined
   /** seller policy hook (credit, flags): called on request (maxSpend 0) and on accept */
   canServe?: (buyer: Uint8Array, maxSpendUc: bigint) => PolicyVerdict | Promise<PolicyVerdict>
+  /** the seller's risk policy (negotiate.md § Seller risk policy): evaluated before any capacity is reserved, and on accept */
+  buyerPolicy?: (buyer: Uint8Array, request: BuyerRequest) => BuyerVerdict | Promise<BuyerVerdict>
   /** told whenever reserved capacity of a model changes (e.g. to withdraw the offer when full) */
   onCapacity?: (modelId: string, reserved: number, maxSessions: number) => void
 }
@@ -86,8 +132,23 @@ export interface NegotiateRequest {
   maxPriceInPerMTokUc?: bigint
   maxPriceOutPerMTokUc?: bigint
   maxSpendUc: bigint
+  /** the session end wanted; the seller may clamp it shorter in its quote */
   sessionExpiresAtMs: bigint
+  /** what this buyer can meet: a quote asking more is refused with QuoteTermsUnmetError */
+  accepts?: BuyerTermsPolicy
   signal?: AbortSignal
+}
+
+/** the buyer's side of the quote terms */
+export interface BuyerTermsPolicy {
+  /** the buyer's spendable balance: a quote requiring more (min_buyer_spendable_uc) is refused */
+  spendableUc?: bigint
+  /** least time to publish the open (default DEFAULT_MIN_OPEN_WITHIN_MS) */
+  minOpenWithinMs?: number
+  /** whether a peer other than the seller will hold the buyer's open; false: a lock above second_peer_above_uc is refused */
+  secondPeer?: boolean
+  /** the shortest session worth its lock (ms from now); a quote clamping below it is refused */
+  minSessionMs?: number
 }
 
 interface PendingQuote {
@@ -131,6 +192,8 @@ export interface NegotiateStats {
   contractsSigned: number
   refusals: number
   streamsAborted: number
+  /** peers disconnected for hitting the negotiation caps */
+  peersDisconnected: number
 }
 
 /** what a buyer's negotiation took, from its own side: dial, quote, accept, contract */
@@ -141,7 +204,7 @@ export interface Negotiated { contract: Contract, durationMs: number }
  * 'negotiated' (CustomEvent<Negotiated>) when this node, as buyer, holds a verified contract.
  */
 export class Negotiator extends EventTarget implements Startable {
-  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0 }
+  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0, peersDisconnected: 0 }
   private readonly c: NegotiateComponents
   private readonly log: Logger
   private readonly timeoutMs: number
@@ -149,7 +212,13 @@ export class Negotiator extends EventTarget implements Startable {
   private readonly quoteTtlMs: number
   private readonly maxInboundStreams: number
   private readonly maxConcurrent: number
+  private readonly maxPerPeer: number
+  private readonly strikesToDisconnect: number
+  private readonly strikeWindowMs: number
+  private readonly coolDownMs: number
   private readonly maxSessionMs: number
+  private readonly openWithinMs: number
+  private readonly maxUnpaidTotalUc?: bigint
   private readonly maxOpenQuotesPerBuyer: number
   private readonly bindBuyerToPeer: boolean
   private readonly now: () => number
@@ -158,6 +227,12 @@ export class Negotiator extends EventTarget implements Startable {
   private readonly accepted = new Map<string, bigint>()
   private readonly sessions = new Map<string, Session>()
   private readonly inFlight = new Set<Stream>()
+  /** negotiations in progress per remote peer (all its connections) */
+  private readonly inFlightByPeer = new Map<string, number>()
+  /** recent strikes per peer (times), within strikeWindowMs */
+  private readonly strikes = new Map<string, number[]>()
+  /** disconnected peers → end of their cool-down */
+  private readonly coolingUntil = new Map<string, number>()
   private started = false
 
   constructor (components: NegotiateComponents, init: NegotiateInit = {}) {
@@ -169,7 +244,13 @@ export class Negotiator extends EventTarget implements Startable {
     this.quoteTtlMs = Math.min(init.quoteTtlMs ?? DEFAULT_QUOTE_TTL_MS, MAX_QUOTE_TTL_MS)
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.maxConcurrent = init.maxConcurrentNegotiations ?? DEFAULT_MAX_CONCURRENT_NEGOTIATIONS
+    this.maxPerPeer = init.maxNegotiationsPerPeer ?? DEFAULT_MAX_NEGOTIATIONS_PER_PEER
+    this.strikesToDisconnect = init.strikesToDisconnect ?? DEFAULT_STRIKES_TO_DISCONNECT
+    this.strikeWindowMs = init.strikeWindowMs ?? DEFAULT_STRIKE_WINDOW_MS
+    this.coolDownMs = init.peerCoolDownMs ?? DEFAULT_PEER_COOL_DOWN_MS
     this.maxSessionMs = init.maxSessionMs ?? DEFAULT_MAX_SESSION_MS
+    this.openWithinMs = init.openWithinMs ?? DEFAULT_OPEN_WITHIN_MS
+    this.maxUnpaidTotalUc = init.maxUnpaidTotalUc
     this.maxOpenQuotesPerBuyer = init.maxOpenQuotesPerBuyer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
     this.bindBuyerToPeer = init.bindBuyerToPeer ?? true
     this.now = init.now ?? Date.now
@@ -194,6 +275,15 @@ export class Negotiator extends EventTarget implements Startable {
     this.pending.clear()
     this.sessions.clear()
     this.accepted.clear()
+    this.inFlightByPeer.clear()
+    this.strikes.clear()
+    this.coolingUntil.clear()
+  }
+
+  /** whether a peer is disconnected for hitting the caps, until its cool-down ends */
+  isCooling (peer: PeerId | string): boolean {
+    const until = this.coolingUntil.get(peer.toString())
+    return until != null && until > this.now()
   }
 
   /** capacity held for a model: open quotes plus live sessions */
@@ -226,12 +316,24 @@ export class Negotiator extends EventTarget implements Startable {
   // ---- seller side ----
 
   private async onStream (stream: Stream, connection: Connection): Promise<void> {
-    if (this.inFlight.size >= this.maxConcurrent) {
+    const peer = connection.remotePeer.toString()
+    if (this.isCooling(peer)) {
       this.stats.streamsAborted++
-      stream.abort(new TooManyNegotiationsError(`more than ${this.maxConcurrent} negotiations in progress`))
+      stream.abort(new TooManyNegotiationsError('this peer is cooling down after hitting the negotiation caps'))
+      this.disconnect(connection.remotePeer)
+      return
+    }
+    const mine = this.inFlightByPeer.get(peer) ?? 0
+    if (this.inFlight.size >= this.maxConcurrent || mine >= this.maxPerPeer) {
+      this.stats.streamsAborted++
+      stream.abort(new TooManyNegotiationsError(mine >= this.maxPerPeer
+        ? `this peer already has ${mine} negotiations in progress (at most ${this.maxPerPeer})`
+        : `more than ${this.maxConcurrent} negotiations in progress`))
+      this.strike(connection.remotePeer)
       return
     }
     this.inFlight.add(stream)
+    this.inFlightByPeer.set(peer, mine + 1)
     const signal = AbortSignal.timeout(this.timeoutMs)
     const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
     let quote: Quote | undefined
@@ -251,12 +353,42 @@ export class Negotiator extends EventTarget implements Startable {
       this.stats.streamsAborted++
       this.log('negotiation with %p aborted: %s', connection.remotePeer, err?.message ?? err)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
+      // a stream left silent until the deadline holds a slot for nothing: it counts like a cap hit
+      if (signal.aborted) this.strike(connection.remotePeer)
     } finally {
       this.inFlight.delete(stream)
+      const left = (this.inFlightByPeer.get(peer) ?? 1) - 1
+      if (left > 0) this.inFlightByPeer.set(peer, left)
+      else this.inFlightByPeer.delete(peer)
       // a quote is firm only on the stream that carried it: once that stream ends without a
       // contract, its capacity is free again
       if (quote != null) this.releaseQuote(quote.quoteId)
     }
+  }
+
+  /** a peer hit a cap or timed out: enough of these within the window and it is disconnected and cooled down */
+  private strike (peerId: PeerId): void {
+    const peer = peerId.toString()
+    const now = this.now()
+    const recent = (this.strikes.get(peer) ?? []).filter(t => t > now - this.strikeWindowMs)
+    recent.push(now)
+    if (recent.length < this.strikesToDisconnect) {
+      this.strikes.set(peer, recent)
+      return
+    }
+    this.strikes.delete(peer)
+    if (this.coolingUntil.size >= MAX_COOLING_PEERS) {
+      for (const [k, until] of this.coolingUntil) if (until <= now) this.coolingUntil.delete(k)
+      while (this.coolingUntil.size >= MAX_COOLING_PEERS) this.coolingUntil.delete(this.coolingUntil.keys().next().value as string)
+    }
+    this.coolingUntil.set(peer, now + this.coolDownMs)
+    this.stats.peersDisconnected++
+    this.log('peer %p hit the negotiation caps %d times in %d ms: disconnected for %d ms', peerId, recent.length, this.strikeWindowMs, this.coolDownMs)
+    this.disconnect(peerId)
+  }
+
+  private disconnect (peerId: PeerId): void {
+    this.c.libp2p.hangUp(peerId).catch((err: any) => { this.log('hanging up on %p: %s', peerId, err?.message ?? err) })
   }
 
   private releaseQuote (quoteId: Uint8Array): void {
@@ -289,10 +421,36 @@ export class Negotiator extends EventTarget implements Startable {
     return pk?.type === 'Ed25519' ? pk.raw : undefined
   }
 
-  private async policy (buyer: Uint8Array, maxSpendUc: bigint): Promise<void> {
-    if (this.c.canServe == null) return
-    const v = await this.c.canServe(buyer, maxSpendUc)
+  /** the seller's policy for this buyer; throws a Refusal, or returns the terms it shapes */
+  private async policy (buyer: Uint8Array, request: BuyerRequest): Promise<{ maxUnpaidUc?: bigint, minBuyerSpendableUc?: bigint }> {
+    if (this.c.canServe != null) {
+      const v = await this.c.canServe(buyer, request.maxSpendUc)
+      if (!v.ok) throw new Refusal(v.reason, v.message ?? 'refused by seller policy')
+    }
+    if (this.c.buyerPolicy == null) return {}
+    const v = await this.c.buyerPolicy(buyer, request)
     if (!v.ok) throw new Refusal(v.reason, v.message ?? 'refused by seller policy')
+    return v
+  }
+
+  /** unpaid exposure (quote term max_unpaid_uc) held by open quotes and live sessions, of one buyer or of all */
+  private unpaidHeld (buyer?: Uint8Array): bigint {
+    let n = 0n
+    for (const p of this.pending.values()) if (buyer == null || eq(p.quote.buyer, buyer)) n += p.quote.maxUnpaidUc ?? 0n
+    for (const x of this.sessions.values()) if (buyer == null || eq(x.contract.buyer, buyer)) n += x.contract.maxUnpaidUc
+    return n
+  }
+
+  /** the max_unpaid_uc term for a new quote: the policy's per-buyer allowance less what this buyer holds, within the node's total */
+  private unpaidTerm (buyer: Uint8Array, perBuyer: bigint | undefined): bigint {
+    if (perBuyer == null && this.maxUnpaidTotalUc == null) return 0n
+    let room = perBuyer != null ? perBuyer - this.unpaidHeld(buyer) : undefined
+    if (this.maxUnpaidTotalUc != null) {
+      const total = this.maxUnpaidTotalUc - this.unpaidHeld()
+      room = room == null || total < room ? total : room
+    }
+    if (room == null || room <= 0n) throw new Refusal(RefusalReason.NO_CAPACITY, 'the seller\'s unpaid exposure (for this buyer or in total) is at its limit')
+    return room
   }
 
   /** returns the quote sent, or undefined when the request was refused */
@@ -323,6 +481,8 @@ export class Negotiator extends EventTarget implements Startable {
     checkRange('expectedOutputTokens', req.expectedOutputTokens, 0n, MAX_EXPECTED_TOKENS)
     checkRange('maxPriceInPerMTokUc', req.maxPriceInPerMtokUc, 0n, MAX_PRICE_PER_MTOK_UC)
     checkRange('maxPriceOutPerMTokUc', req.maxPriceOutPerMtokUc, 0n, MAX_PRICE_PER_MTOK_UC)
+    checkRange('maxSpendUc', req.maxSpendUc, 0n, 2n ** 63n - 1n)
+    checkRange('sessionExpiresAtMs', req.sessionExpiresAtMs, 0n, 2n ** 63n - 1n)
     if (this.bindBuyerToPeer) {
       const remote = this.remoteKey(connection)
       if (remote == null || !eq(remote, req.buyer)) throw new Refusal(RefusalReason.BAD_REQUEST, 'buyer key is not the remote peer')
@@ -333,12 +493,18 @@ export class Negotiator extends EventTarget implements Startable {
         (req.maxPriceOutPerMtokUc > 0n && terms.priceOutPerMTokUc > req.maxPriceOutPerMtokUc)) {
       throw new Refusal(RefusalReason.PRICE_CHANGED, `price is now ${terms.priceInPerMTokUc}/${terms.priceOutPerMTokUc} µc per 1M tokens in/out`)
     }
-    await this.policy(req.buyer, 0n)
+    // the credit and trust policy runs before anything is reserved: a broke buyer holds no slot
+    const shaped = await this.policy(req.buyer, { stage: 'quote', modelId: req.modelId, maxSpendUc: req.maxSpendUc })
     let open = 0
     for (const p of this.pending.values()) if (eq(p.quote.buyer, req.buyer)) open++
     if (open >= this.maxOpenQuotesPerBuyer) throw new Refusal(RefusalReason.NO_CAPACITY, `this buyer already holds ${open} open quotes`)
     if (this.reserved(req.modelId) >= terms.maxSessions) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${terms.maxSessions} sessions of ${req.modelId} are taken`)
+    const maxUnpaidUc = this.unpaidTerm(req.buyer, shaped.maxUnpaidUc)
     const now = this.now()
+    const latestEnd = BigInt(Math.floor(now + this.maxSessionMs))
+    if (req.sessionExpiresAtMs !== 0n && req.sessionExpiresAtMs <= BigInt(Math.floor(now))) throw new Refusal(RefusalReason.BAD_REQUEST, 'sessionExpiresAtMs is in the past')
+    // a longer session than this seller contracts is clamped, not refused: the quote states the end
+    const sessionEnd = req.sessionExpiresAtMs === 0n || req.sessionExpiresAtMs > latestEnd ? latestEnd : req.sessionExpiresAtMs
     const quote = signQuote(this.c.signer, this.c.net, {
       quoteId: randomBytes(QUOTE_ID_LENGTH),
       buyer: req.buyer,
@@ -350,7 +516,12 @@ export class Negotiator extends EventTarget implements Startable {
       priceInPerMTokUc: terms.priceInPerMTokUc,
       priceOutPerMTokUc: terms.priceOutPerMTokUc,
       validUntilMs: BigInt(Math.floor(now + this.quoteTtlMs)),
-      secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n
+      secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n,
+      maxSpendUc: req.maxSpendUc,
+      sessionExpiresAtMs: sessionEnd,
+      openWithinMs: BigInt(this.openWithinMs),
+      minBuyerSpendableUc: shaped.minBuyerSpendableUc ?? 0n,
+      maxUnpaidUc
     })
     const key = hex(quote.quoteId)
     const timer = setTimeout(() => { this.releaseQuote(quote.quoteId) }, this.quoteTtlMs)
@@ -412,10 +583,12 @@ export class Negotiator extends EventTarget implements Startable {
     const now = this.now()
     if (this.accepted.has(key)) throw new Refusal(RefusalReason.BAD_REQUEST, 'this quote was already accepted')
     if (BigInt(Math.floor(now)) > q.validUntilMs || !this.pending.has(key)) throw new Refusal(RefusalReason.QUOTE_EXPIRED, 'the quote is no longer valid; ask for a new one')
-    if (accept.sessionExpiresAtMs <= BigInt(Math.floor(now)) || accept.sessionExpiresAtMs > BigInt(Math.floor(now + this.maxSessionMs))) {
+    // a quote of this seller states the session end (openAccept checked the accept carries it)
+    const latestEnd = (q.sessionExpiresAtMs ?? 0n) > 0n ? q.sessionExpiresAtMs! : BigInt(Math.floor(now + this.maxSessionMs))
+    if (accept.sessionExpiresAtMs <= BigInt(Math.floor(now)) || accept.sessionExpiresAtMs > latestEnd) {
       throw new Refusal(RefusalReason.BAD_REQUEST, `sessionExpiresAtMs must be in the future and at most ${this.maxSessionMs} ms ahead`)
     }
-    await this.policy(accept.buyer, accept.maxSpendUc)
+    await this.policy(accept.buyer, { stage: 'accept', modelId: q.modelId, maxSpendUc: accept.maxSpendUc })
   }
 
   // ---- buyer side ----
@@ -444,7 +617,9 @@ export class Negotiator extends EventTarget implements Startable {
           buyer: this.c.signer.publicKey as Uint8Array<ArrayBuffer>,
           nonce,
           maxPriceInPerMtokUc: req.maxPriceInPerMTokUc ?? 0n,
-          maxPriceOutPerMtokUc: req.maxPriceOutPerMTokUc ?? 0n
+          maxPriceOutPerMtokUc: req.maxPriceOutPerMTokUc ?? 0n,
+          maxSpendUc: req.maxSpendUc,
+          sessionExpiresAtMs: req.sessionExpiresAtMs
         }
       }), { signal })
       const f1 = await readFrame(lp, signal)
@@ -452,7 +627,9 @@ export class Negotiator extends EventTarget implements Startable {
       if (f1.quote == null) throw new ProtocolViolationError('expected a Quote or a Refusal')
       const quote = openQuote(f1.quote, this.c.net)
       this.checkQuote(quote, req, nonce, sellerKey)
-      const accept = signAccept(this.c.signer, this.c.net, quote, req.maxSpendUc, req.sessionExpiresAtMs)
+      // the seller may clamp the session end; the accept carries the quote's
+      const end = (quote.sessionExpiresAtMs ?? 0n) > 0n ? quote.sessionExpiresAtMs! : req.sessionExpiresAtMs
+      const accept = signAccept(this.c.signer, this.c.net, quote, req.maxSpendUc, end)
       await lp.write(NegotiateFrame.encode({ accept: accept.bytes as Uint8Array<ArrayBuffer> }), { signal })
       const f2 = await readFrame(lp, signal)
       if (f2.refusal != null) throw new NegotiationRefusedError(f2.refusal.reason, f2.refusal.message)
@@ -481,6 +658,24 @@ export class Negotiator extends EventTarget implements Startable {
     const now = BigInt(Math.floor(this.now()))
     if (quote.validUntilMs <= now) throw new QuoteExpiredError(`the quote expired at ${quote.validUntilMs}, now ${now}`)
     if (quote.validUntilMs > now + BigInt(MAX_QUOTE_TTL_MS + 5_000)) throw new ContractMismatchError('the quote claims to be firm for more than 10 s')
+    this.checkTerms(quote, req, now)
+  }
+
+  /** the quote's terms against what was asked and what this buyer can meet (negotiate.md § Quote terms) */
+  private checkTerms (quote: Quote, req: NegotiateRequest, now: bigint): void {
+    const lock = quote.maxSpendUc ?? 0n
+    if (lock !== 0n && lock !== req.maxSpendUc) throw new ContractMismatchError(`the quote's lock is ${lock} µc, asked for ${req.maxSpendUc}`)
+    const end = quote.sessionExpiresAtMs ?? 0n
+    if (end !== 0n && (end > req.sessionExpiresAtMs || end <= now)) throw new ContractMismatchError(`the quote's session end ${end} is not in (now, ${req.sessionExpiresAtMs}]`)
+    const p = req.accepts ?? {}
+    if (p.minSessionMs != null && end !== 0n && end < now + BigInt(p.minSessionMs)) throw new QuoteTermsUnmetError(`the seller clamps the session to ${end - now} ms, this buyer needs ${p.minSessionMs} ms`)
+    const openWithin = quote.openWithinMs ?? 0n
+    const minOpen = p.minOpenWithinMs ?? DEFAULT_MIN_OPEN_WITHIN_MS
+    if (openWithin !== 0n && openWithin < BigInt(minOpen)) throw new QuoteTermsUnmetError(`the seller wants the open within ${openWithin} ms, this buyer needs ${minOpen} ms`)
+    const minSpendable = quote.minBuyerSpendableUc ?? 0n
+    if (p.spendableUc != null && minSpendable > p.spendableUc) throw new QuoteTermsUnmetError(`the seller requires ${minSpendable} µc spendable, this buyer has ${p.spendableUc} µc`)
+    const secondPeer = quote.secondPeerAboveUc ?? 0n
+    if (p.secondPeer === false && secondPeer !== 0n && req.maxSpendUc > secondPeer) throw new QuoteTermsUnmetError(`a lock above ${secondPeer} µc needs a second peer holding the open, which this buyer has not`)
   }
 }
 

@@ -37,6 +37,8 @@ export const ErrorCode = {
   contractMismatch: 'contract-mismatch',
   protocolViolation: 'protocol-violation',
   tooManyNegotiations: 'too-many-negotiations',
+  buyerNotTrusted: 'buyer-not-trusted',
+  quoteTermsUnmet: 'quote-terms-unmet',
 
   // ledger and sync
   insufficientCredit: 'insufficient-credit',

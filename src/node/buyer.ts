@@ -469,7 +469,7 @@ export class BuyerRouter {
  * - blame: anything else: try the next seller and count a failure against this one
  */
 const STOP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.insufficientCredit])
-const SKIP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.sellerBusy, ErrorCode.priceChanged, ErrorCode.sessionBusy, ErrorCode.backendBusy])
+const SKIP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.sellerBusy, ErrorCode.priceChanged, ErrorCode.sessionBusy, ErrorCode.backendBusy, ErrorCode.buyerNotTrusted, ErrorCode.quoteTermsUnmet])
 /** when every attempt failed with one of these, the request timed out (504) rather than found no seller (503) */
 const TIMEOUT_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.firstTokenTimeout, ErrorCode.streamIdleTimeout, ErrorCode.backendTimeout, ErrorCode.routeTimeout])
 

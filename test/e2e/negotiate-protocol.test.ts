@@ -53,11 +53,14 @@ async function stillServes (s: NegotiatingPeer): Promise<void> {
 /** request a quote on a raw stream, as `buyer` */
 async function rawQuote (buyer: TestPeer, s: NegotiatingPeer): Promise<{ quoteBytes: Uint8Array, lp: any, stream: any }> {
   const { lp, stream } = await rawStream(buyer, s.peer)
-  await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: buyer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n } })
+  await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: buyer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n } })
   const f = await receive(lp)
   expect(f.quote).toBeDefined()
   return { quoteBytes: f.quote as Uint8Array, lp, stream }
 }
+
+/** the session end a quote states: an accept must carry it */
+const endOf = (quoteBytes: Uint8Array): bigint => openQuote(quoteBytes, testNet).sessionExpiresAtMs ?? 0n
 
 async function expectReset (lp: any): Promise<void> {
   const err: any = await lp.read({ signal: AbortSignal.timeout(20_000) }).then(() => undefined, (e: any) => e)
@@ -122,7 +125,7 @@ describe('/tally/negotiate/1.0.0', () => {
     const hoarder = await np()
     await rawQuote(hoarder.peer, s)
     const { lp } = await rawStream(hoarder.peer, s.peer)
-    await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: hoarder.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n } })
+    await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: hoarder.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n } })
     const f = await receive(lp)
     expect(f.refusal?.reason).toBe(RefusalReason.NO_CAPACITY)
     expect(s.svc.reserved(MODEL.modelId)).toBe(1)
@@ -167,7 +170,7 @@ describe('/tally/negotiate/1.0.0', () => {
     const h = await np()
     const { quoteBytes, lp } = await rawQuote(h.peer, s)
     const quote = openQuote(quoteBytes, testNet)
-    const accept = signAccept(h.peer.signer, otherNet, quote, 1000n, BigInt(Date.now() + 60_000))
+    const accept = signAccept(h.peer.signer, otherNet, quote, 1000n, endOf(quoteBytes))
     await send(lp, { accept: accept.bytes as Uint8Array<ArrayBuffer> })
     expect((await receive(lp)).refusal?.reason).toBe(RefusalReason.BAD_REQUEST)
     await stillServes(s)
@@ -177,7 +180,7 @@ describe('/tally/negotiate/1.0.0', () => {
     const s = await seller()
     const h = await np()
     const { quoteBytes, lp } = await rawQuote(h.peer, s)
-    const accept = signAccept(h.peer.signer, testNet, openQuote(quoteBytes, testNet), 1000n, BigInt(Date.now() + 60_000))
+    const accept = signAccept(h.peer.signer, testNet, openQuote(quoteBytes, testNet), 1000n, endOf(quoteBytes))
     const env = Envelope.decode(accept.bytes)
     env.signature[5] ^= 0x40
     await send(lp, { accept: Envelope.encode(env) })
@@ -195,10 +198,10 @@ describe('/tally/negotiate/1.0.0', () => {
     const quote = openQuote(quoteBytes, testNet)
     // the thief signs an accept of the victim's quote
     const { lp } = await rawStream(thief.peer, s.peer)
-    await send(lp, { accept: signAccept(thief.peer.signer, testNet, quote, 1000n, BigInt(Date.now() + 60_000)).bytes as Uint8Array<ArrayBuffer> })
+    await send(lp, { accept: signAccept(thief.peer.signer, testNet, quote, 1000n, endOf(quoteBytes)).bytes as Uint8Array<ArrayBuffer> })
     expect((await receive(lp)).refusal?.reason).toBe(RefusalReason.BAD_REQUEST)
     // or replays the victim's own signed accept from its connection
-    const victimAccept = signAccept(victim.peer.signer, testNet, quote, 1000n, BigInt(Date.now() + 60_000))
+    const victimAccept = signAccept(victim.peer.signer, testNet, quote, 1000n, endOf(quoteBytes))
     const second = await rawStream(thief.peer, s.peer)
     await send(second.lp, { accept: victimAccept.bytes as Uint8Array<ArrayBuffer> })
     const f = await receive(second.lp)
@@ -212,7 +215,7 @@ describe('/tally/negotiate/1.0.0', () => {
     const s = await seller()
     const b = await np()
     const { quoteBytes, lp } = await rawQuote(b.peer, s)
-    const accept = signAccept(b.peer.signer, testNet, openQuote(quoteBytes, testNet), 1000n, BigInt(Date.now() + 60_000))
+    const accept = signAccept(b.peer.signer, testNet, openQuote(quoteBytes, testNet), 1000n, endOf(quoteBytes))
     await send(lp, { accept: accept.bytes as Uint8Array<ArrayBuffer> })
     const first = await receive(lp)
     expect(first.contract).toBeDefined()
@@ -232,7 +235,7 @@ describe('/tally/negotiate/1.0.0', () => {
     const { quoteBytes, lp } = await rawQuote(b.peer, s)
     expect(s.svc.reserved(MODEL.modelId)).toBe(1)
     await waitFor(() => s.svc.reserved(MODEL.modelId) === 0)
-    const accept = signAccept(b.peer.signer, testNet, openQuote(quoteBytes, testNet), 1000n, BigInt(Date.now() + 60_000))
+    const accept = signAccept(b.peer.signer, testNet, openQuote(quoteBytes, testNet), 1000n, endOf(quoteBytes))
     await send(lp, { accept: accept.bytes as Uint8Array<ArrayBuffer> })
     expect((await receive(lp)).refusal?.reason).toBe(RefusalReason.QUOTE_EXPIRED)
     await stillServes(s)
@@ -246,7 +249,7 @@ describe('/tally/negotiate/1.0.0', () => {
     const third = await rawStream(h.peer, s.peer).then(async r => { await expectReset(r.lp); return 'reset' }, () => 'refused')
     expect(['reset', 'refused']).toContain(third)
     // the two within the limit are still being served: a frame on one of them gets an answer
-    await send(open[0].lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: h.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n } })
+    await send(open[0].lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: h.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n } })
     expect((await receive(open[0].lp)).quote).toBeDefined()
     // a global cap below the per-connection one
     const s2 = await seller({ maxConcurrentNegotiations: 1, timeoutMs: 3_000 })

@@ -11,7 +11,8 @@ export enum RefusalReason {
   QUOTE_EXPIRED = 'QUOTE_EXPIRED',
   BUYER_FLAGGED = 'BUYER_FLAGGED',
   INSUFFICIENT_CREDIT = 'INSUFFICIENT_CREDIT',
-  BAD_REQUEST = 'BAD_REQUEST'
+  BAD_REQUEST = 'BAD_REQUEST',
+  BUYER_NOT_TRUSTED = 'BUYER_NOT_TRUSTED'
 }
 
 enum __RefusalReasonValues {
@@ -22,7 +23,8 @@ enum __RefusalReasonValues {
   QUOTE_EXPIRED = 4,
   BUYER_FLAGGED = 5,
   INSUFFICIENT_CREDIT = 6,
-  BAD_REQUEST = 7
+  BAD_REQUEST = 7,
+  BUYER_NOT_TRUSTED = 8
 }
 
 export namespace RefusalReason {
@@ -39,6 +41,8 @@ export interface QuoteRequest {
   nonce: Uint8Array<ArrayBuffer>
   maxPriceInPerMtokUc: bigint
   maxPriceOutPerMtokUc: bigint
+  maxSpendUc: bigint
+  sessionExpiresAtMs: bigint
 }
 
 export namespace QuoteRequest {
@@ -86,6 +90,16 @@ export namespace QuoteRequest {
           w.uint64(obj.maxPriceOutPerMtokUc)
         }
 
+        if ((obj.maxSpendUc != null && obj.maxSpendUc !== 0n)) {
+          w.uint32(64)
+          w.uint64(obj.maxSpendUc)
+        }
+
+        if ((obj.sessionExpiresAtMs != null && obj.sessionExpiresAtMs !== 0n)) {
+          w.uint32(72)
+          w.uint64(obj.sessionExpiresAtMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -97,7 +111,9 @@ export namespace QuoteRequest {
           buyer: uint8ArrayAlloc(0),
           nonce: uint8ArrayAlloc(0),
           maxPriceInPerMtokUc: 0n,
-          maxPriceOutPerMtokUc: 0n
+          maxPriceOutPerMtokUc: 0n,
+          maxSpendUc: 0n,
+          sessionExpiresAtMs: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -132,6 +148,14 @@ export namespace QuoteRequest {
             }
             case 7: {
               obj.maxPriceOutPerMtokUc = reader.uint64()
+              break
+            }
+            case 8: {
+              obj.maxSpendUc = reader.uint64()
+              break
+            }
+            case 9: {
+              obj.sessionExpiresAtMs = reader.uint64()
               break
             }
             default: {
@@ -198,6 +222,20 @@ export namespace QuoteRequest {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.maxSpendUc`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.sessionExpiresAtMs`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -245,6 +283,16 @@ export namespace QuoteRequest {
     value: bigint
   }
 
+  export interface QuoteRequestMaxSpendUcFieldEvent {
+    field: '$.maxSpendUc'
+    value: bigint
+  }
+
+  export interface QuoteRequestSessionExpiresAtMsFieldEvent {
+    field: '$.sessionExpiresAtMs'
+    value: bigint
+  }
+
   export function encode (obj: Partial<QuoteRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, QuoteRequest.codec())
   }
@@ -253,7 +301,7 @@ export namespace QuoteRequest {
     return decodeMessage(buf, QuoteRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<QuoteRequest>): Generator<QuoteRequestModelIdFieldEvent | QuoteRequestExpectedInputTokensFieldEvent | QuoteRequestExpectedOutputTokensFieldEvent | QuoteRequestBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteRequestMaxPriceInPerMtokUcFieldEvent | QuoteRequestMaxPriceOutPerMtokUcFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<QuoteRequest>): Generator<QuoteRequestModelIdFieldEvent | QuoteRequestExpectedInputTokensFieldEvent | QuoteRequestExpectedOutputTokensFieldEvent | QuoteRequestBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteRequestMaxPriceInPerMtokUcFieldEvent | QuoteRequestMaxPriceOutPerMtokUcFieldEvent | QuoteRequestMaxSpendUcFieldEvent | QuoteRequestSessionExpiresAtMsFieldEvent> {
     return streamMessage(buf, QuoteRequest.codec(), opts)
   }
 }
@@ -270,6 +318,11 @@ export interface Quote {
   priceOutPerMtokUc: bigint
   validUntilMs: bigint
   secondPeerAboveUc: bigint
+  maxSpendUc: bigint
+  sessionExpiresAtMs: bigint
+  openWithinMs: bigint
+  minBuyerSpendableUc: bigint
+  maxUnpaidUc: bigint
 }
 
 export namespace Quote {
@@ -337,6 +390,31 @@ export namespace Quote {
           w.uint64(obj.secondPeerAboveUc)
         }
 
+        if ((obj.maxSpendUc != null && obj.maxSpendUc !== 0n)) {
+          w.uint32(96)
+          w.uint64(obj.maxSpendUc)
+        }
+
+        if ((obj.sessionExpiresAtMs != null && obj.sessionExpiresAtMs !== 0n)) {
+          w.uint32(104)
+          w.uint64(obj.sessionExpiresAtMs)
+        }
+
+        if ((obj.openWithinMs != null && obj.openWithinMs !== 0n)) {
+          w.uint32(112)
+          w.uint64(obj.openWithinMs)
+        }
+
+        if ((obj.minBuyerSpendableUc != null && obj.minBuyerSpendableUc !== 0n)) {
+          w.uint32(120)
+          w.uint64(obj.minBuyerSpendableUc)
+        }
+
+        if ((obj.maxUnpaidUc != null && obj.maxUnpaidUc !== 0n)) {
+          w.uint32(128)
+          w.uint64(obj.maxUnpaidUc)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -352,7 +430,12 @@ export namespace Quote {
           priceInPerMtokUc: 0n,
           priceOutPerMtokUc: 0n,
           validUntilMs: 0n,
-          secondPeerAboveUc: 0n
+          secondPeerAboveUc: 0n,
+          maxSpendUc: 0n,
+          sessionExpiresAtMs: 0n,
+          openWithinMs: 0n,
+          minBuyerSpendableUc: 0n,
+          maxUnpaidUc: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -403,6 +486,26 @@ export namespace Quote {
             }
             case 11: {
               obj.secondPeerAboveUc = reader.uint64()
+              break
+            }
+            case 12: {
+              obj.maxSpendUc = reader.uint64()
+              break
+            }
+            case 13: {
+              obj.sessionExpiresAtMs = reader.uint64()
+              break
+            }
+            case 14: {
+              obj.openWithinMs = reader.uint64()
+              break
+            }
+            case 15: {
+              obj.minBuyerSpendableUc = reader.uint64()
+              break
+            }
+            case 16: {
+              obj.maxUnpaidUc = reader.uint64()
               break
             }
             default: {
@@ -497,6 +600,41 @@ export namespace Quote {
               }
               break
             }
+            case 12: {
+              yield {
+                field: `${prefix}.maxSpendUc`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 13: {
+              yield {
+                field: `${prefix}.sessionExpiresAtMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 14: {
+              yield {
+                field: `${prefix}.openWithinMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 15: {
+              yield {
+                field: `${prefix}.minBuyerSpendableUc`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 16: {
+              yield {
+                field: `${prefix}.maxUnpaidUc`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -564,6 +702,31 @@ export namespace Quote {
     value: bigint
   }
 
+  export interface QuoteMaxSpendUcFieldEvent {
+    field: '$.maxSpendUc'
+    value: bigint
+  }
+
+  export interface QuoteSessionExpiresAtMsFieldEvent {
+    field: '$.sessionExpiresAtMs'
+    value: bigint
+  }
+
+  export interface QuoteOpenWithinMsFieldEvent {
+    field: '$.openWithinMs'
+    value: bigint
+  }
+
+  export interface QuoteMinBuyerSpendableUcFieldEvent {
+    field: '$.minBuyerSpendableUc'
+    value: bigint
+  }
+
+  export interface QuoteMaxUnpaidUcFieldEvent {
+    field: '$.maxUnpaidUc'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Quote>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Quote.codec())
   }
@@ -572,7 +735,7 @@ export namespace Quote {
     return decodeMessage(buf, Quote.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Quote>): Generator<QuoteQuoteIdFieldEvent | QuoteBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteModelIdFieldEvent | QuoteFingerprintFieldEvent | QuoteFingerprintVerifiedFieldEvent | QuoteParamsFieldEvent | QuotePriceInPerMtokUcFieldEvent | QuotePriceOutPerMtokUcFieldEvent | QuoteValidUntilMsFieldEvent | QuoteSecondPeerAboveUcFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Quote>): Generator<QuoteQuoteIdFieldEvent | QuoteBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteModelIdFieldEvent | QuoteFingerprintFieldEvent | QuoteFingerprintVerifiedFieldEvent | QuoteParamsFieldEvent | QuotePriceInPerMtokUcFieldEvent | QuotePriceOutPerMtokUcFieldEvent | QuoteValidUntilMsFieldEvent | QuoteSecondPeerAboveUcFieldEvent | QuoteMaxSpendUcFieldEvent | QuoteSessionExpiresAtMsFieldEvent | QuoteOpenWithinMsFieldEvent | QuoteMinBuyerSpendableUcFieldEvent | QuoteMaxUnpaidUcFieldEvent> {
     return streamMessage(buf, Quote.codec(), opts)
   }
 }
@@ -727,6 +890,9 @@ export interface Contract {
   acceptId: Uint8Array<ArrayBuffer>
   quoteId: Uint8Array<ArrayBuffer>
   secondPeerAboveUc: bigint
+  openWithinMs: bigint
+  minBuyerSpendableUc: bigint
+  maxUnpaidUc: bigint
 }
 
 export namespace Contract {
@@ -809,6 +975,21 @@ export namespace Contract {
           w.uint64(obj.secondPeerAboveUc)
         }
 
+        if ((obj.openWithinMs != null && obj.openWithinMs !== 0n)) {
+          w.uint32(120)
+          w.uint64(obj.openWithinMs)
+        }
+
+        if ((obj.minBuyerSpendableUc != null && obj.minBuyerSpendableUc !== 0n)) {
+          w.uint32(128)
+          w.uint64(obj.minBuyerSpendableUc)
+        }
+
+        if ((obj.maxUnpaidUc != null && obj.maxUnpaidUc !== 0n)) {
+          w.uint32(136)
+          w.uint64(obj.maxUnpaidUc)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -827,7 +1008,10 @@ export namespace Contract {
           expiresAtMs: 0n,
           acceptId: uint8ArrayAlloc(0),
           quoteId: uint8ArrayAlloc(0),
-          secondPeerAboveUc: 0n
+          secondPeerAboveUc: 0n,
+          openWithinMs: 0n,
+          minBuyerSpendableUc: 0n,
+          maxUnpaidUc: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -890,6 +1074,18 @@ export namespace Contract {
             }
             case 14: {
               obj.secondPeerAboveUc = reader.uint64()
+              break
+            }
+            case 15: {
+              obj.openWithinMs = reader.uint64()
+              break
+            }
+            case 16: {
+              obj.minBuyerSpendableUc = reader.uint64()
+              break
+            }
+            case 17: {
+              obj.maxUnpaidUc = reader.uint64()
               break
             }
             default: {
@@ -1005,6 +1201,27 @@ export namespace Contract {
               }
               break
             }
+            case 15: {
+              yield {
+                field: `${prefix}.openWithinMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 16: {
+              yield {
+                field: `${prefix}.minBuyerSpendableUc`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 17: {
+              yield {
+                field: `${prefix}.maxUnpaidUc`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1087,6 +1304,21 @@ export namespace Contract {
     value: bigint
   }
 
+  export interface ContractOpenWithinMsFieldEvent {
+    field: '$.openWithinMs'
+    value: bigint
+  }
+
+  export interface ContractMinBuyerSpendableUcFieldEvent {
+    field: '$.minBuyerSpendableUc'
+    value: bigint
+  }
+
+  export interface ContractMaxUnpaidUcFieldEvent {
+    field: '$.maxUnpaidUc'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Contract>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Contract.codec())
   }
@@ -1095,7 +1327,7 @@ export namespace Contract {
     return decodeMessage(buf, Contract.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Contract>): Generator<ContractAcceptFieldEvent | ContractBuyerFieldEvent | ContractSellerFieldEvent | ContractModelIdFieldEvent | ContractFingerprintFieldEvent | ContractFingerprintVerifiedFieldEvent | ContractParamsFieldEvent | ContractPriceInPerMtokUcFieldEvent | ContractPriceOutPerMtokUcFieldEvent | ContractMaxSpendUcFieldEvent | ContractExpiresAtMsFieldEvent | ContractAcceptIdFieldEvent | ContractQuoteIdFieldEvent | ContractSecondPeerAboveUcFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Contract>): Generator<ContractAcceptFieldEvent | ContractBuyerFieldEvent | ContractSellerFieldEvent | ContractModelIdFieldEvent | ContractFingerprintFieldEvent | ContractFingerprintVerifiedFieldEvent | ContractParamsFieldEvent | ContractPriceInPerMtokUcFieldEvent | ContractPriceOutPerMtokUcFieldEvent | ContractMaxSpendUcFieldEvent | ContractExpiresAtMsFieldEvent | ContractAcceptIdFieldEvent | ContractQuoteIdFieldEvent | ContractSecondPeerAboveUcFieldEvent | ContractOpenWithinMsFieldEvent | ContractMinBuyerSpendableUcFieldEvent | ContractMaxUnpaidUcFieldEvent> {
     return streamMessage(buf, Contract.codec(), opts)
   }
 }
@@ -1388,6 +1620,16 @@ export namespace NegotiateFrame {
     value: bigint
   }
 
+  export interface NegotiateFrameQuoteRequestMaxSpendUcFieldEvent {
+    field: '$.quoteRequest.maxSpendUc'
+    value: bigint
+  }
+
+  export interface NegotiateFrameQuoteRequestSessionExpiresAtMsFieldEvent {
+    field: '$.quoteRequest.sessionExpiresAtMs'
+    value: bigint
+  }
+
   export interface NegotiateFrameQuoteFieldEvent {
     field: '$.quote'
     value: Uint8Array<ArrayBuffer>
@@ -1421,7 +1663,7 @@ export namespace NegotiateFrame {
     return decodeMessage(buf, NegotiateFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NegotiateFrame>): Generator<NegotiateFrameQuoteRequestModelIdFieldEvent | NegotiateFrameQuoteRequestExpectedInputTokensFieldEvent | NegotiateFrameQuoteRequestExpectedOutputTokensFieldEvent | NegotiateFrameQuoteRequestBuyerFieldEvent | NegotiateFrameQuoteRequestNonceFieldEvent | NegotiateFrameQuoteRequestMaxPriceInPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxPriceOutPerMtokUcFieldEvent | NegotiateFrameQuoteFieldEvent | NegotiateFrameAcceptFieldEvent | NegotiateFrameContractFieldEvent | NegotiateFrameRefusalReasonFieldEvent | NegotiateFrameRefusalMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NegotiateFrame>): Generator<NegotiateFrameQuoteRequestModelIdFieldEvent | NegotiateFrameQuoteRequestExpectedInputTokensFieldEvent | NegotiateFrameQuoteRequestExpectedOutputTokensFieldEvent | NegotiateFrameQuoteRequestBuyerFieldEvent | NegotiateFrameQuoteRequestNonceFieldEvent | NegotiateFrameQuoteRequestMaxPriceInPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxPriceOutPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxSpendUcFieldEvent | NegotiateFrameQuoteRequestSessionExpiresAtMsFieldEvent | NegotiateFrameQuoteFieldEvent | NegotiateFrameAcceptFieldEvent | NegotiateFrameContractFieldEvent | NegotiateFrameRefusalReasonFieldEvent | NegotiateFrameRefusalMessageFieldEvent> {
     return streamMessage(buf, NegotiateFrame.codec(), opts)
   }
 }
