@@ -28,6 +28,8 @@ export const ErrorCode = {
   expiryTooFar: 'expiry-too-far',
   invalidPrice: 'invalid-price',
   invalidStringField: 'invalid-string-field',
+  /** a deadline the node owns ran out (src/wire/deadline.ts) */
+  deadlineExceeded: 'deadline-exceeded',
 
   // negotiation
   negotiationRefused: 'negotiation-refused',

@@ -17,6 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { Genesis as GenesisPb } from '../wire/pb/genesis.js'
 import { CodedError, ErrorCode, TallyError } from '../errors/index.js'
+import { deadline } from '../wire/deadline.js'
 import { encodeGenesis, MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, type Genesis } from './genesis.js'
 
 export const GENESIS_PROTOCOL = '/tally/genesis/1.0.0'
@@ -140,7 +141,7 @@ export class GenesisExchange implements Startable {
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     // the dialer sends nothing; its bytes, if any, are never read
-    const total = deadline(this.limits.timeoutMs, 'sending the genesis', this.shutdown.signal)
+    const total = deadline(this.limits.timeoutMs, this.shutdown.signal, timedOut('sending the genesis'))
     try {
       await lpStream(stream).write(this.bytes, { signal: total.signal })
       await stream.close({ signal: total.signal })
@@ -170,7 +171,7 @@ function readLimits (init: GenesisExchangeInit): ReadLimits {
 
 /** opens the stream (within the total deadline), reads one frame, checks and decodes it */
 async function requestGenesis (open: (o: AbortOptions) => Promise<Stream>, net: string, limits: ReadLimits, caller?: AbortSignal, shutdown?: AbortSignal): Promise<Genesis> {
-  const total = deadline(limits.timeoutMs, 'the genesis exchange', caller, shutdown)
+  const total = deadline(limits.timeoutMs, [caller, shutdown], timedOut('the genesis exchange'))
   let stream: Stream | undefined
   try {
     stream = await open({ signal: total.signal })
@@ -193,7 +194,7 @@ async function requestGenesis (open: (o: AbortOptions) => Promise<Stream>, net: 
 async function readFrame (stream: Stream, limits: ReadLimits, total: AbortSignal): Promise<Uint8Array> {
   // a responder that keeps writing past one frame overflows this buffer and the stream is reset
   const bytes = byteStream(stream, { maxBufferSize: limits.maxGenesisBytes + MAX_LENGTH_PREFIX_BYTES })
-  const first = deadline(limits.firstByteTimeoutMs, 'the first byte of the genesis', total)
+  const first = deadline(limits.firstByteTimeoutMs, total, timedOut('the first byte of the genesis'))
   let b: number
   try {
     b = (await bytes.read({ bytes: 1, signal: first.signal })).get(0)
@@ -301,27 +302,9 @@ export async function fetchGenesisFrom (addrs: string[], expectedNet: Uint8Array
 // ---------------------------------------------------------------------------------------------
 // plumbing
 
-/**
- * A timer-backed signal that aborts after `ms` or with any parent. Not AbortSignal.timeout inside
- * AbortSignal.any: on Node 20 the garbage collector may collect such a timeout before it fires
- * (the deadline then never comes); the timer here holds its controller until `clear`.
- */
-function deadline (ms: number, what: string, ...parents: Array<AbortSignal | undefined>): { signal: AbortSignal, clear: () => void } {
-  const c = new AbortController()
-  const timer = setTimeout(() => { c.abort(new GenesisTimeoutError(`${what} took longer than ${ms} ms`)) }, ms)
-  const live = parents.filter((p): p is AbortSignal => p != null)
-  const onAbort = (e: Event): void => { c.abort((e.target as AbortSignal).reason) }
-  for (const p of live) {
-    if (p.aborted) c.abort(p.reason)
-    else p.addEventListener('abort', onAbort, { once: true })
-  }
-  return {
-    signal: c.signal,
-    clear: () => {
-      clearTimeout(timer)
-      for (const p of live) p.removeEventListener('abort', onAbort)
-    }
-  }
+/** the reason of a genesis deadline (src/wire/deadline.ts: a timer the node owns, safe from the collector) */
+function timedOut (what: string): (ms: number) => GenesisTimeoutError {
+  return (ms) => new GenesisTimeoutError(`${what} took longer than ${ms} ms`)
 }
 
 function mapError (err: unknown, caller?: AbortSignal): Error {
