@@ -1,9 +1,11 @@
 /**
  * Records gossip: the ledger's side of the records topic. Validates every gossiped record by
  * adding it to the ledger once (Accept / Ignore / Reject, so scoring punishes liars), holds the
- * verdict of a record whose ancestors are missing until they arrive, publishes the node's own
- * records, and re-gossips records learned by pull within a rate bound. It is also the sink of
- * /tally/sync: every record from the network enters the ledger here.
+ * verdict of a record whose ancestors are missing until they arrive, forwards at most a budget of
+ * records per window from authors with no balance of their own, judges future-dated records once
+ * the clock reaches them, publishes the node's own records, and re-gossips records learned by pull
+ * within a rate bound. It is also the sink of /tally/sync: every record from the network enters
+ * the ledger here.
  * js-libp2p service shape: `recordGossip(init)(components)`.
  */
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub'
@@ -12,7 +14,8 @@ import { recordsTopic } from '../wire/topics.js'
 import { gossipVerdict, type AddResult } from './ledger.js'
 import { createHash } from 'node:crypto'
 import { recordIdOf, type ParsedRecord } from './record.js'
-import type { LedgerService } from './service.js'
+import type { LedgerService, ReceivedResult } from './service.js'
+import { AuthorBudget, DEFAULT_UNFUNDED_RECORDS_PER_WINDOW, DEFAULT_UNFUNDED_WINDOW_MS } from './admission.js'
 
 /**
  * The gossip message id of data on the records topic: the record id, so a record republished by
@@ -44,6 +47,8 @@ export const DEFAULT_REGOSSIP_WINDOW_MS = 10_000
  * gossip: every node that happened to pull it first re-gossiping it would multiply its deliveries
  */
 export const DEFAULT_REGOSSIP_MIN_AGE_MS = 5_000
+/** how often held future-dated records are checked against the clock */
+export const DEFAULT_FUTURE_CHECK_MS = 1_000
 
 export interface RecordGossipInit {
   pendingVerdictMs?: number
@@ -51,7 +56,11 @@ export interface RecordGossipInit {
   regossipMaxPerWindow?: number
   regossipWindowMs?: number
   regossipMinAgeMs?: number
-  /** clock for the re-gossip window and a pulled record's age; default the system clock */
+  /** records per window forwarded from an author with no balance of its own (admission.ts) */
+  unfundedRecordsPerWindow?: number
+  unfundedWindowMs?: number
+  futureCheckMs?: number
+  /** clock for the re-gossip window, a pulled record's age and the authors' budget; default the system clock */
   now?: () => number
 }
 
@@ -80,6 +89,10 @@ export class RecordGossip implements Startable {
   /** resolvers of verdicts waiting for a record to become valid, by record id */
   private readonly validWaiters = new Map<string, Array<(ok: boolean) => void>>()
   private readonly acceptedListeners = new Set<(records: ParsedRecord[]) => void>()
+  private readonly overdueListeners = new Set<(peer: PeerId) => void>()
+  private readonly budget: AuthorBudget
+  private readonly futureCheckMs: number
+  private futureTimer?: ReturnType<typeof setInterval>
   private regossip = { windowStartMs: 0, count: 0 }
   private offOwnRecords?: () => void
   private started = false
@@ -95,6 +108,8 @@ export class RecordGossip implements Startable {
     this.regossipMaxPerWindow = init.regossipMaxPerWindow ?? DEFAULT_REGOSSIP_MAX_PER_WINDOW
     this.regossipWindowMs = init.regossipWindowMs ?? DEFAULT_REGOSSIP_WINDOW_MS
     this.regossipMinAgeMs = init.regossipMinAgeMs ?? DEFAULT_REGOSSIP_MIN_AGE_MS
+    this.budget = new AuthorBudget(init.unfundedRecordsPerWindow ?? DEFAULT_UNFUNDED_RECORDS_PER_WINDOW, init.unfundedWindowMs ?? DEFAULT_UNFUNDED_WINDOW_MS)
+    this.futureCheckMs = init.futureCheckMs ?? DEFAULT_FUTURE_CHECK_MS
   }
 
   readonly [Symbol.toStringTag] = 'tally:ledger:gossip'
@@ -107,12 +122,15 @@ export class RecordGossip implements Startable {
     if (this.started) return
     this.pubsub.topicValidators.set(this.topic, this.validate)
     this.offOwnRecords = this.ledger.onRecord((bytes) => { this.publish(bytes) })
+    this.futureTimer = setInterval(() => { this.releaseDue() }, this.futureCheckMs)
+    this.futureTimer.unref?.()
     this.started = true
   }
 
   stop (): void {
     if (!this.started) return
     this.started = false
+    clearInterval(this.futureTimer)
     this.offOwnRecords?.()
     if (this.pubsub.topicValidators.get(this.topic) === this.validate) this.pubsub.topicValidators.delete(this.topic)
     for (const waiting of this.validWaiters.values()) for (const w of waiting) w(false)
@@ -125,16 +143,41 @@ export class RecordGossip implements Startable {
     return () => { this.acceptedListeners.delete(listener) }
   }
 
+  /** called with the forwarding peer when a gossiped record's ancestors did not come in time (fetch them) */
+  onAncestorsOverdue (listener: (peer: PeerId) => void): () => void {
+    this.overdueListeners.add(listener)
+    return () => { this.overdueListeners.delete(listener) }
+  }
+
   /** the records topic validator: ledger.add once, mapped to Accept / Ignore / Reject */
-  private readonly validate = async (_from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
+  private readonly validate = async (from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
     // a peer may deliver before the ledger has loaded: not its fault, so no penalty
     if (!this.ledger.isStarted()) return TopicValidatorResult.Ignore
     const r = this.ingest(msg.data)
+    // invalid is Rejected (scored) whoever the author; a valid record is never penalised
+    if (r.status === 'rejected') return TopicValidatorResult.Reject
+    // dated ahead of our clock: held and judged later; a clock's fault, not necessarily the sender's
+    if (r.future === true || r.status === 'duplicate') return TopicValidatorResult.Ignore
+    // kept (it reaches the rest by pull) but not forwarded beyond the author's budget
+    if (!this.withinBudget(r)) return TopicValidatorResult.Ignore
     // a record that came before its ancestors: hold its verdict until they arrive (then it is
-    // Accepted and forwarded like any other) or pendingVerdictMs passes (Ignored)
-    if (r.status === 'pending' && await this.becomesValid(r.id, this.pendingVerdictMs)) return TopicValidatorResult.Accept
+    // Accepted and forwarded like any other) or pendingVerdictMs passes (Ignored, and the
+    // ancestors are fetched from the peer that forwarded it, which judged it valid)
+    if (r.status === 'pending') {
+      if (await this.becomesValid(r.id, this.pendingVerdictMs)) return TopicValidatorResult.Accept
+      if (this.started) for (const listener of this.overdueListeners) listener(from)
+      return TopicValidatorResult.Ignore
+    }
     const verdict = gossipVerdict(r)
     return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+  }
+
+  /** whether a new record may be forwarded: always for a funded author or an issuer, else within the author's budget */
+  private withinBudget (r: ReceivedResult): boolean {
+    const author = r.author
+    if (author == null || this.ledger.isIssuer(author)) return true
+    if (this.ledger.balance(author).balanceUc > 0n) return true
+    return this.budget.take(author, this.now())
   }
 
   /** resolves true when record `id` becomes valid here, false after `ms` (or when too many wait) */
@@ -158,16 +201,33 @@ export class RecordGossip implements Startable {
   }
 
   /** a record from the network (gossip, sync, a seller's pull): into the ledger, waiters and listeners told */
-  ingest (bytes: Uint8Array): AddResult {
+  ingest (bytes: Uint8Array): ReceivedResult {
+    this.releaseDue()
     const r = this.ledger.add(bytes)
-    for (const rec of r.accepted) {
+    this.told(r.accepted)
+    return r
+  }
+
+  /** judge the held future-dated records the clock has reached, and re-gossip them (nobody forwarded them) */
+  releaseDue (): ParsedRecord[] {
+    if (!this.ledger.isStarted()) return []
+    const { released, accepted } = this.ledger.releaseDue()
+    if (released.length === 0) return []
+    this.told(accepted)
+    const valid = new Set(accepted.map(a => a.id))
+    for (const r of released) if (valid.has(r.id)) this.regossipBounded(r.bytes)
+    return accepted
+  }
+
+  /** waiters and listeners of records that just became valid */
+  private told (accepted: ParsedRecord[]): void {
+    for (const rec of accepted) {
       const waiting = this.validWaiters.get(rec.id)
       if (waiting == null) continue
       this.validWaiters.delete(rec.id)
       for (const w of waiting) w(true)
     }
-    if (r.accepted.length > 0) for (const listener of this.acceptedListeners) listener(r.accepted)
-    return r
+    if (accepted.length > 0) for (const listener of this.acceptedListeners) listener(accepted)
   }
 
   /** the /tally/sync sink: a record that arrived by pull is ingested and re-gossiped within the bound */
@@ -175,11 +235,15 @@ export class RecordGossip implements Startable {
     return this.ingestPulled(bytes)
   }
 
-  /** a record that arrived by pull: ingest, and re-gossip it unless it is fresh (still travelling by gossip) */
+  /**
+   * a record that arrived by pull: ingest, and re-gossip what became valid by it unless fresh
+   * (still travelling by gossip). A pulled record that is still pending is not re-gossiped: peers
+   * could not validate it either; it goes out when its ancestors arrive and it becomes valid.
+   */
   ingestPulled (bytes: Uint8Array): AddResult {
     const r = this.ingest(bytes)
-    const fresh = r.status === 'accepted' && r.accepted.some(x => x.id === r.id && Number(x.time) > this.now() - this.regossipMinAgeMs)
-    if ((r.status === 'accepted' && !fresh) || r.status === 'pending') this.regossipBounded(bytes)
+    const oldEnough = this.now() - this.regossipMinAgeMs
+    for (const x of r.accepted) if (Number(x.time) <= oldEnough) this.regossipBounded(x.bytes)
     return r
   }
 

@@ -8,8 +8,11 @@ import type { Ed25519Signer } from '../identity/ed25519.js'
 import type { Genesis } from './genesis.js'
 import { Ledger, DEFAULT_MAX_PENDING, type AccountBalance, type AddResult, type FraudProof, type GossipVerdict } from './ledger.js'
 import { LevelLedgerStore, MemoryLedgerStore, type LedgerStore } from './store.js'
-import { CONTRACT_ID_LENGTH, ID_LENGTH, MAX_MEMO_BYTES, MAX_TAG_BYTES, fromHex, parseVoucher, toHex, type ParsedRecord } from './record.js'
-import { LedgerArgumentError, LedgerStateError } from './errors.js'
+import { CONTRACT_ID_LENGTH, ID_LENGTH, MAX_ACKS, MAX_MEMO_BYTES, MAX_RECORD_BYTES, MAX_TAG_BYTES, fromHex, parseRecord, parseVoucher, toHex, type ParsedRecord } from './record.js'
+import { InvalidRecordError, LedgerArgumentError, LedgerStateError } from './errors.js'
+import { DEFAULT_MAX_HELD_FUTURE, FutureHold, MAX_RECORD_CLOCK_SKEW_MS } from './admission.js'
+import { decodeEnvelope } from '../wire/envelope.js'
+import { Record as RecordPb } from '../wire/pb/ledger.js'
 
 export interface LedgerServiceInit {
   genesis: Genesis
@@ -18,6 +21,11 @@ export interface LedgerServiceInit {
   dataDir?: string
   store?: LedgerStore
   maxPending?: number
+  /** future-dated records held at once (see admission.ts) */
+  maxHeldFuture?: number
+  /** how far ahead of `now` a record's time may be and still be judged at once; default 60 s */
+  maxClockSkewMs?: number
+  /** the node's clock: own records' time, and whether a received record is dated in the future */
   now?: () => number
   /** called with every record this node signs, once it is durable */
   onRecord?: (bytes: Uint8Array, id: string) => void
@@ -55,17 +63,40 @@ export interface HistoryEntry {
   time: bigint
 }
 
+/** what `add` says about a record from the network, beyond the ledger's AddResult */
+export interface ReceivedResult extends AddResult {
+  /** hex key of the record's author, when the bytes decode that far */
+  author?: string
+  /** the record is dated more than the clock skew ahead: verified, held, not judged yet */
+  future?: boolean
+}
+
 function bytesLen (s: string): number { return Buffer.byteLength(s, 'utf8') }
+
+/** author and signed time of envelope bytes, without verifying them; undefined when they do not decode */
+function peek (bytes: Uint8Array): { author: string, timeMs: number } | undefined {
+  try {
+    const env = decodeEnvelope(bytes, MAX_RECORD_BYTES)
+    const r = RecordPb.decode(env.payload, { limits: { acks: MAX_ACKS } })
+    return { author: toHex(env.publicKey), timeMs: Number(r.time) }
+  } catch {
+    return undefined
+  }
+}
 
 export class LedgerService {
   readonly ledger: Ledger
   private readonly store: LedgerStore
   private readonly listeners = new Set<(bytes: Uint8Array, id: string) => void>()
+  private readonly future: FutureHold
+  private readonly now: () => number
   private started = false
 
   constructor (init: LedgerServiceInit) {
     this.store = init.store ?? (init.dataDir != null ? new LevelLedgerStore(init.dataDir) : new MemoryLedgerStore())
-    this.ledger = new Ledger({ genesis: init.genesis, signer: init.signer, store: this.store, maxPending: init.maxPending ?? DEFAULT_MAX_PENDING, now: init.now })
+    this.now = init.now ?? (() => Date.now())
+    this.ledger = new Ledger({ genesis: init.genesis, signer: init.signer, store: this.store, maxPending: init.maxPending ?? DEFAULT_MAX_PENDING, now: this.now })
+    this.future = new FutureHold(init.maxHeldFuture ?? DEFAULT_MAX_HELD_FUTURE, init.maxClockSkewMs ?? MAX_RECORD_CLOCK_SKEW_MS)
     if (init.onRecord != null) this.listeners.add(init.onRecord)
   }
 
@@ -101,10 +132,43 @@ export class LedgerService {
     if (!this.started) throw new LedgerStateError('ledger service is not started')
   }
 
-  /** a record received from a peer (gossip, sync, fetch) */
-  add (bytes: Uint8Array): AddResult {
+  /**
+   * a record received from a peer (gossip, sync, fetch). One dated more than the clock skew
+   * ahead of the node's clock is verified and held, not judged: `releaseDue` judges it once the
+   * clock gets there (protocols/ledger.md § Admission).
+   */
+  add (bytes: Uint8Array): ReceivedResult {
     this.check()
-    return this.ledger.add(bytes)
+    const p = peek(bytes)
+    if (p == null || !this.future.isFuture(p.timeMs, this.now())) return { ...this.ledger.add(bytes), author: p?.author }
+    let rec: ParsedRecord
+    try {
+      rec = parseRecord(bytes, { net: this.ledger.net })
+    } catch (err: any) {
+      const reason = err instanceof InvalidRecordError ? err.reason : 'malformed'
+      return { status: 'rejected', id: '', reason, message: String(err?.message ?? err), accepted: [], author: p.author }
+    }
+    if (this.ledger.has(rec.id) || this.future.has(rec.id)) return { status: 'duplicate', id: rec.id, accepted: [], author: p.author, future: true }
+    this.future.hold(rec.id, bytes, p.timeMs)
+    return { status: 'pending', id: rec.id, accepted: [], author: p.author, future: true }
+  }
+
+  /** judge the held future-dated records the clock has reached; what became valid (with what they unblocked) */
+  releaseDue (): { released: Array<{ id: string, bytes: Uint8Array }>, accepted: ParsedRecord[] } {
+    if (!this.started) return { released: [], accepted: [] }
+    const released = this.future.due(this.now())
+    const accepted: ParsedRecord[] = []
+    // their signatures were verified when they were held
+    for (const r of released) accepted.push(...this.ledger.add(r.bytes, { trusted: true }).accepted)
+    return { released, accepted }
+  }
+
+  /** future-dated records held now */
+  get heldFutureSize (): number { return this.future.size }
+
+  /** whether the account is a genesis issuer (its balance is negative by construction) */
+  isIssuer (keyHex: string): boolean {
+    return this.ledger.genesis.issuers.some(i => toHex(i.publicKey) === keyHex)
   }
 
   validateGossipRecord (bytes: Uint8Array): GossipVerdict {
@@ -187,9 +251,10 @@ export class LedgerService {
   }
 
   /** the shape ledger/sync reads (RecordSource): valid records as (time, id), bytes by id, chains */
-  recordSource (): { items: () => Iterable<{ timestamp: bigint, id: Uint8Array }>, get: (id: Uint8Array) => Uint8Array | undefined, chain: (account: string, fromSeq: bigint, limit: number) => Uint8Array[], revision: () => number, size: () => number } {
+  recordSource (): { items: () => Iterable<{ timestamp: bigint, id: Uint8Array }>, get: (id: Uint8Array) => Uint8Array | undefined, chain: (account: string, fromSeq: bigint, limit: number) => Uint8Array[], revision: () => number, size: () => number, missing: () => Uint8Array[] } {
     const l = this.ledger
     return {
+      missing: () => this.missing().map(fromHex),
       items: function * () { for (const r of l.records()) yield { timestamp: r.time, id: fromHex(r.id) } },
       get: (id) => l.recordBytes(toHex(id)),
       chain: (account, fromSeq, limit) => l.chain(account, fromSeq, limit).map(r => r.bytes),
@@ -205,7 +270,8 @@ export class LedgerService {
 
   isFlagged (account: string | Uint8Array): boolean { return this.ledger.isFlagged(account) }
   fraudProofs (): FraudProof[] { return this.ledger.fraudProofs() }
-  missing (): string[] { return this.ledger.missing() }
+  /** ids pending records wait for that this node holds nowhere (a held future-dated record is not missing) */
+  missing (): string[] { return this.ledger.missing().filter(id => !this.future.has(id)) }
 }
 
 /** one history line from the point of view of account `k` */

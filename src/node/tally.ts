@@ -194,6 +194,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     this.sellerSessions = new SellerSessions({ net, now })
     this.buyerSessions = new BuyerSessions({ now })
     records.onAccepted((accepted) => { this.onRecordsAccepted(accepted) })
+    // a gossiped record's ancestors did not come: ask the peer that forwarded it (it judged it valid)
+    records.onAncestorsOverdue((peer) => { void sync.fetchMissing(peer) })
 
     this.marketSvc = market({ now, ...init.market })({ pubsub: libp2p.services.pubsub, signer, net, logger, orderBook: this.book })
     this.negotiatorSvc = negotiate({ now, maxInboundStreams: DEFAULT_INBOUND_STREAMS, ...init.negotiate })({

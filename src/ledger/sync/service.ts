@@ -31,6 +31,15 @@ export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024
 export const DEFAULT_FETCH_CONCURRENCY = 4
 /** periodic pull: heals partitions without flooding */
 export const DEFAULT_INTERVAL_MS = 30_000
+/**
+ * how often the ids pending records wait for are fetched over /tally/fetch: a record that came
+ * without its ancestors becomes valid in seconds instead of at the next periodic pull
+ */
+export const DEFAULT_MISSING_INTERVAL_MS = 5_000
+/** missing ids asked for in one fetch round: bounds a round's work whatever the pending set holds */
+export const DEFAULT_MAX_MISSING_PER_ROUND = 256
+/** rounds per fetchMissing call: each round's records may wait for older ones (a chain gap) */
+export const DEFAULT_MISSING_ROUNDS = 8
 /** concurrent inbound sync / fetch streams per connection */
 export const DEFAULT_MAX_INBOUND_STREAMS = 4
 /**
@@ -61,6 +70,8 @@ export interface RecordSource {
   revision?(): number | bigint | string
   /** how many items the source holds now; bounds how stale a reused view may be (maxStaleFraction) */
   size?(): number
+  /** ids that records waiting here depend on and that the source holds nowhere: what to fetch */
+  missing?(): Uint8Array[]
 }
 
 /** where fetched records go (the ledger validates and stores them) */
@@ -71,6 +82,10 @@ export interface RecordSink {
 export interface LedgerSyncInit {
   /** periodic pull interval; 0 disables it */
   intervalMs?: number
+  /** periodic fetch of the source's missing ids; 0 disables it */
+  missingIntervalMs?: number
+  maxMissingPerRound?: number
+  missingRounds?: number
   maxFrameBytes?: number
   timeoutMs?: number
   maxRounds?: number
@@ -144,8 +159,10 @@ export class LedgerSync implements Startable {
   private readonly maxStaleFraction: number
   private shutdown = new AbortController()
   private timer?: ReturnType<typeof setTimeout>
+  private missingTimer?: ReturnType<typeof setTimeout>
   private started = false
   private periodicInFlight = false
+  private missingInFlight = false
   private cached?: { revision: number | bigint | string, builtAtMs: number, items: number, storage: NegentropyStorageVector }
 
   constructor (private readonly components: LedgerSyncComponents, private readonly init: LedgerSyncInit = {}) {
@@ -175,12 +192,14 @@ export class LedgerSync implements Startable {
     await this.components.registrar.handle(FETCH_PROTOCOL, (s, c) => this.serveFetch(s, c), opts)
     this.started = true
     this.schedule()
+    this.scheduleMissing()
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
     clearTimeout(this.timer)
+    clearTimeout(this.missingTimer)
     this.shutdown.abort(new SyncError('ledger sync stopped'))
     await this.components.registrar.unhandle(SYNC_PROTOCOL)
     await this.components.registrar.unhandle(FETCH_PROTOCOL)
@@ -191,6 +210,61 @@ export class LedgerSync implements Startable {
     this.timer = setTimeout(() => {
       void this.pullOnce().finally(() => this.schedule())
     }, this.intervalMs)
+  }
+
+  private scheduleMissing (): void {
+    const ms = this.init.missingIntervalMs ?? DEFAULT_MISSING_INTERVAL_MS
+    if (ms <= 0 || !this.started) return
+    this.missingTimer = setTimeout(() => {
+      void this.fetchMissing().finally(() => this.scheduleMissing())
+    }, ms)
+  }
+
+  /**
+   * Fetch the source's missing ids (what pending records wait for) from `peer`, or from a random
+   * connected peer, over /tally/fetch into the sink: at most maxMissingPerRound ids a round, and
+   * another round while one brought records and more are missing (a parent's parent). Returns
+   * the records handed to the sink; failures are logged, never thrown; one call at a time.
+   */
+  async fetchMissing (peer?: PeerId, options: AbortOptions = {}): Promise<number> {
+    const missing = this.components.source.missing
+    if (missing == null || this.missingInFlight || !this.started) return 0
+    this.missingInFlight = true
+    let total = 0
+    try {
+      const maxIds = Math.min(this.init.maxMissingPerRound ?? DEFAULT_MAX_MISSING_PER_ROUND, this.maxIdsPerFetch)
+      const rounds = this.init.missingRounds ?? DEFAULT_MISSING_ROUNDS
+      const asked = new Set<string>()
+      for (let round = 0; round < rounds; round++) {
+        // an id asked for once in this call and still missing is not asked again (the peer lacks it)
+        const ids = missing.call(this.components.source).filter(id => !asked.has(hex(id))).slice(0, maxIds)
+        if (ids.length === 0) break
+        for (const id of ids) asked.add(hex(id))
+        const from = peer ?? this.randomPeer()
+        if (from == null) throw new NoSyncPeerError('no connected peer to fetch missing records from')
+        const records = await this.fetchIds(from, ids, options)
+        for (const r of records) {
+          try {
+            await this.components.sink.add(r)
+            total++
+          } catch (err) {
+            this.log('sink refused a record from %p: %s', from, (err as Error).message)
+          }
+        }
+        if (records.length === 0) break
+      }
+    } catch (err) {
+      this.log('fetching missing records failed: %s', (err as Error).message)
+    } finally {
+      this.missingInFlight = false
+    }
+    return total
+  }
+
+  private randomPeer (): PeerId | undefined {
+    const peers = [...new Map(this.components.connectionManager.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer])).values()]
+    if (peers.length === 0) return undefined
+    return peers[Math.floor(this.random() * peers.length) % peers.length]
   }
 
   /** one periodic pull with a random connected peer; failures are logged, never thrown */
