@@ -110,6 +110,8 @@ export const ErrorCode = {
 
   // node, CLI and simulator
   duplicateService: 'duplicate-service',
+  /** the seller's journal of unsettled sessions cannot be written or read (src/node/seller-journal.ts) */
+  sellerJournal: 'seller-journal',
   gatewayConfig: 'gateway-config',
   nodeApi: 'node-api',
   simulation: 'simulation'

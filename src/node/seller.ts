@@ -60,6 +60,8 @@ export interface SellerDeskComponents {
   sessions: SellerSessions
   now: () => number
   log: Logger
+  /** the seller journal (node/seller-journal.ts): a session is journaled once its open is in, dropped once settled */
+  journal?: { opened: (contractHex: string, openId: string) => void, settled: (contractHex: string) => void }
   /** deadlines of the session machine (defaults in exec/session/seller-machine.ts) */
   machine?: SellerMachineConfig
 }
@@ -202,12 +204,16 @@ export class SellerDesk {
         case 'release-reservation':
           this.c.negotiator.releaseSession(contract.contractId)
           break
-        case 'admit':
+        case 'admit': {
+          const st = this.table.get(hex)
+          if (st != null && 'openId' in st) this.c.journal?.opened(hex, st.openId)
           this.c.sessions.add(termsOf(contract))
           for (const w of this.waiters.get(hex) ?? []) w.resolve()
           this.waiters.delete(hex)
           break
+        }
         case 'confirm-open':
+          this.c.journal?.opened(hex, e.openId)
           void this.confirm(hex, e.openId, contract)
           break
         case 'fail-waiters':
@@ -237,6 +243,7 @@ export class SellerDesk {
   private async settle (hex: string, openId: string, voucherBytes: Uint8Array | undefined): Promise<void> {
     try {
       await this.c.ledger.settleSession({ openId, voucherBytes })
+      this.c.journal?.settled(hex)
       this.settled++
       this.feed(hex, { type: 'settle-done' })
     } catch (err: any) {

@@ -50,6 +50,7 @@ import { LocalTokenizers } from './tokenizers.js'
 import { BuyerRouter, type BuyerRouterInit, type InferCallOptions } from './buyer.js'
 import { peerJoinSync } from './peer-join-sync.js'
 import { SellerDesk } from './seller.js'
+import { sellerJournal, type SellerJournal } from './seller-journal.js'
 
 /** What a seller offers one backend at. */
 export interface SellInit {
@@ -159,6 +160,8 @@ function step (start: () => void | Promise<void>, stop: () => void | Promise<voi
 interface SellerParts {
   desk: SellerDesk
   infer: InferSeller
+  /** sessions to settle after a crash (protocols/infer.md § Seller durability) */
+  journal: SellerJournal
 }
 
 export class TallyNode extends EventEmitter<TallyNodeEvents> {
@@ -244,6 +247,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     s.add('infer-buyer', this.inferBuyerSvc)
     s.add('tokenizers', tokenizers)
     if (sell != null && this.seller != null) {
+      // the journal settles what a crash left open before the desk and the infer protocol start
+      s.add('seller-journal', this.seller.journal)
       s.add('seller-desk', this.seller.desk)
       s.add('infer-seller', this.seller.infer)
       s.add('offer', step(async () => { await this.marketSvc.setOffer(this.offerTerms(sell)) }))
@@ -305,6 +310,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   get selling (): boolean { return this.init.sell != null }
   get meterRecords (): readonly MeterRecord[] { return this.meters }
   get settledSessions (): number { return this.seller?.desk.settled ?? 0 }
+  /** the seller's journal (undefined when not selling) */
+  get sellerJournal (): SellerJournal | undefined { return this.seller?.journal }
 
   addrs (): string[] { return this.base.addrs() }
 
@@ -351,6 +358,11 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
 
   private sellerParts (sell: SellInit, sync: LedgerSync, records: RecordGossip, logger: ComponentLogger): SellerParts {
     const libp2p = this.base.libp2p
+    const journal = sellerJournal({ dir: this.init.memoryLedger === true ? undefined : join(this.base.config.dataDir, 'seller-journal') })({
+      ledger: this.ledger,
+      ingest: (bytes) => { records.ingest(bytes) },
+      log: logger.forComponent('tally:seller-journal')
+    })
     const desk = new SellerDesk({
       pullChain: async (buyer, fromSeq, signal) => {
         const account = accountIdFromPublicKey(buyer)
@@ -369,7 +381,11 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       negotiator: this.negotiatorSvc,
       sessions: this.sellerSessions,
       now: () => this.clock.now(),
-      log: logger.forComponent('tally:seller')
+      log: logger.forComponent('tally:seller'),
+      journal: {
+        opened: (hex, openId) => { journal.opened(hex, openId, this.ledger.ledger.get(openId)?.rec.bytes) },
+        settled: (hex) => { journal.forget(hex) }
+      }
     }, this.base.publicKey)
     const infer = new InferSeller({
       registrar: libp2p,
@@ -378,9 +394,10 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       logger,
       onMeter: (m) => { this.meters.push(m); this.emit('meter', m) },
       awaitSession: async (id, signal) => { await desk.awaitSession(id, signal) },
-      onSessionClosed: (closed) => { desk.onClosed(closed) }
+      onSessionClosed: (closed) => { desk.onClosed(closed) },
+      persistVoucher: async (id, v) => { await journal.voucher(Buffer.from(id).toString('hex'), v.bytes) }
     }, { now: () => this.clock.now(), maxInboundStreams: Math.max(DEFAULT_INBOUND_STREAMS, 2 * (sell.maxSessions ?? sell.backend.maxConcurrency)), ...this.init.inferSeller })
-    return { desk, infer }
+    return { desk, infer, journal }
   }
 
   /** the own offer, from the backend's model and the seller's prices */

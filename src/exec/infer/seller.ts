@@ -9,7 +9,7 @@ import type { ComponentLogger, Connection, Logger, Stream, StreamHandler, Stream
 import type { Backend, BackendEvent, ChatRequest, FinishReason, Usage } from '../backend.js'
 import { sessionAmountUc } from '../pricing.js'
 import { meterRecord, type MeterRecord } from '../metering.js'
-import { VoucherError } from '../voucher.js'
+import { VoucherError, type SignedVoucher } from '../voucher.js'
 import { WireError } from '../../wire/errors.js'
 import type { InferFailure } from '../../wire/pb/infer.js'
 import { decodeBuyerFrame, encodeSellerFrame, INFER_PROTOCOL, MAX_CHUNK_TEXT_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_REQUEST_FRAME_BYTES, parseRequest } from './codec.js'
@@ -66,6 +66,12 @@ export interface InferSellerComponents {
   awaitSession?: (contractId: Uint8Array, signal: AbortSignal) => Promise<void>
   /** the contract's buyer closed the session: settle it with the highest voucher */
   onSessionClosed?: (closed: ClosedSession) => void
+  /**
+   * Make an accepted voucher durable (the node's seller journal); resolves once it is. With it,
+   * the window counts only durable vouchers: a chunk leaves once a durable voucher covers what
+   * was sent before it, so a crash loses at most the window (infer.md § Seller durability).
+   */
+  persistVoucher?: (contractId: Uint8Array, voucher: SignedVoucher) => Promise<void>
 }
 
 function failureFor (err: unknown): { code: FailureCodeName, message: string } {
@@ -150,13 +156,14 @@ class VoucherReader {
   /** why reading stopped, as the request's failure */
   error: unknown
 
-  constructor (lp: LengthPrefixedStream<Stream>, sessions: SellerSessions, contractId: Uint8Array, signal: AbortSignal, changed: Notifier) {
+  constructor (lp: LengthPrefixedStream<Stream>, sessions: SellerSessions, contractId: Uint8Array, signal: AbortSignal, changed: Notifier, onAccepted?: (v: SignedVoucher) => void) {
     void (async () => {
       while (!signal.aborted) {
         const bytes = await lp.read({ signal })
         const frame = decodeBuyerFrame(bytes, false)
-        sessions.acceptVoucher(contractId, frame.voucher!)
+        const v = sessions.acceptVoucher(contractId, frame.voucher!)
         changed.notify()
+        onAccepted?.(v)
       }
     })().catch(err => {
       this.error = err instanceof VoucherError || err instanceof WireError || err instanceof InferError
@@ -181,6 +188,10 @@ export class InferSeller {
   /** every stream being handled, to wait on when draining */
   private readonly handling = new Set<Promise<void>>()
   private started = false
+  /** per session, the highest voucher known durable (only with persistVoucher) */
+  private readonly durable = new WeakMap<SellerSession, SignedVoucher>()
+  /** per session, its running request's notifier (a write may end after the request that sent it) */
+  private readonly wake = new WeakMap<SellerSession, Notifier>()
   /** stop() was called: new requests get `shutting-down` */
   private stopping = false
 
@@ -338,7 +349,8 @@ export class InferSeller {
     const startedAtMs = this.now()
     const start = billedOf(session)
     const changed = new Notifier()
-    const vouchers = new VoucherReader(lp, this.components.sessions, terms.contractId, signal, changed)
+    const vouchers = new VoucherReader(lp, this.components.sessions, terms.contractId, signal, changed, this.persisting(session))
+    this.wake.set(session, changed)
     const output = new BackendOutput(this.components.backend, request, this.maxChunkTokens, signal, changed)
     const onAbort = (): void => { output.abort(signal.reason) }
     signal.addEventListener('abort', onAbort, { once: true })
@@ -398,8 +410,9 @@ export class InferSeller {
           stopReason: budgetStop ? FailureCode.budget : ''
         }
       }), { signal })
-      // the final voucher carries the input tokens: the receipt for the whole request
-      await this.waitCovered(session, total, vouchers, signal, changed)
+      // the final voucher carries the input tokens: the receipt for the whole request (the next
+      // request's first chunk waits for it to be durable, not the end of this one)
+      await this.waitCovered(session, total, vouchers, signal, changed, false)
       clean = true
       bill(session, syncOnHighest(billedOf(session), session.highest, terms))
       this.components.onMeter?.(meterRecord({
@@ -439,11 +452,29 @@ export class InferSeller {
     }
   }
 
-  /** wait until the highest voucher covers `sent` (window = 1), at most voucherTimeoutMs */
-  private async waitCovered (session: SellerSession, sent: Totals, vouchers: VoucherReader, signal: AbortSignal, changed: Notifier): Promise<void> {
-    if (covers(session.highest, sent)) return
+  /** what the window counts as paid: the highest voucher, or with a journal the highest durable one */
+  private paidFor (session: SellerSession, durableOnly: boolean): SignedVoucher | undefined {
+    return durableOnly && this.components.persistVoucher != null ? this.durable.get(session) : session.highest
+  }
+
+  /** each accepted voucher goes to the journal; once durable, the window may move on */
+  private persisting (session: SellerSession): ((v: SignedVoucher) => void) | undefined {
+    const persist = this.components.persistVoucher
+    if (persist == null) return undefined
+    return (v) => {
+      persist(session.terms.contractId, v).then(() => {
+        const d = this.durable.get(session)
+        if (d == null || v.nonce > d.nonce) this.durable.set(session, v)
+        this.wake.get(session)?.notify()
+      }, (err) => { this.log.error('journaling a voucher failed: %s', err?.message ?? err) })
+    }
+  }
+
+  /** wait until the highest (durable) voucher covers `sent` (window = 1), at most voucherTimeoutMs */
+  private async waitCovered (session: SellerSession, sent: Totals, vouchers: VoucherReader, signal: AbortSignal, changed: Notifier, durableOnly = true): Promise<void> {
+    if (covers(this.paidFor(session, durableOnly), sent)) return
     const timer = AbortSignal.timeout(this.voucherTimeoutMs)
-    while (!covers(session.highest, sent)) {
+    while (!covers(this.paidFor(session, durableOnly), sent)) {
       if (vouchers.error != null) throw vouchers.error
       if (signal.aborted) throw signal.reason
       try {
