@@ -90,6 +90,7 @@ export class LedgerService {
   private readonly listeners = new Set<(bytes: Uint8Array, id: string) => void>()
   private readonly future: FutureHold
   private readonly now: () => number
+  private issuers?: Set<string>
   private started = false
 
   constructor (init: LedgerServiceInit) {
@@ -166,9 +167,10 @@ export class LedgerService {
   /** future-dated records held now */
   get heldFutureSize (): number { return this.future.size }
 
-  /** whether the account is a genesis issuer (its balance is negative by construction) */
+  /** whether the hex key is a genesis issuer's (its balance is negative by construction) */
   isIssuer (keyHex: string): boolean {
-    return this.ledger.genesis.issuers.some(i => toHex(i.publicKey) === keyHex)
+    this.issuers ??= new Set(this.ledger.genesis.issuers.map(i => toHex(i.publicKey)))
+    return this.issuers.has(keyHex)
   }
 
   validateGossipRecord (bytes: Uint8Array): GossipVerdict {

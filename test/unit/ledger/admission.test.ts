@@ -58,6 +58,7 @@ function gossipOver (ledger: LedgerService, now: () => number, init: RecordGossi
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const toHexKey = hex
 
 describe('future-dated records', () => {
   it('a record dated beyond the skew is held, not judged, and judged once the clock reaches time − skew', async () => {
@@ -163,6 +164,24 @@ describe('gossip budget of authors with no balance of their own', () => {
     const funded = await ledgerOf(5, () => T0)
     for (const r of [...recs, sixth, big]) funded.add(r.bytes)
     for (let i = 0; i < 6; i++) expect(await validate((await funded.pay(account(6), 1n)).bytes)).toBe(Accept)
+  })
+
+  it('a genesis issuer (negative balance by construction) is not limited', async () => {
+    const issuer = identityFromSeed(new Uint8Array(32).fill(20)).signer
+    const genesis = { ...DEV_GENESIS, name: 'issued', issuers: [{ publicKey: issuer.publicKey, capUc: 1_000_000n }] }
+    const start = async (l: LedgerService): Promise<LedgerService> => { await l.start(); ledgers.push(l); return l }
+    const node = await start(new LedgerService({ genesis, signer: identityFromSeed(new Uint8Array(32).fill(1)).signer, store: new MemoryLedgerStore(), now: () => T0 }))
+    const issuing = await start(new LedgerService({ genesis, signer: issuer, store: new MemoryLedgerStore(), now: () => T0 }))
+    const { pubsub } = fakePubsub()
+    const gossip = recordGossip({ now: () => T0, unfundedRecordsPerWindow: 2 })({ pubsub, ledger: node, net: netId(genesis), logger: defaultLogger() })
+    gossip.start()
+    gossips.push(gossip)
+    const validate = pubsub.topicValidators.get(recordsTopic(netId(genesis)))!
+    for (let i = 0; i < 5; i++) {
+      const credit = await issuing.credit(account(30 + i), 1_000n)
+      expect(await validate(undefined as unknown as PeerId, { type: 'unsigned', topic: recordsTopic(netId(genesis)), data: credit.bytes })).toBe(TopicValidatorResult.Accept)
+    }
+    expect(node.balance(toHexKey(issuer.publicKey)).balanceUc).toBe(-5_000n)
   })
 
   it('AuthorBudget counts per author and per window', () => {
