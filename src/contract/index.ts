@@ -2,3 +2,4 @@
 export * from './errors.js'
 export * from './messages.js'
 export * from './negotiate.js'
+export * from './policy.js'

@@ -44,6 +44,8 @@ export const DEFAULT_MAX_SESSION_MS = 10 * 60_000
 export const DEFAULT_OPEN_WITHIN_MS = 5_000
 /** the buyer refuses a quote giving it less than this to publish its open */
 export const DEFAULT_MIN_OPEN_WITHIN_MS = 1_000
+/** one buyer's unpaid allowance is split over this many concurrent sessions (each gets at most this share) */
+export const UNPAID_SHARES_PER_BUYER = 8n
 /** peers remembered in cool-down at once (oldest forgotten first) */
 const MAX_COOLING_PEERS = 10_000
 /** open quotes one buyer may hold at once, so one buyer cannot reserve a seller's whole capacity */
@@ -104,6 +106,8 @@ export interface NegotiateInit {
   /** the most served ahead of vouchers across all sessions of this seller (µc); absent = no cap */
   maxUnpaidTotalUc?: bigint
   maxOpenQuotesPerBuyer?: number
+  /** as buyer: negotiations run at once with one seller (more wait their turn); default the seller's open-quote cap, 2 */
+  maxOutboundPerPeer?: number
   /** the buyer named in a request must be the authenticated remote peer (default true) */
   bindBuyerToPeer?: boolean
   now?: () => number
@@ -233,6 +237,9 @@ export class Negotiator extends EventTarget implements Startable {
   private readonly strikes = new Map<string, number[]>()
   /** disconnected peers → end of their cool-down */
   private readonly coolingUntil = new Map<string, number>()
+  /** this node's negotiations as buyer, per seller: those running and those queued */
+  private readonly outbound = new Map<string, { active: number, waiting: Array<() => void> }>()
+  private readonly maxOutboundPerPeer: number
   private started = false
 
   constructor (components: NegotiateComponents, init: NegotiateInit = {}) {
@@ -252,6 +259,7 @@ export class Negotiator extends EventTarget implements Startable {
     this.openWithinMs = init.openWithinMs ?? DEFAULT_OPEN_WITHIN_MS
     this.maxUnpaidTotalUc = init.maxUnpaidTotalUc
     this.maxOpenQuotesPerBuyer = init.maxOpenQuotesPerBuyer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
+    this.maxOutboundPerPeer = init.maxOutboundPerPeer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
     this.bindBuyerToPeer = init.bindBuyerToPeer ?? true
     this.now = init.now ?? Date.now
   }
@@ -450,7 +458,9 @@ export class Negotiator extends EventTarget implements Startable {
       room = room == null || total < room ? total : room
     }
     if (room == null || room <= 0n) throw new Refusal(RefusalReason.NO_CAPACITY, 'the seller\'s unpaid exposure (for this buyer or in total) is at its limit')
-    return room
+    // one session takes a share of the buyer's allowance, so the buyer can run several at once
+    const share = perBuyer != null ? perBuyer / UNPAID_SHARES_PER_BUYER : undefined
+    return share != null && share > 0n && share < room ? share : room
   }
 
   /** returns the quote sent, or undefined when the request was refused */
@@ -603,6 +613,41 @@ export class Negotiator extends EventTarget implements Startable {
     const t0 = performance.now()
     const signal = req.signal != null ? AbortSignal.any([req.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs)
     const connection = await this.c.libp2p.dial(peer, { signal })
+    // at most as many negotiations with one seller as it lets one buyer hold quotes: an honest
+    // buyer's burst queues here instead of hitting the seller's per-peer caps (and strikes)
+    const release = await this.outboundSlot(connection.remotePeer.toString(), signal)
+    try {
+      return await this.exchange(connection, req, signal, t0)
+    } finally {
+      release()
+    }
+  }
+
+  private async outboundSlot (peer: string, signal: AbortSignal): Promise<() => void> {
+    let q = this.outbound.get(peer)
+    if (q == null) this.outbound.set(peer, q = { active: 0, waiting: [] })
+    const slots = q
+    if (slots.active < this.maxOutboundPerPeer) {
+      slots.active++
+    } else {
+      // a waiter is handed the slot of the negotiation that ends (active stays counted)
+      await new Promise<void>((resolve, reject) => {
+        const go = (): void => { signal.removeEventListener('abort', onAbort); resolve() }
+        const onAbort = (): void => { slots.waiting = slots.waiting.filter(x => x !== go); reject(signal.reason) }
+        if (signal.aborted) { onAbort(); return }
+        signal.addEventListener('abort', onAbort, { once: true })
+        slots.waiting.push(go)
+      })
+    }
+    return () => {
+      const next = slots.waiting.shift()
+      if (next != null) { next(); return }
+      slots.active--
+      if (slots.active === 0 && this.outbound.get(peer) === slots) this.outbound.delete(peer)
+    }
+  }
+
+  private async exchange (connection: Connection, req: NegotiateRequest, signal: AbortSignal, t0: number): Promise<Contract> {
     const sellerKey = this.remoteKey(connection)
     // optimistic select: the protocol id travels with the QuoteRequest, saving a round trip
     const stream = await connection.newStream(NEGOTIATE_PROTOCOL, { signal, negotiateFully: false })

@@ -22,7 +22,6 @@ import type { TallyService } from './services.js'
 import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
 import { accountIdFromPublicKey } from '../identity/account.js'
 import { recordsTopic } from '../wire/topics.js'
-import { RefusalReason } from '../wire/pb/negotiate.js'
 import { netId } from '../ledger/genesis.js'
 import { ledgerService, type LedgerService } from '../ledger/service.js'
 import { MemoryLedgerStore } from '../ledger/store.js'
@@ -38,7 +37,8 @@ import { marketGossipsubOptions, marketTopicScoreParams } from '../market/gossip
 import { pricePerBptForDisplay, type OfferTerms } from '../market/offer.js'
 import { QualityTracker } from '../market/router.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
-import { negotiate, type NegotiateInit, type Negotiator, type PolicyVerdict, type SellerTerms } from '../contract/negotiate.js'
+import { negotiate, type BuyerRequest, type BuyerVerdict, type NegotiateInit, type Negotiator, type SellerTerms } from '../contract/negotiate.js'
+import { DEFAULT_MAX_UNPAID_TOTAL_UC, evaluateBuyer, type SellerRiskPolicy } from '../contract/policy.js'
 import type { Contract } from '../contract/messages.js'
 import { InferSeller, type InferSellerInit } from '../exec/infer/seller.js'
 import { InferBuyer, type InferBuyerInit } from '../exec/infer/buyer.js'
@@ -62,6 +62,8 @@ export interface SellInit {
   region?: string
   /** sessions locking more than this (µc) are served only once a second peer holds the buyer's open; default 2 credits */
   secondPeerAboveUc?: bigint
+  /** whom this seller serves on credit and how far ahead of vouchers (negotiate.md § Seller risk policy) */
+  risk?: SellerRiskPolicy
 }
 
 /** the libp2p services a Tally node adds to identify and pubsub */
@@ -201,13 +203,13 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     records.onAncestorsOverdue((peer) => { void sync.fetchMissing(peer) })
 
     this.marketSvc = market({ now, ...init.market })({ pubsub: libp2p.services.pubsub, signer, net, logger, orderBook: this.book })
-    this.negotiatorSvc = negotiate({ now, maxInboundStreams: DEFAULT_INBOUND_STREAMS, ...init.negotiate })({
+    this.negotiatorSvc = negotiate({ now, maxInboundStreams: DEFAULT_INBOUND_STREAMS, maxUnpaidTotalUc: init.sell?.risk?.maxUnpaidTotalUc ?? DEFAULT_MAX_UNPAID_TOTAL_UC, ...init.negotiate })({
       libp2p,
       signer,
       net,
       logger,
       sellerTerms: (model) => this.sellerTerms(model),
-      canServe: (buyer, maxSpendUc) => this.canServe(buyer, maxSpendUc),
+      buyerPolicy: (buyer, request) => this.buyerPolicy(buyer, request),
       onCapacity: (model, reserved, max) => { void this.marketSvc.setFull(model, reserved >= max) }
     })
     this.negotiatorSvc.addEventListener('contract', (e) => {
@@ -349,11 +351,13 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     return { modelId: t.modelId, fingerprint: t.fingerprint, fingerprintVerified: t.fingerprintVerified, params: t.params, priceInPerMTokUc: t.priceInPerMTokUc, priceOutPerMTokUc: t.priceOutPerMTokUc, maxSessions: t.maxSessions, secondPeerAboveUc }
   }
 
-  /** the seller's policy: no flagged buyer, and a buyer must be able to lock what it asks for */
-  private canServe (buyer: Uint8Array, maxSpendUc: bigint): PolicyVerdict {
-    if (this.ledger.isFlagged(buyer)) return { ok: false, reason: RefusalReason.BUYER_FLAGGED }
-    if (maxSpendUc > 0n && this.ledger.balance(buyer).spendableUc < maxSpendUc) return { ok: false, reason: RefusalReason.INSUFFICIENT_CREDIT, message: 'the buyer cannot lock that much' }
-    return { ok: true }
+  /** the seller's risk policy (contract/policy.ts) on its own ledger's view of the buyer */
+  private buyerPolicy (buyer: Uint8Array, request: BuyerRequest): BuyerVerdict {
+    const b = this.ledger.balance(buyer)
+    const key = Buffer.from(buyer).toString('hex')
+    const history = this.ledger.ledger.history(buyer)
+    const earned = history.some(r => r.from === key && r.kind.type === 'settle' && r.kind.amountUc > 0n)
+    return evaluateBuyer({ flagged: b.flagged, spendableUc: b.spendableUc, ownFundsUc: b.availableUc, records: history.length, earned }, request, this.init.sell?.risk)
   }
 
   private sellerParts (sell: SellInit, sync: LedgerSync, records: RecordGossip, logger: ComponentLogger): SellerParts {

@@ -4,7 +4,8 @@ import { Envelope } from '../../src/wire/pb/envelope.js'
 import { RefusalReason } from '../../src/wire/pb/negotiate.js'
 import { NegotiationRefusedError } from '../../src/contract/errors.js'
 import { openQuote, signAccept, verifyContract } from '../../src/contract/messages.js'
-import type { NegotiateInit, NegotiateComponents } from '../../src/contract/negotiate.js'
+import { DEFAULT_MAX_SESSION_MS, type NegotiateInit, type NegotiateComponents } from '../../src/contract/negotiate.js'
+import { evaluateBuyer } from '../../src/contract/policy.js'
 import { otherNet, stopAll, testNet, type TestPeer } from './market-helpers.js'
 import { MODEL, negotiatingPeer, rawStream, receive, send, type NegotiatingPeer } from './negotiate-helpers.js'
 import { waitFor } from '../helpers/wait.js'
@@ -262,5 +263,81 @@ describe('/tally/negotiate/1.0.0', () => {
     await waitFor(() => (s2.svc as any).inFlight.size === 0)
     await stillServes(s2)
     await stillServes(s)
+  })
+
+  it('a session longer than the seller allows is clamped in the quote: a 59-minute ask gets a 10-minute contract', async () => {
+    const s = await seller()
+    const b = await np()
+    const asked = BigInt(Date.now() + 59 * 60_000)
+    const t0 = Date.now()
+    const c = await b.svc.negotiate(s.peer.libp2p.getMultiaddrs(), session({ sessionExpiresAtMs: asked }))
+    expect(c.expiresAtMs).toBeLessThanOrEqual(BigInt(Date.now() + DEFAULT_MAX_SESSION_MS))
+    expect(c.expiresAtMs).toBeGreaterThanOrEqual(BigInt(t0 + DEFAULT_MAX_SESSION_MS))
+    // the contract carries the quote's terms: the exact lock and the open deadline
+    expect(c.maxSpendUc).toBe(50_000n)
+    expect(c.openWithinMs).toBe(5_000n)
+    // a buyer that needs a longer session than the seller gives refuses the quote
+    const err: any = await b.svc.negotiate(s.peer.libp2p.getMultiaddrs(), session({ sessionExpiresAtMs: asked, accepts: { minSessionMs: 30 * 60_000 } })).then(() => undefined, e => e)
+    expect(err?.name).toBe('QuoteTermsUnmetError')
+    expect(err?.code).toBe('quote-terms-unmet')
+    // a raw accept that keeps the 59 minutes is refused by the seller
+    const { quoteBytes, lp } = await rawQuote(b.peer, s)
+    await send(lp, { accept: signAccept(b.peer.signer, testNet, openQuote(quoteBytes, testNet), 1000n, asked).bytes as Uint8Array<ArrayBuffer> })
+    expect((await receive(lp)).refusal?.reason).toBe(RefusalReason.BAD_REQUEST)
+    s.svc.releaseSession(c.contractId)
+  })
+
+  it('the risk policy refuses a broke or untrusted buyer before any capacity is reserved, and shapes max_unpaid_uc', async () => {
+    const view = { flagged: false, spendableUc: 0n, ownFundsUc: 0n, records: 0, earned: false }
+    let quoted = 0
+    const s = await seller({ maxUnpaidTotalUc: 2_000n }, {
+      buyerPolicy: (_buyer, request) => evaluateBuyer(view, request, { serveOnCredit: false, maxUnpaidYoungUc: 1_600n }),
+      onCapacity: () => { quoted++ }
+    }, { ...MODEL, maxSessions: 12 })
+    const b = await np()
+    const to = s.peer.libp2p.getMultiaddrs()
+    const refused = async (reason: RefusalReason, code: string): Promise<void> => {
+      const err: any = await b.svc.negotiate(to, session()).then(() => undefined, e => e)
+      expect(err).toBeInstanceOf(NegotiationRefusedError)
+      expect(err.reason).toBe(reason)
+      expect(err.code).toBe(code)
+    }
+    await refused(RefusalReason.INSUFFICIENT_CREDIT, 'insufficient-credit')
+    view.spendableUc = 1_000_000n
+    await refused(RefusalReason.BUYER_NOT_TRUSTED, 'buyer-not-trusted')
+    // nothing was ever reserved for the refused requests
+    expect(quoted).toBe(0)
+    expect(s.svc.stats.quotesIssued).toBe(0)
+    view.ownFundsUc = 1_000_000n
+    // a young buyer's allowance (1,600 µc) is split: one eighth per session
+    const c1 = await b.svc.negotiate(to, session())
+    expect(c1.maxUnpaidUc).toBe(200n)
+    // the seller's total cap (2,000 µc) bounds every buyer together
+    const other = await np()
+    const held: bigint[] = [c1.maxUnpaidUc]
+    for (let i = 0; i < 7; i++) held.push((await b.svc.negotiate(to, session())).maxUnpaidUc)
+    expect(held.reduce((a, x) => a + x, 0n)).toBe(1_600n)
+    const c9 = await other.svc.negotiate(to, session())
+    expect(c9.maxUnpaidUc).toBe(200n)
+    // the first buyer's allowance is spent: no ninth session for it
+    await refused(RefusalReason.NO_CAPACITY, 'seller-busy')
+  })
+
+  it('the buyer checks the quote against what it can meet and signs nothing otherwise', async () => {
+    const s = await seller({ openWithinMs: 200 }, { buyerPolicy: () => ({ ok: true, minBuyerSpendableUc: 5_000_000n }) }, { ...MODEL, secondPeerAboveUc: 10_000n })
+    const b = await np()
+    const to = s.peer.libp2p.getMultiaddrs()
+    const unmet = async (accepts: Record<string, unknown>, re: RegExp): Promise<void> => {
+      const err: any = await b.svc.negotiate(to, session({ accepts })).then(() => undefined, e => e)
+      expect(err?.code).toBe('quote-terms-unmet')
+      expect(err?.message).toMatch(re)
+    }
+    await unmet({}, /open within 200 ms/)
+    await unmet({ minOpenWithinMs: 100, spendableUc: 1_000_000n }, /requires 5000000 µc spendable/)
+    await unmet({ minOpenWithinMs: 100, secondPeer: false }, /second peer/)
+    expect(s.svc.stats.contractsSigned).toBe(0)
+    const c = await b.svc.negotiate(to, session({ accepts: { minOpenWithinMs: 100, spendableUc: 5_000_000n, secondPeer: true } }))
+    expect(c.minBuyerSpendableUc).toBe(5_000_000n)
+    expect(c.secondPeerAboveUc).toBe(10_000n)
   })
 })

@@ -102,6 +102,23 @@ describe('contracts', () => {
     expect(() => verifyContract(c.bytes, other, a)).toThrow(expect.objectContaining({ name: 'InvalidSignatureError' }))
   })
 
+  it('the quote terms travel signed into the contract; an accept or contract that departs from them is refused', () => {
+    const terms = { secondPeerAboveUc: 2_000_000n, maxSpendUc: 5_000n, sessionExpiresAtMs: 1_700_000_600_000n, openWithinMs: 5_000n, minBuyerSpendableUc: 7_000n, maxUnpaidUc: 1_250n }
+    const q = signQuote(seller, net, quoteTerms(terms))
+    expect(openQuote(q.bytes, net)).toMatchObject(terms)
+    const c = verifyContract(signContract(seller, net, signAccept(buyer, net, q, 5_000n, 1_700_000_600_000n)).bytes, net)
+    expect(c).toMatchObject({ maxSpendUc: 5_000n, expiresAtMs: 1_700_000_600_000n, openWithinMs: 5_000n, minBuyerSpendableUc: 7_000n, maxUnpaidUc: 1_250n, secondPeerAboveUc: 2_000_000n })
+    // the lock and the session end are exact when the quote states them
+    expect(() => openAccept(signAccept(buyer, net, q, 4_999n, 1_700_000_600_000n).bytes, net)).toThrow(expect.objectContaining({ name: 'ContractMismatchError' }))
+    expect(() => openAccept(signAccept(buyer, net, q, 5_000n, 1_700_000_600_001n).bytes, net)).toThrow(expect.objectContaining({ name: 'ContractMismatchError' }))
+    // a contract that softens or hardens a term it repeats
+    const honest = ContractPb.decode(Envelope.decode(c.bytes).payload)
+    for (const e of [{ openWithinMs: 60_000n }, { minBuyerSpendableUc: 0n }, { maxUnpaidUc: 1_000_000n }, { secondPeerAboveUc: 0n }] as Array<Partial<ContractPb>>) {
+      const forged = sealEnvelope(seller, Domain.contract, net, ContractPb.encode({ ...honest, ...e })).bytes
+      expect(() => verifyContract(forged, net)).toThrow(expect.objectContaining({ name: 'ContractMismatchError' }))
+    }
+  })
+
   it('quotes are range-checked', () => {
     expect(() => signQuote(seller, net, quoteTerms({ quoteId: new Uint8Array(3) }))).toThrow(expect.objectContaining({ name: 'MalformedMessageError' }))
     expect(() => signQuote(seller, net, quoteTerms({ priceOutPerMTokUc: 0n }))).toThrow(expect.objectContaining({ name: 'InvalidPriceError' }))
