@@ -387,9 +387,24 @@ export function buildVectors (): Record<string, VectorFile> {
   const contract = vector('contract (frame 4): its id names the session', 'contract', { signer_seed_hex: SEEDS.seller, net_hex: net, accept_envelope_hex: accept.envelope_hex })
   const negotiate = [
     quoteRequest, quote, accept, contract,
-    vector('refusal frame', 'refusal', { reason: 'NO_CAPACITY', message: 'all 4 sessions of tiny-char-v1 are taken' })
+    vector('refusal frame', 'refusal', { reason: 'NO_CAPACITY', message: 'all 4 sessions of tiny-char-v1 are taken' }),
+    ...termsExchange()
   ]
   const contractId = contract.contract_id_hex as string
+  // a quote stating every term (negotiate.md § Quote terms), the accept that meets them and the contract repeating them
+  function termsExchange (): Vector[] {
+    const q = vector('quote stating every term: exact lock, clamped session end, open deadline, min spendable, max unpaid', 'quote', {
+      signer_seed_hex: SEEDS.seller, net_hex: net, quote_id_hex: Buffer.alloc(16, 0x11).toString('hex'), buyer_hex: pk('buyer'), request_nonce_hex: requestNonce,
+      model_id: 'tiny-char-v1', fingerprint: 'a'.repeat(64), fingerprint_verified: true, params: '3000000000', price_in_per_mtok_uc: '1000000', price_out_per_mtok_uc: '3000000',
+      valid_until_ms: String(T0 + 10_000), second_peer_above_uc: '2000000', max_spend_uc: '1500000', session_expires_at_ms: String(T0 + 600_000),
+      open_within_ms: '5000', min_buyer_spendable_uc: '0', max_unpaid_uc: '1250'
+    })
+    const a = vector('accept meeting the quote\'s lock and session end', 'accept', {
+      signer_seed_hex: SEEDS.buyer, net_hex: net, quote_envelope_hex: q.envelope_hex, max_spend_uc: '1500000', session_expires_at_ms: String(T0 + 600_000)
+    })
+    const c = vector('contract repeating every quote term', 'contract', { signer_seed_hex: SEEDS.seller, net_hex: net, accept_envelope_hex: a.envelope_hex })
+    return [q, a, c]
+  }
 
   // the contract's terms: 1 credit per 1M input tokens, 3 per 1M output tokens, 1.5 credits max
   const terms = { price_in_per_mtok_uc: '1000000', price_out_per_mtok_uc: '3000000', max_spend_uc: '1500000' }
