@@ -1,6 +1,7 @@
 /**
  * The order book: every live offer this node has seen, per (seller, model), ranked by effective
- * price. Pure: no I/O, no clock of its own (`nowMs` is passed in), bounded memory.
+ * price. Pure: no I/O, no clock of its own (`nowMs` is passed in), no ledger (a seller's standing
+ * comes in through a callback), bounded memory.
  *
  * Ranking (documented in protocols/market.md):
  *  - effective price of an offer = priceIn·expectedInputTokens + priceOut·expectedOutputTokens
@@ -11,13 +12,29 @@
  *    70B offer compare by the compute they deliver.
  *  - ties: higher caller-supplied quality first (measured latency/reliability), then seller id
  *    ascending, then model id, so every node orders the same offers the same way.
+ *
+ * Admission (protocols/market.md § Order book): sellers stand in three tiers — proven (the
+ * ledger shows settled sessions or earnings), aged (in this book continuously for a while),
+ * fresh (neither). Fresh sellers hold at most a share of the book and a few entries each; when
+ * room is needed the oldest entry of the lowest tier goes, never one of a higher tier than the
+ * newcomer's, and never one that routed a request recently.
  */
 import { openOffer, pricePerBptForDisplay, type Offer } from './offer.js'
 
-/** at most this many models per seller; a seller serving more is evicted oldest first */
+/** at most this many models per seller with history; a seller serving more is evicted oldest first */
 export const DEFAULT_MAX_OFFERS_PER_SELLER = 16
-/** total entries (live offers and withdrawal markers); the oldest received is evicted first */
+/** at most this many entries per fresh seller: a flood of fresh keys gains little from each key */
+export const DEFAULT_MAX_OFFERS_PER_FRESH_SELLER = 4
+/** total entries (live offers and withdrawal markers) */
 export const DEFAULT_MAX_OFFERS = 10_000
+/** fresh sellers together hold at most this percentage of maxOffers, so a flood of new keys cannot push out sellers with history */
+export const DEFAULT_FRESH_SHARE_PERCENT = 25
+/** a seller with offers in this book continuously this long counts as aged */
+export const DEFAULT_AGED_AFTER_MS = 10 * 60_000
+/** an offer that routed a request this recently is never evicted */
+export const DEFAULT_ROUTED_PROTECT_MS = 10 * 60_000
+/** the standing callback is asked again about a seller without history at most this often */
+export const DEFAULT_STANDING_REFRESH_MS = 30_000
 /**
  * A typical chat request, 1000 tokens in and 3000 out (output weighted 3:1): the token mix that
  * compares prices wherever a request does not say its own (this book's ranking, the router's).
@@ -25,15 +42,40 @@ export const DEFAULT_MAX_OFFERS = 10_000
 export const DEFAULT_EXPECTED_INPUT_TOKENS = 1_000n
 export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 3_000n
 
+/** what the node's ledger says about a seller (the book reads no ledger; the node composes this) */
+export interface SellerStanding {
+  /** sessions the seller settled for a paid amount */
+  settledSessions: number
+  /** the seller's earnings (its balance when positive) */
+  earnedUc: bigint
+}
+
+/** admission tier: when room is needed, a lower tier goes first */
+export type SellerTier = 'fresh' | 'aged' | 'proven'
+const TIERS: SellerTier[] = ['fresh', 'aged', 'proven']
+const FRESH = 0
+const AGED = 1
+const PROVEN = 2
+
 export interface OrderBookInit {
+  /** entries per seller with history (aged or proven) */
   maxOffersPerSeller?: number
+  /** entries per fresh seller */
+  maxOffersPerFreshSeller?: number
   maxOffers?: number
+  /** percentage of maxOffers that fresh sellers may hold together */
+  freshSharePercent?: number
+  agedAfterMs?: number
+  routedProtectMs?: number
+  standingRefreshMs?: number
   expectedInputTokens?: bigint
   expectedOutputTokens?: bigint
   /** higher is better; ties in price go to the better seller. Default: 0 for all */
   quality?: (sellerId: string) => number
   /** sellers for which this returns true never appear in query results */
   isFlagged?: (sellerId: string) => boolean
+  /** the seller's history in the ledger; default: none for everyone (every seller starts fresh) */
+  standing?: (sellerId: string) => SellerStanding | undefined
 }
 
 export interface OfferQuery {
@@ -58,16 +100,41 @@ export interface RankedOffer {
   quality: number
 }
 
-export type AddResult = 'accepted' | 'withdrawn' | 'stale' | 'duplicate'
+/** one model on the market: its live, unflagged offers summed up in one pass */
+export interface ModelSummary {
+  modelId: string
+  /** sellers with a live offer (one offer per seller and model) */
+  sellers: number
+  /** params of the model's best-ranked offer */
+  params: bigint
+  bestPriceInPerMTokUc: bigint
+  bestPriceOutPerMTokUc: bigint
+}
+
+/** `full`: valid, but no room — every entry it could displace is of a higher tier or recently routed */
+export type AddResult = 'accepted' | 'withdrawn' | 'stale' | 'duplicate' | 'full'
 
 export type IngestResult =
   | { status: 'accepted' | 'withdrawn', offer: Offer }
-  | { status: 'stale' | 'duplicate', offer: Offer }
+  | { status: 'stale' | 'duplicate' | 'full', offer: Offer }
   | { status: 'rejected', error: Error }
 
 interface Entry {
   offer: Offer
   key: string
+  tier: number
+  /** when the local router last got a request served through this offer */
+  routedAtMs?: number
+}
+
+interface Seller {
+  keys: Set<string>
+  /** when this seller's first entry (of the current unbroken run) entered the book */
+  firstSeenMs: number
+  tier: number
+  /** the ledger showed history once; history never goes away */
+  proven: boolean
+  checkedAtMs: number
 }
 
 function keyOf (sellerId: string, modelId: string): string {
@@ -82,28 +149,50 @@ function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
 
 export class OrderBook {
   private readonly entries = new Map<string, Entry>()
-  private readonly bySeller = new Map<string, Set<string>>()
+  /** entries per tier, oldest received first (a re-announce moves an entry to the back) */
+  private readonly tiers: Array<Map<string, Entry>> = [new Map(), new Map(), new Map()]
+  private readonly sellers = new Map<string, Seller>()
+  private readonly byModel = new Map<string, Map<string, Entry>>()
   private readonly maxOffersPerSeller: number
+  private readonly maxOffersPerFreshSeller: number
   private readonly maxOffers: number
+  private readonly maxFresh: number
+  private readonly agedAfterMs: number
+  private readonly routedProtectMs: number
+  private readonly standingRefreshMs: number
   private readonly expectedIn: bigint
   private readonly expectedOut: bigint
   private readonly quality: (sellerId: string) => number
   private readonly isFlagged: (sellerId: string) => boolean
+  private readonly standing: (sellerId: string) => SellerStanding | undefined
 
   private readonly addListeners = new Set<(offer: Offer, status: 'accepted' | 'withdrawn') => void>()
 
   constructor (init: OrderBookInit = {}) {
-    this.maxOffersPerSeller = init.maxOffersPerSeller ?? DEFAULT_MAX_OFFERS_PER_SELLER
-    this.maxOffers = init.maxOffers ?? DEFAULT_MAX_OFFERS
+    this.maxOffersPerSeller = Math.max(1, init.maxOffersPerSeller ?? DEFAULT_MAX_OFFERS_PER_SELLER)
+    this.maxOffersPerFreshSeller = Math.max(1, Math.min(init.maxOffersPerFreshSeller ?? DEFAULT_MAX_OFFERS_PER_FRESH_SELLER, this.maxOffersPerSeller))
+    this.maxOffers = Math.max(1, init.maxOffers ?? DEFAULT_MAX_OFFERS)
+    const share = Math.min(100, Math.max(0, init.freshSharePercent ?? DEFAULT_FRESH_SHARE_PERCENT))
+    // at least one, so a new seller can always get in somewhere
+    this.maxFresh = Math.max(1, Math.floor(this.maxOffers * share / 100))
+    this.agedAfterMs = init.agedAfterMs ?? DEFAULT_AGED_AFTER_MS
+    this.routedProtectMs = init.routedProtectMs ?? DEFAULT_ROUTED_PROTECT_MS
+    this.standingRefreshMs = init.standingRefreshMs ?? DEFAULT_STANDING_REFRESH_MS
     this.expectedIn = init.expectedInputTokens ?? DEFAULT_EXPECTED_INPUT_TOKENS
     this.expectedOut = init.expectedOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS
     this.quality = init.quality ?? (() => 0)
     this.isFlagged = init.isFlagged ?? (() => false)
+    this.standing = init.standing ?? (() => undefined)
   }
 
   /** entries held, withdrawal markers included */
   get size (): number {
     return this.entries.size
+  }
+
+  /** entries held by fresh sellers (as last classified) */
+  get freshSize (): number {
+    return this.tiers[FRESH].size
   }
 
   /**
@@ -121,7 +210,11 @@ export class OrderBook {
     return { status, offer }
   }
 
-  /** Add an already verified offer. A higher seq for the same (seller, model) replaces the held one. */
+  /**
+   * Add an already verified offer. A higher seq for the same (seller, model) replaces the held one
+   * (and keeps its place's protection); a new (seller, model) needs room (see the class comment),
+   * or comes back `full`.
+   */
   add (offer: Offer, nowMs: number): AddResult {
     const key = keyOf(offer.sellerId, offer.modelId)
     const held = this.entries.get(key)
@@ -129,17 +222,22 @@ export class OrderBook {
       if (offer.seq === held.offer.seq && bytesEqual(offer.id, held.offer.id)) return 'duplicate'
       if (offer.seq <= held.offer.seq) return 'stale'
     }
+    const seller = this.sellers.get(offer.sellerId) ?? { keys: new Set<string>(), firstSeenMs: nowMs, tier: FRESH, proven: false, checkedAtMs: Number.NEGATIVE_INFINITY }
+    const tier = this.tierOf(offer.sellerId, seller, nowMs)
+    if (tier !== seller.tier) this.retier(seller, tier)
+    if (held == null && !this.makeRoom(offer.sellerId, seller, tier, nowMs)) return 'full'
     if (held != null) this.remove(key)
+    // making room or the replacement may have removed the seller's last entry (and its record): it continues
+    this.sellers.set(offer.sellerId, seller)
     // a withdrawal is kept as a marker until it expires, so an older offer still in flight
     // cannot bring the withdrawn one back
-    this.entries.set(key, { offer, key })
-    let keys = this.bySeller.get(offer.sellerId)
-    if (keys == null) {
-      keys = new Set()
-      this.bySeller.set(offer.sellerId, keys)
-    }
-    keys.add(key)
-    this.evict(offer.sellerId, keys)
+    const entry: Entry = { offer, key, tier, routedAtMs: held?.routedAtMs }
+    this.entries.set(key, entry)
+    this.tiers[tier].set(key, entry)
+    seller.keys.add(key)
+    let m = this.byModel.get(offer.modelId)
+    if (m == null) this.byModel.set(offer.modelId, m = new Map())
+    m.set(key, entry)
     const status = offer.withdrawn ? 'withdrawn' : 'accepted'
     for (const fn of this.addListeners) fn(offer, status)
     return status
@@ -154,32 +252,117 @@ export class OrderBook {
     return () => { this.addListeners.delete(fn) }
   }
 
-  private evict (sellerId: string, keys: Set<string>): void {
-    while (keys.size > this.maxOffersPerSeller) {
-      let oldest: Entry | undefined
-      for (const k of keys) {
-        const e = this.entries.get(k)
-        if (e != null && (oldest == null || e.offer.seq < oldest.offer.seq)) oldest = e
+  /**
+   * The router got a request served through this seller's offer for this model: the entry is
+   * not evicted for routedProtectMs (it survives re-announces). False if no such entry.
+   */
+  touch (sellerId: string, modelId: string, nowMs: number): boolean {
+    const e = this.entries.get(keyOf(sellerId, modelId))
+    if (e == null) return false
+    e.routedAtMs = nowMs
+    return true
+  }
+
+  /** the seller's admission tier now (fresh for a seller the book does not hold) */
+  tier (sellerId: string, nowMs: number): SellerTier {
+    const s = this.sellers.get(sellerId)
+    if (s == null) return this.provenNow(sellerId) ? 'proven' : 'fresh'
+    const t = this.tierOf(sellerId, s, nowMs)
+    if (t !== s.tier) this.retier(s, t)
+    return TIERS[t]
+  }
+
+  private provenNow (sellerId: string): boolean {
+    const st = this.standing(sellerId)
+    return st != null && (st.settledSessions > 0 || st.earnedUc > 0n)
+  }
+
+  private tierOf (sellerId: string, s: Seller, nowMs: number): number {
+    if (!s.proven && !(nowMs - s.checkedAtMs < this.standingRefreshMs)) {
+      s.proven = this.provenNow(sellerId)
+      s.checkedAtMs = nowMs
+    }
+    if (s.proven) return PROVEN
+    return nowMs - s.firstSeenMs >= this.agedAfterMs ? AGED : FRESH
+  }
+
+  /** move every entry of a seller to its new tier's queue */
+  private retier (s: Seller, tier: number): void {
+    for (const k of s.keys) {
+      const e = this.entries.get(k)
+      if (e == null || e.tier === tier) continue
+      this.tiers[e.tier].delete(k)
+      e.tier = tier
+      this.tiers[tier].set(k, e)
+    }
+    s.tier = tier
+  }
+
+  private isProtected (e: Entry, nowMs: number): boolean {
+    return e.routedAtMs !== undefined && nowMs - e.routedAtMs < this.routedProtectMs && e.offer.expiresAtMs > BigInt(Math.floor(nowMs))
+  }
+
+  /**
+   * The oldest-received entry of a tier that may be evicted: not recently routed, and its seller
+   * still in that tier (one that moved up since is re-queued on the way).
+   */
+  private victimIn (tier: number, nowMs: number): Entry | undefined {
+    for (;;) {
+      let found: Entry | undefined
+      for (const e of this.tiers[tier].values()) {
+        if (!this.isProtected(e, nowMs)) { found = e; break }
       }
-      if (oldest == null) break
+      if (found == null) return undefined
+      const s = this.sellers.get(found.offer.sellerId)
+      if (s == null) return found
+      const now = this.tierOf(found.offer.sellerId, s, nowMs)
+      if (now === tier) return found
+      this.retier(s, now)
+    }
+  }
+
+  /** room for one new entry of this seller, or false (nothing was admitted; its own oldest may have gone) */
+  private makeRoom (sellerId: string, seller: Seller, tier: number, nowMs: number): boolean {
+    const perSeller = tier === FRESH ? this.maxOffersPerFreshSeller : this.maxOffersPerSeller
+    while (seller.keys.size >= perSeller) {
+      let oldest: Entry | undefined
+      for (const k of seller.keys) {
+        const e = this.entries.get(k)
+        if (e != null && !this.isProtected(e, nowMs) && (oldest == null || e.offer.seq < oldest.offer.seq)) oldest = e
+      }
+      if (oldest == null) return false
       this.remove(oldest.key)
     }
-    while (this.entries.size > this.maxOffers) {
-      const first = this.entries.keys().next().value
-      if (first === undefined) break
-      this.remove(first)
+    if (tier === FRESH) {
+      while (this.tiers[FRESH].size >= this.maxFresh) {
+        const v = this.victimIn(FRESH, nowMs)
+        if (v == null) return false
+        this.remove(v.key)
+      }
     }
-    if (keys.size === 0) this.bySeller.delete(sellerId)
+    while (this.entries.size >= this.maxOffers) {
+      let v: Entry | undefined
+      for (let t = FRESH; t <= tier && v == null; t++) v = this.victimIn(t, nowMs)
+      if (v == null) return false
+      this.remove(v.key)
+    }
+    return true
   }
 
   private remove (key: string): void {
     const e = this.entries.get(key)
     if (e == null) return
     this.entries.delete(key)
-    const keys = this.bySeller.get(e.offer.sellerId)
-    if (keys != null) {
-      keys.delete(key)
-      if (keys.size === 0) this.bySeller.delete(e.offer.sellerId)
+    this.tiers[e.tier].delete(key)
+    const m = this.byModel.get(e.offer.modelId)
+    if (m != null) {
+      m.delete(key)
+      if (m.size === 0) this.byModel.delete(e.offer.modelId)
+    }
+    const s = this.sellers.get(e.offer.sellerId)
+    if (s != null) {
+      s.keys.delete(key)
+      if (s.keys.size === 0) this.sellers.delete(e.offer.sellerId)
     }
   }
 
@@ -200,7 +383,10 @@ export class OrderBook {
       .map(e => e.offer.bytes)
   }
 
-  /** drop every entry that expired at nowMs; returns how many */
+  /**
+   * Drop every entry that expired at nowMs and re-classify the sellers held (age, ledger
+   * standing); returns how many entries were dropped.
+   */
   prune (nowMs: number): number {
     const now = BigInt(Math.floor(nowMs))
     let n = 0
@@ -210,15 +396,55 @@ export class OrderBook {
         n++
       }
     }
+    for (const [id, s] of this.sellers) {
+      const t = this.tierOf(id, s, nowMs)
+      if (t !== s.tier) this.retier(s, t)
+    }
     return n
   }
 
   /** model ids with at least one live offer, sorted */
   models (nowMs: number): string[] {
     const now = BigInt(Math.floor(nowMs))
-    const out = new Set<string>()
-    for (const e of this.entries.values()) if (!e.offer.withdrawn && e.offer.expiresAtMs > now) out.add(e.offer.modelId)
-    return [...out].sort()
+    const out: string[] = []
+    for (const [model, m] of this.byModel) {
+      for (const e of m.values()) {
+        if (!e.offer.withdrawn && e.offer.expiresAtMs > now) { out.push(model); break }
+      }
+    }
+    return out.sort()
+  }
+
+  /**
+   * Every model with a live offer from an unflagged seller, in one pass over the book (not one
+   * query per model): seller count, best prices, and the params of its best-ranked offer. Sorted by model id.
+   */
+  modelSummaries (nowMs: number): ModelSummary[] {
+    const now = BigInt(Math.floor(nowMs))
+    const acc = new Map<string, ModelSummary & { best: Offer, bestEff: bigint, bestQuality: number }>()
+    for (const { offer } of this.entries.values()) {
+      if (offer.withdrawn || offer.expiresAtMs <= now || this.isFlagged(offer.sellerId)) continue
+      const eff = this.effective(offer)
+      const a = acc.get(offer.modelId)
+      if (a == null) {
+        acc.set(offer.modelId, { modelId: offer.modelId, sellers: 1, params: offer.params, bestPriceInPerMTokUc: offer.priceInPerMTokUc, bestPriceOutPerMTokUc: offer.priceOutPerMTokUc, best: offer, bestEff: eff, bestQuality: this.quality(offer.sellerId) })
+        continue
+      }
+      a.sellers++
+      if (offer.priceInPerMTokUc < a.bestPriceInPerMTokUc) a.bestPriceInPerMTokUc = offer.priceInPerMTokUc
+      if (offer.priceOutPerMTokUc < a.bestPriceOutPerMTokUc) a.bestPriceOutPerMTokUc = offer.priceOutPerMTokUc
+      // the same order as query({ model }): price, then quality, then seller id
+      const q = this.quality(offer.sellerId)
+      if (eff < a.bestEff || (eff === a.bestEff && (q > a.bestQuality || (q === a.bestQuality && offer.sellerId < a.best.sellerId)))) {
+        a.best = offer
+        a.bestEff = eff
+        a.bestQuality = q
+        a.params = offer.params
+      }
+    }
+    return [...acc.values()]
+      .sort((x, y) => (x.modelId < y.modelId ? -1 : x.modelId > y.modelId ? 1 : 0))
+      .map(({ best, bestEff, bestQuality, ...summary }) => summary)
   }
 
   /** effective price numerator: µc·tokens per 1M tokens */
@@ -231,9 +457,10 @@ export class OrderBook {
     const exclude = new Set(q.exclude ?? [])
     const quants = q.quantizations != null && q.quantizations.length > 0 ? new Set(q.quantizations) : undefined
     const hits: Array<RankedOffer & { eff: bigint }> = []
-    for (const { offer } of this.entries.values()) {
+    // one model: only its entries (the index), not the whole book
+    const pool = q.model != null ? (this.byModel.get(q.model)?.values() ?? []) : this.entries.values()
+    for (const { offer } of pool) {
       if (offer.withdrawn || offer.expiresAtMs <= now) continue
-      if (q.model != null && offer.modelId !== q.model) continue
       if (q.maxPriceOutPerMTokUc != null && offer.priceOutPerMTokUc > q.maxPriceOutPerMTokUc) continue
       if (q.maxPriceInPerMTokUc != null && offer.priceInPerMTokUc > q.maxPriceInPerMTokUc) continue
       if (q.minParams != null && offer.params < q.minParams) continue

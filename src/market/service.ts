@@ -282,6 +282,8 @@ export class MarketService extends EventTarget implements Startable {
         return TopicValidatorResult.Reject
       case 'stale':
       case 'duplicate':
+      // valid, but this book has no room for it: not forwarded, and no penalty for the sender
+      case 'full':
         this.stats.offersIgnored++
         return TopicValidatorResult.Ignore
       default:

@@ -112,7 +112,8 @@ describe('OrderBook', () => {
   })
 
   it('caps per seller and in total, evicting the oldest', () => {
-    const book = new OrderBook({ maxOffersPerSeller: 2, maxOffers: 3 })
+    // every seller fresh, fresh allowed the whole book: the plain caps
+    const book = new OrderBook({ maxOffersPerSeller: 2, maxOffers: 3, freshSharePercent: 100 })
     book.add(offer(0, { modelId: 'a' }, 1n), NOW)
     book.add(offer(0, { modelId: 'b' }, 2n), NOW)
     book.add(offer(0, { modelId: 'c' }, 3n), NOW)
