@@ -49,7 +49,10 @@ async function startNode (label: string, bootstrap: string[], beforeStart?: (n: 
     // no periodic pull: what the late joiner gets comes from the node's own join-time pull.
     // Every node uses the smallest frame limit (protocols/sync.md: both sides use maxFrameBytes),
     // so reconciling a few hundred records takes several rounds
-    sync: { intervalMs: 0, maxFrameBytes: MIN_FRAME_SIZE_LIMIT }
+    sync: { intervalMs: 0, maxFrameBytes: MIN_FRAME_SIZE_LIMIT },
+    // the ring of payments below is a burst on credit: with no periodic pull, the gossip budget of
+    // authors without a balance of their own (ledger.md § Admission) would leave it to pulls
+    recordGossip: { unfundedRecordsPerWindow: PAYMENTS }
   }
   const n = await createTallyNode(parseConfig({ dataDir: join(tmpdir(), `tally-late-${label}`), transport: 'memory', bootstrap, simulation: true, encryption: 'plaintext' }), init)
   nodes.push(n)
