@@ -50,6 +50,10 @@ export const UNPAID_SHARES_PER_BUYER = 8n
 const MAX_COOLING_PEERS = 10_000
 /** open quotes one buyer may hold at once, so one buyer cannot reserve a seller's whole capacity */
 export const DEFAULT_MAX_OPEN_QUOTES_PER_BUYER = 2
+/** with slotsOnOpen: contracts one buyer may hold here without its open (each a reservation until open_within_ms) */
+export const DEFAULT_MAX_UNOPENED_PER_BUYER = 2
+/** with slotsOnOpen: reservations (open quotes + unopened contracts) per slot of max_sessions */
+export const DEFAULT_RESERVATIONS_PER_SLOT = 2
 /** accepted quote ids remembered (until their validity ends) to refuse a second accept */
 const MAX_REMEMBERED_QUOTES = 100_000
 
@@ -106,6 +110,14 @@ export interface NegotiateInit {
   /** the most served ahead of vouchers across all sessions of this seller (µc); absent = no cap */
   maxUnpaidTotalUc?: bigint
   maxOpenQuotesPerBuyer?: number
+  /**
+   * A slot of max_sessions is held only by a contract whose open the seller's desk reported
+   * (markOpened); open quotes and unopened contracts are reservations, capped per buyer and in
+   * total, and onCapacity is told the slots. Default false: every quote and contract holds a slot.
+   */
+  slotsOnOpen?: boolean
+  maxUnopenedPerBuyer?: number
+  reservationsPerSlot?: number
   /** as buyer: negotiations run at once with one seller (more wait their turn); default the seller's open-quote cap, 2 */
   maxOutboundPerPeer?: number
   /** the buyer named in a request must be the authenticated remote peer (default true) */
@@ -163,6 +175,8 @@ interface PendingQuote {
 /** a countersigned contract holding capacity until the seller's session machine releases it */
 interface Session {
   contract: Contract
+  /** the buyer's open is in (markOpened) */
+  opened?: boolean
 }
 
 class Refusal extends Error {
@@ -224,6 +238,9 @@ export class Negotiator extends EventTarget implements Startable {
   private readonly openWithinMs: number
   private readonly maxUnpaidTotalUc?: bigint
   private readonly maxOpenQuotesPerBuyer: number
+  private readonly slotsOnOpen: boolean
+  private readonly maxUnopenedPerBuyer: number
+  private readonly reservationsPerSlot: number
   private readonly bindBuyerToPeer: boolean
   private readonly now: () => number
   private readonly pending = new Map<string, PendingQuote>()
@@ -259,6 +276,9 @@ export class Negotiator extends EventTarget implements Startable {
     this.openWithinMs = init.openWithinMs ?? DEFAULT_OPEN_WITHIN_MS
     this.maxUnpaidTotalUc = init.maxUnpaidTotalUc
     this.maxOpenQuotesPerBuyer = init.maxOpenQuotesPerBuyer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
+    this.slotsOnOpen = init.slotsOnOpen ?? false
+    this.maxUnopenedPerBuyer = init.maxUnopenedPerBuyer ?? DEFAULT_MAX_UNOPENED_PER_BUYER
+    this.reservationsPerSlot = init.reservationsPerSlot ?? DEFAULT_RESERVATIONS_PER_SLOT
     this.maxOutboundPerPeer = init.maxOutboundPerPeer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
     this.bindBuyerToPeer = init.bindBuyerToPeer ?? true
     this.now = init.now ?? Date.now
@@ -294,12 +314,30 @@ export class Negotiator extends EventTarget implements Startable {
     return until != null && until > this.now()
   }
 
-  /** capacity held for a model: open quotes plus live sessions */
+  /** slots held for a model: open quotes plus live sessions (with slotsOnOpen: opened sessions only) */
   reserved (modelId: string): number {
     let n = 0
-    for (const p of this.pending.values()) if (p.quote.modelId === modelId) n++
-    for (const s of this.sessions.values()) if (s.contract.modelId === modelId) n++
+    if (!this.slotsOnOpen) for (const p of this.pending.values()) if (p.quote.modelId === modelId) n++
+    for (const s of this.sessions.values()) if (s.contract.modelId === modelId && (s.opened === true || !this.slotsOnOpen)) n++
     return n
+  }
+
+  /** reservations of a model: open quotes and contracts whose open has not arrived, of one buyer or of all */
+  reservations (modelId: string, buyer?: Uint8Array): { quotes: number, unopened: number } {
+    let quotes = 0
+    let unopened = 0
+    for (const p of this.pending.values()) if (p.quote.modelId === modelId && (buyer == null || eq(p.quote.buyer, buyer))) quotes++
+    for (const s of this.sessions.values()) if (s.contract.modelId === modelId && s.opened !== true && (buyer == null || eq(s.contract.buyer, buyer))) unopened++
+    return { quotes, unopened }
+  }
+
+  /** the seller's desk holds the buyer's open for this contract: its reservation becomes a slot */
+  markOpened (contractId: Uint8Array): boolean {
+    const s = this.sessions.get(hex(contractId))
+    if (s == null || s.opened === true) return false
+    s.opened = true
+    this.capacityChanged(s.contract.modelId)
+    return true
   }
 
   /** live sessions this node sells, by contract id (hex) */
@@ -463,6 +501,21 @@ export class Negotiator extends EventTarget implements Startable {
     return share != null && share > 0n && share < room ? share : room
   }
 
+  /**
+   * With slotsOnOpen: a buyer's own open quotes and unopened contracts count as slots for its next
+   * quote (a burst from one buyer spreads over sellers), other buyers' do not (a squatter blocks no
+   * one); unopened contracts are capped per buyer and, with open quotes, per model.
+   */
+  private checkReservations (buyer: Uint8Array, modelId: string, maxSessions: number): void {
+    const own = this.reservations(modelId, buyer)
+    if (this.reserved(modelId) + own.quotes + own.unopened >= maxSessions) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${maxSessions} sessions of ${modelId} are taken, counting this buyer's own quotes and unopened contracts`)
+    const mine = own.unopened
+    if (mine >= this.maxUnopenedPerBuyer) throw new Refusal(RefusalReason.NO_CAPACITY, `this buyer holds ${mine} contracts whose open has not arrived`)
+    const all = this.reservations(modelId)
+    const cap = this.reservationsPerSlot * maxSessions
+    if (all.quotes + all.unopened >= cap) throw new Refusal(RefusalReason.NO_CAPACITY, `${all.quotes + all.unopened} quotes and contracts of ${modelId} await their open (at most ${cap})`)
+  }
+
   /** returns the quote sent, or undefined when the request was refused */
   private async answerRequest (lp: LengthPrefixedStream<Stream>, req: QuoteRequest, connection: Connection, signal: AbortSignal): Promise<Quote | undefined> {
     let quote: Quote
@@ -509,6 +562,7 @@ export class Negotiator extends EventTarget implements Startable {
     for (const p of this.pending.values()) if (eq(p.quote.buyer, req.buyer)) open++
     if (open >= this.maxOpenQuotesPerBuyer) throw new Refusal(RefusalReason.NO_CAPACITY, `this buyer already holds ${open} open quotes`)
     if (this.reserved(req.modelId) >= terms.maxSessions) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${terms.maxSessions} sessions of ${req.modelId} are taken`)
+    if (this.slotsOnOpen) this.checkReservations(req.buyer, req.modelId, terms.maxSessions)
     const maxUnpaidUc = this.unpaidTerm(req.buyer, shaped.maxUnpaidUc)
     const now = this.now()
     const latestEnd = BigInt(Math.floor(now + this.maxSessionMs))

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '@libp2p/interface'
 import type { Contract } from '../contract/messages.js'
-import type { Negotiator } from '../contract/negotiate.js'
+import { DEFAULT_OPEN_WITHIN_MS, type Negotiator } from '../contract/negotiate.js'
 import type { SellerSessions, ClosedSession, SessionActivity } from '../exec/infer/sessions.js'
 import type { SessionTerms } from '../exec/infer/terms.js'
 import { SellerSessionTable, type SellerEffect, type SellerEvent, type SellerMachineConfig } from '../exec/session/seller-machine.js'
@@ -64,6 +64,8 @@ export interface SellerDeskComponents {
   journal?: { opened: (contractHex: string, openId: string) => void, settled: (contractHex: string) => void }
   /** deadlines of the session machine (defaults in exec/session/seller-machine.ts) */
   machine?: SellerMachineConfig
+  /** a contract whose quote states no open_within_ms is reserved this long for its open (default 5 s) */
+  openWithinMs?: number
 }
 
 /**
@@ -80,6 +82,8 @@ export class SellerDesk {
   private readonly earlyOpens = new Map<string, ParsedRecord>()
   /** settles under way, awaited on stop */
   private readonly settling = new Set<Promise<void>>()
+  /** one timer per reservation, so it ends at its open deadline rather than on the next tick */
+  private readonly openTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly myKey: string
   private ticker?: ReturnType<typeof setInterval>
   /** set by stop(): requests still waiting for their session are told the seller is shutting down */
@@ -103,6 +107,8 @@ export class SellerDesk {
     this.stopping = true
     if (this.ticker != null) clearInterval(this.ticker)
     this.ticker = undefined
+    for (const t of this.openTimers.values()) clearTimeout(t)
+    this.openTimers.clear()
     // settle what is open with what was vouchered, so nothing earned is lost on restart
     for (const hex of this.table.ids()) this.feed(hex, { type: 'stop' })
     await Promise.allSettled([...this.settling])
@@ -113,15 +119,23 @@ export class SellerDesk {
   onContract (contract: Contract): void {
     const hex = Buffer.from(contract.contractId).toString('hex')
     const secondPeer = this.c.seenElsewhere != null ? contract.secondPeerAboveUc ?? 0n : 0n
+    // the contract reserves capacity only until the buyer's open: open_within_ms from now
+    const openWithinMs = (contract.openWithinMs ?? 0n) > 0n ? Number(contract.openWithinMs) : this.c.openWithinMs ?? DEFAULT_OPEN_WITHIN_MS
     if (!this.table.contracted({
       contractId: hex,
       buyer: Buffer.from(contract.buyer).toString('hex'),
       modelId: contract.modelId,
       maxSpendUc: contract.maxSpendUc,
       expiresAtMs: Number(contract.expiresAtMs),
-      secondPeerAboveUc: secondPeer
+      secondPeerAboveUc: secondPeer,
+      openByMs: this.c.now() + openWithinMs
     })) return
     this.contracts.set(hex, contract)
+    if (this.ticker != null) {
+      const t = setTimeout(() => { this.openTimers.delete(hex); this.feed(hex, { type: 'tick' }) }, openWithinMs)
+      t.unref?.()
+      this.openTimers.set(hex, t)
+    }
     const early = this.earlyOpens.get(hex)
     if (early != null) {
       this.earlyOpens.delete(hex)
@@ -199,8 +213,12 @@ export class SellerDesk {
     if (contract == null) return
     // an ended session's data goes with it, whatever its last effects
     if (!this.table.has(hex)) this.contracts.delete(hex)
+    if (!this.table.has(hex) || this.table.get(hex)?.phase !== 'contracted') this.clearOpenTimer(hex)
     for (const e of effects) {
       switch (e.type) {
+        case 'slot-taken':
+          this.c.negotiator.markOpened(contract.contractId)
+          break
         case 'release-reservation':
           this.c.negotiator.releaseSession(contract.contractId)
           break
@@ -238,6 +256,13 @@ export class SellerDesk {
           break
       }
     }
+  }
+
+  private clearOpenTimer (hex: string): void {
+    const t = this.openTimers.get(hex)
+    if (t == null) return
+    clearTimeout(t)
+    this.openTimers.delete(hex)
   }
 
   private async settle (hex: string, openId: string, voucherBytes: Uint8Array | undefined): Promise<void> {
@@ -301,6 +326,7 @@ export function termsOf (contract: Contract): SessionTerms {
     priceInPerMTokUc: contract.priceInPerMTokUc,
     priceOutPerMTokUc: contract.priceOutPerMTokUc,
     maxSpendUc: contract.maxSpendUc,
-    expiresAtMs: Number(contract.expiresAtMs)
+    expiresAtMs: Number(contract.expiresAtMs),
+    maxUnpaidUc: contract.maxUnpaidUc
   }
 }

@@ -196,14 +196,16 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     const { signer, net } = base
     const { records, sync } = libp2p.services
     this.book = new OrderBook({ isFlagged: (seller) => ledger.isFlagged(seller), quality: (seller) => this.quality.reliability(seller) })
-    this.sellerSessions = new SellerSessions({ net, now })
+    // the node cap on work served ahead of vouchers, across sessions, while serving (the negotiator caps the terms)
+    this.sellerSessions = new SellerSessions({ net, now, maxUnpaidTotalUc: init.sell?.risk?.maxUnpaidTotalUc ?? DEFAULT_MAX_UNPAID_TOTAL_UC })
     this.buyerSessions = new BuyerSessions({ now })
     records.onAccepted((accepted) => { this.onRecordsAccepted(accepted) })
     // a gossiped record's ancestors did not come: ask the peer that forwarded it (it judged it valid)
     records.onAncestorsOverdue((peer) => { void sync.fetchMissing(peer) })
 
     this.marketSvc = market({ now, ...init.market })({ pubsub: libp2p.services.pubsub, signer, net, logger, orderBook: this.book })
-    this.negotiatorSvc = negotiate({ now, maxInboundStreams: DEFAULT_INBOUND_STREAMS, maxUnpaidTotalUc: init.sell?.risk?.maxUnpaidTotalUc ?? DEFAULT_MAX_UNPAID_TOTAL_UC, ...init.negotiate })({
+    // slots are held by opened sessions only: the seller desk reports each open (markOpened)
+    this.negotiatorSvc = negotiate({ now, maxInboundStreams: DEFAULT_INBOUND_STREAMS, slotsOnOpen: true, maxUnpaidTotalUc: init.sell?.risk?.maxUnpaidTotalUc ?? DEFAULT_MAX_UNPAID_TOTAL_UC, ...init.negotiate })({
       libp2p,
       signer,
       net,

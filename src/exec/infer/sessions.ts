@@ -9,6 +9,7 @@ import type { Ed25519Path } from '../../identity/ed25519.js'
 import { checkVoucher, openVoucher, type SignedVoucher } from '../voucher.js'
 import { BudgetExhaustedError, SessionBusyError, SessionClosedError, SessionExpiredError, UnknownSessionError, WrongBuyerError } from './errors.js'
 import { bytesEqual, contractKey, validateTerms, type SessionTerms } from './terms.js'
+import type { UnpaidRoom } from './window.js'
 
 export type Clock = () => number
 
@@ -72,6 +73,8 @@ export interface SellerSessionsInit {
   now: Clock
   /** ed25519 verification path for vouchers; default native */
   path?: Ed25519Path
+  /** the most billed ahead of the highest vouchers across all sessions (µc); absent = no cap */
+  maxUnpaidTotalUc?: bigint
 }
 
 export class SellerSessions {
@@ -80,12 +83,14 @@ export class SellerSessions {
   private readonly net: Uint8Array
   private readonly now: Clock
   private readonly path?: Ed25519Path
+  private readonly maxUnpaidTotalUc?: bigint
   private observer?: SessionObserver
 
   constructor (init: SellerSessionsInit) {
     this.net = init.net
     this.now = init.now
     this.path = init.path
+    this.maxUnpaidTotalUc = init.maxUnpaidTotalUc
   }
 
   /** the one observer of request and voucher activity (the seller's desk) */
@@ -159,6 +164,29 @@ export class SellerSessions {
     return [...this.sessions.values()]
   }
 
+  /** what every session has billed beyond its highest voucher right now (µc) */
+  exposureUc (): bigint {
+    let n = 0n
+    for (const s of this.sessions.values()) n += unpaidOf(s)
+    return n
+  }
+
+  /**
+   * How far this session may bill ahead of its highest voucher: the contract's max_unpaid_uc,
+   * within what the node's cap leaves after the other sessions' unpaid work (undefined: neither
+   * is set, the window alone bounds it).
+   */
+  unpaidRoom (session: SellerSession): UnpaidRoom | undefined {
+    const term = session.terms.maxUnpaidUc ?? 0n
+    let room = term > 0n ? term : undefined
+    if (this.maxUnpaidTotalUc != null) {
+      const left = this.maxUnpaidTotalUc - (this.exposureUc() - unpaidOf(session))
+      if (room == null || left < room) room = left
+    }
+    if (room == null) return undefined
+    return { paidUc: session.highest?.amountUc ?? 0n, roomUc: room > 0n ? room : 0n }
+  }
+
   /** count work a request streamed beyond what its buyer vouchered (`boundUc`: that request's bound) */
   recordUnpaid (w: { inputTokens: bigint, outputTokens: bigint, amountUc: bigint, boundUc: bigint }): void {
     const u = this.unpaidWork
@@ -174,6 +202,11 @@ export class SellerSessions {
   unpaid (): UnpaidWork {
     return { ...this.unpaidWork }
   }
+}
+
+function unpaidOf (s: SellerSession): bigint {
+  const d = s.amountUc - (s.highest?.amountUc ?? 0n)
+  return d > 0n ? d : 0n
 }
 
 export interface BuyerSession extends SessionBase {

@@ -25,6 +25,8 @@ export interface SessionTerms {
   maxSpendUc: bigint
   /** unix ms after which no new request starts */
   expiresAtMs: number
+  /** the contract's max_unpaid_uc: the most served ahead of the highest voucher (absent or 0 = not stated) */
+  maxUnpaidUc?: bigint
 }
 
 /** Range-check terms once at the boundary; throws InvalidTermsError. */

@@ -39,6 +39,17 @@ export interface ChunkLimits {
   maxChunkTextBytes: number
 }
 
+/**
+ * How far ahead of the buyer's highest voucher the seller may serve (infer.md, Flow 5): the
+ * contract's max_unpaid_uc, within what the node's cap on unpaid work across sessions leaves.
+ */
+export interface UnpaidRoom {
+  /** the highest voucher's amount (0 before the first) */
+  paidUc: bigint
+  /** the most the session's billed amount may run ahead of `paidUc` */
+  roomUc: bigint
+}
+
 export interface NextChunk {
   /** how many outputs from the front of the queue the chunk carries */
   count: number
@@ -60,8 +71,10 @@ export function covers (highest: Totals | undefined, sent: Totals): boolean {
 /**
  * The next chunk: whole outputs from the front of `pending`, within the chunk limits, and never an
  * output that would take the rule on the new totals (`sent` plus the chunk) above the max spend.
+ * With `room`, a chunk also stops before the output that would bill more than `roomUc` beyond the
+ * highest voucher; its first output always leaves (the window never closes below one output).
  */
-export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budget: Budget, limits: ChunkLimits): NextChunk {
+export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budget: Budget, limits: ChunkLimits, room?: UnpaidRoom): NextChunk {
   let text = ''
   let tokens = 0
   let textBytes = 0
@@ -69,9 +82,11 @@ export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budg
   for (const c of pending) {
     const bytes = Buffer.byteLength(c.text)
     if (tokens > 0 && (tokens + c.outputTokens > limits.maxChunkTokens || textBytes + bytes > limits.maxChunkTextBytes)) break
-    if (amountUc(sent.inputTokens, sent.outputTokens + BigInt(tokens + c.outputTokens), budget.priceInPerMTokUc, budget.priceOutPerMTokUc) > budget.maxSpendUc) {
+    const amount = amountUc(sent.inputTokens, sent.outputTokens + BigInt(tokens + c.outputTokens), budget.priceInPerMTokUc, budget.priceOutPerMTokUc)
+    if (amount > budget.maxSpendUc) {
       return { count, text, outputTokens: tokens, budgetStop: true }
     }
+    if (room != null && count > 0 && amount - room.paidUc > room.roomUc) break
     count++
     text += c.text
     textBytes += bytes

@@ -1,14 +1,14 @@
 /**
  * The seller's side of one paid session as a pure state machine, keyed by contract id: from the
  * countersigned contract to the settle that frees the buyer's lock. It owns every deadline of a
- * session (contract expiry without an open, the wait for a second peer, expiry while serving,
- * the settle's report) and says, as effects, when capacity is released and when to settle with
+ * session (the reservation's deadline for the buyer's open, the wait for a second peer, expiry
+ * while serving, the settle's report) and says, as effects, when capacity is released and when to settle with
  * which voucher. No I/O and no clock: time comes in with each event.
  *
  *   contracted ──open──▶ serving ──close/expiry/stop──▶ closing ──settled──▶ settled
  *        │  └─large open─▶ confirming ─confirmed─▶ serving
  *        │                     └──not confirmed in time / stop──▶ closing (empty settle)
- *        ├──expired without an open──▶ expired-unopened
+ *        ├──no open by openByMs (open_within_ms) or expiry──▶ expired-unopened
  *        └──stop──▶ aborted                        closing ──failed / no report──▶ settle-failed
  *
  * The quote before it stays in the Negotiator (contract/negotiate.ts): a quote has no contract
@@ -31,6 +31,11 @@ export interface SellerContract {
   expiresAtMs: number
   /** the quote's term: a lock above this is served only once a second peer holds the open (0 = never asked) */
   secondPeerAboveUc: bigint
+  /**
+   * the reservation's end: without the buyer's open by then the contract is dropped (quote term
+   * open_within_ms after the contract; absent = the contract's expiry)
+   */
+  openByMs?: number
 }
 
 /** a voucher the seller accepted: `bytes` is what the settle carries */
@@ -69,6 +74,8 @@ export type SellerEvent =
   | { type: 'stop' }
 
 export type SellerEffect =
+  /** the buyer's open is in: the contract's reservation becomes one of the offer's slots */
+  | { type: 'slot-taken' }
   /** give the contract's capacity back to the negotiator (withdrawn offers come back) */
   | { type: 'release-reservation' }
   /** register the session for /tally/infer and wake the requests waiting for it */
@@ -108,7 +115,7 @@ export function sellerContracted (contract: SellerContract): SellerState {
 /** the earliest time a tick can change this state (undefined: only events can) */
 export function sellerDeadline (s: SellerState, cfg: SellerMachineConfig = {}): number | undefined {
   switch (s.phase) {
-    case 'contracted': return s.contract.expiresAtMs
+    case 'contracted': return openDeadline(s.contract)
     case 'confirming': return s.confirmUntilMs
     case 'serving': return s.busy ? s.contract.expiresAtMs + (cfg.drainMs ?? DEFAULT_EXPIRY_DRAIN_MS) : s.contract.expiresAtMs
     case 'closing': return s.reportUntilMs
@@ -127,12 +134,13 @@ export function sellerStep (s: SellerState, e: SellerEvent, nowMs: number, cfg: 
         }
         if (c.secondPeerAboveUc > 0n && e.maxSpendUc > c.secondPeerAboveUc) {
           const confirmUntilMs = Math.min(c.expiresAtMs, nowMs + (cfg.confirmForMs ?? DEFAULT_CONFIRM_FOR_MS))
-          return { state: { phase: 'confirming', contract: c, openId: e.openId, confirmUntilMs }, effects: [{ type: 'confirm-open', openId: e.openId }] }
+          return { state: { phase: 'confirming', contract: c, openId: e.openId, confirmUntilMs }, effects: [{ type: 'slot-taken' }, { type: 'confirm-open', openId: e.openId }] }
         }
-        return { state: { phase: 'serving', contract: c, openId: e.openId, busy: false }, effects: [{ type: 'admit' }] }
+        return { state: { phase: 'serving', contract: c, openId: e.openId, busy: false }, effects: [{ type: 'slot-taken' }, { type: 'admit' }] }
       }
-      if (e.type === 'tick' && nowMs >= c.expiresAtMs) {
-        return { state: { phase: 'expired-unopened', contract: c }, effects: [{ type: 'release-reservation' }, { type: 'fail-waiters', reason: 'the contract expired before the buyer\'s open arrived' }] }
+      if (e.type === 'tick' && nowMs >= openDeadline(c)) {
+        const reason = nowMs >= c.expiresAtMs ? 'the contract expired before the buyer\'s open arrived' : 'the buyer\'s open did not arrive within the quote\'s open_within_ms'
+        return { state: { phase: 'expired-unopened', contract: c }, effects: [{ type: 'release-reservation' }, { type: 'fail-waiters', reason }] }
       }
       if (e.type === 'stop') {
         return { state: { phase: 'aborted', contract: c }, effects: [{ type: 'release-reservation' }, { type: 'fail-waiters', reason: 'seller stopping' }] }
@@ -180,6 +188,11 @@ export function sellerStep (s: SellerState, e: SellerEvent, nowMs: number, cfg: 
     default:
       return same
   }
+}
+
+/** a contract holds its reservation until the buyer's open, at most until openByMs and never past its expiry */
+function openDeadline (c: SellerContract): number {
+  return c.openByMs != null && c.openByMs < c.expiresAtMs ? c.openByMs : c.expiresAtMs
 }
 
 function closing (contract: SellerContract, openId: string, highest: HeldVoucher | undefined, nowMs: number, cfg: SellerMachineConfig): SellerState {

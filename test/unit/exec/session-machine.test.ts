@@ -28,7 +28,8 @@ const sellerEvent: fc.Arbitrary<SellerEvent> = fc.oneof(
   fc.constant({ type: 'stop' as const })
 )
 
-const sellerContract: fc.Arbitrary<SellerContract> = fc.constantFrom(0n, 500_000n, 2_000_000n).map(secondPeerAboveUc => ({ ...contract, secondPeerAboveUc }))
+const sellerContract: fc.Arbitrary<SellerContract> = fc.tuple(fc.constantFrom(0n, 500_000n, 2_000_000n), fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: undefined }))
+  .map(([secondPeerAboveUc, openByMs]) => ({ ...contract, secondPeerAboveUc, openByMs }))
 
 const sellerConfig: fc.Arbitrary<SellerMachineConfig> = fc.record({
   confirmForMs: fc.integer({ min: 1, max: 100_000 }),
@@ -79,6 +80,32 @@ describe('seller session machine: properties', () => {
     }), { numRuns: 500 })
   })
 
+  it('a slot is taken only with a matching open, at most once, before any admit', () => {
+    fc.assert(fc.property(sellerEvents, sellerConfig, sellerContract, (events, cfg, c) => {
+      const all = runSeller(events, cfg, c).effects.flat()
+      const taken = all.findIndex(e => e.type === 'slot-taken')
+      expect(all.filter(e => e.type === 'slot-taken').length).toBeLessThanOrEqual(1)
+      const admitted = all.findIndex(e => e.type === 'admit')
+      if (admitted >= 0) expect(taken).toBeGreaterThanOrEqual(0)
+      if (admitted >= 0) expect(taken).toBeLessThan(admitted)
+    }), { numRuns: 500 })
+  })
+
+  it('no open is taken after the reservation\'s open deadline', () => {
+    fc.assert(fc.property(sellerEvents, sellerConfig, sellerContract, (events, cfg, c) => {
+      let s = sellerContracted(c)
+      let now = 0
+      const deadline = Math.min(c.openByMs ?? c.expiresAtMs, c.expiresAtMs)
+      for (const [e, dt] of events) {
+        now += dt
+        const r = sellerStep(s, { type: 'tick' }, now, cfg)
+        const r2 = sellerStep(r.state, e, now, cfg)
+        if (r2.effects.some(x => x.type === 'slot-taken')) expect(now).toBeLessThan(deadline)
+        s = r2.state
+      }
+    }), { numRuns: 500 })
+  })
+
   it('settle is published at most once, and only with the highest voucher taken', () => {
     fc.assert(fc.property(sellerEvents, sellerConfig, sellerContract, (events, cfg, c) => {
       const run = runSeller(events, cfg, c)
@@ -113,7 +140,7 @@ describe('seller session machine: paths', () => {
   it('open → serve → buyer closes → settle with the highest voucher → settled', () => {
     let r = sellerStep(sellerContracted(contract), { type: 'open', openId: 'o1', buyer: 'b1', maxSpendUc: 1_000_000n }, 10)
     expect(r.state.phase).toBe('serving')
-    expect(r.effects).toEqual([{ type: 'admit' }])
+    expect(r.effects).toEqual([{ type: 'slot-taken' }, { type: 'admit' }])
     r = sellerStep(r.state, { type: 'voucher', voucher: voucher(1n, 100n) }, 20)
     r = sellerStep(r.state, { type: 'voucher', voucher: voucher(2n, 300n) }, 30)
     r = sellerStep(r.state, { type: 'voucher', voucher: voucher(1n, 100n) }, 31) // a replay changes nothing
@@ -131,6 +158,21 @@ describe('seller session machine: paths', () => {
     expect(r.effects.map(e => e.type)).toEqual(['release-reservation', 'fail-waiters'])
   })
 
+  it('a reservation ends at its open deadline (open_within_ms), long before the contract\'s expiry', () => {
+    const reserved = { ...contract, openByMs: 5_000 }
+    expect(sellerDeadline(sellerContracted(reserved))).toBe(5_000)
+    expect(sellerStep(sellerContracted(reserved), { type: 'tick' }, 4_999).state.phase).toBe('contracted')
+    const r = sellerStep(sellerContracted(reserved), { type: 'tick' }, 5_000)
+    expect(r.state.phase).toBe('expired-unopened')
+    expect(r.effects).toEqual([{ type: 'release-reservation' }, { type: 'fail-waiters', reason: 'the buyer\'s open did not arrive within the quote\'s open_within_ms' }])
+    // an open in time takes the slot; the session then lives to the contract's expiry
+    const opened = sellerStep(sellerContracted(reserved), { type: 'open', openId: 'o1', buyer: 'b1', maxSpendUc: 1_000_000n }, 4_999)
+    expect(opened.effects.map(e => e.type)).toEqual(['slot-taken', 'admit'])
+    expect(sellerStep(opened.state, { type: 'tick' }, 30_000).state.phase).toBe('serving')
+    // an open deadline past the expiry does not extend the reservation
+    expect(sellerDeadline(sellerContracted({ ...contract, openByMs: 90_000 }))).toBe(60_000)
+  })
+
   it('an open with another buyer or amount is ignored and the contract stays', () => {
     for (const open of [{ buyer: 'b2', maxSpendUc: 1_000_000n }, { buyer: 'b1', maxSpendUc: 5n }]) {
       const r = sellerStep(sellerContracted(contract), { type: 'open', openId: 'o1', ...open }, 1)
@@ -143,7 +185,7 @@ describe('seller session machine: paths', () => {
     const cfg = { confirmForMs: 1_000 }
     let r = sellerStep(sellerContracted({ ...contract, secondPeerAboveUc: 500_000n }), { type: 'open', openId: 'o1', buyer: 'b1', maxSpendUc: 1_000_000n }, 100, cfg)
     expect(r.state).toMatchObject({ phase: 'confirming', confirmUntilMs: 1_100 })
-    expect(r.effects).toEqual([{ type: 'confirm-open', openId: 'o1' }])
+    expect(r.effects).toEqual([{ type: 'slot-taken' }, { type: 'confirm-open', openId: 'o1' }])
     expect(sellerStep(r.state, { type: 'open-confirmed' }, 500, cfg).effects).toEqual([{ type: 'admit' }])
     r = sellerStep(r.state, { type: 'tick' }, 1_100, cfg)
     expect(r.state.phase).toBe('closing')

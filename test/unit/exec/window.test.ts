@@ -96,6 +96,37 @@ describe('nextChunk (budget trim)', () => {
   })
 })
 
+describe('nextChunk (max_unpaid_uc room)', () => {
+  it('never bills more than the room beyond the highest voucher, except a first output alone, and never takes fewer than one output', () => {
+    fc.assert(fc.property(fc.array(output, { maxLength: 20 }), price, price, limits, fc.bigInt({ min: 0n, max: 2_000n }), fc.bigInt({ min: 0n, max: 2_000n }), fc.bigInt({ min: 0n, max: 300n }), (pending, pIn, pOut, lim, inTokens, outTokens, roomUc) => {
+      const b: Budget = { priceInPerMTokUc: pIn, priceOutPerMTokUc: pOut, maxSpendUc: 1n << 60n }
+      const sent = { inputTokens: inTokens, outputTokens: outTokens }
+      // the highest voucher covers what was sent (the window's gate before any chunk)
+      const paidUc = amountUc(inTokens, outTokens, pIn, pOut)
+      const c = nextChunk(pending, sent, b, lim, { paidUc, roomUc })
+      const free = nextChunk(pending, sent, b, lim)
+      expect(c.count).toBeLessThanOrEqual(free.count)
+      if (pending.length > 0) expect(c.count).toBeGreaterThan(0)
+      if (c.count > 1) expect(amountUc(inTokens, outTokens + BigInt(c.outputTokens), pIn, pOut) - paidUc).toBeLessThanOrEqual(roomUc)
+      // it stops only where the next output would not fit the room (or the chunk limits stop it anyway)
+      if (c.count < free.count) {
+        expect(amountUc(inTokens, outTokens + BigInt(c.outputTokens + pending[c.count].outputTokens), pIn, pOut) - paidUc).toBeGreaterThan(roomUc)
+      }
+    }), { numRuns: 300 })
+  })
+
+  it('trims a chunk to the room: 1 µc per token, 5 µc of room', () => {
+    const b: Budget = { priceInPerMTokUc: 0n, priceOutPerMTokUc: 1_000_000n, maxSpendUc: 1_000n }
+    const pending = [{ text: 'a', outputTokens: 2 }, { text: 'b', outputTokens: 2 }, { text: 'c', outputTokens: 2 }]
+    const lim = { maxChunkTokens: 64, maxChunkTextBytes: 64 }
+    expect(nextChunk(pending, { inputTokens: 0n, outputTokens: 10n }, b, lim, { paidUc: 10n, roomUc: 5n })).toEqual({ count: 2, text: 'ab', outputTokens: 4, budgetStop: false })
+    // a room below one output still lets one output leave
+    expect(nextChunk(pending, { inputTokens: 0n, outputTokens: 10n }, b, lim, { paidUc: 10n, roomUc: 0n })).toEqual({ count: 1, text: 'a', outputTokens: 2, budgetStop: false })
+    // no room given: the chunk limits alone
+    expect(nextChunk(pending, { inputTokens: 0n, outputTokens: 10n }, b, lim).count).toBe(3)
+  })
+})
+
 describe('unpaidLoss', () => {
   it('is at most one chunk (plus the request\'s input tokens) at the session\'s prices', () => {
     fc.assert(fc.property(budget, fc.integer({ min: 1, max: 64 }), fc.integer({ min: 0, max: 64 }), fc.bigInt({ min: 0n, max: 5_000n }), fc.bigInt({ min: 0n, max: 5_000n }), fc.bigInt({ min: 0n, max: 2_000n }), fc.boolean(), fc.boolean(), (b, maxChunkTokens, chunkTokens, paidIn, paidOut, reqIn, hasVoucher, doneSent) => {

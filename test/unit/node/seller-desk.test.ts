@@ -6,7 +6,7 @@ import { SellerSessions } from '../../../src/exec/infer/sessions.js'
 import { makeVoucher } from '../../../src/exec/voucher.js'
 import { sessionAmountUc } from '../../../src/exec/pricing.js'
 import { signAccept, signContract, signQuote, type Contract } from '../../../src/contract/messages.js'
-import type { Negotiator } from '../../../src/contract/negotiate.js'
+import { DEFAULT_OPEN_WITHIN_MS, type Negotiator } from '../../../src/contract/negotiate.js'
 import { LedgerService } from '../../../src/ledger/service.js'
 import { MemoryLedgerStore } from '../../../src/ledger/store.js'
 import { createSigner } from '../../../src/identity/ed25519.js'
@@ -19,8 +19,9 @@ const TTL_MS = 60_000
 /**
  * One seller desk with its real collaborators (SellerSessions, LedgerServices of buyer and
  * seller on memory stores, real signed contracts and vouchers) on a clock the test moves.
- * The negotiator is a fake: the desk only tells it to release a contract's capacity, and a real
- * one holds a reservation only after a negotiation over libp2p; the fake counts the releases.
+ * The negotiator is a fake: the desk only tells it that a contract's open took its slot or that
+ * its capacity is free, and a real one holds a reservation only after a negotiation over libp2p;
+ * the fake records both (the real one's counting is in test/e2e/seller-squat.test.ts).
  */
 async function setup (opts: { seenElsewhere?: () => Promise<boolean> } = {}) {
   const w = new World(3)
@@ -36,7 +37,11 @@ async function setup (opts: { seenElsewhere?: () => Promise<boolean> } = {}) {
   const net = seller.ledger.net
   let now = T0
   const released: string[] = []
-  const negotiator = { releaseSession: (id: Uint8Array) => { released.push(Buffer.from(id).toString('hex')); return true } } as unknown as Negotiator
+  const opened: string[] = []
+  const negotiator = {
+    releaseSession: (id: Uint8Array) => { released.push(Buffer.from(id).toString('hex')); return true },
+    markOpened: (id: Uint8Array) => { opened.push(Buffer.from(id).toString('hex')); return true }
+  } as unknown as Negotiator
   const sessions = new SellerSessions({ net, now: () => now })
   const desk = new SellerDesk({
     ledger: seller,
@@ -48,7 +53,7 @@ async function setup (opts: { seenElsewhere?: () => Promise<boolean> } = {}) {
     machine: { confirmForMs: 1_000, drainMs: 5_000 }
   }, sellerSigner.publicKey)
 
-  const contract = (secondPeerAboveUc = 0n): Contract => {
+  const contract = (secondPeerAboveUc = 0n, openWithinMs?: bigint): Contract => {
     const quote = signQuote(sellerSigner, net, {
       quoteId: randomBytes(16),
       buyer: buyerSigner.publicKey,
@@ -60,7 +65,8 @@ async function setup (opts: { seenElsewhere?: () => Promise<boolean> } = {}) {
       priceInPerMTokUc: 1_000_000n,
       priceOutPerMTokUc: 1_000_000n,
       validUntilMs: BigInt(T0 + 10_000),
-      secondPeerAboveUc
+      secondPeerAboveUc,
+      openWithinMs
     })
     return signContract(sellerSigner, net, signAccept(buyerSigner, net, quote, LOCK_UC, BigInt(T0 + TTL_MS)))
   }
@@ -74,7 +80,7 @@ async function setup (opts: { seenElsewhere?: () => Promise<boolean> } = {}) {
     makeVoucher(buyerSigner, net, { contractId: c.contractId, nonce, inputTokens: 0n, outputTokens, amountUc: sessionAmountUc(0n, outputTokens, { priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: 1_000_000n, maxSpendUc: LOCK_UC }) }).bytes
   const sellerBalance = (): bigint => seller.balance().balanceUc
   const hex = (c: Contract): string => Buffer.from(c.contractId).toString('hex')
-  return { w, buyer, seller, desk, sessions, released, contract, open, voucher, sellerBalance, hex, setNow: (t: number) => { now = t }, cleanup: async () => { await desk.stop(); await buyer.stop(); await seller.stop() } }
+  return { w, buyer, seller, desk, sessions, released, opened, contract, open, voucher, sellerBalance, hex, setNow: (t: number) => { now = t }, cleanup: async () => { await desk.stop(); await buyer.stop(); await seller.stop() } }
 }
 
 let cleanup: (() => Promise<void>) | undefined
@@ -108,20 +114,64 @@ describe('SellerDesk', () => {
     expect(t.released).toHaveLength(1)
   })
 
-  it('a contract whose open never comes is released at its expiry and its waiting request is refused', async () => {
+  it('a contract whose open never comes is released at the reservation deadline (5 s), not its expiry, and its waiting request is refused', async () => {
     const t = await setup()
     cleanup = t.cleanup
     const c = t.contract()
     t.desk.onContract(c)
     const waiting = t.desk.awaitSession(c.contractId, AbortSignal.timeout(10_000))
-    t.setNow(T0 + TTL_MS - 1)
+    t.setNow(T0 + DEFAULT_OPEN_WITHIN_MS - 1)
     t.desk.tick()
     expect(t.released).toEqual([])
-    t.setNow(T0 + TTL_MS)
+    t.setNow(T0 + DEFAULT_OPEN_WITHIN_MS)
     t.desk.tick()
     await expect(waiting).rejects.toBeInstanceOf(UnknownContractError)
     expect(t.released).toEqual([t.hex(c)])
+    expect(t.opened).toEqual([])
     await expect(t.desk.awaitSession(c.contractId, AbortSignal.timeout(10_000))).rejects.toBeInstanceOf(UnknownContractError)
+    // an open that comes after the reservation ended starts nothing
+    await t.open(c)
+    expect(t.sessions.get(c.contractId)).toBeUndefined()
+    expect(t.opened).toEqual([])
+  })
+
+  it('the quote\'s open_within_ms term sets the reservation', async () => {
+    const t = await setup()
+    cleanup = t.cleanup
+    const c = t.contract(0n, 2_000n)
+    t.desk.onContract(c)
+    t.setNow(T0 + 1_999)
+    t.desk.tick()
+    expect(t.released).toEqual([])
+    t.setNow(T0 + 2_000)
+    t.desk.tick()
+    expect(t.released).toEqual([t.hex(c)])
+  })
+
+  it('a squatter\'s contracts hold no slot past the reservation; an honest contract during the squat takes its slot at its open and is served', async () => {
+    const t = await setup()
+    cleanup = t.cleanup
+    const squats = [t.contract(), t.contract(), t.contract()]
+    for (const c of squats) t.desk.onContract(c)
+    t.setNow(T0 + 1_000)
+    const honest = t.contract()
+    t.desk.onContract(honest)
+    await t.open(honest)
+    await t.desk.awaitSession(honest.contractId, AbortSignal.timeout(10_000))
+    // only the opened contract took a slot; the squats are reservations
+    expect(t.opened).toEqual([t.hex(honest)])
+    expect(t.desk.activeSessions()).toBe(1)
+    t.setNow(T0 + DEFAULT_OPEN_WITHIN_MS)
+    t.desk.tick()
+    expect(t.released.sort()).toEqual(squats.map(t.hex).sort())
+    // the honest session outlives the squatters' reservations
+    const s = t.sessions.beginRequest(honest.contractId, honest.buyer)
+    t.sessions.acceptVoucher(honest.contractId, t.voucher(honest, 1n, 50n))
+    t.sessions.endRequest(s)
+    t.setNow(T0 + 2 * DEFAULT_OPEN_WITHIN_MS)
+    t.desk.tick()
+    expect(t.sessions.get(honest.contractId)).toBeDefined()
+    expect(t.released).not.toContain(t.hex(honest))
   })
 
   it('refuses to wait on a contract it never signed', async () => {
