@@ -8,6 +8,7 @@
  * with its timeout, and the deadline never comes (a silent peer then holds its stream forever).
  * Here the timer's callback holds the controller, and Node's timer list holds the timer.
  */
+import type { Stream } from '@libp2p/interface'
 import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** a deadline ran out before the work it bounds finished */
@@ -86,4 +87,41 @@ function follow (parent: AbortSignal, onAbort: (reason: unknown) => void): void 
     set = s
   }
   set.add(onAbort)
+}
+
+/**
+ * Ends a stream this node is done with: closes our side, then gives the peer until the same
+ * deadline (`ms`, or a parent's abort) to close its side, and resets the stream if it has not. A
+ * half-closed stream is otherwise held for as long as the peer likes (a silent peer would keep
+ * its inbound stream slots and the node's state for it). Resolves true when the stream closed
+ * cleanly, false when it was reset; never throws.
+ */
+export async function endStream (stream: Stream, ms: number, parent?: AbortSignal, reason?: (ms: number) => Error): Promise<boolean> {
+  const d = deadline(ms, parent, reason)
+  try {
+    await stream.close({ signal: d.signal })
+    if (stream.status === 'open') {
+      await new Promise<void>((resolve, reject) => {
+        const onClose = (): void => {
+          d.signal.removeEventListener('abort', onAbort)
+          resolve()
+        }
+        const onAbort = (): void => {
+          stream.removeEventListener('close', onClose)
+          // a parent that aborts because the stream closed (a handler's own 'close' listener) is no failure
+          if (stream.status === 'open') reject(d.signal.reason)
+          else resolve()
+        }
+        stream.addEventListener('close', onClose, { once: true })
+        if (d.signal.aborted) onAbort()
+        else d.signal.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+    return true
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+    return false
+  } finally {
+    d.clear()
+  }
 }

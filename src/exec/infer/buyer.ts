@@ -16,6 +16,7 @@ import { BudgetExhaustedError, FailureCode, FirstTokenTimeoutError, InferAborted
 import type { BuyerSession, BuyerSessions } from './sessions.js'
 import { bytesEqual, type SessionTerms } from './terms.js'
 import { utf8BoundCounter, type TokenCounter } from './token-counter.js'
+import { deadline } from '../../wire/deadline.js'
 
 /** a seller that sends no first token in this long is abandoned */
 export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 30_000
@@ -124,8 +125,15 @@ export class InferBuyer {
    */
   async closeSession (peer: PeerId, contractId: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<{ totalInputTokens: bigint, totalOutputTokens: bigint, amountUc: bigint }> {
     this.components.sessions.closeSession(contractId)
-    const signal = AbortSignal.any([...(opts.signal != null ? [opts.signal] : []), AbortSignal.timeout(this.dialTimeoutMs)])
-    const stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal })
+    const closing = deadline(this.dialTimeoutMs, opts.signal)
+    const signal = closing.signal
+    let stream: Stream
+    try {
+      stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal })
+    } catch (err) {
+      closing.clear()
+      throw err
+    }
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_SELLER_FRAME_BYTES })
       await lp.write(encodeCloseFrame(contractId), { signal })
@@ -137,6 +145,8 @@ export class InferBuyer {
     } catch (err: any) {
       stream.abort(err)
       throw err
+    } finally {
+      closing.clear()
     }
   }
 
@@ -160,7 +170,12 @@ export class InferBuyer {
     if (opts.signal?.aborted === true) ctrl.abort(opts.signal.reason)
     let stream: Stream | undefined
     try {
-      stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(this.dialTimeoutMs)]) })
+      const dialing = deadline(this.dialTimeoutMs, ctrl.signal)
+      try {
+        stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal: dialing.signal })
+      } finally {
+        dialing.clear()
+      }
       return await this.exchange(stream, session, request, counter, ctrl.signal, opts)
     } catch (err: any) {
       stream?.abort(err instanceof Error ? err : new Error(String(err)))
@@ -203,17 +218,19 @@ export class InferBuyer {
     let firstAt: number | undefined
     let lastAt = sentAt
     while (true) {
-      const timer = AbortSignal.timeout(firstAt == null ? firstTimeout : idleTimeout)
+      const timer = deadline(firstAt == null ? firstTimeout : idleTimeout, signal)
       let bytes
       try {
-        bytes = await lp.read({ signal: AbortSignal.any([signal, timer]) })
+        bytes = await lp.read({ signal: timer.signal })
       } catch (err) {
-        if (timer.aborted && !signal.aborted) {
+        if (timer.expired && !signal.aborted) {
           throw firstAt == null
             ? new FirstTokenTimeoutError(`no first token within ${firstTimeout} ms`)
             : new StreamIdleTimeoutError(`no frame for ${idleTimeout} ms`)
         }
         throw err
+      } finally {
+        timer.clear()
       }
       const frame = decodeSellerFrame(bytes)
       if (frame.failure != null) throw remoteError(frame.failure.code, frame.failure.message)
@@ -249,13 +266,15 @@ export class InferBuyer {
       if (d.totalInputTokens > totalIn || d.totalOutputTokens > totalOut) throw new SellerOverclaimError('done totals exceed what this buyer received')
       if (d.amountUc > sessionAmountUc(totalIn, totalOut, terms)) throw new SellerOverclaimError('done amount exceeds the pricing rule')
       if (session.lastVoucher == null || session.totalInputTokens !== totalIn || session.totalOutputTokens !== totalOut) await sign(totalIn, totalOut)
+      const closing = deadline(idleTimeout, signal)
       try {
-        const closing = AbortSignal.any([signal, AbortSignal.timeout(idleTimeout)])
-        await stream.close({ signal: closing })
+        await stream.close({ signal: closing.signal })
         // wait for the seller's end of stream: it has taken the final voucher and freed the session
-        await lp.read({ signal: closing }).catch(() => {})
+        await lp.read({ signal: closing.signal }).catch(() => {})
       } catch (err: any) {
         this.log('closing the stream failed after the final voucher: %s', err?.message)
+      } finally {
+        closing.clear()
       }
       const finalVoucher = session.lastVoucher!
       const usage: Usage = { inputTokens: Number(d.inputTokens), outputTokens: Number(d.outputTokens), source: d.usageSource as UsageSource }

@@ -15,6 +15,7 @@ import type { InferFailure } from '../../wire/pb/infer.js'
 import { decodeBuyerFrame, encodeSellerFrame, INFER_PROTOCOL, MAX_CHUNK_TEXT_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_REQUEST_FRAME_BYTES, parseRequest } from './codec.js'
 import { BudgetExhaustedError, FailureCode, InferError, UnknownSessionError, VoucherTimeoutError, WrongBuyerError, failureCodeOf, type FailureCodeName } from './errors.js'
 import { errorCode } from '../../errors/index.js'
+import { deadline, endStream } from '../../wire/deadline.js'
 import { Notifier, raceSignal } from './notifier.js'
 import type { ClosedSession, SellerSession, SellerSessions } from './sessions.js'
 import { bytesEqual, contractKey } from './terms.js'
@@ -229,8 +230,9 @@ export class InferSeller {
     this.started = false
     this.stopping = true
     if (this.drainTimeoutMs > 0 && this.handling.size > 0) {
-      const deadline = AbortSignal.timeout(this.drainTimeoutMs)
-      await raceSignal(Promise.allSettled([...this.handling]), deadline).catch(() => {})
+      const drain = deadline(this.drainTimeoutMs)
+      await raceSignal(Promise.allSettled([...this.handling]), drain.signal).catch(() => {})
+      drain.clear()
     }
     await this.components.registrar.unhandle(INFER_PROTOCOL)
     for (const c of this.inflight) c.abort(new InferError('seller stopping'))
@@ -284,8 +286,10 @@ export class InferSeller {
    */
   private async admit (lp: LengthPrefixedStream<Stream>, stream: Stream, connection: Connection, signal: AbortSignal): Promise<{ session: SellerSession, request: ChatRequest } | undefined> {
     const remote = connection.remotePeer.publicKey?.raw
+    const firstFrame = deadline(this.requestTimeoutMs, signal)
     try {
-      const first = await lp.read({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
+      const first = await lp.read({ signal: firstFrame.signal })
+      firstFrame.clear()
       const frame = decodeBuyerFrame(first, true)
       if (frame.close != null) {
         await this.close(lp, stream, frame.close.contractId, remote, signal)
@@ -295,12 +299,19 @@ export class InferSeller {
       if (this.stopping) throw new RequestFailed({ code: FailureCode.shuttingDown, message: 'the seller is shutting down: no new requests' })
       const sessions = this.components.sessions
       if (sessions.get(contractId) == null && this.components.awaitSession != null) {
-        await this.components.awaitSession(contractId, AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]))
+        const late = deadline(this.requestTimeoutMs, signal)
+        try {
+          await this.components.awaitSession(contractId, late.signal)
+        } finally {
+          late.clear()
+        }
       }
       return { session: sessions.beginRequest(contractId, remote), request }
     } catch (err) {
       if (signal.aborted) throw err
       throw err instanceof RequestFailed ? err : new RequestFailed(failureFor(err))
+    } finally {
+      firstFrame.clear()
     }
   }
 
@@ -324,18 +335,22 @@ export class InferSeller {
       }
     }), { signal })
     if (closed != null) this.components.onSessionClosed?.(closed)
-    await stream.close({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
+    await endStream(stream, this.requestTimeoutMs, signal)
   }
 
   private async sendFailure (lp: LengthPrefixedStream<Stream>, stream: Stream, f: { code: FailureCodeName, message: string }): Promise<void> {
     const failure: InferFailure = { code: f.code, message: Buffer.from(f.message).subarray(0, MAX_FAILURE_MESSAGE_BYTES).toString() }
+    const sending = deadline(this.requestTimeoutMs)
     try {
-      const signal = AbortSignal.timeout(this.requestTimeoutMs)
-      await lp.write(encodeSellerFrame({ failure }), { signal })
-      await stream.close({ signal })
+      await lp.write(encodeSellerFrame({ failure }), { signal: sending.signal })
     } catch (err: any) {
       stream.abort(err)
+      return
+    } finally {
+      sending.clear()
     }
+    // not awaited: the request (and its session) is over; only the stream lingers, bounded
+    void endStream(stream, this.requestTimeoutMs)
   }
 
   /**
@@ -434,11 +449,7 @@ export class InferSeller {
       }))
       // the session is free before the stream closes, so the buyer's next request never finds it busy
       this.components.sessions.endRequest(session)
-      try {
-        await stream.close({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]) })
-      } catch (err: any) {
-        this.log('closing after the final voucher: %s', err?.message)
-      }
+      void endStream(stream, this.requestTimeoutMs, signal).then(closed => { if (!closed) this.log('the buyer did not close after the final voucher: stream reset') })
     } finally {
       signal.removeEventListener('abort', onAbort)
       output.stop(new InferError('request ended'))
@@ -473,15 +484,19 @@ export class InferSeller {
   /** wait until the highest (durable) voucher covers `sent` (window = 1), at most voucherTimeoutMs */
   private async waitCovered (session: SellerSession, sent: Totals, vouchers: VoucherReader, signal: AbortSignal, changed: Notifier, durableOnly = true): Promise<void> {
     if (covers(this.paidFor(session, durableOnly), sent)) return
-    const timer = AbortSignal.timeout(this.voucherTimeoutMs)
-    while (!covers(this.paidFor(session, durableOnly), sent)) {
-      if (vouchers.error != null) throw vouchers.error
-      if (signal.aborted) throw signal.reason
-      try {
-        await raceSignal(changed.wait(), timer)
-      } catch {
-        throw new RequestFailed(failureFor(new VoucherTimeoutError(`no voucher for ${sent.outputTokens} output tokens within ${this.voucherTimeoutMs} ms`)))
+    const timer = deadline(this.voucherTimeoutMs)
+    try {
+      while (!covers(this.paidFor(session, durableOnly), sent)) {
+        if (vouchers.error != null) throw vouchers.error
+        if (signal.aborted) throw signal.reason
+        try {
+          await raceSignal(changed.wait(), timer.signal)
+        } catch {
+          throw new RequestFailed(failureFor(new VoucherTimeoutError(`no voucher for ${sent.outputTokens} output tokens within ${this.voucherTimeoutMs} ms`)))
+        }
       }
+    } finally {
+      timer.clear()
     }
   }
 
@@ -494,10 +509,11 @@ export class InferSeller {
     if (output.pendingTokens >= this.maxChunkTokens || output.finished) return
     const left = lastChunkAt + this.minChunkIntervalMs - performance.now()
     if (left > 0) {
-      const timer = AbortSignal.timeout(Math.ceil(left))
-      while (!timer.aborted && output.pendingTokens < this.maxChunkTokens && !output.finished && vouchers.error == null && !signal.aborted) {
-        await raceSignal(changed.wait(), timer).catch(() => {})
+      const timer = deadline(Math.ceil(left))
+      while (!timer.signal.aborted && output.pendingTokens < this.maxChunkTokens && !output.finished && vouchers.error == null && !signal.aborted) {
+        await raceSignal(changed.wait(), timer.signal).catch(() => {})
       }
+      timer.clear()
     } else {
       await new Promise(resolve => setImmediate(resolve))
     }

@@ -13,6 +13,7 @@ import {
 } from './errors.js'
 import { ID_SIZE, MAX_TIMESTAMP, MIN_FRAME_SIZE_LIMIT, Negentropy, NegentropyStorageVector } from './negentropy.js'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import { deadline, endStream, type Deadline } from '../../wire/deadline.js'
 
 export const SYNC_PROTOCOL = '/tally/sync/1.0.0'
 export const FETCH_PROTOCOL = '/tally/fetch/1.0.0'
@@ -296,7 +297,13 @@ export class LedgerSync implements Startable {
     let bytesSent = 0
     let bytesReceived = 0
 
-    const stream = await this.open(peer, SYNC_PROTOCOL, this.signal(options))
+    const opening = this.deadline(options)
+    let stream: Stream
+    try {
+      stream = await this.open(peer, SYNC_PROTOCOL, opening)
+    } finally {
+      opening.clear()
+    }
     try {
       const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
       let msg: Uint8Array | null = ne.initiate()
@@ -313,7 +320,12 @@ export class LedgerSync implements Startable {
         for (const id of r.haveIds) have.set(hex(id), id)
         msg = r.output
       }
-      await stream.close(this.signal(options))
+      const closing = this.deadline(options)
+      try {
+        await stream.close(closing)
+      } finally {
+        closing.clear()
+      }
     } catch (err) {
       stream.abort(err as Error)
       throw err
@@ -374,8 +386,14 @@ export class LedgerSync implements Startable {
 
   private async fetch (peer: PeerId, req: FetchRequest, maxRecords: number, options: AbortOptions): Promise<Uint8Array[]> {
     // one deadline for the whole request: a batch of records, not a frame at a time
-    const once = this.signal(options)
-    const stream = await this.open(peer, FETCH_PROTOCOL, once)
+    const once = this.deadline(options)
+    let stream: Stream
+    try {
+      stream = await this.open(peer, FETCH_PROTOCOL, once)
+    } catch (err) {
+      once.clear()
+      throw err
+    }
     try {
       const lp = lpStream(stream, { maxDataLength: Math.max(this.maxRecordBytes, this.fetchRequestMaxBytes()) })
       await this.write(lp, FetchRequest.encode(req), once, false)
@@ -395,6 +413,8 @@ export class LedgerSync implements Startable {
     } catch (err) {
       stream.abort(err as Error)
       throw err
+    } finally {
+      once.clear()
     }
   }
 
@@ -414,7 +434,7 @@ export class LedgerSync implements Startable {
         if (r.output == null) throw new NegentropyMalformedError('responder produced no reply')
         await this.write(lp, r.output, {})
       }
-      await stream.close(this.signal({}))
+      await endStream(stream, this.timeoutMs, this.shutdown.signal, syncTimedOut)
     } catch (err) {
       this.log('sync from %p refused: %s: %s', connection.remotePeer, (err as Error).name, (err as Error).message)
       stream.abort(err as Error)
@@ -429,13 +449,16 @@ export class LedgerSync implements Startable {
       if (frame.length > this.fetchRequestMaxBytes()) throw new FrameTooLargeError(`fetch request of ${frame.length} bytes exceeds ${this.fetchRequestMaxBytes()}`)
       const req = decodeFetchRequest(frame)
       const records = this.answer(req)
-      const once = this.signal({})
+      const once = this.deadline({})
       try {
         await lp.writeV([encodeCount(records.length), ...records], once)
       } catch (err) {
         throw mapStreamError(err)
+      } finally {
+        once.clear()
       }
-      await stream.close(once)
+      // the initiator closes once it has read the records: one that stays silent is reset
+      await endStream(stream, this.timeoutMs, this.shutdown.signal, syncTimedOut)
     } catch (err) {
       this.log('fetch from %p refused: %s: %s', connection.remotePeer, (err as Error).name, (err as Error).message)
       stream.abort(err as Error)
@@ -500,13 +523,12 @@ export class LedgerSync implements Startable {
     return (this.maxIdsPerFetch + 1) * (ID_SIZE + 2) + FETCH_REQUEST_OVERHEAD
   }
 
-  private signal (options: AbortOptions): { signal: AbortSignal } {
-    const signals = [this.shutdown.signal, AbortSignal.timeout(this.timeoutMs)]
-    if (options.signal != null) signals.push(options.signal)
-    return { signal: AbortSignal.any(signals) }
+  /** timeoutMs from now, ended early by stop() or the caller; a timer this service owns (src/wire/deadline.ts) */
+  private deadline (options: AbortOptions): Deadline {
+    return deadline(this.timeoutMs, [this.shutdown.signal, options.signal], syncTimedOut)
   }
 
-  /** `options` must already carry a deadline (see signal()) */
+  /** `options` must already carry a deadline (see deadline()) */
   private async open (peer: PeerId, protocol: string, options: AbortOptions): Promise<Stream> {
     try {
       return await this.components.connectionManager.openStream(peer, protocol, options)
@@ -517,23 +539,33 @@ export class LedgerSync implements Startable {
 
   /** `fresh`: bound this write by its own timeout, else use options.signal as given */
   private async write (lp: LengthPrefixedStream, data: Uint8Array, options: AbortOptions, fresh = true): Promise<void> {
+    const own = fresh ? this.deadline(options) : undefined
     try {
-      await lp.write(data, fresh ? this.signal(options) : options)
+      await lp.write(data, own ?? options)
     } catch (err) {
       throw mapStreamError(err)
+    } finally {
+      own?.clear()
     }
   }
 
   /** next frame, or null when the peer closed cleanly between frames */
   private async read (lp: LengthPrefixedStream, options: AbortOptions, fresh = true): Promise<Uint8Array | null> {
+    const own = fresh ? this.deadline(options) : undefined
     try {
-      const buf: Uint8ArrayList = await lp.read(fresh ? this.signal(options) : options)
+      const buf: Uint8ArrayList = await lp.read(own ?? options)
       return buf.subarray()
     } catch (err) {
       if ((err as Error).name === 'UnexpectedEOFError') return null
       throw mapStreamError(err)
+    } finally {
+      own?.clear()
     }
   }
+}
+
+function syncTimedOut (ms: number): SyncTimeoutError {
+  return new SyncTimeoutError(`peer did not answer within ${ms} ms`)
 }
 
 function mapStreamError (err: unknown): Error {

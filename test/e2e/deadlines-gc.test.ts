@@ -1,0 +1,38 @@
+/**
+ * Issue 15.2: a real seller node resets silent /tally/infer, /tally/sync, /tally/fetch and
+ * /tally/negotiate streams after their deadlines although garbage is collected in between. The
+ * check runs in a child started with --expose-gc (vitest's workers are not), which reports the
+ * streams the seller still holds once every deadline (and the infer stream's closing deadline)
+ * has passed, giving up at ten deadlines.
+ */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const CHILD = join(import.meta.dirname, '../fixtures/wire/silent-streams.ts')
+/** every stream deadline of the child's seller */
+const DEADLINE_MS = 3_000
+
+interface Report { deadlineMs: number, gcDoneAfterMs: number, endedAfterMs: number, protocols: Record<string, { opened: number, stillHeld: number }> }
+
+async function runChild (): Promise<Report> {
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, String(DEADLINE_MS)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (b: Buffer) => { out += b.toString() })
+  child.stderr.on('data', (b: Buffer) => { err += b.toString() })
+  const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
+  expect(code, err).toBe(0)
+  return JSON.parse(out.trim().split('\n').pop()!)
+}
+
+describe('stream deadlines survive garbage collection', () => {
+  it('a seller node resets every silent stream after its deadline, with gc() forced in between', async () => {
+    const r = await runChild()
+    console.log(`silent streams: gc done ${r.gcDoneAfterMs} ms after opening (deadline ${r.deadlineMs} ms), all ended after ${r.endedAfterMs} ms`)
+    for (const p of ['/tally/infer/1.0.0', '/tally/sync/1.0.0', '/tally/fetch/1.0.0', '/tally/negotiate/1.0.0']) {
+      expect(r.protocols[p].opened, p).toBeGreaterThan(0)
+      expect(r.protocols[p].stillHeld, `${p}: streams the seller still holds`).toBe(0)
+    }
+  }, 90_000)
+})
