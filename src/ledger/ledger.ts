@@ -9,7 +9,7 @@ import { accountIdFromPublicKey, publicKeyFromAccountId } from '../identity/acco
 import type { Ed25519Signer } from '../identity/ed25519.js'
 import { InvalidRecordError, InsufficientCreditError, LedgerArgumentError, LedgerStateError, type RejectReason } from './errors.js'
 import { MAX_ACKS, fromHex, parseRecord, signRecord, toHex, type ParsedRecord, type RecordKindInput } from './record.js'
-import { dependencies, EMPTY_STATE, judge, netRules, type AncestorView, type ChainState, type NetRules, type ValidRecord } from './validity.js'
+import { dependencies, EMPTY_STATE, judge, netRules, type AncestorView, type ChainState, type LockRelease, type NetRules, type ValidRecord } from './validity.js'
 import type { LedgerStore, StoreOp } from './store.js'
 
 /** records waiting for ancestors; the oldest is dropped beyond this */
@@ -103,8 +103,14 @@ export class Ledger implements AncestorView {
   private readonly forked = new Map<string, FraudProof[]>()
   private readonly ackIndex = new Map<string, string[]>()
   private readonly settleIndex = new Map<string, string[]>()
-  /** open id → the settle counted in balances (lowest id among valid settles) */
+  /** open id → records of its buyer that released its lock: by acking a settle of it, or a release */
+  private readonly releaseIndex = new Map<string, Array<{ id: string, via: LockRelease }>>()
+  /** open id → the settle counted in balances (see countSettle) */
   private readonly countedSettle = new Map<string, string>()
+  /** settles acked by a valid record of their open's buyer */
+  private readonly buyerAckedSettles = new Set<string>()
+  /** opens whose lock no longer counts in lockedUc (a counted settle or a valid release) */
+  private readonly unlocked = new Set<string>()
   private readonly balancesByKey = new Map<string, Balance>()
   private readonly historyByKey = new Map<string, string[]>()
   /** incoming credit records not yet acked by the account, per account */
@@ -157,6 +163,17 @@ export class Ledger implements AncestorView {
       if (r != null && r.rec.from === author && this.onChain(r.rec, head)) return true
     }
     return false
+  }
+
+  releasedInChain (author: string, openId: string, head: ValidRecord | undefined): LockRelease | undefined {
+    let found: LockRelease | undefined
+    for (const { id, via } of this.releaseIndex.get(openId) ?? []) {
+      const r = this.valid.get(id)
+      if (r == null || r.rec.from !== author || !this.onChain(r.rec, head)) continue
+      if (via === 'settle') return 'settle'
+      found = via
+    }
+    return found
   }
 
   // ---- ingest ----
@@ -316,6 +333,12 @@ export class Ledger implements AncestorView {
     for (const a of rec.acks) {
       push(this.ackIndex, a, rec.id)
       this.unacked.get(rec.from)?.delete(a)
+      const t = this.valid.get(a)?.rec.kind
+      if (t?.type === 'settle' && this.valid.get(t.openId)?.rec.from === rec.from) {
+        push(this.releaseIndex, t.openId, { id: rec.id, via: 'settle' })
+        this.buyerAckedSettles.add(a)
+        this.countSettle(t.openId)
+      }
     }
     const k = rec.kind
     if (k.type === 'transfer' || k.type === 'credit') {
@@ -328,22 +351,47 @@ export class Ledger implements AncestorView {
       this.touch(k.seller, rec.id)
     } else if (k.type === 'settle') {
       push(this.settleIndex, k.openId, rec.id)
-      const open = this.valid.get(k.openId)!.rec
-      const buyer = open.from
+      const buyer = this.valid.get(k.openId)!.rec.from
       this.touch(buyer, rec.id)
       this.addUnacked(buyer, rec.id)
-      const counted = this.countedSettle.get(k.openId)
-      if (counted == null) {
-        if (open.kind.type === 'open') this.bal(buyer).locked -= open.kind.maxSpendUc
-        this.moveSettled(buyer, rec.from, k.amountUc)
-        this.countedSettle.set(k.openId, rec.id)
-      } else if (rec.id < counted) {
-        const old = this.valid.get(counted)!.rec
-        if (old.kind.type === 'settle') this.moveSettled(buyer, old.from, -old.kind.amountUc)
-        this.moveSettled(buyer, rec.from, k.amountUc)
-        this.countedSettle.set(k.openId, rec.id)
-      }
+      this.countSettle(k.openId)
     }
+  }
+
+  /**
+   * Balances count one settle per open: the smallest-id settle its buyer acked, else the
+   * smallest-id settle. Two settles of one open exist only on a forked seller's branches; an
+   * unflagged buyer acks at most one, and the balances charge it exactly what its chain debited.
+   */
+  private countSettle (openId: string): void {
+    const open = this.valid.get(openId)?.rec
+    if (open?.kind.type !== 'open') return
+    let want: string | undefined
+    let wantAcked = false
+    for (const id of this.settleIndex.get(openId) ?? []) {
+      if (!this.valid.has(id)) continue
+      const acked = this.buyerAckedSettles.has(id)
+      if (want == null || (acked && !wantAcked) || (acked === wantAcked && id < want)) { want = id; wantAcked = acked }
+    }
+    const counted = this.countedSettle.get(openId)
+    if (want == null || want === counted) return
+    if (counted != null) {
+      const old = this.valid.get(counted)!.rec
+      if (old.kind.type === 'settle') this.moveSettled(open.from, old.from, -old.kind.amountUc)
+    }
+    const now = this.valid.get(want)!.rec
+    if (now.kind.type === 'settle') this.moveSettled(open.from, now.from, now.kind.amountUc)
+    this.countedSettle.set(openId, want)
+    this.unlock(openId)
+  }
+
+  /** the open's lock stops counting in lockedUc (once, however many settles and releases) */
+  private unlock (openId: string): void {
+    if (this.unlocked.has(openId)) return
+    const open = this.valid.get(openId)?.rec
+    if (open?.kind.type !== 'open') return
+    this.unlocked.add(openId)
+    this.bal(open.from).locked -= open.kind.maxSpendUc
   }
 
   private moveSettled (buyer: string, seller: string, amountUc: bigint): void {
@@ -410,7 +458,7 @@ export class Ledger implements AncestorView {
     const b = this.balancesByKey.get(k) ?? { balance: 0n, locked: 0n }
     const s = this.headState(k)
     let incoming = 0n
-    for (const id of this.unacked.get(k) ?? []) incoming += this.ackValue(k, id)
+    for (const id of this.unackedIncoming(k)) incoming += this.ackValue(k, id)
     return {
       account: this.accountId(k),
       balanceUc: b.balance,
@@ -430,7 +478,9 @@ export class Ledger implements AncestorView {
     if (k.type === 'transfer' || k.type === 'credit') return k.to === account ? k.amountUc : 0n
     if (k.type === 'settle') {
       const o = this.valid.get(k.openId)?.rec.kind
-      return o?.type === 'open' ? o.maxSpendUc - k.amountUc : 0n
+      if (o?.type !== 'open') return 0n
+      // after a release the lock is already off: acking the late settle only debits
+      return this.releasedInChain(account, k.openId, this.heads.get(account)) === 'release' ? -k.amountUc : o.maxSpendUc - k.amountUc
     }
     return 0n
   }
@@ -472,7 +522,21 @@ export class Ledger implements AncestorView {
     const s = this.unacked.get(k)
     if (s == null) return []
     const head = this.heads.get(k)
-    return [...s].filter(id => !this.ackedInChain(k, id, head))
+    // a chain acks one settle per open (others are a forked seller's): the smallest id, which balances count
+    const settleOf = new Map<string, string>()
+    const out = [...s].filter(id => {
+      if (this.ackedInChain(k, id, head)) return false
+      const t = this.valid.get(id)?.rec.kind
+      if (t?.type !== 'settle') return true
+      if (this.releasedInChain(k, t.openId, head) === 'settle') return false
+      const other = settleOf.get(t.openId)
+      if (other == null || id < other) settleOf.set(t.openId, id)
+      return true
+    })
+    return out.filter(id => {
+      const t = this.valid.get(id)?.rec.kind
+      return t?.type !== 'settle' || settleOf.get(t.openId) === id
+    })
   }
 
   private ownUnacked (): string[] {

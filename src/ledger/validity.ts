@@ -37,7 +37,16 @@ export interface AncestorView {
   ackedInChain(author: string, ackId: string, head: ValidRecord | undefined): boolean
   /** does the chain ending at `head` (inclusive) contain a settle of `openId`? */
   settledInChain(author: string, openId: string, head: ValidRecord | undefined): boolean
+  /**
+   * has the chain of `author` ending at `head` (inclusive) released the lock of `openId`, and how:
+   * 'settle' when one of its records acked a settle of the open, else 'release' when one of its
+   * records is a release of it; undefined when the lock is still held in this chain
+   */
+  releasedInChain(author: string, openId: string, head: ValidRecord | undefined): LockRelease | undefined
 }
+
+/** how a chain released an open's lock (at most once per chain, whatever the seller's forks) */
+export type LockRelease = 'settle' | 'release'
 
 export interface NetRules {
   defaultCreditLimitUc: bigint
@@ -70,13 +79,13 @@ export function dependencies (rec: ParsedRecord): string[] {
 
 const no = (reason: RejectReason, message: string): Verdict => ({ ok: false, reason, message })
 
-/** What an acked record is worth to `author`: income, or the release of a settled lock. */
-function ackEffect (author: string, target: ValidRecord, view: AncestorView): { income: bigint } | { release: bigint, debit: bigint } | undefined {
+/** What an acked record is worth to `author`: income, or a settle of one of its own opens. */
+function ackEffect (author: string, target: ValidRecord, view: AncestorView): { income: bigint } | { openId: string, maxSpendUc: bigint, debit: bigint } | undefined {
   const k = target.rec.kind
   if ((k.type === 'transfer' || k.type === 'credit') && k.to === author) return { income: k.amountUc }
   if (k.type === 'settle') {
     const open = view.get(k.openId)
-    if (open?.rec.kind.type === 'open' && open.rec.from === author) return { release: open.rec.kind.maxSpendUc, debit: k.amountUc }
+    if (open?.rec.kind.type === 'open' && open.rec.from === author) return { openId: k.openId, maxSpendUc: open.rec.kind.maxSpendUc, debit: k.amountUc }
   }
   return undefined
 }
@@ -99,13 +108,23 @@ export function judge (rec: ParsedRecord, view: AncestorView, rules: NetRules): 
   const s = head?.state ?? EMPTY_STATE
   let { acked, debits, locked, issued } = s
 
+  // opens whose settle this record acks: a chain acks at most one settle per open
+  const settledHere = new Set<string>()
   for (const a of rec.acks) {
     const target = view.get(a)!
     const effect = ackEffect(rec.from, target, view)
     if (effect == null) return no('bad-ack', `ack ${a} does not credit this account`)
     if (view.ackedInChain(rec.from, a, head)) return no('double-ack', `ack ${a} was acked before in this chain`)
-    if ('income' in effect) acked += effect.income
-    else { locked -= effect.release; debits += effect.debit }
+    if ('income' in effect) {
+      acked += effect.income
+      continue
+    }
+    const released = settledHere.has(effect.openId) ? 'settle' : view.releasedInChain(rec.from, effect.openId, head)
+    if (released === 'settle') return no('double-release', `a settle of open ${effect.openId} was acked before in this chain: its lock is released once`)
+    settledHere.add(effect.openId)
+    // the buyer owes what it vouchered; the lock comes off only if no release took it off before
+    debits += effect.debit
+    if (released == null) locked -= effect.maxSpendUc
   }
 
   const k = rec.kind

@@ -169,6 +169,30 @@ describe('ledger', () => {
     }
   })
 
+  it('a forked seller\'s settles release the buyer\'s lock once: a second ack is double-release (issue 15.1)', async () => {
+    const w = new World(3)
+    const net = w.actors[0].ledger.net
+    const open = await w.sign(1, { type: 'open', seller: w.key(2), contractId: cid(6), maxSpendUc: 500n })
+    // the seller signs three settles of the same open for seq 1: three branches
+    const settles = [1, 2, 3].map(n => signRecord(w.actors[2].signer, { net, seq: 1n, memo: `branch ${n}`, kind: { type: 'settle', openId: fromHex(open.id), amountUc: 0n } }))
+    for (const s of settles) w.deliver(s.bytes)
+    const buyer = w.actors[1].ledger
+    // the honest buyer offers one of them to ack, the smallest id (the one balances count)
+    const smallest = settles.map(s => s.id).sort()[0]
+    expect(buyer.unackedIncoming(w.key(1))).toEqual([smallest])
+    const a1 = signRecord(w.actors[1].signer, { net, seq: 2n, prev: fromHex(open.id), acks: [fromHex(settles[0].id)], kind: { type: 'ack' } })
+    expect(buyer.add(a1.bytes).status).toBe('accepted')
+    const a2 = signRecord(w.actors[1].signer, { net, seq: 3n, prev: fromHex(a1.id), acks: [fromHex(settles[1].id)], kind: { type: 'ack' } })
+    expect(buyer.add(a2.bytes)).toMatchObject({ status: 'rejected', reason: 'double-release' })
+    // two settles of one open in one record are refused too
+    const both = signRecord(w.actors[1].signer, { net, seq: 2n, prev: fromHex(open.id), acks: [fromHex(settles[1].id), fromHex(settles[2].id)], kind: { type: 'ack' } })
+    expect(w.fresh().add(both.bytes)).toMatchObject({ status: 'rejected', reason: 'double-release' })
+    // the buyer's headroom came back once: it cannot spend the other locks' worth
+    expect(buyer.unackedIncoming(w.key(1))).toEqual([])
+    expect(buyer.balance(w.key(1))).toMatchObject({ lockedUc: 0n, availableUc: 0n, spendableUc: CREDIT_LIMIT })
+    await expect(buyer.createRecord({ type: 'transfer', to: w.key(0), amountUc: CREDIT_LIMIT + 1n })).rejects.toBeInstanceOf(InsufficientCreditError)
+  })
+
   it('gossip verdicts', async () => {
     const w = new World(2)
     const t = await w.sign(1, { type: 'transfer', to: w.key(0), amountUc: 10n })
