@@ -156,9 +156,11 @@ export class BuyerRouter {
     // list at once. Only when every seller in the book was busy does the router wait a little and
     // go round again on a fresh read of the book.
     const busySellers = new Set<string>()
+    // sellers whose policy refused this buyer (not trusted, terms it cannot meet): not asked again in this call
+    const refusedBy = new Set<string>()
     let waitMs = BUSY_BACKOFF_START_MS
     for (let round = 0; ; round++) {
-      const candidates = this.candidates(model, constraints, request).filter(o => !busySellers.has(o.seller)).slice(0, this.maxAttempts)
+      const candidates = this.candidates(model, constraints, request).filter(o => !busySellers.has(o.seller) && !refusedBy.has(o.seller)).slice(0, this.maxAttempts)
       if (candidates.length === 0) {
         if (round === 0) throw new NoSellerError(`no seller of ${model} meets the constraints`)
         if (busySellers.size === 0 || this.c.now() - now + waitMs > BUSY_WAIT_MAX_MS) break
@@ -184,12 +186,16 @@ export class BuyerRouter {
           if (opts.signal?.aborted === true) throw err.causes[0]
           const stop = err.causes.find(c => failurePolicy(c) === 'stop')
           if (stop !== undefined) throw stop
-          if (err.causes.every(c => failurePolicy(c) === 'skip')) for (const o of group) busySellers.add(o.seller)
+          if (err.causes.every(c => REFUSED_CODES.has(errorCode(c)))) for (const o of group) refusedBy.add(o.seller)
+          else if (err.causes.every(c => failurePolicy(c) === 'skip')) for (const o of group) busySellers.add(o.seller)
           else allBusy = false
         }
       }
       if (!allBusy) break
     }
+    // every seller refused this buyer by policy: say why (buyer-not-trusted is a 402), not "no seller"
+    const untrusted = failures.find(f => errorCode(f) === ErrorCode.buyerNotTrusted)
+    if (untrusted !== undefined && failures.every(f => REFUSED_CODES.has(errorCode(f)))) throw untrusted
     const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(failures.map(messageOf))].slice(0, 4).join('; ')}`
     throw failures.every(f => TIMEOUT_CODES.has(errorCode(f))) ? new RouteTimeoutError(msg) : new NoSellerError(msg)
   }
@@ -470,6 +476,8 @@ export class BuyerRouter {
  */
 const STOP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.insufficientCredit])
 const SKIP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.sellerBusy, ErrorCode.priceChanged, ErrorCode.sessionBusy, ErrorCode.backendBusy, ErrorCode.buyerNotTrusted, ErrorCode.quoteTermsUnmet])
+/** a seller's policy refused this buyer: skipped for the rest of the call, neither blamed nor waited for */
+const REFUSED_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.buyerNotTrusted, ErrorCode.quoteTermsUnmet])
 /** when every attempt failed with one of these, the request timed out (504) rather than found no seller (503) */
 const TIMEOUT_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.firstTokenTimeout, ErrorCode.streamIdleTimeout, ErrorCode.backendTimeout, ErrorCode.routeTimeout])
 
