@@ -387,7 +387,7 @@ export class InferSeller {
           continue
         }
         if (firstChunkAt != null) await this.gather(output, lastChunkAt, vouchers, signal, changed)
-        const chunk = nextChunk(output.pending, { inputTokens: start.inputTokens, outputTokens: sentOut }, terms, limits)
+        const chunk = nextChunk(output.pending, { inputTokens: start.inputTokens, outputTokens: sentOut }, terms, limits, this.components.sessions.unpaidRoom(session))
         output.take(chunk)
         if (chunk.outputTokens > 0 || chunk.text.length > 0) {
           sentOut += BigInt(chunk.outputTokens)
