@@ -255,6 +255,8 @@ export class BuyerRouter {
       })
       if (r.stopReason === 'budget') retire = true
       this.c.quality.success(o.seller, r.ttftMs, r.tokensPerSec)
+      // an offer that serves requests is kept through an offer flood (market.md § Order book)
+      this.c.book.touch(o.seller, o.modelId, this.c.now())
       this.book(constraints.tag, o, r.usage.inputTokens, r.usage.outputTokens, r.meter.amountUc, startedAt)
       return {
         text: r.text,

@@ -50,6 +50,7 @@ import { LocalTokenizers } from './tokenizers.js'
 import { BuyerRouter, type BuyerRouterInit, type InferCallOptions } from './buyer.js'
 import { peerJoinSync } from './peer-join-sync.js'
 import { SellerDesk } from './seller.js'
+import { sellerStanding } from './market-standing.js'
 import { sellerJournal, type SellerJournal } from './seller-journal.js'
 
 /** What a seller offers one backend at. */
@@ -195,7 +196,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     const libp2p = base.libp2p
     const { signer, net } = base
     const { records, sync } = libp2p.services
-    this.book = new OrderBook({ isFlagged: (seller) => ledger.isFlagged(seller), quality: (seller) => this.quality.reliability(seller) })
+    this.book = new OrderBook({ ...init.market?.book, isFlagged: (seller) => ledger.isFlagged(seller), quality: (seller) => this.quality.reliability(seller), standing: (seller) => sellerStanding(ledger.ledger, seller) })
     // the node cap on work served ahead of vouchers, across sessions, while serving (the negotiator caps the terms)
     this.sellerSessions = new SellerSessions({ net, now, maxUnpaidTotalUc: init.sell?.risk?.maxUnpaidTotalUc ?? DEFAULT_MAX_UNPAID_TOTAL_UC })
     this.buyerSessions = new BuyerSessions({ now })
@@ -429,12 +430,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
 
   models (): ModelListing[] {
     const now = this.clock.now()
-    return this.book.models(now).map(id => {
-      const offers = this.book.query({ model: id }, now).map(r => r.offer)
-      const bestIn = offers.reduce((m, o) => (o.priceInPerMTokUc < m ? o.priceInPerMTokUc : m), offers[0]?.priceInPerMTokUc ?? 0n)
-      const bestOut = offers.reduce((m, o) => (o.priceOutPerMTokUc < m ? o.priceOutPerMTokUc : m), offers[0]?.priceOutPerMTokUc ?? 0n)
-      return { id, sellers: new Set(offers.map(o => o.sellerId)).size, params: Number(offers[0]?.params ?? 0n), bestPriceInPerMTokUc: bestIn, bestPriceOutPerMTokUc: bestOut }
-    })
+    // one pass over the book (one query per model was quadratic under an offer flood)
+    return this.book.modelSummaries(now).map(m => ({ id: m.modelId, sellers: m.sellers, params: Number(m.params), bestPriceInPerMTokUc: m.bestPriceInPerMTokUc, bestPriceOutPerMTokUc: m.bestPriceOutPerMTokUc }))
   }
 
   offerList (model?: string): OfferView[] {
