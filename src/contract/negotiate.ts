@@ -12,6 +12,7 @@ import { NegotiateFrame, RefusalReason, type QuoteRequest } from '../wire/pb/neg
 import { MalformedMessageError, WireError } from '../wire/errors.js'
 import type { Ed25519Signer } from '../identity/ed25519.js'
 import { checkRange, checkString } from '../wire/fields.js'
+import { deadline } from '../wire/deadline.js'
 import { MAX_EXPECTED_TOKENS, MAX_MODEL_ID_CHARS, MAX_PRICE_PER_MTOK_UC } from '../wire/limits.js'
 import {
   MAX_QUOTE_TTL_MS, NONCE_LENGTH, QUOTE_ID_LENGTH, openAccept, openQuote, signAccept, signContract, signQuote,
@@ -380,7 +381,8 @@ export class Negotiator extends EventTarget implements Startable {
     }
     this.inFlight.add(stream)
     this.inFlightByPeer.set(peer, mine + 1)
-    const signal = AbortSignal.timeout(this.timeoutMs)
+    const limit = deadline(this.timeoutMs)
+    const signal = limit.signal
     const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
     let quote: Quote | undefined
     try {
@@ -402,6 +404,7 @@ export class Negotiator extends EventTarget implements Startable {
       // a stream left silent until the deadline holds a slot for nothing: it counts like a cap hit
       if (signal.aborted) this.strike(connection.remotePeer)
     } finally {
+      limit.clear()
       this.inFlight.delete(stream)
       const left = (this.inFlightByPeer.get(peer) ?? 1) - 1
       if (left > 0) this.inFlightByPeer.set(peer, left)
@@ -665,15 +668,20 @@ export class Negotiator extends EventTarget implements Startable {
   async negotiate (peer: PeerId | Multiaddr | Multiaddr[], req: NegotiateRequest): Promise<Contract> {
     // a duration, not a time of day: the monotonic clock (the simulator's virtual one in a run)
     const t0 = performance.now()
-    const signal = req.signal != null ? AbortSignal.any([req.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs)
-    const connection = await this.c.libp2p.dial(peer, { signal })
-    // at most as many negotiations with one seller as it lets one buyer hold quotes: an honest
-    // buyer's burst queues here instead of hitting the seller's per-peer caps (and strikes)
-    const release = await this.outboundSlot(connection.remotePeer.toString(), signal)
+    const limit = deadline(this.timeoutMs, req.signal)
+    const signal = limit.signal
     try {
-      return await this.exchange(connection, req, signal, t0)
+      const connection = await this.c.libp2p.dial(peer, { signal })
+      // at most as many negotiations with one seller as it lets one buyer hold quotes: an honest
+      // buyer's burst queues here instead of hitting the seller's per-peer caps (and strikes)
+      const release = await this.outboundSlot(connection.remotePeer.toString(), signal)
+      try {
+        return await this.exchange(connection, req, signal, t0)
+      } finally {
+        release()
+      }
     } finally {
-      release()
+      limit.clear()
     }
   }
 

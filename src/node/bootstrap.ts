@@ -4,6 +4,7 @@
  */
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import { deadline } from '../wire/deadline.js'
 
 export interface BootstrapInit {
   /** first retry delay; doubles per failure */
@@ -78,8 +79,9 @@ export class BootstrapDialer {
     const controller = this.controller
     if (controller == null || t.dialing) return
     t.dialing = true
+    const limit = deadline(this.dialTimeoutMs, controller.signal)
     try {
-      await this.libp2p.dial(t.addr, { signal: AbortSignal.any([controller.signal, AbortSignal.timeout(this.dialTimeoutMs)]) })
+      await this.libp2p.dial(t.addr, { signal: limit.signal })
       t.backoffMs = this.initialBackoffMs
     } catch {
       if (controller.signal.aborted) return
@@ -87,6 +89,7 @@ export class BootstrapDialer {
       t.backoffMs = Math.min(t.backoffMs * 2, this.maxBackoffMs)
       this.schedule(t, delay)
     } finally {
+      limit.clear()
       t.dialing = false
     }
   }
