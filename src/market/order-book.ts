@@ -373,12 +373,16 @@ export class OrderBook {
     return e.offer
   }
 
-  /** the exact bytes of every live offer and withdrawal marker (for a joining peer), newest first, at most `max` */
+  /**
+   * The exact bytes of every live offer and withdrawal marker (for a joining peer), at most `max`:
+   * sellers with history first (proven, aged, then fresh), newest first within a tier, so a flood
+   * of fresh keys cannot crowd the offers a joiner needs out of the answer.
+   */
   snapshot (nowMs: number, max: number): Uint8Array[] {
     const now = BigInt(Math.floor(nowMs))
     return [...this.entries.values()]
       .filter(e => e.offer.expiresAtMs > now)
-      .sort((a, b) => (a.offer.seq === b.offer.seq ? 0 : a.offer.seq > b.offer.seq ? -1 : 1))
+      .sort((a, b) => (a.tier !== b.tier ? b.tier - a.tier : a.offer.seq === b.offer.seq ? 0 : a.offer.seq > b.offer.seq ? -1 : 1))
       .slice(0, max)
       .map(e => e.offer.bytes)
   }

@@ -174,6 +174,16 @@ describe('OrderBook admission', () => {
     expect(book.modelSummaries(NOW + 60_000)).toEqual([])
   })
 
+  it('a snapshot for a joining peer puts sellers with history first, newest first within a tier', () => {
+    const book = new OrderBook({ freshSharePercent: 100, standing: provenIs(0) })
+    book.add(offer(0, 'p', 1n, 60_000), NOW)
+    book.add(offer(10, 'f', 5n, 60_000), NOW)
+    book.add(offer(11, 'g', 7n, 60_000), NOW)
+    const order = book.snapshot(NOW, 10).map(b => book.ingest(b, net, NOW)).map(r => (r.status === 'duplicate' ? `${r.offer.modelId}` : r.status))
+    expect(order).toEqual(['p', 'g', 'f'])
+    expect(book.snapshot(NOW, 1)).toHaveLength(1)
+  })
+
   it('property: never over capacity or the fresh share; fresh newcomers never evict an entry with history; routed entries stay', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('add' as const), s: fc.integer({ min: 0, max: 11 }), m: fc.integer({ min: 0, max: 5 }) }),
