@@ -7,6 +7,7 @@ import { createEmbeddedBackend } from '../../exec/backends/embedded/index.js'
 import { createHttpBackend } from '../../exec/backends/http/index.js'
 import { ensureTinyModel } from '../../exec/model/tiny.js'
 import type { Backend } from '../../exec/backend.js'
+import { DEFAULT_MAX_UNPAID_YOUNG_UC, type SellerRiskPolicy } from '../../contract/policy.js'
 
 export interface ServeFlags {
   serve?: string
@@ -19,6 +20,10 @@ export interface ServeFlags {
   maxSessions?: string
   priceIn?: string
   priceOut?: string
+  /** serve no buyer whose lock rests on a credit line or a grant */
+  refuseCredit?: boolean
+  maxUnpaid?: string
+  maxUnpaidTotal?: string
 }
 
 export interface SellPlan {
@@ -26,6 +31,8 @@ export interface SellPlan {
   priceInPerMTokUc: bigint
   priceOutPerMTokUc: bigint
   maxSessions: number
+  /** the seller's risk policy (protocols/negotiate.md § Seller risk policy); absent fields take the defaults */
+  risk: SellerRiskPolicy
 }
 
 function positiveInt (v: string | undefined, flag: string, max: number): number | undefined {
@@ -37,6 +44,12 @@ function positiveInt (v: string | undefined, flag: string, max: number): number 
 function uc (v: string | undefined, flag: string): bigint | undefined {
   if (v === undefined) return undefined
   if (!/^[1-9][0-9]{0,15}$/.test(v)) throw new UsageError(`${flag} must be a positive integer of µc per 1M tokens, got ${JSON.stringify(v)}`)
+  return BigInt(v)
+}
+
+function amountUc (v: string | undefined, flag: string): bigint | undefined {
+  if (v === undefined) return undefined
+  if (!/^[1-9][0-9]{0,15}$/.test(v)) throw new UsageError(`${flag} must be a positive integer of µc, got ${JSON.stringify(v)}`)
   return BigInt(v)
 }
 
@@ -52,6 +65,16 @@ export async function sellPlan (f: ServeFlags, env: Record<string, string | unde
   const threads = positiveInt(f.threads, '--threads', 256)
   const priceIn = uc(f.priceIn, '--price-in')
   const priceOut = uc(f.priceOut, '--price-out')
+  const risk: SellerRiskPolicy = {}
+  const maxUnpaid = amountUc(f.maxUnpaid, '--max-unpaid')
+  if (maxUnpaid != null) {
+    risk.maxUnpaidPerBuyerUc = maxUnpaid
+    // a young account never gets more than a seasoned one
+    if (maxUnpaid < DEFAULT_MAX_UNPAID_YOUNG_UC) risk.maxUnpaidYoungUc = maxUnpaid
+  }
+  const maxUnpaidTotal = amountUc(f.maxUnpaidTotal, '--max-unpaid-total')
+  if (maxUnpaidTotal != null) risk.maxUnpaidTotalUc = maxUnpaidTotal
+  if (f.refuseCredit === true) risk.serveOnCredit = false
   let backend: Backend
   if (f.serve != null) {
     const modelPath = f.serve === 'tiny' ? ensureTinyModel() : f.serve
@@ -67,8 +90,9 @@ export async function sellPlan (f: ServeFlags, env: Record<string, string | unde
     backend = createHttpBackend({ baseUrl: url.toString().replace(/\/$/, ''), model: f.modelId, params, apiKey, maxConcurrency: maxSessions ?? 4 })
   } else {
     if (f.priceIn != null || f.priceOut != null) throw new UsageError('--price-in/--price-out need --serve or --serve-http')
+    if (Object.keys(risk).length > 0) throw new UsageError('--max-unpaid/--max-unpaid-total/--refuse-credit need --serve or --serve-http')
     return undefined
   }
   const par = parPricePerMTokUc(backend.model.params)
-  return { backend, priceInPerMTokUc: priceIn ?? par, priceOutPerMTokUc: priceOut ?? par, maxSessions: maxSessions ?? backend.maxConcurrency }
+  return { backend, priceInPerMTokUc: priceIn ?? par, priceOutPerMTokUc: priceOut ?? par, maxSessions: maxSessions ?? backend.maxConcurrency, risk }
 }
