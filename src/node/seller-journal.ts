@@ -71,7 +71,7 @@ export class MemoryJournalStore implements SellerJournalStore {
   readonly data = new Map<string, Uint8Array>()
   async open (): Promise<void> {}
   async close (): Promise<void> {}
-  async write (ops: JournalOp[]): Promise<void> {
+  async write (ops: JournalOp[], _opts?: { sync: boolean }): Promise<void> {
     for (const [k, v] of ops) { if (v != null) this.data.set(k, v); else this.data.delete(k) }
   }
 
@@ -177,12 +177,15 @@ export class SellerJournal {
     return [...this.recovering.keys()]
   }
 
-  /** a session was admitted on this open: journal it (no fsync of its own; the first voucher's carries it) */
-  opened (contractHex: string, openId: string, openBytes?: Uint8Array): void {
+  /**
+   * A session was admitted on this open: journal it. No fsync of its own (the first voucher's
+   * batch carries it: the store writes in order); resolves once written.
+   */
+  async opened (contractHex: string, openId: string, openBytes?: Uint8Array): Promise<void> {
     const v = new Uint8Array(OPEN_ID_BYTES + (openBytes?.length ?? 0))
     v.set(Buffer.from(openId, 'hex'))
     if (openBytes != null) v.set(openBytes, OPEN_ID_BYTES)
-    void this.enqueue(openKey(contractHex), v, false).catch(() => {})
+    await this.enqueue(openKey(contractHex), v, false)
   }
 
   /**

@@ -390,7 +390,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       now: () => this.clock.now(),
       log: logger.forComponent('tally:seller'),
       journal: {
-        opened: (hex, openId) => { journal.opened(hex, openId, this.ledger.ledger.get(openId)?.rec.bytes) },
+        opened: (hex, openId) => { void journal.opened(hex, openId, this.ledger.ledger.get(openId)?.rec.bytes).catch(() => {}) },
         settled: (hex) => { journal.forget(hex) }
       }
     }, this.base.publicKey)

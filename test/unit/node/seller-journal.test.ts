@@ -54,8 +54,8 @@ describe('seller journal', () => {
       const j = new SellerJournal({ ledger: s.seller, log }, { store: new LevelJournalStore(dir) })
       // nothing to recover: start leaves the ledger alone
       await j.start()
-      j.opened(C1, s.openId, s.openBytes)
-      j.opened(C2, '22'.repeat(32))
+      void j.opened(C1, s.openId, s.openBytes)
+      void j.opened(C2, '22'.repeat(32))
       await j.voucher(C1, s.voucher(1n, 10n))
       await j.voucher(C1, s.voucher(2n, 20n))
       j.forget(C2)
@@ -80,7 +80,7 @@ describe('seller journal', () => {
     const store = new HeldStore()
     const j = new SellerJournal({ ledger: s.seller, log }, { store })
     await j.start()
-    j.opened(C1, s.openId)
+    void j.opened(C1, s.openId)
     await j.drained()
     store.holding = true
     const done: number[] = []
@@ -109,7 +109,7 @@ describe('seller journal', () => {
     let j = new SellerJournal({ ledger: s.seller, log }, { store })
     await j.start()
     s.seller.add(s.openBytes)
-    j.opened(C1, s.openId, s.openBytes)
+    void j.opened(C1, s.openId, s.openBytes)
     await j.voucher(C1, s.voucher(7n, 4_321n))
     // the seller crashes: nothing settled; the next start settles from the journal
     j = new SellerJournal({ ledger: s.seller, log }, { store })
@@ -131,7 +131,7 @@ describe('seller journal', () => {
     const store = new MemoryJournalStore()
     let j = new SellerJournal({ ledger: s.seller, log }, { store })
     await j.start()
-    j.opened(C1, s.openId, s.openBytes)
+    void j.opened(C1, s.openId, s.openBytes)
     await j.drained()
     expect(s.seller.ledger.has(s.openId)).toBe(false)
     j = new SellerJournal({ ledger: s.seller, log }, { store })
@@ -145,7 +145,7 @@ describe('seller journal', () => {
     const j0 = new SellerJournal({ ledger: s.seller, log }, { store })
     await j0.start()
     s.seller.add(s.openBytes)
-    j0.opened(C1, s.openId)
+    void j0.opened(C1, s.openId)
     await j0.voucher(C1, s.voucher(1n, 5n))
     await s.seller.settleSession({ openId: s.openId, voucherBytes: s.voucher(1n, 5n) })
     const j = new SellerJournal({ ledger: s.seller, log }, { store })

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest'
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { build } from 'esbuild'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createTallyNode } from '../../src/node/tally.js'
+import { parseConfig } from '../../src/node/config.js'
+import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
+import type { BackendEvent, ChatRequest } from '../../src/exec/backend.js'
+import { amountUc } from '../../src/exec/pricing.js'
+import { DEFAULT_MAX_CHUNK_TOKENS } from '../../src/exec/infer/seller.js'
+import { waitFor } from '../helpers/wait.js'
+import { NODE_MODEL, NODE_PRICE_IN, NODE_PRICE_OUT } from '../fixtures/seller/journal-net.js'
+
+const KILLS = 8
+const CHILD_SRC = join(import.meta.dirname, '../fixtures/seller/node-seller.ts')
+/** bundled once, so each start skips the TypeScript loader */
+const CHILD = join(import.meta.dirname, `../../node_modules/.cache/tally-seller-crash/node-${process.pid}.mjs`)
+const REQUEST: ChatRequest = { messages: [{ role: 'user', content: 'Write a long story about a market of machines.' }], maxTokens: 4_000, seed: 5 }
+
+interface Child { proc: ChildProcessWithoutNullStreams, addr: string, exited: Promise<number | null> }
+
+async function startSeller (dir: string): Promise<Child> {
+  const proc = spawn(process.execPath, [CHILD, dir], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  proc.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  proc.stdin.on('error', () => {})
+  const exited = new Promise<number | null>(resolve => proc.on('exit', code => resolve(code)))
+  const addr = await new Promise<string>((resolve, reject) => {
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /^ready (\S+)/m.exec(out)
+      if (m != null) resolve(m[1])
+    })
+    void exited.then(code => reject(new Error(`seller exited with ${code} before ready: ${err}`)))
+  })
+  return { proc, addr, exited }
+}
+
+describe('seller crash safety, whole node', () => {
+  it('a selling node SIGKILLed mid-session and restarted on its data dir is paid what the buyer signed, less at most the window', async () => {
+    await build({ entryPoints: [CHILD_SRC], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: CHILD, logLevel: 'warning' })
+    const sellerDir = mkdtempSync(join(tmpdir(), 'tally-seller-node-'))
+    const buyerDir = mkdtempSync(join(tmpdir(), 'tally-buyer-node-'))
+    const buyer = await createTallyNode(parseConfig({ dataDir: buyerDir, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'] }), { memoryLedger: true })
+    await buyer.start()
+    let child: Child | undefined
+    try {
+      // the window a crash may cost: one full chunk of output plus the request's input tokens (infer.md)
+      let inputTokens = 0
+      for await (const ev of new SimulatedBackend({ modelId: NODE_MODEL }).stream(REQUEST, new AbortController().signal) as AsyncIterable<BackendEvent>) {
+        if (ev.type === 'done') inputTokens = ev.usage.inputTokens
+      }
+      const windowUc = amountUc(BigInt(inputTokens), BigInt(DEFAULT_MAX_CHUNK_TOKENS), NODE_PRICE_IN, NODE_PRICE_OUT) + 1n
+      let x = 12345 + Date.now() % 1000
+      const rand = (): number => { x = (x * 1103515245 + 12345) % 2 ** 31; return x / 2 ** 31 }
+
+      for (let k = 0; k < KILLS; k++) {
+        child = await startSeller(sellerDir)
+        await buyer.libp2p.dial(multiaddr(child.addr))
+        await waitFor(() => buyer.offerList(NODE_MODEL).length === 1, 'the seller\'s offer at the buyer')
+        const killAfter = 1 + Math.floor(rand() * 40)
+        let deltas = 0
+        // kill the seller mid-stream; the buyer gives up on the request at once (no blame: it
+        // aborted). A request that failed before any token (the open still on its way) is retried.
+        for (let attempt = 0; attempt < 5 && deltas < killAfter; attempt++) {
+          deltas = 0
+          const ctrl = new AbortController()
+          const c = child
+          await buyer.infer(NODE_MODEL, REQUEST, {}, {
+            signal: ctrl.signal,
+            onDelta: () => { if (++deltas === killAfter) { c.proc.kill('SIGKILL'); ctrl.abort() } }
+          }).catch(() => undefined)
+        }
+        expect(deltas).toBeGreaterThanOrEqual(killAfter)
+        await child.exited
+        child = undefined
+      }
+      // a last start settles what the last kill left; the settles reach the buyer by sync
+      child = await startSeller(sellerDir)
+      await buyer.libp2p.dial(multiaddr(child.addr))
+      const me = Buffer.from(buyer.base.publicKey).toString('hex')
+      const opens = buyer.ledger.ledger.history(me).filter(r => r.from === me && r.kind.type === 'open')
+      expect(opens.length).toBeGreaterThanOrEqual(KILLS)
+      const settleOf = (openId: string): bigint | undefined => {
+        for (const r of buyer.ledger.ledger.history(me)) if (r.kind.type === 'settle' && r.kind.openId === openId) return r.kind.amountUc
+        return undefined
+      }
+      await waitFor(() => opens.every(o => settleOf(o.id) != null), 'a settle for every session the seller was killed in')
+      let lost = 0n
+      for (const o of opens) {
+        const contract = Buffer.from((o.kind as { contractId: string }).contractId, 'hex')
+        const signed = buyer.buyerSessions.signedUc(contract)
+        const settled = settleOf(o.id)!
+        expect(settled).toBeLessThanOrEqual(signed)
+        expect(settled).toBeGreaterThanOrEqual(signed - windowUc)
+        lost += signed - settled
+      }
+      // every lock ended
+      expect((await buyer.balance()).lockedUc).toBe(0n)
+      console.log(`seller crash (node): ${KILLS} kills, lost ${lost} µc in all (window ${windowUc} µc each)`)
+      child.proc.stdin.write('quit\n')
+      expect(await child.exited).toBe(0)
+      child = undefined
+    } finally {
+      child?.proc.kill('SIGKILL')
+      await buyer.stop()
+      rmSync(sellerDir, { recursive: true, force: true })
+      rmSync(buyerDir, { recursive: true, force: true })
+      rmSync(CHILD, { force: true })
+    }
+  }, 180_000)
+})
