@@ -7,6 +7,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Connection, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { OrderBook } from './order-book.js'
 import { MAX_OFFER_BYTES } from '../wire/limits.js'
+import { deadline, endStream } from '../wire/deadline.js'
 
 export const BOOK_SYNC_PROTOCOL = '/tally/offers/1.0.0'
 /** offers sent to one asking peer (newest first) */
@@ -52,14 +53,18 @@ export class BookSync {
   }
 
   private async serve (stream: Stream): Promise<void> {
-    const signal = AbortSignal.timeout(BOOK_SYNC_TIMEOUT_MS)
+    const limit = deadline(BOOK_SYNC_TIMEOUT_MS)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_OFFER_BYTES })
-      for (const bytes of this.c.book.snapshot(this.c.now(), MAX_SNAPSHOT_OFFERS)) await lp.write(bytes, { signal })
-      await stream.close({ signal })
+      for (const bytes of this.c.book.snapshot(this.c.now(), MAX_SNAPSHOT_OFFERS)) await lp.write(bytes, { signal: limit.signal })
     } catch (err: any) {
       stream.abort(err)
+      return
+    } finally {
+      limit.clear()
     }
+    // an asker that does not close once it has read the snapshot is reset (src/wire/deadline.ts)
+    await endStream(stream, BOOK_SYNC_TIMEOUT_MS)
   }
 
   /** ask a peer for its book, at most once a minute per peer */
@@ -73,9 +78,16 @@ export class BookSync {
   }
 
   async ask (peer: PeerId): Promise<BookSyncResult> {
-    const signal = AbortSignal.timeout(BOOK_SYNC_TIMEOUT_MS)
+    const limit = deadline(BOOK_SYNC_TIMEOUT_MS)
+    const signal = limit.signal
     const result: BookSyncResult = { received: 0, accepted: 0, rejected: 0 }
-    const stream = await this.c.libp2p.dialProtocol(peer, BOOK_SYNC_PROTOCOL, { signal })
+    let stream: Stream
+    try {
+      stream = await this.c.libp2p.dialProtocol(peer, BOOK_SYNC_PROTOCOL, { signal })
+    } catch (err) {
+      limit.clear()
+      throw err
+    }
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_OFFER_BYTES })
       while (result.received < MAX_SNAPSHOT_OFFERS) {
@@ -95,6 +107,8 @@ export class BookSync {
     } catch (err: any) {
       stream.abort(err)
       throw err
+    } finally {
+      limit.clear()
     }
     this.c.log('book from %p: %d offers, %d new, %d rejected', peer, result.received, result.accepted, result.rejected)
     return result
