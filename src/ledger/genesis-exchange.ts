@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { Genesis as GenesisPb } from '../wire/pb/genesis.js'
 import { CodedError, ErrorCode, TallyError } from '../errors/index.js'
-import { deadline } from '../wire/deadline.js'
+import { deadline, endStream } from '../wire/deadline.js'
 import { encodeGenesis, MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, type Genesis } from './genesis.js'
 
 export const GENESIS_PROTOCOL = '/tally/genesis/1.0.0'
@@ -144,13 +144,15 @@ export class GenesisExchange implements Startable {
     const total = deadline(this.limits.timeoutMs, this.shutdown.signal, timedOut('sending the genesis'))
     try {
       await lpStream(stream).write(this.bytes, { signal: total.signal })
-      await stream.close({ signal: total.signal })
     } catch (err) {
       this.log('genesis to %p not sent: %s', connection.remotePeer, (err as Error).message)
       stream.abort(err as Error)
+      return
     } finally {
       total.clear()
     }
+    // a dialer that does not close once it has the frame is reset: it holds no stream for longer
+    await endStream(stream, this.limits.timeoutMs, this.shutdown.signal, timedOut('the dialer closing its side'))
   }
 }
 

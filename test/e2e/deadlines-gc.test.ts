@@ -1,6 +1,6 @@
 /**
  * Issue 15.2: a real seller node resets silent /tally/infer, /tally/sync, /tally/fetch,
- * /tally/negotiate and /tally/offers streams after their deadlines although garbage is collected in between. The
+ * /tally/negotiate, /tally/offers and /tally/genesis streams after their deadlines although garbage is collected in between. The
  * check runs in a child started with --expose-gc (vitest's workers are not), which reports the
  * streams the seller still holds once every deadline (and the infer stream's closing deadline)
  * has passed, giving up at ten deadlines.
@@ -30,7 +30,7 @@ describe('stream deadlines survive garbage collection', () => {
   it('a seller node resets every silent stream after its deadline, with gc() forced in between', async () => {
     const r = await runChild()
     console.log(`silent streams: gc done ${r.gcDoneAfterMs} ms after opening (deadline ${r.deadlineMs} ms), all ended after ${r.endedAfterMs} ms`)
-    for (const p of ['/tally/infer/1.0.0', '/tally/sync/1.0.0', '/tally/fetch/1.0.0', '/tally/negotiate/1.0.0', '/tally/offers/1.0.0']) {
+    for (const p of ['/tally/infer/1.0.0', '/tally/sync/1.0.0', '/tally/fetch/1.0.0', '/tally/negotiate/1.0.0', '/tally/offers/1.0.0', '/tally/genesis/1.0.0']) {
       expect(r.protocols[p].opened, p).toBeGreaterThan(0)
       expect(r.protocols[p].stillHeld, `${p}: streams the seller still holds`).toBe(0)
     }
