@@ -11,7 +11,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { createSigner, type Ed25519Signer } from '../../src/identity/ed25519.js'
 import { market, type MarketService, type OfferEventDetail } from '../../src/market/service.js'
 import { signOffer, type OfferTerms } from '../../src/market/offer.js'
-import { OrderBook } from '../../src/market/order-book.js'
+import { DEFAULT_MAX_OFFERS_PER_SELLER, OrderBook } from '../../src/market/order-book.js'
 import { createPeer, stopAll, testNet, type TestPeer } from '../e2e/market-helpers.js'
 
 /** benchmarks run outside vitest, so they cannot use the tests' expect.poll-based waitFor */
@@ -138,7 +138,8 @@ function book (): Record<string, unknown> {
   const encoded = Array.from({ length: BOOK_OFFERS }, (_, i) => signOffer(sellers[i % sellers.length], testNet, { ...terms(i), modelId: `model-${Math.floor(i / sellers.length)}` }, { seq: BigInt(i + 1), expiresAtMs: BigInt(now + 100_000) }).bytes)
   const signMs = performance.now() - t0
   const before = heapUsed()
-  const ob = new OrderBook()
+  // admission limits off (every seller here is new): this measures verification and insertion
+  const ob = new OrderBook({ freshSharePercent: 100, maxOffersPerFreshSeller: DEFAULT_MAX_OFFERS_PER_SELLER })
   const t1 = performance.now()
   let accepted = 0
   for (const b of encoded) if (ob.ingest(b, testNet, now).status === 'accepted') accepted++
