@@ -70,7 +70,9 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
       name: i.name,
       issuers: i.issuers.map((x: Inputs) => ({ publicKey: unhex(x.public_key_hex), capUc: big(x.cap_uc) })),
       defaultCreditLimitUc: big(i.default_credit_limit_uc),
-      maxSessionLockUc: big(i.max_session_lock_uc)
+      maxSessionLockUc: big(i.max_session_lock_uc),
+      development: i.development === true,
+      minTransferUc: big(i.min_transfer_uc ?? '0')
     }
     const net = netId(g)
     const n8 = net8(net)
@@ -306,18 +308,26 @@ export function buildVectors (): Record<string, VectorFile> {
   const pk = (name: keyof typeof SEEDS): string => keys.find(k => k.name === name)!.public_key_hex as string
 
   const genesis = [
-    vector('tally-dev (the default network)', 'genesis', { name: 'tally-dev', issuers: [], default_credit_limit_uc: '10000000', max_session_lock_uc: '5000000' }),
-    vector('vectors network: one issuer', 'genesis', {
+    vector('tally-dev (the default network, a development network: field 5 set)', 'genesis', { name: 'tally-dev', issuers: [], default_credit_limit_uc: '10000000', max_session_lock_uc: '5000000', development: true }),
+    vector('vectors network: one issuer (development, so it may keep a default credit line)', 'genesis', {
       name: 'tally-vectors',
       issuers: [{ public_key_hex: pk('issuer'), cap_uc: '1000000000000' }],
       default_credit_limit_uc: '10000000',
-      max_session_lock_uc: '5000000'
+      max_session_lock_uc: '5000000',
+      development: true
     }),
     vector('two issuers listed out of order (sorted by key bytes before encoding)', 'genesis', {
       name: 'tally-two-issuers',
       issuers: [{ public_key_hex: pk('witness'), cap_uc: '5' }, { public_key_hex: pk('issuer'), cap_uc: '3000000000' }],
       default_credit_limit_uc: '0',
       max_session_lock_uc: '0'
+    }),
+    vector('a public network: no default credit line, a minimum transfer (field 6)', 'genesis', {
+      name: 'tally-public',
+      issuers: [{ public_key_hex: pk('issuer'), cap_uc: '1000000000000' }],
+      default_credit_limit_uc: '0',
+      max_session_lock_uc: '5000000',
+      min_transfer_uc: '1000'
     })
   ]
   const net = genesis[1].net_hex as string

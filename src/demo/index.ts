@@ -14,6 +14,10 @@ import { startGateway, type Gateway } from '../api/gateway.js'
 import { createEmbeddedBackend } from '../exec/backends/embedded/index.js'
 import { ensureTinyModel } from '../exec/model/tiny.js'
 import { formatNanoBpt } from '../exec/pricing.js'
+import { createSigner, generateSeed, type Ed25519Signer } from '../identity/ed25519.js'
+import { accountIdFromPublicKey } from '../identity/account.js'
+import { signRecord } from '../ledger/record.js'
+import { netId, type Genesis } from '../ledger/genesis.js'
 
 export interface DemoInit {
   sellers?: number
@@ -49,6 +53,21 @@ export interface DemoResult {
   elapsedMs: number
 }
 
+/** what the demo treasury issues the buyer at the start: the demo's only source of credit */
+export const DEMO_STARTING_CREDIT_UC = 10_000_000n
+/** the demo network's genesis rule for one session's lock */
+const DEMO_MAX_SESSION_LOCK_UC = 5_000_000n
+
+/**
+ * The demo's network: a development network with no default credit line, whose one issuer (a
+ * treasury key made for this run) openly issues the buyer its starting credit.
+ */
+function demoGenesis (treasury: Ed25519Signer): { raw: Record<string, unknown>, genesis: Genesis } {
+  const genesis: Genesis = { name: 'tally-demo', issuers: [{ publicKey: treasury.publicKey, capUc: DEMO_STARTING_CREDIT_UC }], defaultCreditLimitUc: 0n, maxSessionLockUc: DEMO_MAX_SESSION_LOCK_UC, development: true }
+  const raw = { name: genesis.name, issuers: [{ account: accountIdFromPublicKey(treasury.publicKey), capUc: DEMO_STARTING_CREDIT_UC.toString() }], defaultCreditLimitUc: '0', maxSessionLockUc: DEMO_MAX_SESSION_LOCK_UC.toString(), development: true }
+  return { raw, genesis }
+}
+
 /** seller i asks base × (1 + i/2): a spread the router can arbitrage */
 const BASE_PRICE_OUT_UC = 2_000_000n
 /** every node listens on a free local TCP port */
@@ -79,14 +98,14 @@ function demoRequestBody (i: number, model: string, maxTokens: number): unknown 
 }
 
 /** sellers serving the tiny model through the embedded engine, each bootstrapping to the first */
-async function startSellers (root: string, count: number, nodes: TallyNode[], progress: (line: string) => void): Promise<TallyNode[]> {
+async function startSellers (root: string, count: number, nodes: TallyNode[], genesis: Record<string, unknown>, progress: (line: string) => void): Promise<TallyNode[]> {
   const modelPath = ensureTinyModel()
   const sellers: TallyNode[] = []
   for (let i = 0; i < count; i++) {
     const backend = await createEmbeddedBackend({ modelPath, threads: 1, maxConcurrency: 1 })
     const priceOut = demoPriceOutUc(i)
     const bootstrap = nodes.length > 0 ? [nodes[0].addrs()[0]] : []
-    const n = await createTallyNode(parseConfig({ dataDir: join(root, `seller-${i}`), listen: LISTEN, bootstrap }), {
+    const n = await createTallyNode(parseConfig({ dataDir: join(root, `seller-${i}`), listen: LISTEN, bootstrap, genesis }), {
       sell: { backend, priceInPerMTokUc: priceOut / 2n, priceOutPerMTokUc: priceOut, maxSessions: 1 }
     })
     await n.start()
@@ -160,10 +179,16 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
   const nodes: TallyNode[] = []
   let gateway: Gateway | undefined
   try {
-    const sellers = await startSellers(root, nSellers, nodes, progress)
-    const buyer = await createTallyNode(parseConfig({ dataDir: join(root, 'buyer'), listen: LISTEN, bootstrap: [nodes[0].addrs()[0]] }))
+    const treasury = createSigner(generateSeed())
+    const net = demoGenesis(treasury)
+    const sellers = await startSellers(root, nSellers, nodes, net.raw, progress)
+    const buyer = await createTallyNode(parseConfig({ dataDir: join(root, 'buyer'), listen: LISTEN, bootstrap: [nodes[0].addrs()[0]], genesis: net.raw }))
     await buyer.start()
     nodes.push(buyer)
+    // the treasury's credit record: every node holds it before the buyer spends, as if gossiped
+    const credit = signRecord(treasury, { net: netId(net.genesis), seq: 1n, time: BigInt(Date.now()), memo: 'demo starting credit', kind: { type: 'credit', to: buyer.ledger.ledger.signer!.publicKey, amountUc: DEMO_STARTING_CREDIT_UC } })
+    for (const n of nodes) n.ledger.add(credit.bytes)
+    progress(`treasury ${accountIdFromPublicKey(treasury.publicKey)} issued the buyer ${DEMO_STARTING_CREDIT_UC} µc of starting credit (no default credit line on this network)`)
     gateway = await startGateway(buyer, { host: '127.0.0.1', port: 0 })
     progress(`buyer up: ${buyer.account}, gateway ${gateway.url}/v1`)
     const model = sellers[0].market.ownOffers()[0].modelId
@@ -184,7 +209,7 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
       completed,
       failed,
       sellers: rows,
-      buyer: { account: buyer.account, spentUc: (-buyer.ledger.balance(buyer.account).balanceUc).toString(), bpt: report.rows.find(r => r.key === 'demo')?.bpt ?? '0' },
+      buyer: { account: buyer.account, spentUc: (DEMO_STARTING_CREDIT_UC - buyer.ledger.balance(buyer.account).balanceUc).toString(), bpt: report.rows.find(r => r.key === 'demo')?.bpt ?? '0' },
       balancesAgree: agree,
       sumOfBalancesUc: sum.toString(),
       gatewayUrl: gateway.url,

@@ -18,7 +18,7 @@ import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startab
 import { Genesis as GenesisPb } from '../wire/pb/genesis.js'
 import { CodedError, ErrorCode, TallyError } from '../errors/index.js'
 import { deadline, endStream } from '../wire/deadline.js'
-import { encodeGenesis, MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, type Genesis } from './genesis.js'
+import { encodeGenesis, genesisCreditProblem, MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, type Genesis } from './genesis.js'
 
 export const GENESIS_PROTOCOL = '/tally/genesis/1.0.0'
 
@@ -247,8 +247,12 @@ export function decodeGenesis (bytes: Uint8Array): Genesis {
     name: pb.name,
     issuers: pb.issuers.map(it => ({ publicKey: new Uint8Array(it.publicKey), capUc: it.capUc })),
     defaultCreditLimitUc: pb.defaultCreditLimitUc,
-    maxSessionLockUc: pb.maxSessionLockUc
+    maxSessionLockUc: pb.maxSessionLockUc,
+    development: pb.development,
+    minTransferUc: pb.minTransferUc
   }
+  const credit = genesisCreditProblem(g)
+  if (credit != null) throw new GenesisMalformedError(`genesis: ${credit}`)
   if (!equals(encodeGenesis(g), bytes)) throw new GenesisMalformedError('genesis is not in canonical encoding (issuers sorted by key, no unknown or repeated fields)')
   return g
 }

@@ -19,8 +19,22 @@ export interface Issuer {
 export interface Genesis {
   name: string
   issuers: Issuer[]
+  /** credit limit of every account; above 0 only on a development network */
   defaultCreditLimitUc: bigint
   maxSessionLockUc: bigint
+  /** a development network (the only kind with a default credit line); absent = false */
+  development?: boolean
+  /** smallest transfer (µc); absent or 0 = none */
+  minTransferUc?: bigint
+}
+
+/**
+ * What is wrong with a genesis's credit rules, or undefined: a default credit line lets every
+ * fresh key spend that much, so only a development network may have one (protocols/genesis.md).
+ */
+export function genesisCreditProblem (g: Genesis): string | undefined {
+  if (g.defaultCreditLimitUc > 0n && g.development !== true) return `a default credit line (${g.defaultCreditLimitUc} µc) is allowed only on a development network (development: true)`
+  return undefined
 }
 
 export function encodeGenesis (g: Genesis): Uint8Array {
@@ -29,7 +43,9 @@ export function encodeGenesis (g: Genesis): Uint8Array {
     name: g.name,
     issuers: issuers.map(i => ({ publicKey: i.publicKey as Uint8Array<ArrayBuffer>, capUc: i.capUc })),
     defaultCreditLimitUc: g.defaultCreditLimitUc,
-    maxSessionLockUc: g.maxSessionLockUc
+    maxSessionLockUc: g.maxSessionLockUc,
+    development: g.development ?? false,
+    minTransferUc: g.minTransferUc ?? 0n
   })
 }
 

@@ -51,6 +51,8 @@ export type LockRelease = 'settle' | 'release'
 export interface NetRules {
   defaultCreditLimitUc: bigint
   maxSessionLockUc: bigint
+  /** smallest transfer (µc); 0 = none */
+  minTransferUc: bigint
   /** hex public key → cap (µc) */
   issuers: Map<string, bigint>
 }
@@ -59,6 +61,7 @@ export function netRules (g: Genesis): NetRules {
   return {
     defaultCreditLimitUc: g.defaultCreditLimitUc,
     maxSessionLockUc: g.maxSessionLockUc,
+    minTransferUc: g.minTransferUc ?? 0n,
     issuers: new Map(g.issuers.map(i => [toHex(i.publicKey), i.capUc]))
   }
 }
@@ -129,6 +132,7 @@ export function judge (rec: ParsedRecord, view: AncestorView, rules: NetRules): 
 
   const k = rec.kind
   if (k.type === 'transfer') {
+    if (k.amountUc < rules.minTransferUc) return no('bad-amount', `transfer of ${k.amountUc} µc is below the network's minimum ${rules.minTransferUc}`)
     debits += k.amountUc
   } else if (k.type === 'open') {
     if (rules.maxSessionLockUc > 0n && k.maxSpendUc > rules.maxSessionLockUc) return no('lock-too-large', `open locks ${k.maxSpendUc} µc, net maximum ${rules.maxSessionLockUc}`)

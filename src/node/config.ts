@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, netId, type Genesis, type Issuer } from '../ledger/genesis.js'
+import { genesisCreditProblem, MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, netId, type Genesis, type Issuer } from '../ledger/genesis.js'
 import { fetchGenesisFrom } from '../ledger/genesis-exchange.js'
 import { publicKeyFromAccountId } from '../identity/account.js'
 import { DEFAULT_GATEWAY_HOST, DEFAULT_MEMORY_LISTEN, DEFAULT_TCP_LISTEN, DEV_GENESIS, defaultDataDir } from './defaults.js'
@@ -82,6 +82,11 @@ function str (v: unknown, field: string, maxLen = 4096): string {
   return v
 }
 
+function bool (v: unknown, field: string): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(field, 'expected true or false')
+  return v
+}
+
 function multiaddrList (v: unknown, field: string, needPeer: boolean): string[] {
   if (!Array.isArray(v)) throw new ConfigError(field, 'expected an array of multiaddr strings')
   if (v.length > MAX_ADDRS) throw new ConfigError(field, `at most ${MAX_ADDRS} addresses`)
@@ -125,9 +130,13 @@ function genesis (v: unknown): Genesis {
     name: str(v.name, 'genesis.name', MAX_GENESIS_NAME_CHARS),
     issuers,
     defaultCreditLimitUc: uc(v.defaultCreditLimitUc, 'genesis.defaultCreditLimitUc'),
-    maxSessionLockUc: uc(v.maxSessionLockUc, 'genesis.maxSessionLockUc')
+    maxSessionLockUc: uc(v.maxSessionLockUc, 'genesis.maxSessionLockUc'),
+    development: v.development == null ? false : bool(v.development, 'genesis.development'),
+    minTransferUc: v.minTransferUc == null ? 0n : uc(v.minTransferUc, 'genesis.minTransferUc')
   }
   if (g.maxSessionLockUc === 0n) throw new ConfigError('genesis.maxSessionLockUc', 'must be greater than 0')
+  const credit = genesisCreditProblem(g)
+  if (credit != null) throw new ConfigError('genesis.defaultCreditLimitUc', credit)
   return g
 }
 

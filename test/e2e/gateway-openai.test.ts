@@ -146,7 +146,7 @@ describe('gateway with the openai client', () => {
   })
 
   it('402 when the buyer cannot lock the session, 504 when no seller produces a first token in time', async () => {
-    const tight = { name: 'tight-credit', issuers: [], defaultCreditLimitUc: '10', maxSessionLockUc: '5000000' }
+    const tight = { name: 'tight-credit', issuers: [], defaultCreditLimitUc: '10', maxSessionLockUc: '5000000', development: true }
     const { client } = await market([sim(2_000_000n)], tight)
     await expect(client.chat.completions.create({ model: 'sim-8b', messages: [{ role: 'user', content: 'please' }], max_tokens: 50 })).rejects.toMatchObject({ status: 402 })
 

@@ -16,7 +16,7 @@ useTallyCleanup()
 
 /** credit line and session cap are equal: the buyer can hold one session's lock, never two */
 const CREDIT_UC = 1_000_000n
-const ONE_LOCK = { name: 'one-lock', issuers: [], defaultCreditLimitUc: CREDIT_UC.toString(), maxSessionLockUc: CREDIT_UC.toString() }
+const ONE_LOCK = { name: 'one-lock', issuers: [], defaultCreditLimitUc: CREDIT_UC.toString(), maxSessionLockUc: CREDIT_UC.toString(), development: true }
 const MODEL = 'sim-3b'
 
 async function seller (priceOut: bigint, bootstrap: string[] = []): Promise<TallyNode> {

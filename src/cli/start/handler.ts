@@ -11,6 +11,7 @@ import type { StartOptions } from './options.js'
 import { sellPlan } from './serve.js'
 import { accountIdFromPublicKey } from '../../identity/account.js'
 import { ensureTinyModel } from '../../exec/model/tiny.js'
+import { developmentNotice } from '../../node/defaults.js'
 
 /** meter records carry hex keys; everything the CLI prints names an account by its id (12D3KooW…) */
 const accountOf = (keyHex: string): string => accountIdFromPublicKey(Buffer.from(keyHex, 'hex'))
@@ -55,6 +56,8 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
   } else {
     io.out(`account ${node.account}`)
     io.out(`network ${node.base.genesis.name} (net ${Buffer.from(node.net).toString('hex').slice(0, 8)})`)
+    const dev = developmentNotice(node.base.genesis)
+    if (dev != null) io.out(dev)
     for (const a of node.addrs()) io.out(`listening on ${a}`)
     if (offer != null) io.out(`selling ${offer.model} (${offer.params} params) at ${offer.priceInPerMTokUc}/${offer.priceOutPerMTokUc} µc per 1M tokens in/out`)
     if (gateway != null) io.out(`gateway ${gateway.url}/v1 (OpenAI-compatible)`)

@@ -8,6 +8,8 @@ export interface Genesis {
   issuers: Issuer[]
   defaultCreditLimitUc: bigint
   maxSessionLockUc: bigint
+  development: boolean
+  minTransferUc: bigint
 }
 
 export namespace Genesis {
@@ -42,6 +44,16 @@ export namespace Genesis {
           w.uint64(obj.maxSessionLockUc)
         }
 
+        if ((obj.development != null && obj.development !== false)) {
+          w.uint32(40)
+          w.bool(obj.development)
+        }
+
+        if ((obj.minTransferUc != null && obj.minTransferUc !== 0n)) {
+          w.uint32(48)
+          w.uint64(obj.minTransferUc)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -50,7 +62,9 @@ export namespace Genesis {
           name: '',
           issuers: [],
           defaultCreditLimitUc: 0n,
-          maxSessionLockUc: 0n
+          maxSessionLockUc: 0n,
+          development: false,
+          minTransferUc: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -79,6 +93,14 @@ export namespace Genesis {
             }
             case 4: {
               obj.maxSessionLockUc = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.development = reader.bool()
+              break
+            }
+            case 6: {
+              obj.minTransferUc = reader.uint64()
               break
             }
             default: {
@@ -139,6 +161,20 @@ export namespace Genesis {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.development`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.minTransferUc`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -178,6 +214,16 @@ export namespace Genesis {
     value: bigint
   }
 
+  export interface GenesisDevelopmentFieldEvent {
+    field: '$.development'
+    value: boolean
+  }
+
+  export interface GenesisMinTransferUcFieldEvent {
+    field: '$.minTransferUc'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Genesis>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Genesis.codec())
   }
@@ -186,7 +232,7 @@ export namespace Genesis {
     return decodeMessage(buf, Genesis.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Genesis>): Generator<GenesisNameFieldEvent | GenesisIssuersPublicKeyFieldEvent | GenesisIssuersCapUcFieldEvent | GenesisDefaultCreditLimitUcFieldEvent | GenesisMaxSessionLockUcFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Genesis>): Generator<GenesisNameFieldEvent | GenesisIssuersPublicKeyFieldEvent | GenesisIssuersCapUcFieldEvent | GenesisDefaultCreditLimitUcFieldEvent | GenesisMaxSessionLockUcFieldEvent | GenesisDevelopmentFieldEvent | GenesisMinTransferUcFieldEvent> {
     return streamMessage(buf, Genesis.codec(), opts)
   }
 }

@@ -193,6 +193,19 @@ describe('ledger', () => {
     await expect(buyer.createRecord({ type: 'transfer', to: w.key(0), amountUc: CREDIT_LIMIT + 1n })).rejects.toBeInstanceOf(InsufficientCreditError)
   })
 
+  it('a transfer below the genesis minimum is bad-amount', async () => {
+    const issuer = createSigner(seed(0))
+    const payer = createSigner(seed(1))
+    const genesis = { name: 'min-transfer', issuers: [{ publicKey: issuer.publicKey, capUc: 10_000n }], defaultCreditLimitUc: 0n, maxSessionLockUc: 500n, minTransferUc: 100n }
+    const l = new Ledger({ genesis, signer: payer, store: new MemoryLedgerStore() })
+    const net = l.net
+    const credit = signRecord(issuer, { net, seq: 1n, kind: { type: 'credit', to: payer.publicKey, amountUc: 1_000n } })
+    expect(l.add(credit.bytes).status).toBe('accepted')
+    await expect(l.createRecord({ type: 'transfer', to: issuer.publicKey, amountUc: 99n })).rejects.toMatchObject({ reason: 'bad-amount' })
+    await l.createRecord({ type: 'transfer', to: issuer.publicKey, amountUc: 100n })
+    expect(l.balance(payer.publicKey).balanceUc).toBe(900n)
+  })
+
   it('gossip verdicts', async () => {
     const w = new World(2)
     const t = await w.sign(1, { type: 'transfer', to: w.key(0), amountUc: 10n })

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import * as fc from 'fast-check'
 import { parseConfig, loadConfig, ConfigError, parseGatewayAddress, hasGenesis, resolveGenesis } from '../../../src/node/config.js'
 import { netId } from '../../../src/ledger/genesis.js'
-import { DEV_GENESIS } from '../../../src/node/defaults.js'
+import { DEV_GENESIS, developmentNotice } from '../../../src/node/defaults.js'
 import { createSigner } from '../../../src/identity/ed25519.js'
 import { accountIdFromPublicKey } from '../../../src/identity/account.js'
 
@@ -38,10 +38,24 @@ describe('config', () => {
   })
 
   it('genesis from decimal strings to bigint, issuers by account id', () => {
-    const c = parseConfig({ genesis: { name: 'net', issuers: [{ account: ISSUER, capUc: '1000000000000' }], defaultCreditLimitUc: '5', maxSessionLockUc: '7' } })
+    const c = parseConfig({ genesis: { name: 'net', issuers: [{ account: ISSUER, capUc: '1000000000000' }], defaultCreditLimitUc: '5', maxSessionLockUc: '7', development: true, minTransferUc: '3' } })
     expect(c.genesis.issuers[0].capUc).toBe(1_000_000_000_000n)
     expect(c.genesis.issuers[0].publicKey.length).toBe(32)
     expect(c.genesis.maxSessionLockUc).toBe(7n)
+    expect(c.genesis).toMatchObject({ development: true, minTransferUc: 3n })
+  })
+
+  it('a default credit line only on a development network (ConfigError naming the field)', () => {
+    const pub = { name: 'net', issuers: [{ account: ISSUER, capUc: '9' }], maxSessionLockUc: '7' }
+    expect(fieldOf(() => parseConfig({ genesis: { ...pub, defaultCreditLimitUc: '5' } }))).toBe('genesis.defaultCreditLimitUc')
+    expect(fieldOf(() => parseConfig({ genesis: { ...pub, defaultCreditLimitUc: '5', development: false } }))).toBe('genesis.defaultCreditLimitUc')
+    expect(fieldOf(() => parseConfig({ genesis: { ...pub, defaultCreditLimitUc: '5', development: 'yes' } }))).toBe('genesis.development')
+    expect(fieldOf(() => parseConfig({ genesis: { ...pub, defaultCreditLimitUc: '0', minTransferUc: -1 } }))).toBe('genesis.minTransferUc')
+    expect(parseConfig({ genesis: { ...pub, defaultCreditLimitUc: '0' } }).genesis).toMatchObject({ development: false, minTransferUc: 0n })
+    expect(parseConfig({}).genesis.development).toBe(true)
+    // `tally start` prints this line on a development network, nothing on a public one
+    expect(developmentNotice(DEV_GENESIS)).toBe('development network "tally-dev": every key may spend 10 credits on credit (not a public network\'s rules)')
+    expect(developmentNotice(parseConfig({ genesis: { ...pub, defaultCreditLimitUc: '0' } }).genesis)).toBeUndefined()
   })
 
   it('bad values name the field', () => {
@@ -111,7 +125,7 @@ describe('config', () => {
   it('net: 64 lowercase hex from the file, TALLY_NET or --net; agrees with a given genesis; without one it is fetched', async () => {
     const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
     const devNet = hex(netId(DEV_GENESIS))
-    const custom = { name: 'net', issuers: [{ account: ISSUER, capUc: '9' }], defaultCreditLimitUc: '5', maxSessionLockUc: '7' }
+    const custom = { name: 'net', issuers: [{ account: ISSUER, capUc: '9' }], defaultCreditLimitUc: '5', maxSessionLockUc: '7', development: true }
     const customNet = hex(netId(parseConfig({ genesis: custom }).genesis))
     expect(parseConfig({}).net).toBeUndefined()
     expect(hasGenesis(parseConfig({}))).toBe(true)

@@ -99,6 +99,8 @@ describe('protocol test vectors (protocols/vectors)', () => {
       expect(pb.issuers.map(i => ({ public_key_hex: hex(i.publicKey), cap_uc: i.capUc.toString() }))).toEqual(sorted)
       expect(pb.defaultCreditLimitUc.toString()).toBe(g.inputs.default_credit_limit_uc)
       expect(pb.maxSessionLockUc.toString()).toBe(g.inputs.max_session_lock_uc)
+      expect(pb.development).toBe(g.inputs.development === true)
+      expect(pb.minTransferUc.toString()).toBe(g.inputs.min_transfer_uc ?? '0')
     }
     expect(hex(netId(DEV_GENESIS))).toBe(files['genesis.json'].vectors[0].net_hex)
   })
@@ -186,7 +188,7 @@ describe('protocol test vectors (protocols/vectors)', () => {
 
   it('ledger: every record parses, and applied in any order the chains are valid with the balances the spec gives', () => {
     const g = files['genesis.json'].vectors[1].inputs
-    const genesis = { name: g.name, issuers: g.issuers.map((x: any) => ({ publicKey: unhex(x.public_key_hex), capUc: BigInt(x.cap_uc) })), defaultCreditLimitUc: BigInt(g.default_credit_limit_uc), maxSessionLockUc: BigInt(g.max_session_lock_uc) }
+    const genesis = { name: g.name, issuers: g.issuers.map((x: any) => ({ publicKey: unhex(x.public_key_hex), capUc: BigInt(x.cap_uc) })), defaultCreditLimitUc: BigInt(g.default_credit_limit_uc), maxSessionLockUc: BigInt(g.max_session_lock_uc), development: g.development === true, minTransferUc: BigInt(g.min_transfer_uc ?? '0') }
     const records = files['ledger.json'].vectors
     for (const r of records) {
       const p = parseRecord(unhex(r.envelope_hex as string), { net: net() })
