@@ -5,6 +5,8 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { createServer, type RequestListener, type Server } from 'node:http'
+import { isIP } from 'node:net'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { HttpApiError, badRequest, toHttpError } from './errors.js'
 import { chunkBody, completionBody, finalChunks, parseChatRequest, type ParsedChatRequest } from './openai.js'
@@ -14,9 +16,20 @@ import type { ChatRequest } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
 import type { ModelListing } from '../node/tally.js'
+import { ConfigError, resolveGatewayHost, type HostResolver } from '../node/config.js'
+import { ConnectionGuard, type ConnectionEvent } from './connections.js'
+import { gatewayConnectionBudget, openFileLimit } from './fd-budget.js'
 
 /** a chat request larger than this is refused before parsing */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024
+/** a client has this long from connecting (or from its previous request) to send its headers */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
+/** and this long to send the whole request, body included; the answer (a stream) is not timed here */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+/** an idle keep-alive connection is closed after this */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000
+/** connections one client address may hold (on loopback every local client shares one address) */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64
 
 export type { ModelListing }
 
@@ -37,9 +50,20 @@ export interface GatewayBuyer {
 export interface GatewayInit {
   host?: string
   port?: number
-  /** required when host is not a loopback address */
+  /** required unless every address the host resolves to is loopback */
   token?: string
   bodyLimitBytes?: number
+  /** browser origins allowed to call the gateway besides its own (CORS); none by default */
+  allowOrigins?: string[]
+  headersTimeoutMs?: number
+  /** receiving the whole request, headers and body; never the response */
+  requestTimeoutMs?: number
+  keepAliveTimeoutMs?: number
+  /** default: derived from the process's open-file limit (fd-budget.ts) */
+  maxConnections?: number
+  maxConnectionsPerAddress?: number
+  /** resolves the host for the bind rule; the system's dns.lookup by default */
+  resolver?: HostResolver
 }
 
 export interface Gateway {
@@ -63,10 +87,6 @@ function processRegistry (): Registry {
   return processMetrics
 }
 
-function isLoopback (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
-}
-
 /** JSON with bigints as numbers when safe, else decimal strings */
 function jsonReplacer (_k: string, v: unknown): unknown {
   if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString()
@@ -83,6 +103,7 @@ class GatewayMetrics {
   private readonly requests = new Counter({ name: 'tally_gateway_requests_total', help: 'chat requests by outcome', labelNames: ['status'], registers: [this.registry] })
   private readonly tokens = new Counter({ name: 'tally_gateway_tokens_total', help: 'tokens bought', labelNames: ['direction'], registers: [this.registry] })
   private readonly spent = new Counter({ name: 'tally_gateway_spent_uc_total', help: 'micro-credits spent through the gateway', registers: [this.registry] })
+  private readonly capped = new Counter({ name: 'tally_gateway_connections_capped_total', help: 'connections closed to make room (evicted) or refused at the connection caps', labelNames: ['action'], registers: [this.registry] })
   private readonly ttft = new Histogram({ name: 'tally_gateway_ttft_seconds', help: 'time to first token of routed requests', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] })
 
   /** a completed chat request */
@@ -92,6 +113,11 @@ class GatewayMetrics {
     this.tokens.inc({ direction: 'out' }, r.outputTokens)
     this.spent.inc(Number(r.costUc))
     this.ttft.observe(r.ttftMs / 1000)
+  }
+
+  /** a connection closed or refused at the caps (connections.ts) */
+  connectionCapped (action: ConnectionEvent): void {
+    this.capped.inc({ action })
   }
 
   /** a chat request that failed with this HTTP status */
@@ -107,6 +133,48 @@ function requireBearer (app: FastifyInstance, token: Buffer): void {
     const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '')
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       return send(reply, 401, new HttpApiError(401, 'invalid_request_error', 'missing or wrong bearer token', null, 'invalid_api_key').toJSON())
+    }
+  })
+}
+
+/**
+ * DNS-rebinding defence of a loopback gateway: a browser tricked into sending a page's requests
+ * to 127.0.0.1 still sends the page's own name in Host, so only loopback names (and the name the
+ * gateway was bound by) with the gateway's port are answered; the rest get 421.
+ */
+function requireLoopbackHost (app: FastifyInstance, allowed: ReadonlySet<string>): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const host = req.headers.host?.toLowerCase()
+    if (host == null || !allowed.has(host)) {
+      return send(reply, 421, new HttpApiError(421, 'invalid_request_error', `Host ${JSON.stringify(host ?? '')} is not this gateway: a loopback gateway answers only to ${[...allowed].join(', ')}`, null, 'misdirected_request').toJSON())
+    }
+  })
+}
+
+/**
+ * Browser requests (they carry Origin) are served only for the gateway's own origin and the
+ * configured `allowOrigins`, which also get CORS headers and preflight answers; others get 403,
+ * so a web page cannot spend the user's credits through `POST /tally/pay`.
+ */
+function checkOrigin (app: FastifyInstance, allowOrigins: ReadonlySet<string>): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin
+    if (origin == null) return
+    const own = origin === `http://${req.headers.host ?? ''}`
+    if (!own && !allowOrigins.has(origin)) {
+      return send(reply, 403, new HttpApiError(403, 'invalid_request_error', `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed (gateway.allowOrigins)`, null, 'origin_not_allowed').toJSON())
+    }
+    if (!own) {
+      // raw headers, so that streamed (hijacked) answers carry them too
+      reply.raw.setHeader('access-control-allow-origin', origin)
+      reply.raw.setHeader('vary', 'Origin')
+    }
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] != null) {
+      return reply.code(204)
+        .header('access-control-allow-methods', 'GET, POST')
+        .header('access-control-allow-headers', 'authorization, content-type')
+        .header('access-control-max-age', '600')
+        .send()
     }
   })
 }
@@ -212,27 +280,79 @@ function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: Gatewa
   app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(dashboardHtml(buyer.account)))
 }
 
+function positiveInt (v: number | undefined, fallback: number, name: string): number {
+  const ms = v ?? fallback
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new GatewayConfigError(`${name} must be a positive integer, got ${ms}`)
+  return ms
+}
+
+/** the Host values a loopback gateway answers to: loopback names and the bind name, with the port */
+function loopbackHosts (bindHost: string, port: number): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]', isIP(bindHost) === 6 ? `[${bindHost}]` : bindHost.toLowerCase()])
+  const hosts = new Set<string>()
+  for (const n of names) {
+    hosts.add(`${n}:${port}`)
+    if (port === 80) hosts.add(n)
+  }
+  return hosts
+}
+
 export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {}): Promise<Gateway> {
   const host = init.host ?? '127.0.0.1'
   const port = init.port ?? 8080
-  if (!isLoopback(host) && (init.token == null || init.token.length < 16)) {
-    throw new GatewayConfigError(`gateway bound to ${host} needs a bearer token of at least 16 chars (loopback needs none)`)
+  let resolved: { addresses: string[], loopback: boolean }
+  try {
+    resolved = await resolveGatewayHost(host, init.resolver)
+  } catch (err) {
+    if (err instanceof ConfigError) throw new GatewayConfigError(err.message)
+    throw err
   }
+  if (!resolved.loopback && (init.token == null || init.token.length < 16)) {
+    throw new GatewayConfigError(`gateway bound to ${host} (${resolved.addresses.join(', ')}) needs a bearer token of at least 16 chars (only a loopback address needs none)`)
+  }
+  const headersTimeoutMs = positiveInt(init.headersTimeoutMs, DEFAULT_HEADERS_TIMEOUT_MS, 'headersTimeoutMs')
+  const requestTimeoutMs = positiveInt(init.requestTimeoutMs, Math.max(DEFAULT_REQUEST_TIMEOUT_MS, headersTimeoutMs), 'requestTimeoutMs')
+  if (headersTimeoutMs > requestTimeoutMs) throw new GatewayConfigError(`headersTimeoutMs (${headersTimeoutMs}) must not exceed requestTimeoutMs (${requestTimeoutMs})`)
+  const keepAliveTimeoutMs = positiveInt(init.keepAliveTimeoutMs, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, 'keepAliveTimeoutMs')
+  const maxConnections = positiveInt(init.maxConnections, init.maxConnections ?? gatewayConnectionBudget(openFileLimit()), 'maxConnections')
+  const maxConnectionsPerAddress = positiveInt(init.maxConnectionsPerAddress, Math.min(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, maxConnections), 'maxConnectionsPerAddress')
   const bodyLimitBytes = init.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES
-  const app = Fastify({ bodyLimit: bodyLimitBytes, logger: false })
   const metrics = new GatewayMetrics()
+  const guard = new ConnectionGuard({ maxTotal: maxConnections, maxPerAddress: maxConnectionsPerAddress }, (e) => { metrics.connectionCapped(e) })
+  const serverFactory = (handler: RequestListener): Server => {
+    const server = createServer({
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      // Node checks the two deadlines on this period (30 s by default): a fraction of the shorter
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
+      keepAliveTimeout: keepAliveTimeoutMs
+    }, handler)
+    guard.attach(server)
+    return server
+  }
+  const app = Fastify({ bodyLimit: bodyLimitBytes, logger: false, serverFactory, requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs })
+  const hosts = new Set<string>()
+  if (resolved.loopback) requireLoopbackHost(app, hosts)
+  checkOrigin(app, new Set(init.allowOrigins ?? []))
   if (init.token != null) requireBearer(app, Buffer.from(init.token))
   answerErrors(app, bodyLimitBytes)
   openAiRoutes(app, buyer, metrics)
   tallyRoutes(app, buyer, metrics)
 
-  await app.listen({ host, port })
+  // a loopback name is bound by the address it was checked by, so a second lookup cannot move it
+  await app.listen({ host: resolved.loopback ? resolved.addresses[0] : host, port })
   const addr = app.server.address()
   const boundPort = typeof addr === 'object' && addr != null ? addr.port : port
+  for (const h of loopbackHosts(host, boundPort)) hosts.add(h)
   const urlHost = host.includes(':') ? `[${host}]` : host
   return {
     url: `http://${urlHost}:${boundPort}`,
     app,
-    close: async () => { await app.close() }
+    close: async () => {
+      const closing = app.close()
+      // sockets that never sent a whole request would hold close() until their deadline
+      guard.closeWaiting()
+      await closing
+    }
   }
 }

@@ -4,6 +4,8 @@
  * Every failure is a `ConfigError` naming the bad field, e.g. `listen[1]: not a multiaddr`.
  */
 import { readFile } from 'node:fs/promises'
+import { lookup } from 'node:dns/promises'
+import { BlockList, isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { genesisCreditProblem, MAX_GENESIS_ISSUERS, MAX_GENESIS_NAME_CHARS, NET_HEX_PATTERN, netId, type Genesis, type Issuer } from '../ledger/genesis.js'
@@ -20,6 +22,8 @@ export interface GatewayConfig {
   port: number
   /** bearer token; required when host is not loopback */
   token?: string
+  /** browser origins (`scheme://host[:port]`) allowed to call the gateway besides its own */
+  allowOrigins?: string[]
 }
 
 export interface TallyConfig {
@@ -150,8 +154,66 @@ export function parseGatewayAddress (v: string, field = 'gateway'): { host: stri
   return { host, port }
 }
 
-function isLoopback (host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
+/** whether `ip` is an IP address in 127.0.0.0/8 or ::1 (IPv4-mapped forms included); names are not */
+export function isLoopbackAddress (ip: string): boolean {
+  const family = isIP(ip)
+  return family !== 0 && LOOPBACK.check(ip, family === 4 ? 'ipv4' : 'ipv6')
+}
+
+/** resolves a host name to all its addresses (dns.lookup's shape); tests pass their own */
+export type HostResolver = (host: string) => Promise<Array<{ address: string }>>
+
+const systemResolver: HostResolver = async (host) => await lookup(host, { all: true, verbatim: true })
+
+/**
+ * The bind rule: every address `host` resolves to (an IP literal is its own), and whether all of
+ * them are loopback, the only case a gateway may serve without a bearer token. A name is decided
+ * by its addresses, never by how it is spelled (`127.0.0.1.example.com` is not loopback).
+ */
+export async function resolveGatewayHost (host: string, resolver: HostResolver = systemResolver, field = 'gateway.host'): Promise<{ addresses: string[], loopback: boolean }> {
+  let addresses: string[]
+  if (isIP(host) !== 0) {
+    addresses = [host]
+  } else {
+    try {
+      addresses = (await resolver(host)).map(a => a.address)
+    } catch (err: any) {
+      throw new ConfigError(field, `cannot resolve ${JSON.stringify(host)} (${err?.code ?? err?.message ?? err}): give an IP address or a name this machine resolves`)
+    }
+    if (addresses.length === 0) throw new ConfigError(field, `${JSON.stringify(host)} resolves to no address`)
+  }
+  return { addresses, loopback: addresses.every(isLoopbackAddress) }
+}
+
+/** the bind rule for a parsed config: a gateway whose host is not all-loopback needs a token */
+export async function checkGatewayBind (config: TallyConfig, resolver?: HostResolver): Promise<void> {
+  if (config.gateway == null) return
+  const { addresses, loopback } = await resolveGatewayHost(config.gateway.host, resolver)
+  if (!loopback && config.gateway.token == null) {
+    throw new ConfigError('gateway.token', `required when the gateway binds to ${config.gateway.host} (${addresses.join(', ')}: not only loopback)`)
+  }
+}
+
+const MAX_ALLOWED_ORIGINS = 64
+
+/** a list of exact browser origins, as a browser sends them in `Origin` */
+function origins (v: unknown, field: string): string[] {
+  if (!Array.isArray(v) || v.length > MAX_ALLOWED_ORIGINS) throw new ConfigError(field, `expected an array of at most ${MAX_ALLOWED_ORIGINS} origins`)
+  return v.map((o, i) => {
+    const f = `${field}[${i}]`
+    let origin: string | undefined
+    try {
+      origin = new URL(str(o, f, 512)).origin
+    } catch (err) {
+      if (err instanceof ConfigError) throw err
+    }
+    if (origin !== o || !/^https?:\/\//.test(o)) throw new ConfigError(f, `expected an origin like "http://localhost:3000" (scheme, host, optional port; no path, no trailing slash), got ${JSON.stringify(String(o).slice(0, 100))}`)
+    return o
+  })
 }
 
 function gateway (v: unknown): GatewayConfig {
@@ -164,8 +226,9 @@ function gateway (v: unknown): GatewayConfig {
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('gateway.port', 'expected an integer 0..65535')
     g = { host, port }
     if (v.token != null) g.token = str(v.token, 'gateway.token', 512)
+    if (v.allowOrigins != null) g.allowOrigins = origins(v.allowOrigins, 'gateway.allowOrigins')
   } else {
-    throw new ConfigError('gateway', 'expected "host:port" or {host, port, token}')
+    throw new ConfigError('gateway', 'expected "host:port" or {host, port, token, allowOrigins}')
   }
   return g
 }
@@ -209,7 +272,8 @@ export function parseConfig (raw: unknown): TallyConfig {
     if (raw.genesis != null && own !== raw.net) throw new ConfigError('net', `the configured genesis "${config.genesis.name}" is net ${own}, not ${raw.net}`)
   }
   if (raw.gateway != null) config.gateway = gateway(raw.gateway)
-  if (config.gateway != null && !isLoopback(config.gateway.host) && config.gateway.token == null) {
+  // IP literals are decided here; names only by their addresses, in loadConfig (checkGatewayBind)
+  if (config.gateway != null && isIP(config.gateway.host) !== 0 && !isLoopbackAddress(config.gateway.host) && config.gateway.token == null) {
     throw new ConfigError('gateway.token', `required when the gateway binds to ${config.gateway.host} (not loopback)`)
   }
   return config
@@ -282,6 +346,7 @@ export async function loadConfig (flags: ConfigFlags = {}, env: Record<string, s
     raw.gateway = { ...gateway(raw.gateway), token: fromEnv.gatewayToken }
   }
   const config = parseConfig(raw)
+  await checkGatewayBind(config)
   if (fromEnv.passphrase != null) config.passphrase = fromEnv.passphrase
   return config
 }

@@ -41,7 +41,7 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
   await node.start()
   let gateway: Gateway | undefined
   try {
-    if (config.gateway != null) gateway = await startGateway(node, { host: config.gateway.host, port: config.gateway.port, token: config.gateway.token })
+    if (config.gateway != null) gateway = await startGateway(node, { host: config.gateway.host, port: config.gateway.port, token: config.gateway.token, allowOrigins: config.gateway.allowOrigins })
   } catch (err) {
     await node.stop()
     throw err
