@@ -1,15 +1,17 @@
 /**
  * CLI entry: builds the commander program, dispatches to one command handler, and maps
- * failures to exit codes (2: wrong flags, bad values or config; 1: anything else).
+ * failures to exit codes (2: wrong flags, bad values or config; 1: anything else). Handlers are
+ * imported when their command runs, so `--version` and `--help` load only commander and the
+ * option definitions (a node imports hundreds of files: see bin/tally.js on `ulimit -n`).
  */
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { processIO, UsageError, type CliIO } from './io.js'
 import { startOptions, type StartOptions } from './start/options.js'
-import { startHandler } from './start/handler.js'
 import { keysOptions, type KeysOptions } from './keys/options.js'
-import { keysNewHandler, keysShowHandler } from './keys/handler.js'
-import { ConfigError } from '../node/config.js'
+import { ErrorCode } from '../errors/index.js'
+import { isOpenFileExhaustion, openFileLimitLine } from './fd-limit.js'
+import { procOpenFileLimit } from '../api/fd-budget.js'
 import { registerBalance } from './balance/index.js'
 import { registerPay } from './pay/index.js'
 import { registerHistory } from './history/index.js'
@@ -46,13 +48,13 @@ export function buildProgram (io: CliIO, signal: AbortSignal): Command {
     })
 
   startOptions(program.command('start'))
-    .action(async (opts: StartOptions) => { await startHandler(opts, io, signal) })
+    .action(async (opts: StartOptions) => { await (await import('./start/handler.js')).startHandler(opts, io, signal) })
 
   const keys = program.command('keys').description('the node identity: one ed25519 key = PeerId = ledger account')
   keysOptions(keys.command('new').description('create identity.json in the data dir (sealed when TALLY_PASSPHRASE is set)'))
-    .action(async (opts: KeysOptions) => { await keysNewHandler(opts, io) })
+    .action(async (opts: KeysOptions) => { await (await import('./keys/handler.js')).keysNewHandler(opts, io) })
   keysOptions(keys.command('show').description('print the account held in identity.json'))
-    .action(async (opts: KeysOptions) => { await keysShowHandler(opts, io) })
+    .action(async (opts: KeysOptions) => { await (await import('./keys/handler.js')).keysShowHandler(opts, io) })
 
   registerDemo(program, io)
   registerBalance(program, io)
@@ -82,10 +84,12 @@ export async function main (argv: string[], opts: MainOptions = {}): Promise<num
     signal = controller.signal
   }
   let code = EXIT_OK
+  // read before a command loads its modules: once descriptors run out, reading it fails too
+  const fdLimit = procOpenFileLimit()
   try {
     await buildProgram(io, signal).parseAsync(argv)
   } catch (err: any) {
-    code = exitCodeFor(err, io)
+    code = exitCodeFor(err, io, fdLimit)
   } finally {
     detach()
   }
@@ -93,14 +97,20 @@ export async function main (argv: string[], opts: MainOptions = {}): Promise<num
   return code
 }
 
-function exitCodeFor (err: any, io: CliIO): number {
+function exitCodeFor (err: any, io: CliIO, fdLimit: number | undefined): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK
     // commander already printed its one-line message
     return EXIT_USAGE
   }
+  if (isOpenFileExhaustion(err)) {
+    // a command's modules load when it runs: a low `ulimit -n` shows up here, not as a bug
+    io.err(openFileLimitLine(err, fdLimit))
+    return EXIT_FAILURE
+  }
   const message = String(err?.message ?? err).split('\n')[0]
-  if (err instanceof ConfigError || err instanceof UsageError) {
+  // by code, not class: importing ConfigError would load the node for every command
+  if (err?.code === ErrorCode.invalidConfig || err instanceof UsageError) {
     io.err(`tally: ${message}`)
     return EXIT_USAGE
   }

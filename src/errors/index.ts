@@ -113,6 +113,7 @@ export const ErrorCode = {
   /** the seller's journal of unsettled sessions cannot be written or read (src/node/seller-journal.ts) */
   sellerJournal: 'seller-journal',
   gatewayConfig: 'gateway-config',
+  openFileLimit: 'open-file-limit',
   nodeApi: 'node-api',
   simulation: 'simulation'
 } as const

@@ -1,6 +1,5 @@
 /** `tally demo`: a small real market in one process (see src/demo). */
 import type { Command } from 'commander'
-import { runDemo } from '../../demo/index.js'
 import { formatCredits, table } from '../api.js'
 import { UsageError, type CliIO } from '../io.js'
 
@@ -24,6 +23,7 @@ export function registerDemo (program: Command, io: CliIO): void {
       const requests = count(f.requests, '--requests', 1, 1000, 10)
       const concurrency = count(f.concurrency, '--concurrency', 1, 8, 1)
       const json = f.json === true
+      const { runDemo } = await import('../../demo/index.js')
       const r = await runDemo({ sellers, requests, concurrency, onProgress: json ? undefined : (l) => { io.out(l) } })
       if (json) { io.out(JSON.stringify(r)); return }
       io.out('')

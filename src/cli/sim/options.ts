@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { UsageError } from '../io.js'
 import { scenarioNames } from '../../sim/scenarios/index.js'
-import { MAX_BOOTSTRAP_NODES, MAX_EMBEDDED_SELLERS, MAX_REQUESTS_PER_SEC, MAX_SIM_TOKENS_PER_SEC, MAX_SIM_TTFT_MS, MIN_REQUESTS_PER_SEC, SIM_CLOCKS, type SimClock } from '../../sim/simulation.js'
+import { MAX_BOOTSTRAP_NODES, MAX_EMBEDDED_SELLERS, MAX_REQUESTS_PER_SEC, MAX_SIM_TOKENS_PER_SEC, MAX_SIM_TTFT_MS, MIN_REQUESTS_PER_SEC, SIM_CLOCKS, type SimClock } from '../../sim/options.js'
 
 export interface SimFlags {
   peers?: string
