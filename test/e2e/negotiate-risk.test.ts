@@ -15,7 +15,7 @@ import { startNode, useTallyCleanup } from './tally-helpers.js'
 useTallyCleanup()
 
 /** a development network: every key may spend 10 credits on the network's credit line */
-const DEV = { name: 'risk', issuers: [], defaultCreditLimitUc: '10000000', maxSessionLockUc: '1000000' }
+const DEV = { name: 'risk', development: true, issuers: [], defaultCreditLimitUc: '10000000', maxSessionLockUc: '1000000' }
 const MODEL = 'sim-3b'
 
 async function seller (risk: NonNullable<TallyNodeInit['sell']>['risk']): Promise<TallyNode> {
