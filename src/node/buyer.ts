@@ -257,7 +257,7 @@ export class BuyerRouter {
       this.c.quality.success(o.seller, r.ttftMs, r.tokensPerSec)
       // an offer that serves requests is kept through an offer flood (market.md § Order book)
       this.c.book.touch(o.seller, o.modelId, this.c.now())
-      this.book(constraints.tag, o, r.usage.inputTokens, r.usage.outputTokens, r.meter.amountUc, startedAt)
+      this.book(constraints.tag, o, r.usage.inputTokens, r.usage.outputTokens, r.meter.amountUc, startedAt, session.contract.contractId)
       return {
         text: r.text,
         finishReason: r.finishReason,
@@ -281,7 +281,7 @@ export class BuyerRouter {
         const last = this.c.infer.lastVoucher(session.contract.contractId)
         const paid = (last?.amountUc ?? 0n) - spentBefore
         // what the failed request was paid for stays in the books: the seller will settle it
-        if (paid > 0n) this.book(constraints.tag, o, 0, Number((last?.outputTokens ?? outBefore) - outBefore), paid, startedAt)
+        if (paid > 0n) this.book(constraints.tag, o, 0, Number((last?.outputTokens ?? outBefore) - outBefore), paid, startedAt, session.contract.contractId)
         // a session whose request broke is not reused (its seller may be in a bad state);
         // one that was only busy stays
         if (failurePolicy(err) !== 'skip') retire = true
@@ -301,7 +301,7 @@ export class BuyerRouter {
     }
   }
 
-  private book (tag: string | undefined, o: RoutableMarketOffer, inputTokens: number, outputTokens: number, amount: bigint, atMs: number): void {
+  private book (tag: string | undefined, o: RoutableMarketOffer, inputTokens: number, outputTokens: number, amount: bigint, atMs: number, contractId: Uint8Array): void {
     this.c.costs.add({
       atMs,
       kind: 'inference',
@@ -311,7 +311,9 @@ export class BuyerRouter {
       inputTokens,
       outputTokens,
       tokenParams: tokenParams(inputTokens, outputTokens, o.params),
-      amountUc: amount
+      amountUc: amount,
+      // the report matches it with the ledger's settle of this contract's open
+      contractId: Buffer.from(contractId).toString('hex')
     })
   }
 

@@ -484,7 +484,26 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
 
   async report (opts: { by?: string, sinceMs?: number } = {}): Promise<{ by: ReportBy, rows: ReportRow[] }> {
     const by = (opts.by ?? 'tag') as ReportBy
-    return { by, rows: this.costs.report(by, opts.sinceMs ?? 0) }
+    return { by, rows: this.costs.report(by, opts.sinceMs ?? 0, this.settledByContract()) }
+  }
+
+  /** what the ledger's settles charged this node as buyer, by contract id (hex) of their open */
+  private settledByContract (): (contractId: string) => bigint | undefined {
+    const me = Buffer.from(this.base.publicKey).toString('hex')
+    const openOf = new Map<string, string>()
+    const settled = new Map<string, { id: string, amountUc: bigint }>()
+    for (const r of this.ledger.ledger.history(me)) {
+      if (r.from === me && r.kind.type === 'open') openOf.set(r.kind.contractId, r.id)
+      // the settle balances count is the lowest id among valid ones (ledger.md)
+      if (r.kind.type === 'settle') {
+        const s = settled.get(r.kind.openId)
+        if (s == null || r.id < s.id) settled.set(r.kind.openId, { id: r.id, amountUc: r.kind.amountUc })
+      }
+    }
+    return (contractId) => {
+      const open = openOf.get(contractId)
+      return open != null ? settled.get(open)?.amountUc : undefined
+    }
   }
 }
 

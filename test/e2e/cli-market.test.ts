@@ -71,7 +71,8 @@ describe('tally CLI on TCP loopback', () => {
     const paid = await tally(api, 'pay', seller.info.account, '0.5c', '--memo', 'thanks')
     expect(paid.amountUc).toBe(500_000)
     const report = await tally(api, 'report', '--by', 'tag')
-    expect(report.rows.find((r: any) => r.key === 'cli-test')).toMatchObject({ requests: 1, spentUc: completion.tally.cost_uc })
+    // the session is still open: what the buyer signed is pending, not spent, until the seller settles
+    expect(report.rows.find((r: any) => r.key === 'cli-test')).toMatchObject({ requests: 1, signedUc: completion.tally.cost_uc, pendingUc: completion.tally.cost_uc })
 
     const late = await start(['--bootstrap', seller.info.addrs[0]])
     await expect.poll(async () => {

@@ -101,6 +101,14 @@ describe('seller crash safety, whole node', () => {
       }
       // every lock ended
       expect((await buyer.balance()).lockedUc).toBe(0n)
+      // the buyer's cost report equals the ledger: spent is what the settles charged, the rest of
+      // what it signed shows as never charged, not as spent
+      const row = (await buyer.report({ by: 'seller' })).rows.find(r => r.requests > 0)!
+      const charged = opens.reduce((s, o) => s + settleOf(o.id)!, 0n)
+      expect(row.spentUc).toBe(charged)
+      expect(-(await buyer.balance()).balanceUc).toBe(charged)
+      expect(row.pendingUc).toBe(0n)
+      expect(row.spentUc + row.unchargedUc).toBe(row.signedUc)
       console.log(`seller crash (node): ${KILLS} kills, lost ${lost} µc in all (window ${windowUc} µc each)`)
       child.proc.stdin.write('quit\n')
       expect(await child.exited).toBe(0)

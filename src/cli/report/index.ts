@@ -16,7 +16,7 @@ export function parseSince (v: string, nowMs: number): number {
 
 export function registerReport (program: Command, io: CliIO): void {
   program.command('report')
-    .description('compute cost report: requests, tokens, Bpt and credits per tag, model or seller')
+    .description('compute cost report: requests, tokens, Bpt and credits per tag, model or seller; spent is what the ledger settled, vouchers signed beyond it are shown apart')
     .addOption(new Option('--by <group>', 'group by').choices(['tag', 'model', 'seller']).default('tag'))
     .option('--since <when>', 'only entries since (30m, 2h, 7d, or an ISO date)')
     .option('--api <url>', 'the node\'s API (default http://127.0.0.1:8080, env TALLY_API)')
@@ -25,6 +25,6 @@ export function registerReport (program: Command, io: CliIO): void {
       const since = f.since != null ? `&since=${parseSince(f.since, Date.now())}` : ''
       const r = await callApi(f, io, `/tally/report?by=${f.by ?? 'tag'}${since}`)
       if (f.json === true) { io.out(JSON.stringify(r)); return }
-      for (const l of table(r.rows.map((x: any) => ({ [r.by]: x.key, requests: x.requests, 'tokens in': x.inputTokens, 'tokens out': x.outputTokens, Bpt: x.bpt, 'spent (credits)': formatCredits(x.spentUc), 'paid (credits)': formatCredits(x.paymentsSentUc), 'received (credits)': formatCredits(x.paymentsReceivedUc) })))) io.out(l)
+      for (const l of table(r.rows.map((x: any) => ({ [r.by]: x.key, requests: x.requests, 'tokens in': x.inputTokens, 'tokens out': x.outputTokens, Bpt: x.bpt, 'spent (credits)': formatCredits(x.spentUc), 'signed, unsettled': formatCredits(x.pendingUc), 'signed, never charged': formatCredits(x.unchargedUc), 'paid (credits)': formatCredits(x.paymentsSentUc), 'received (credits)': formatCredits(x.paymentsReceivedUc) })))) io.out(l)
     })
 }
