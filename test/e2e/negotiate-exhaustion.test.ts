@@ -83,4 +83,19 @@ describe('/tally/negotiate under stream exhaustion', () => {
     expect(seller.svc.stats.refusals).toBe(0)
     expect(seller.svc.isCooling(buyer.peer.libp2p.peerId)).toBe(false)
   })
+
+  it('a peer whose streams keep running into the deadline is struck too, within the per-peer cap', async () => {
+    const seller = await np({ timeoutMs: 100, strikesToDisconnect: 3 })
+    const slow = await np()
+    const to = seller.peer.libp2p.getMultiaddrs()
+    const conn = await slow.peer.libp2p.dial(to)
+    // one silent stream at a time: never over a cap, each reset by the deadline
+    for (let i = 0; i < 3; i++) {
+      const before = seller.svc.stats.streamsAborted
+      await silentStreams(conn, 1)
+      await waitFor(() => seller.svc.stats.streamsAborted > before, 'the deadline resets the stream')
+    }
+    await waitFor(() => seller.svc.isCooling(slow.peer.libp2p.peerId), 'the slow peer is disconnected')
+    await waitFor(() => seller.peer.libp2p.getConnections(slow.peer.libp2p.peerId).length === 0, 'hung up')
+  })
 })
