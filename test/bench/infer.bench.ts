@@ -16,6 +16,12 @@ import { connectedPair, inferNet, makeTerms, stopAll } from '../e2e/infer-helper
 import { createEmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
 import { ensureTinyModel, tinyTokenCount } from '../../src/exec/model/tiny.js'
 import type { Backend } from '../../src/exec/backend.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { defaultLogger } from '@libp2p/logger'
+import { SellerJournal } from '../../src/node/seller-journal.js'
+import { LedgerService } from '../../src/ledger/service.js'
 
 function p50 (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -33,10 +39,17 @@ async function directRun (backend: Backend, r: ChatRequest): Promise<{ ms: numbe
   return { ms: performance.now() - t0, ttftMs: (first ?? t0) - t0, tokens }
 }
 
-async function protocolSetup (transport: 'memory' | 'tcp', backend: Backend) {
+/** with `journal`, the seller journals every voucher in LevelDB (fsync) before serving beyond it, as a node does */
+async function protocolSetup (transport: 'memory' | 'tcp', backend: Backend, journal = false) {
   const { buyer, seller } = await connectedPair(transport)
   const sellerSessions = new SellerSessions({ net: inferNet, now: Date.now })
-  const svc = new InferSeller({ registrar: seller.libp2p, backend, sessions: sellerSessions })
+  const dir = journal ? mkdtempSync(join(tmpdir(), 'tally-bench-journal-')) : undefined
+  const j = dir != null
+    ? new SellerJournal({ ledger: new LedgerService({ genesis: { name: 'infer-test', issuers: [], defaultCreditLimitUc: 0n, maxSessionLockUc: 1_000_000_000n }, signer: seller.signer }), log: defaultLogger().forComponent('bench') }, { dir })
+    : undefined
+  await j?.start()
+  const persistVoucher = j != null ? async (id: Uint8Array, v: { bytes: Uint8Array }) => { await j.voucher(Buffer.from(id).toString('hex'), v.bytes) } : undefined
+  const svc = new InferSeller({ registrar: seller.libp2p, backend, sessions: sellerSessions, persistVoucher })
   await svc.start()
   const buyerSvc = new InferBuyer({ dialer: buyer.libp2p, signer: buyer.signer, net: inferNet, sessions: new BuyerSessions({ now: Date.now }) })
   const newTerms = () => { const t = makeTerms(buyer, seller, { maxSpendUc: 10n ** 15n }); sellerSessions.add(t); return t }
@@ -46,13 +59,13 @@ async function protocolSetup (transport: 'memory' | 'tcp', backend: Backend) {
     const res = await buyerSvc.infer(seller.libp2p.peerId, newTerms(), r, { onChunk: () => { first ??= performance.now() } })
     return { ms: performance.now() - t0, ttftMs: (first ?? t0) - t0, tokens: res.usage.outputTokens, vouchers: Number(res.finalVoucher.nonce) }
   }
-  return { run, stop: async () => { await svc.stop(); await stopAll(buyer, seller) } }
+  return { run, stop: async () => { await svc.stop(); await stopAll(buyer, seller); await j?.stop(); if (dir != null) rmSync(dir, { recursive: true, force: true }) } }
 }
 
-async function throughput (tokensPerSec: number, maxTokens: number, reps: number) {
+async function throughput (tokensPerSec: number, maxTokens: number, reps: number, journal = false) {
   const backend = new SimulatedBackend({ tokensPerSec, naturalTokens: 10 ** 9 })
   const r: ChatRequest = { messages: [{ role: 'user', content: 'benchmark prompt' }], maxTokens, seed: 1 }
-  const p = await protocolSetup('memory', backend)
+  const p = await protocolSetup('memory', backend, journal)
   await p.run({ ...r, maxTokens: 50 })
   await directRun(backend, { ...r, maxTokens: 50 })
   const d: number[] = []
@@ -69,10 +82,10 @@ async function throughput (tokensPerSec: number, maxTokens: number, reps: number
   return { tokens: maxTokens, directTokensPerSec: round(p50(d), 0), protocolTokensPerSec: round(p50(q), 0), ratio: round(p50(q) / p50(d), 3), vouchersPerRequest: vouchers }
 }
 
-async function addedTtft (transport: 'memory' | 'tcp', reps: number) {
+async function addedTtft (transport: 'memory' | 'tcp', reps: number, journal = false) {
   const backend = new SimulatedBackend({ naturalTokens: 10 ** 9 })
   const r: ChatRequest = { messages: [{ role: 'user', content: 'hi' }], maxTokens: 4, seed: 2 }
-  const p = await protocolSetup(transport, backend)
+  const p = await protocolSetup(transport, backend, journal)
   await p.run(r)
   const d: number[] = []
   const q: number[] = []
@@ -153,6 +166,11 @@ export default async function (): Promise<Record<string, unknown>> {
     throughputUnlimited: await throughput(Infinity, 20_000, 3),
     throughputPaced2000: await throughput(2000, 2000, 2),
     throughputPaced10000: await throughput(10_000, 10_000, 2),
+    // the same with the seller journal (a node's default): every voucher fsynced before the window moves
+    throughputUnlimitedJournaled: await throughput(Infinity, 20_000, 3, true),
+    throughputPaced2000Journaled: await throughput(2000, 2000, 2, true),
+    throughputPaced10000Journaled: await throughput(10_000, 10_000, 2, true),
+    ttftTcpJournaled: await addedTtft('tcp', 30, true),
     throughputEmbedded: await throughputEmbedded(1000, 3),
     ttftMemory: await addedTtft('memory', 30),
     ttftTcp: await addedTtft('tcp', 30)
