@@ -204,9 +204,10 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
     const k = i.record_kind
     let kind: RecordKindInput
     if (k.type === 'transfer') kind = { type: 'transfer', to: unhex(k.to_hex), amountUc: big(k.amount_uc), memo: k.memo, tag: k.tag }
-    else if (k.type === 'open') kind = { type: 'open', seller: unhex(k.seller_hex), contractId: unhex(k.contract_id_hex), maxSpendUc: big(k.max_spend_uc) }
+    else if (k.type === 'open') kind = { type: 'open', seller: unhex(k.seller_hex), contractId: unhex(k.contract_id_hex), maxSpendUc: big(k.max_spend_uc), endsAtMs: big(k.ends_at_ms ?? '0') }
     else if (k.type === 'settle') kind = { type: 'settle', openId: unhex(k.open_id_hex), voucher: unhex(k.voucher_hex), amountUc: big(k.amount_uc) }
     else if (k.type === 'credit') kind = { type: 'credit', to: unhex(k.to_hex), amountUc: big(k.amount_uc) }
+    else if (k.type === 'release') kind = { type: 'release', openId: unhex(k.open_id_hex) }
     else kind = { type: 'ack' }
     const net = unhex(i.net_hex)
     const r = signRecord(signerOf(i), { net, seq: big(i.seq), prev: unhex(i.prev_hex), kind, acks: i.acks_hex.map(unhex), memo: i.memo, time: big(i.time) })
@@ -438,8 +439,9 @@ export function buildVectors (): Record<string, VectorFile> {
 
   // a coherent ledger: the issuer credits the buyer, the buyer pays the seller, opens the
   // contract's session, the seller settles it, the buyer acks the settle; a second open released
-  const rec = (name: string, who: keyof typeof SEEDS, seq: number, prev: string, recordKind: Inputs, acks: string[] = [], memo = ''): Vector =>
-    vector(name, 'record', { signer_seed_hex: SEEDS[who], net_hex: net, seq: String(seq), prev_hex: prev, record_kind: recordKind, acks_hex: acks, memo, time: String(T0 + seq * 1000) })
+  // by its seller; a third open with an end, released by its buyer after end + grace
+  const rec = (name: string, who: keyof typeof SEEDS, seq: number, prev: string, recordKind: Inputs, acks: string[] = [], memo = '', time = T0 + seq * 1000): Vector =>
+    vector(name, 'record', { signer_seed_hex: SEEDS[who], net_hex: net, seq: String(seq), prev_hex: prev, record_kind: recordKind, acks_hex: acks, memo, time: String(time) })
   const r1 = rec('credit: issuer seq 1 extends 10 credits to the buyer', 'issuer', 1, '', { type: 'credit', to_hex: pk('buyer'), amount_uc: '10000000' })
   const r2 = rec('transfer: buyer seq 1 acks the credit, pays the seller 0.25 credits', 'buyer', 1, '', { type: 'transfer', to_hex: pk('seller'), amount_uc: '250000', memo: 'thanks', tag: 'demo' }, [r1.id_hex as string])
   const r3 = rec('open: buyer seq 2 locks the contract\'s max spend', 'buyer', 2, r2.id_hex as string, { type: 'open', seller_hex: pk('seller'), contract_id_hex: contractId, max_spend_uc: '1500000' })
@@ -447,7 +449,9 @@ export function buildVectors (): Record<string, VectorFile> {
   const r5 = rec('ack-only: buyer seq 3 acks the settle (its lock is released)', 'buyer', 3, r3.id_hex as string, { type: 'ack' }, [r4.id_hex as string], 'ack')
   const r6 = rec('open: buyer seq 4, a session never used', 'buyer', 4, r5.id_hex as string, { type: 'open', seller_hex: pk('seller'), contract_id_hex: Buffer.alloc(32, 0x33).toString('hex'), max_spend_uc: '1000' })
   const r7 = rec('settle without voucher: seller seq 2 releases the lock, amount 0', 'seller', 2, r4.id_hex as string, { type: 'settle', open_id_hex: r6.id_hex, voucher_hex: '', amount_uc: '0' })
-  const ledger = [r1, r2, r3, r4, r5, r6, r7]
+  const r8 = rec('open with an end: buyer seq 5, the contract ends at T0 + 6 s (field 4)', 'buyer', 5, r6.id_hex as string, { type: 'open', seller_hex: pk('seller'), contract_id_hex: Buffer.alloc(32, 0x44).toString('hex'), max_spend_uc: '2000', ends_at_ms: String(T0 + 6000) })
+  const r9 = rec('release: buyer seq 6, dated end + 5 min grace, ends the unsettled lock', 'buyer', 6, r8.id_hex as string, { type: 'release', open_id_hex: r8.id_hex }, [], '', T0 + 6000 + 300_000)
+  const ledger = [r1, r2, r3, r4, r5, r6, r7, r8, r9]
 
   const id = (label: string): string => hex(labelId(label))
   const item = (ts: number, label: string): Inputs => ({ timestamp: String(ts), id_hex: id(label) })

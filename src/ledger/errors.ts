@@ -9,7 +9,7 @@ export type RejectReason =
   | 'malformed' | 'too-large' | 'wrong-domain' | 'bad-signature' | 'wrong-net' | 'wrong-author'
   | 'bad-field' | 'bad-chain' | 'bad-ack' | 'double-ack' | 'bad-amount' | 'overspend'
   | 'not-issuer' | 'over-cap' | 'lock-too-large' | 'bad-settle' | 'double-settle' | 'bad-voucher'
-  | 'invalid-ancestor' | 'double-release'
+  | 'invalid-ancestor' | 'double-release' | 'bad-release' | 'release-too-early'
 
 export class LedgerError extends TallyError {
   override name = 'LedgerError'

@@ -9,7 +9,7 @@ import { accountIdFromPublicKey, publicKeyFromAccountId } from '../identity/acco
 import type { Ed25519Signer } from '../identity/ed25519.js'
 import { InvalidRecordError, InsufficientCreditError, LedgerArgumentError, LedgerStateError, type RejectReason } from './errors.js'
 import { MAX_ACKS, fromHex, parseRecord, signRecord, toHex, type ParsedRecord, type RecordKindInput } from './record.js'
-import { dependencies, EMPTY_STATE, judge, netRules, type AncestorView, type ChainState, type LockRelease, type NetRules, type ValidRecord } from './validity.js'
+import { dependencies, EMPTY_STATE, judge, netRules, RELEASE_GRACE_MS, type AncestorView, type ChainState, type LockRelease, type NetRules, type ValidRecord } from './validity.js'
 import type { LedgerStore, StoreOp } from './store.js'
 
 /** records waiting for ancestors; the oldest is dropped beyond this */
@@ -111,6 +111,8 @@ export class Ledger implements AncestorView {
   private readonly buyerAckedSettles = new Set<string>()
   /** opens whose lock no longer counts in lockedUc (a counted settle or a valid release) */
   private readonly unlocked = new Set<string>()
+  /** buyer key → its opens that a valid release record ended */
+  private readonly releasedOpens = new Map<string, Set<string>>()
   private readonly balancesByKey = new Map<string, Balance>()
   private readonly historyByKey = new Map<string, string[]>()
   /** incoming credit records not yet acked by the account, per account */
@@ -355,7 +357,29 @@ export class Ledger implements AncestorView {
       this.touch(buyer, rec.id)
       this.addUnacked(buyer, rec.id)
       this.countSettle(k.openId)
+    } else if (k.type === 'release') {
+      push(this.releaseIndex, k.openId, { id: rec.id, via: 'release' })
+      let set = this.releasedOpens.get(rec.from)
+      if (set == null) this.releasedOpens.set(rec.from, set = new Set())
+      set.add(k.openId)
+      this.unlock(k.openId)
     }
+  }
+
+  /**
+   * How far a settle that came after its lock's release can take the account below its credit
+   * limit: Σ of the counted settle amounts of its released opens (each at most that open's lock).
+   * For an unflagged account that is not an issuer, availableUc ≥ −(creditLimit + overdraftUc).
+   */
+  overdraftUc (account: string | Uint8Array): bigint {
+    const k = this.keyOf(account)
+    let total = 0n
+    for (const openId of this.releasedOpens.get(k) ?? []) {
+      const s = this.countedSettle.get(openId)
+      const kind = s != null ? this.valid.get(s)?.rec.kind : undefined
+      if (kind?.type === 'settle') total += kind.amountUc
+    }
+    return total
   }
 
   /**
@@ -591,6 +615,23 @@ export class Ledger implements AncestorView {
     // records it unblocked; writes queued by other add() calls meanwhile stay queued
     this.accept(rec, v.state, accepted)
     return { id, bytes, record: rec }
+  }
+
+  /**
+   * The local account's opens whose lock it may release now: an end, `nowMs` past end + grace
+   * (RELEASE_GRACE_MS), no valid settle known here, not released in its chain yet.
+   */
+  releasableOpens (nowMs: number): string[] {
+    if (this.self == null) return []
+    const self = this.self
+    const head = this.heads.get(self)
+    return this.history(self).filter(r => {
+      const k = r.kind
+      if (k.type !== 'open' || r.from !== self || k.endsAtMs === 0n) return false
+      if (BigInt(nowMs) < k.endsAtMs + BigInt(RELEASE_GRACE_MS)) return false
+      if ((this.settleIndex.get(r.id) ?? []).some(id => this.valid.has(id))) return false
+      return this.releasedInChain(self, r.id, head) == null
+    }).map(r => r.id)
   }
 
   /** the local account's own head seq (0 before its first record) */

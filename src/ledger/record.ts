@@ -28,9 +28,10 @@ const MAX_UINT64 = 2n ** 64n - 1n
 export type RecordKind =
   | { type: 'ack' }
   | { type: 'transfer', to: string, amountUc: bigint, memo: string, tag: string }
-  | { type: 'open', seller: string, contractId: string, maxSpendUc: bigint }
+  | { type: 'open', seller: string, contractId: string, maxSpendUc: bigint, endsAtMs: bigint }
   | { type: 'settle', openId: string, amountUc: bigint, voucher?: ParsedVoucher }
   | { type: 'credit', to: string, amountUc: bigint }
+  | { type: 'release', openId: string }
 
 export interface ParsedVoucher {
   /** hex public key of the voucher's signer (must be the open's buyer) */
@@ -165,7 +166,7 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
     seen.add(h)
     acks.push(h)
   }
-  const kinds = [r.transfer, r.open, r.settle, r.credit].filter(k => k != null).length
+  const kinds = [r.transfer, r.open, r.settle, r.credit, r.release].filter(k => k != null).length
   if (kinds > 1) bad('malformed', 'a record has at most one kind')
   let kind: RecordKind
   if (r.transfer != null) {
@@ -176,7 +177,7 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
   } else if (r.open != null) {
     const o = r.open
     if (o.contractId.length !== CONTRACT_ID_LENGTH) bad('bad-field', `open.contractId must be ${CONTRACT_ID_LENGTH} bytes`)
-    kind = { type: 'open', seller: key(o.seller, 'open.seller', from), contractId: hex(o.contractId), maxSpendUc: amount(o.maxSpendUc, 'open.maxSpendUc') }
+    kind = { type: 'open', seller: key(o.seller, 'open.seller', from), contractId: hex(o.contractId), maxSpendUc: amount(o.maxSpendUc, 'open.maxSpendUc'), endsAtMs: o.endsAtMs }
   } else if (r.settle != null) {
     const s = r.settle
     if (s.openId.length !== ID_LENGTH) bad('bad-settle', `settle.openId must be a ${ID_LENGTH}-byte record id`)
@@ -190,6 +191,9 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
     kind = { type: 'settle', openId: hex(s.openId), amountUc: amount(s.amountUc, 'settle.amountUc', true), voucher }
   } else if (r.credit != null) {
     kind = { type: 'credit', to: key(r.credit.to, 'credit.to', from), amountUc: amount(r.credit.amountUc, 'credit.amountUc') }
+  } else if (r.release != null) {
+    if (r.release.openId.length !== ID_LENGTH) bad('bad-release', `release.openId must be a ${ID_LENGTH}-byte record id`)
+    kind = { type: 'release', openId: hex(r.release.openId) }
   } else {
     if (acks.length === 0) bad('malformed', 'a record without a kind must ack at least one record')
     kind = { type: 'ack' }
@@ -201,9 +205,10 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
 export type RecordKindInput =
   | { type: 'ack' }
   | { type: 'transfer', to: Uint8Array, amountUc: bigint, memo?: string, tag?: string }
-  | { type: 'open', seller: Uint8Array, contractId: Uint8Array, maxSpendUc: bigint }
+  | { type: 'open', seller: Uint8Array, contractId: Uint8Array, maxSpendUc: bigint, endsAtMs?: bigint }
   | { type: 'settle', openId: Uint8Array, voucher?: Uint8Array, amountUc: bigint }
   | { type: 'credit', to: Uint8Array, amountUc: bigint }
+  | { type: 'release', openId: Uint8Array }
 
 export interface RecordInput {
   net: Uint8Array
@@ -231,9 +236,10 @@ export function signRecord (signer: Ed25519Signer, input: RecordInput): { id: st
     time: input.time ?? 0n
   }
   if (k.type === 'transfer') pb.transfer = { to: ab(k.to), amountUc: k.amountUc, memo: k.memo ?? '', tag: k.tag ?? '' }
-  else if (k.type === 'open') pb.open = { seller: ab(k.seller), contractId: ab(k.contractId), maxSpendUc: k.maxSpendUc }
+  else if (k.type === 'open') pb.open = { seller: ab(k.seller), contractId: ab(k.contractId), maxSpendUc: k.maxSpendUc, endsAtMs: k.endsAtMs ?? 0n }
   else if (k.type === 'settle') pb.settle = { openId: ab(k.openId), voucher: ab(k.voucher ?? new Uint8Array(0)), amountUc: k.amountUc }
   else if (k.type === 'credit') pb.credit = { to: ab(k.to), amountUc: k.amountUc }
+  else if (k.type === 'release') pb.release = { openId: ab(k.openId) }
   const env = sealEnvelope(signer, Domain.record, input.net, RecordPb.encode(pb))
   return { id: hex(env.id), bytes: env.bytes }
 }

@@ -29,7 +29,12 @@ export interface LedgerServiceInit {
   now?: () => number
   /** called with every record this node signs, once it is durable */
   onRecord?: (bytes: Uint8Array, id: string) => void
+  /** how often the node releases its own locks past contract end + grace (ms); 0 = never */
+  releaseCheckMs?: number
 }
+
+/** a stuck lock is released within a minute of end + grace (ledger.md § Validity, release) */
+export const DEFAULT_RELEASE_CHECK_MS = 60_000
 
 /** what the service needs from the node: the network's genesis and the key that signs */
 export interface LedgerServiceComponents {
@@ -92,6 +97,8 @@ export class LedgerService {
   private readonly now: () => number
   private issuers?: Set<string>
   private started = false
+  private readonly releaseCheckMs: number
+  private releaseTimer?: ReturnType<typeof setInterval>
 
   constructor (init: LedgerServiceInit) {
     this.store = init.store ?? (init.dataDir != null ? new LevelLedgerStore(init.dataDir) : new MemoryLedgerStore())
@@ -99,6 +106,7 @@ export class LedgerService {
     this.ledger = new Ledger({ genesis: init.genesis, signer: init.signer, store: this.store, maxPending: init.maxPending ?? DEFAULT_MAX_PENDING, now: this.now })
     this.future = new FutureHold(init.maxHeldFuture ?? DEFAULT_MAX_HELD_FUTURE, init.maxClockSkewMs ?? MAX_RECORD_CLOCK_SKEW_MS)
     if (init.onRecord != null) this.listeners.add(init.onRecord)
+    this.releaseCheckMs = init.releaseCheckMs ?? DEFAULT_RELEASE_CHECK_MS
   }
 
   get account (): string { return this.ledger.accountId(toHex(this.signerKey())) }
@@ -112,11 +120,24 @@ export class LedgerService {
     await this.store.open()
     await this.ledger.load()
     this.started = true
+    if (this.releaseCheckMs > 0) {
+      this.releaseTimer = setInterval(() => { this.releaseStuckLocks().catch(() => {}) }, this.releaseCheckMs)
+      this.releaseTimer.unref?.()
+    }
+  }
+
+  /** release every own lock past its contract's end + grace that no settle released; the releases written */
+  async releaseStuckLocks (): Promise<SignedRecord[]> {
+    if (!this.started) return []
+    const out: SignedRecord[] = []
+    for (const openId of this.ledger.releasableOpens(this.now())) out.push(await this.sign({ type: 'release', openId: fromHex(openId) }))
+    return out
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    clearInterval(this.releaseTimer)
     await this.ledger.flush()
     await this.store.close()
   }
@@ -218,11 +239,11 @@ export class LedgerService {
   }
 
   /** buyer: lock `maxSpendUc` for a session with `seller` under `contractId` (32 bytes) */
-  async openSession (o: { seller: string | Uint8Array, contractId: Uint8Array, maxSpendUc: bigint }): Promise<SignedRecord> {
+  async openSession (o: { seller: string | Uint8Array, contractId: Uint8Array, maxSpendUc: bigint, endsAtMs?: bigint }): Promise<SignedRecord> {
     if (!(o.contractId instanceof Uint8Array) || o.contractId.length !== CONTRACT_ID_LENGTH) throw new LedgerArgumentError(`contractId must be ${CONTRACT_ID_LENGTH} bytes`)
     const seller = this.key(o.seller, 'seller')
     if (toHex(seller) === toHex(this.signerKey())) throw new LedgerArgumentError('cannot open a session with yourself')
-    return await this.sign({ type: 'open', seller, contractId: o.contractId, maxSpendUc: this.amount(o.maxSpendUc, 'maxSpendUc') })
+    return await this.sign({ type: 'open', seller, contractId: o.contractId, maxSpendUc: this.amount(o.maxSpendUc, 'maxSpendUc'), endsAtMs: o.endsAtMs })
   }
 
   /** seller: settle an open with the buyer's highest voucher (or release it with none) */

@@ -21,6 +21,13 @@ export interface ChainState {
   issued: bigint
 }
 
+/**
+ * How long after its contract's end (Open.endsAtMs) a buyer must wait before releasing a lock
+ * its seller did not settle: room for a settle in flight. A protocol constant: compared with the
+ * release record's own signed time, never with a clock.
+ */
+export const RELEASE_GRACE_MS = 5 * 60_000
+
 export const EMPTY_STATE: ChainState = Object.freeze({ acked: 0n, debits: 0n, locked: 0n, issued: 0n })
 
 export interface ValidRecord {
@@ -76,7 +83,7 @@ export function dependencies (rec: ParsedRecord): string[] {
   const deps: string[] = []
   if (rec.prev !== '') deps.push(rec.prev)
   for (const a of rec.acks) deps.push(a)
-  if (rec.kind.type === 'settle') deps.push(rec.kind.openId)
+  if (rec.kind.type === 'settle' || rec.kind.type === 'release') deps.push(rec.kind.openId)
   return deps
 }
 
@@ -149,6 +156,15 @@ export function judge (rec: ParsedRecord, view: AncestorView, rules: NetRules): 
     }
     if (k.amountUc > o.maxSpendUc) return no('bad-settle', `settle amount ${k.amountUc} exceeds the lock ${o.maxSpendUc}`)
     acked += k.amountUc
+  } else if (k.type === 'release') {
+    const o = view.get(k.openId)!.rec
+    if (o.kind.type !== 'open') return no('bad-release', 'release must name an open record')
+    if (o.from !== rec.from) return no('bad-release', 'only the open\'s buyer may release it')
+    if (o.kind.endsAtMs === 0n) return no('bad-release', 'the open has no end (endsAtMs 0): only a settle releases it')
+    const from = o.kind.endsAtMs + BigInt(RELEASE_GRACE_MS)
+    if (rec.time < from) return no('release-too-early', `release dated ${rec.time}, allowed from ${from} (the contract's end + ${RELEASE_GRACE_MS} ms)`)
+    if (settledHere.has(k.openId) || view.releasedInChain(rec.from, k.openId, head) != null) return no('double-release', `the lock of open ${k.openId} was released before in this chain`)
+    locked -= o.kind.maxSpendUc
   } else if (k.type === 'credit') {
     const cap = rules.issuers.get(rec.from)
     if (cap == null) return no('not-issuer', 'credit lines come only from genesis issuers')
@@ -156,7 +172,10 @@ export function judge (rec: ParsedRecord, view: AncestorView, rules: NetRules): 
     if (issued > cap) return no('over-cap', `issuer would extend ${issued} µc, cap ${cap}`)
   }
 
-  if (acked - debits - locked < -rules.defaultCreditLimitUc) {
+  // only the kinds that spend must keep the headroom: the others only raise it, except the ack of
+  // a settle that came after its lock's release, which the buyer owes (the overdraft it can cause
+  // is bounded by that lock: ledger.md § Balances)
+  if ((k.type === 'transfer' || k.type === 'open') && acked - debits - locked < -rules.defaultCreditLimitUc) {
     return no('overspend', `headroom ${acked - debits - locked} µc is below the credit limit -${rules.defaultCreditLimitUc}`)
   }
   return { ok: true, state: { acked, debits, locked, issued } }

@@ -384,7 +384,7 @@ export class BuyerRouter {
     })
     // the machine's publish-open: this router awaits it in line (a refused open keeps no session)
     const contracted = buyerContracted({ contractId: Buffer.from(contract.contractId).toString('hex'), seller: o.seller, modelId: contract.modelId, maxSpendUc: contract.maxSpendUc, expiresAtMs: Number(contract.expiresAtMs) })
-    const open = await this.c.ledger.openSession({ seller: contract.seller, contractId: contract.contractId, maxSpendUc: contract.maxSpendUc })
+    const open = await this.c.ledger.openSession({ seller: contract.seller, contractId: contract.contractId, maxSpendUc: contract.maxSpendUc, endsAtMs: contract.expiresAtMs })
     const terms = termsOf(contract)
     this.c.log('opened session %s with %s, lock %s µc', open.id.slice(0, 12), o.seller, contract.maxSpendUc)
     const state = buyerStep(contracted, { type: 'open-published', openId: open.id }, this.c.now(), this.machine).state

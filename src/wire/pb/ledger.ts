@@ -12,6 +12,7 @@ export interface Record {
   open?: Open
   settle?: Settle
   credit?: Credit
+  release?: Release
   acks: Uint8Array<ArrayBuffer>[]
   memo: string
   time: bigint
@@ -29,25 +30,36 @@ export namespace Record {
 
         obj = { ...obj }
 
+        if (obj.release != null) {
+          obj.credit = undefined
+          obj.settle = undefined
+          obj.open = undefined
+          obj.transfer = undefined
+        }
+
         if (obj.credit != null) {
+          obj.release = undefined
           obj.settle = undefined
           obj.open = undefined
           obj.transfer = undefined
         }
 
         if (obj.settle != null) {
+          obj.release = undefined
           obj.credit = undefined
           obj.open = undefined
           obj.transfer = undefined
         }
 
         if (obj.open != null) {
+          obj.release = undefined
           obj.credit = undefined
           obj.settle = undefined
           obj.transfer = undefined
         }
 
         if (obj.transfer != null) {
+          obj.release = undefined
           obj.credit = undefined
           obj.settle = undefined
           obj.open = undefined
@@ -91,6 +103,11 @@ export namespace Record {
         if (obj.credit != null) {
           w.uint32(66)
           Credit.codec().encode(obj.credit, w)
+        }
+
+        if (obj.release != null) {
+          w.uint32(98)
+          Release.codec().encode(obj.release, w)
         }
 
         if (obj.acks != null && obj.acks.length > 0) {
@@ -170,6 +187,12 @@ export namespace Record {
               })
               break
             }
+            case 12: {
+              obj.release = Release.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.release
+              })
+              break
+            }
             case 9: {
               if (opts.limits?.acks != null && obj.acks.length === opts.limits.acks) {
                 throw new MaxLengthError('Decode error - repeated field "acks" had too many elements')
@@ -193,25 +216,36 @@ export namespace Record {
           }
         }
 
+        if (obj.release != null) {
+          delete obj.credit
+          delete obj.settle
+          delete obj.open
+          delete obj.transfer
+        }
+
         if (obj.credit != null) {
+          delete obj.release
           delete obj.settle
           delete obj.open
           delete obj.transfer
         }
 
         if (obj.settle != null) {
+          delete obj.release
           delete obj.credit
           delete obj.open
           delete obj.transfer
         }
 
         if (obj.open != null) {
+          delete obj.release
           delete obj.credit
           delete obj.settle
           delete obj.transfer
         }
 
         if (obj.transfer != null) {
+          delete obj.release
           delete obj.credit
           delete obj.settle
           delete obj.open
@@ -281,6 +315,13 @@ export namespace Record {
             case 8: {
               yield * Credit.codec().stream(reader, reader.uint32(), `${prefix}.credit`, {
                 limits: opts.limits?.credit
+              })
+
+              break
+            }
+            case 12: {
+              yield * Release.codec().stream(reader, reader.uint32(), `${prefix}.release`, {
+                limits: opts.limits?.release
               })
 
               break
@@ -381,6 +422,11 @@ export namespace Record {
     value: bigint
   }
 
+  export interface RecordOpenEndsAtMsFieldEvent {
+    field: '$.open.endsAtMs'
+    value: bigint
+  }
+
   export interface RecordSettleOpenIdFieldEvent {
     field: '$.settle.openId'
     value: Uint8Array<ArrayBuffer>
@@ -404,6 +450,11 @@ export namespace Record {
   export interface RecordCreditAmountUcFieldEvent {
     field: '$.credit.amountUc'
     value: bigint
+  }
+
+  export interface RecordReleaseOpenIdFieldEvent {
+    field: '$.release.openId'
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface RecordAcksFieldEvent {
@@ -430,7 +481,7 @@ export namespace Record {
     return decodeMessage(buf, Record.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Record>): Generator<RecordNetFieldEvent | RecordFromFieldEvent | RecordSeqFieldEvent | RecordPrevFieldEvent | RecordTransferToFieldEvent | RecordTransferAmountUcFieldEvent | RecordTransferMemoFieldEvent | RecordTransferTagFieldEvent | RecordOpenSellerFieldEvent | RecordOpenContractIdFieldEvent | RecordOpenMaxSpendUcFieldEvent | RecordSettleOpenIdFieldEvent | RecordSettleVoucherFieldEvent | RecordSettleAmountUcFieldEvent | RecordCreditToFieldEvent | RecordCreditAmountUcFieldEvent | RecordAcksFieldEvent | RecordMemoFieldEvent | RecordTimeFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Record>): Generator<RecordNetFieldEvent | RecordFromFieldEvent | RecordSeqFieldEvent | RecordPrevFieldEvent | RecordTransferToFieldEvent | RecordTransferAmountUcFieldEvent | RecordTransferMemoFieldEvent | RecordTransferTagFieldEvent | RecordOpenSellerFieldEvent | RecordOpenContractIdFieldEvent | RecordOpenMaxSpendUcFieldEvent | RecordOpenEndsAtMsFieldEvent | RecordSettleOpenIdFieldEvent | RecordSettleVoucherFieldEvent | RecordSettleAmountUcFieldEvent | RecordCreditToFieldEvent | RecordCreditAmountUcFieldEvent | RecordReleaseOpenIdFieldEvent | RecordAcksFieldEvent | RecordMemoFieldEvent | RecordTimeFieldEvent> {
     return streamMessage(buf, Record.codec(), opts)
   }
 }
@@ -597,6 +648,7 @@ export interface Open {
   seller: Uint8Array<ArrayBuffer>
   contractId: Uint8Array<ArrayBuffer>
   maxSpendUc: bigint
+  endsAtMs: bigint
 }
 
 export namespace Open {
@@ -624,6 +676,11 @@ export namespace Open {
           w.uint64(obj.maxSpendUc)
         }
 
+        if ((obj.endsAtMs != null && obj.endsAtMs !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.endsAtMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -631,7 +688,8 @@ export namespace Open {
         const obj: any = {
           seller: uint8ArrayAlloc(0),
           contractId: uint8ArrayAlloc(0),
-          maxSpendUc: 0n
+          maxSpendUc: 0n,
+          endsAtMs: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -650,6 +708,10 @@ export namespace Open {
             }
             case 3: {
               obj.maxSpendUc = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.endsAtMs = reader.uint64()
               break
             }
             default: {
@@ -688,6 +750,13 @@ export namespace Open {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.endsAtMs`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -715,6 +784,11 @@ export namespace Open {
     value: bigint
   }
 
+  export interface OpenEndsAtMsFieldEvent {
+    field: '$.endsAtMs'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Open>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Open.codec())
   }
@@ -723,7 +797,7 @@ export namespace Open {
     return decodeMessage(buf, Open.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Open>): Generator<OpenSellerFieldEvent | OpenContractIdFieldEvent | OpenMaxSpendUcFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Open>): Generator<OpenSellerFieldEvent | OpenContractIdFieldEvent | OpenMaxSpendUcFieldEvent | OpenEndsAtMsFieldEvent> {
     return streamMessage(buf, Open.codec(), opts)
   }
 }
@@ -860,6 +934,95 @@ export namespace Settle {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Settle>): Generator<SettleOpenIdFieldEvent | SettleVoucherFieldEvent | SettleAmountUcFieldEvent> {
     return streamMessage(buf, Settle.codec(), opts)
+  }
+}
+
+export interface Release {
+  openId: Uint8Array<ArrayBuffer>
+}
+
+export namespace Release {
+  let _codec: Codec<Release>
+
+  export const codec = (): Codec<Release> => {
+    if (_codec == null) {
+      _codec = message<Release>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.openId != null && obj.openId.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.openId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          openId: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.openId = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.openId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ReleaseOpenIdFieldEvent {
+    field: '$.openId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Release>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Release.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Release>): Release {
+    return decodeMessage(buf, Release.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Release>): Generator<ReleaseOpenIdFieldEvent> {
+    return streamMessage(buf, Release.codec(), opts)
   }
 }
 
