@@ -4,15 +4,13 @@
  * (gossipsub would drop them unscored), so the topic validator sees and Rejects each one.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPeer, stopAll, type TestPeer } from './market-helpers.js'
+import { stopAll, type TestPeer } from './market-helpers.js'
+import { hostilePeer, junk, oversizedRecord } from './hostile/peer.js'
 import { startNode, useTallyCleanup } from './tally-helpers.js'
 import { waitFor } from '../helpers/wait.js'
 import { createSigner, generateSeed } from '../../src/identity/ed25519.js'
 import { netId } from '../../src/ledger/genesis.js'
-import { MAX_RECORD_BYTES } from '../../src/ledger/record.js'
 import { DEV_GENESIS } from '../../src/node/defaults.js'
-import { Domain } from '../../src/wire/domains.js'
-import { sealEnvelope } from '../../src/wire/envelope.js'
 
 useTallyCleanup()
 const peers: TestPeer[] = []
@@ -21,20 +19,13 @@ afterEach(async () => { await stopAll(peers.splice(0)) })
 const signer = createSigner(generateSeed())
 const net = netId(DEV_GENESIS)
 
-/** a record envelope (signed, domain tally/record/1) over the 8192-byte limit: `i` makes each one differ */
-function oversized (i: number): Uint8Array {
-  const payload = new Uint8Array(MAX_RECORD_BYTES + 100).fill(7)
-  new DataView(payload.buffer).setUint32(0, i)
-  return sealEnvelope(signer, Domain.record, net, payload).bytes
-}
-
 describe('records topic: hostile publisher', () => {
   it('garbage on the records topic lowers the sender\'s score; the node keeps its ledger', async () => {
-    await floodIsScored((i) => new Uint8Array([0xff, 0xfe, i & 0xff, (i >> 8) & 0xff]))
+    await floodIsScored(junk)
   })
 
   it('oversized record envelopes (and oversized junk) are Rejected and scored, not dropped before validation', async () => {
-    await floodIsScored((i) => i % 2 === 0 ? oversized(i) : new Uint8Array(20_000).fill(i & 0xff))
+    await floodIsScored((i) => i % 2 === 0 ? oversizedRecord(signer, net, i) : new Uint8Array(20_000).fill(i & 0xff))
   })
 })
 
@@ -42,7 +33,7 @@ describe('records topic: hostile publisher', () => {
 async function floodIsScored (message: (i: number) => Uint8Array): Promise<void> {
   const victim = await startNode()
   // unsigned messages, as Tally's topics require (a signed one is refused before its id is taken)
-  const hostile = await createPeer({ marketScoring: false, encryption: 'noise', gossip: { globalSignaturePolicy: 'StrictNoSign' } })
+  const hostile = await hostilePeer()
   peers.push(hostile)
   const topic = victim.base.topics.records
   const hostileId = hostile.libp2p.peerId.toString()

@@ -5,13 +5,14 @@
  * routable; the fresh keys share a quarter of the book.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPeer, stopAll, type TestPeer } from './market-helpers.js'
+import { stopAll, type TestPeer } from './market-helpers.js'
+import { floodTerms, hostilePeer } from './hostile/peer.js'
 import { startNode, useTallyCleanup } from './tally-helpers.js'
 import { waitFor } from '../helpers/wait.js'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 import { createSigner, generateSeed } from '../../src/identity/ed25519.js'
 import { netId } from '../../src/ledger/genesis.js'
-import { signOffer, type OfferTerms } from '../../src/market/offer.js'
+import { signOffer } from '../../src/market/offer.js'
 import { DEV_GENESIS } from '../../src/node/defaults.js'
 
 useTallyCleanup()
@@ -22,21 +23,6 @@ const net = netId(DEV_GENESIS)
 const BOOK = 40
 const FLOOD_KEYS = 50
 const FLOOD_OFFERS = 200
-
-const floodTerms = (modelId: string): OfferTerms => ({
-  modelId,
-  fingerprint: 'f'.repeat(64),
-  fingerprintVerified: false,
-  params: 7_000_000_000n,
-  quantization: 'Q4_K_M',
-  contextLength: 4096,
-  priceInPerMTokUc: 1n,
-  priceOutPerMTokUc: 1n,
-  maxSessions: 8,
-  tokensPerSec: 100,
-  region: '',
-  multiaddrs: ['/ip4/10.255.255.1/tcp/1']
-})
 
 describe('market: offer flood', () => {
   it('a seller with ledger history stays in the book and routable while many fresh keys flood the offers topic', async () => {
@@ -65,7 +51,7 @@ async function honestSurvivesFlood (standing: 'settled' | 'routed'): Promise<voi
     expect(buyer.book.tier(seller.account, Date.now())).toBe('fresh')
   }
 
-  const hostile = await createPeer({ marketScoring: false, encryption: 'noise', gossip: { globalSignaturePolicy: 'StrictNoSign' } })
+  const hostile = await hostilePeer()
   peers.push(hostile)
   const topic = buyer.base.topics.offers
   const pubsub = hostile.libp2p.services.pubsub

@@ -5,11 +5,12 @@
  * contracts.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection } from '@libp2p/interface'
 import { NEGOTIATE_PROTOCOL, type NegotiateInit } from '../../src/contract/negotiate.js'
 import { stopAll } from './market-helpers.js'
 import { MODEL, negotiatingPeer, type NegotiatingPeer } from './negotiate-helpers.js'
 import { waitFor } from '../helpers/wait.js'
+import { silentStreams } from './hostile/peer.js'
 
 let all: NegotiatingPeer[] = []
 
@@ -23,12 +24,6 @@ async function np (init: NegotiateInit = {}, terms = MODEL): Promise<Negotiating
   const p = await negotiatingPeer(init, { sellerTerms: m => m === terms.modelId ? terms : undefined })
   all.push(p)
   return p
-}
-
-/** open `n` silent negotiate streams on one connection; whatever the seller does to them is fine */
-async function silentStreams (conn: Connection, n: number): Promise<Stream[]> {
-  const got = await Promise.allSettled(Array.from({ length: n }, async () => await conn.newStream(NEGOTIATE_PROTOCOL, { negotiateFully: false })))
-  return got.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
 }
 
 describe('/tally/negotiate under stream exhaustion', () => {
@@ -46,13 +41,13 @@ describe('/tally/negotiate under stream exhaustion', () => {
     const squatterId = squatter.peer.libp2p.peerId.toString()
     const watch = setInterval(() => { most = Math.max(most, (seller.svc as any).inFlightByPeer.get(squatterId) ?? 0) }, 5)
     // every stream of the attack is open (or already reset) before the honest buyer starts
-    await Promise.all(conns.map(async c => await silentStreams(c, 32)))
+    await Promise.all(conns.map(async c => await silentStreams(c, 32, NEGOTIATE_PROTOCOL)))
 
     // honest buyer: six contracts while the squatter keeps trying (it re-dials and opens more)
     const retry = (async () => {
       for (let i = 0; i < 5; i++) {
         const c = await squatter.peer.libp2p.dial(to, { force: true }).catch(() => undefined)
-        if (c != null) await silentStreams(c, 8)
+        if (c != null) await silentStreams(c, 8, NEGOTIATE_PROTOCOL)
       }
     })()
     for (let i = 0; i < 6; i++) {
@@ -92,7 +87,7 @@ describe('/tally/negotiate under stream exhaustion', () => {
     // one silent stream at a time: never over a cap, each reset by the deadline
     for (let i = 0; i < 3; i++) {
       const before = seller.svc.stats.streamsAborted
-      await silentStreams(conn, 1)
+      await silentStreams(conn, 1, NEGOTIATE_PROTOCOL)
       await waitFor(() => seller.svc.stats.streamsAborted > before, 'the deadline resets the stream')
     }
     await waitFor(() => seller.svc.isCooling(slow.peer.libp2p.peerId), 'the slow peer is disconnected')
