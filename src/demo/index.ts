@@ -135,7 +135,7 @@ async function sendRequests (gatewayUrl: string, model: string, init: DemoInit, 
       if (res.ok) {
         completed++
         if (sample === '') sample = body.choices[0].message.content
-        progress(`request ${i + 1}/${nRequests}: ${body.usage.completion_tokens} tokens from ${String(body.tally.seller).slice(-8)} for ${body.tally.cost_uc} µc`)
+        progress(`request ${i + 1}/${nRequests}: ${body.usage.prompt_tokens} in (${String(body.tally.input_bound)} count) + ${body.usage.completion_tokens} out from ${String(body.tally.seller).slice(-8)} for ${body.tally.cost_uc} µc`)
       } else {
         failed++
         progress(`request ${i + 1}/${nRequests} failed: ${res.status} ${body?.error?.message}`)
@@ -182,7 +182,8 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     const treasury = createSigner(generateSeed())
     const net = demoGenesis(treasury)
     const sellers = await startSellers(root, nSellers, nodes, net.raw, progress)
-    const buyer = await createTallyNode(parseConfig({ dataDir: join(root, 'buyer'), listen: LISTEN, bootstrap: [nodes[0].addrs()[0]], genesis: net.raw }))
+    // the buyer holds the model file too, so it counts every prompt's input tokens exactly
+    const buyer = await createTallyNode(parseConfig({ dataDir: join(root, 'buyer'), listen: LISTEN, bootstrap: [nodes[0].addrs()[0]], genesis: net.raw }), { tokenizers: [ensureTinyModel()] })
     await buyer.start()
     nodes.push(buyer)
     // the treasury's credit record: every node holds it before the buyer spends, as if gossiped
