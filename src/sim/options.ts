@@ -72,6 +72,18 @@ export const SAMPLE_CAP = 5_000
 export const MAX_FAILURE_EVENTS = 20
 /** once ledgers agree, wait this much longer for sellers' open sessions to settle */
 export const OPEN_SESSION_GRACE_MS = 3_000
+/** on an 'issued' genesis, what the issuer credits each honest buyer (the dev credit line's 10 credits) */
+export const SIM_STARTING_BALANCE_UC = 10_000_000n
+/** the issuer's cap on an 'issued' genesis: far above what any run issues */
+export const SIM_ISSUER_CAP_UC = 1_000_000_000_000n
+
+/**
+ * the network's credit rules: 'development' (default) is tally-dev, a credit line for every key;
+ * 'issued' has no default credit line and one genesis issuer that credits each honest buyer
+ * SIM_STARTING_BALANCE_UC when it starts (what a public network looks like)
+ */
+export type SimGenesis = 'development' | 'issued'
+export const SIM_GENESES: readonly SimGenesis[] = ['development', 'issued']
 
 export class SimulationError extends TallyError {
   override name = 'SimulationError'
@@ -110,6 +122,8 @@ export interface SimulationOptions {
    * time, so one busy thread delays them all
    */
   clock?: SimClock
+  /** the network's credit rules (default the scenario's, else 'development') */
+  genesis?: SimGenesis
   onProgress?: (p: SimProgress) => void
   signal?: AbortSignal
 }
@@ -194,6 +208,7 @@ export interface SimParams {
   bootstrapNodes?: number
   tokensPerSec: number
   ttftMs: number
+  genesis: SimGenesis
 }
 
 /** Fill in the defaults (option, then the scenario's, then the simulator's) and check every range. */
@@ -219,5 +234,7 @@ export function resolveParams (opts: SimulationOptions): SimParams {
   if (!Number.isInteger(tokensPerSec) || tokensPerSec < 1 || tokensPerSec > MAX_SIM_TOKENS_PER_SEC) throw new SimulationError(`tokensPerSec must be an integer 1..${MAX_SIM_TOKENS_PER_SEC}, got ${tokensPerSec}`)
   const ttftMs = opts.ttftMs ?? DEFAULT_SIM_TTFT_MS
   if (!Number.isInteger(ttftMs) || ttftMs < 0 || ttftMs > MAX_SIM_TTFT_MS) throw new SimulationError(`ttftMs must be an integer 0..${MAX_SIM_TTFT_MS}, got ${ttftMs}`)
-  return { peers: opts.peers, seed, durationMs, sellersShare, latencyMs, lossRate, requestsPerSec, embeddedSellers, bootstrapNodes, tokensPerSec, ttftMs }
+  const genesis = opts.genesis ?? d.genesis ?? 'development'
+  if (!SIM_GENESES.includes(genesis)) throw new SimulationError(`genesis must be one of ${SIM_GENESES.join(', ')}, got ${String(genesis)}`)
+  return { peers: opts.peers, seed, durationMs, sellersShare, latencyMs, lossRate, requestsPerSec, embeddedSellers, bootstrapNodes, tokensPerSec, ttftMs, genesis }
 }

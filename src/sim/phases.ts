@@ -223,6 +223,8 @@ function scenarioContext (w: SimWorld, signal: AbortSignal, timers: Set<NodeJS.T
     rng: scenarioRng,
     peers,
     model: SIM_MODEL,
+    links: w.net,
+    net: peers[0].node.net,
     durationMs: w.p.durationMs,
     signal,
     running: () => peers.filter(p => p.running),
@@ -345,6 +347,7 @@ export async function settle<T> (w: SimWorld, t: Traded, next: () => T): Promise
 export async function teardown (w: SimWorld): Promise<void> {
   w.progress({ phase: 'stopping', done: 0, total: 1 })
   await Promise.all(w.peers.filter(p => p.running).map(async p => { p.running = false; await p.node.stop().catch(() => {}) }))
+  await w.issuer?.stop().catch(() => {})
   w.net.close()
   rmSync(w.dataDir, { recursive: true, force: true })
   w.progress({ phase: 'done', done: 1, total: 1 })

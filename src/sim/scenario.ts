@@ -5,6 +5,8 @@
  */
 import type { TallyNode, TallyNodeInit } from '../node/tally.js'
 import type { Rng } from './rng.js'
+import type { SimGenesis } from './options.js'
+import type { SimNetwork } from './net/index.js'
 
 export type PeerRole = 'seller' | 'buyer'
 
@@ -39,6 +41,8 @@ export interface ScenarioDefaults {
   latencyMs?: number
   /** share of buffers lost (retransmitted after 200 ms) */
   lossRate?: number
+  /** the network's credit rules (options.ts SimGenesis; default 'development') */
+  genesis?: SimGenesis
 }
 
 export interface AddPeerOptions {
@@ -70,6 +74,10 @@ export interface SimContext {
   readonly peers: readonly SimPeer[]
   /** the model every simulated seller serves */
   readonly model: string
+  /** the simulated links, for an adversary's own bare hosts (e.g. many keys without a node each) */
+  readonly links: SimNetwork
+  /** this network's id (the SHA-256 of its genesis) */
+  readonly net: Uint8Array
   readonly durationMs: number
   /** aborts when the run's trading time is over */
   readonly signal: AbortSignal

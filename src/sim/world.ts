@@ -13,6 +13,10 @@ import { createTallyNode, type TallyNode, type TallyNodeInit } from '../node/tal
 import { parseConfig, type TallyConfig } from '../node/config.js'
 import { identityFromSeed } from '../identity/keystore.js'
 import { parseRecord } from '../ledger/record.js'
+import { LedgerService } from '../ledger/service.js'
+import { MemoryLedgerStore } from '../ledger/store.js'
+import type { Genesis } from '../ledger/genesis.js'
+import { DEV_GENESIS } from '../node/defaults.js'
 import { SimulatedBackend } from '../exec/backends/simulated.js'
 import { DEFAULT_DIAL_TIMEOUT_MS as DEFAULT_INFER_DIAL_TIMEOUT_MS } from '../exec/infer/buyer.js'
 import { DEFAULT_NEGOTIATE_TIMEOUT_MS, type Negotiated } from '../contract/negotiate.js'
@@ -24,7 +28,7 @@ import { wallNowMs } from './clock.js'
 import type { AddPeerOptions, PeerRole, RequestView, SimPeer } from './scenario.js'
 import {
   ANNOUNCE_MS_PER_PEER, FIRST_TOKEN_TIMEOUT_TTFTS, LOAD_MS_PER_PEER, MAX_ANNOUNCE_INTERVAL_MS, SIM_ANNOUNCE_INTERVAL_MS, SIM_BOOTSTRAP_PEERS,
-  SIM_FIRST_TOKEN_TIMEOUT_MS, SIM_IDLE_CLOSE_MS, SIM_MODEL, SIM_MODEL_PARAMS, SIM_SYNC_INTERVAL_MS, SIM_VOUCHER_TIMEOUT_MS, SimulationError, SYNC_MS_PER_PEER,
+  SIM_FIRST_TOKEN_TIMEOUT_MS, SIM_IDLE_CLOSE_MS, SIM_ISSUER_CAP_UC, SIM_MODEL, SIM_MODEL_PARAMS, SIM_STARTING_BALANCE_UC, SIM_SYNC_INTERVAL_MS, SIM_VOUCHER_TIMEOUT_MS, SimulationError, SYNC_MS_PER_PEER,
   type SimClock, type SimParams, type SimProgress, type SimulationOptions
 } from './options.js'
 
@@ -58,6 +62,70 @@ export function simLinks (p: SimParams, jitter: number | undefined): SimNetwork 
   } catch (err: any) {
     throw new SimulationError(`links: ${err?.message ?? err}`)
   }
+}
+
+/** the issuer of an 'issued' genesis: its key is the run's seed's, so one seed gives one net */
+export function simIssuerSeed (seed: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(`tally-sim-issuer:${seed}`).digest())
+}
+
+/** the genesis of a run: tally-dev, or no credit line and one issuer (options.ts SimGenesis) */
+export function simGenesis (p: SimParams): Genesis {
+  if (p.genesis !== 'issued') return { ...DEV_GENESIS, issuers: [] }
+  return {
+    name: 'tally-sim-issued',
+    issuers: [{ publicKey: identityFromSeed(simIssuerSeed(p.seed)).publicKey, capUc: SIM_ISSUER_CAP_UC }],
+    defaultCreditLimitUc: 0n,
+    maxSessionLockUc: DEV_GENESIS.maxSessionLockUc,
+    development: false
+  }
+}
+
+/**
+ * The issuer of an 'issued' run: it credits each honest buyer its starting balance once, and every
+ * node gets the issuer's whole chain the moment it starts (as if synced), so a seller's ledger
+ * knows a buyer's funds before the buyer asks it for anything.
+ */
+export class SimIssuer {
+  private readonly ledger: LedgerService
+  /** the issuer's records, in chain order */
+  private readonly records: Uint8Array[] = []
+  private readonly fed = new Set<TallyNode>()
+  private readonly funded = new Set<string>()
+  private queue: Promise<unknown> = Promise.resolve()
+  issuedUc = 0n
+
+  constructor (genesis: Genesis, seed: string) {
+    this.ledger = new LedgerService({ genesis, signer: identityFromSeed(simIssuerSeed(seed)).signer, store: new MemoryLedgerStore() })
+  }
+
+  get account (): string { return this.ledger.account }
+
+  /** give a started node every record issued so far, and the later ones as they are made */
+  feed (node: TallyNode): void {
+    for (const r of this.records) node.ledger.add(r)
+    this.fed.add(node)
+  }
+
+  /** credit `account` its starting balance (once per account), delivered to every fed node */
+  async fund (account: string, amountUc = SIM_STARTING_BALANCE_UC): Promise<void> {
+    if (this.funded.has(account)) return
+    this.funded.add(account)
+    const run = this.queue.then(async () => {
+      await this.ledger.start()
+      const r = await this.ledger.credit(account, amountUc)
+      this.issuedUc += amountUc
+      this.records.push(r.bytes)
+      for (const n of this.fed) {
+        if (n.ledger.isStarted()) n.ledger.add(r.bytes)
+        else this.fed.delete(n)
+      }
+    })
+    this.queue = run.catch(() => {})
+    await run
+  }
+
+  async stop (): Promise<void> { await this.ledger.stop() }
 }
 
 export class SimWorld {
@@ -96,6 +164,8 @@ export class SimWorld {
   readonly traders = new Set<number>()
   /** peers whose seller runs the embedded engine */
   readonly embedded = new Set<number>()
+  /** the genesis issuer of an 'issued' run */
+  readonly issuer?: SimIssuer
 
   constructor (readonly opts: SimulationOptions, readonly p: SimParams, readonly clockKind: SimClock, readonly net: SimNetwork, tinyModelPath: string) {
     this.tinyModelPath = tinyModelPath
@@ -105,7 +175,9 @@ export class SimWorld {
     this.syncRng = createRng(`${p.seed}/sync`)
     this.progress = opts.onProgress ?? (() => {})
     this.dataDir = mkdtempSync(join(tmpdir(), 'tally-sim-'))
-    this.config = parseConfig({ dataDir: this.dataDir, transport: 'memory', simulation: true, encryption: 'plaintext' })
+    const genesis = simGenesis(p)
+    this.config = { ...parseConfig({ dataDir: this.dataDir, transport: 'memory', simulation: true, encryption: 'plaintext' }), genesis }
+    if (p.genesis === 'issued') this.issuer = new SimIssuer(genesis, p.seed)
     this.wallStart = wallNowMs()
     this.simStart = performance.now()
     this.cpuStart = process.cpuUsage()
@@ -166,6 +238,11 @@ export class SimWorld {
     const node = await createTallyNode(cfg, init)
     this.observe(node, index)
     await node.start()
+    if (this.issuer != null) {
+      this.issuer.feed(node)
+      // an honest buyer starts with its starting balance, as the dev network's credit line gave it
+      if (role === 'buyer' && this.peers[index]?.adversary == null) await this.issuer.fund(node.account)
+    }
     // every path an offer takes into the book counts: gossip, or a neighbour's book on join
     node.book.onAdd((offer, status) => {
       if (status !== 'accepted') return

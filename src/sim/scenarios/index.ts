@@ -9,6 +9,8 @@ import nonPayingBuyer from './non-paying-buyer.js'
 import doubleSpender from './double-spender.js'
 import gossipSpammer from './gossip-spammer.js'
 import stallingSeller from './stalling-seller.js'
+import capacitySquatter from './capacity-squatter.js'
+import sybilDrain, { sybilDrainBaseline } from './sybil-drain.js'
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [steady.name]: steady,
@@ -19,7 +21,10 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [nonPayingBuyer.name]: nonPayingBuyer,
   [doubleSpender.name]: doubleSpender,
   [gossipSpammer.name]: gossipSpammer,
-  [stallingSeller.name]: stallingSeller
+  [stallingSeller.name]: stallingSeller,
+  [capacitySquatter.name]: capacitySquatter,
+  [sybilDrain.name]: sybilDrain,
+  [sybilDrainBaseline.name]: sybilDrainBaseline
 })
 
 export function scenarioNames (): string[] {

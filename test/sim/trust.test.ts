@@ -1,0 +1,60 @@
+/**
+ * Trust scenarios over 20 honest nodes on the virtual clock (issue 14.7): what keys that cost
+ * nothing, contracts never opened, locks never settled and grants can take from honest peers.
+ * Each run's figures are the scenario's loss ledger; the bounds asserted are the protocols'.
+ */
+import { describe, expect, it } from 'vitest'
+import { runSmall } from './helpers.js'
+import { DEFAULT_OPEN_WITHIN_MS } from '../../src/contract/negotiate.js'
+
+/** the sampling step of capacity-squatter's seller watch: a stretch is measured to within it */
+const SAMPLE_SLACK_MS = 100
+
+describe('sim: trust', () => {
+  it('sybil-drain: 100 fresh keys get no contract, no token and no credit; honest traffic is served as without them', async () => {
+    const base = await runSmall('sybil-drain-baseline', { durationMs: 4_000, clock: 'virtual' })
+    const r = await runSmall('sybil-drain', { durationMs: 4_000, clock: 'virtual' })
+    const sellers = r.sellers
+    expect(r.figures.sybilKeys).toBe(100)
+    expect(r.figures.sybilKeysTried).toBe(100)
+    // every key asked every honest seller, and every seller refused before reserving anything
+    expect(r.figures.sybilAttempts).toBe(100 * sellers)
+    expect(r.figures.sybilOutcome_INSUFFICIENT_CREDIT).toBe(100 * sellers)
+    expect(r.figures.sybilContracts).toBe(0)
+    expect(r.figures.sybilRequestsServed).toBe(0)
+    expect(r.figures.creditsTakenFromHonestSellersUc).toBe('0')
+    expect(r.figures.honestSellersUnpaidUc).toBe('0')
+    expect(r.figures.sybilBalanceUc).toBe('0')
+    expect(r.figures.sybilLockedUc).toBe('0')
+    expect(r.figures.sybilAccountsWithRecords).toBe(0)
+    // honest buyers, funded by the genesis issuer, are served as in the run without the attack
+    expect(Number(base.figures.honestRequestsSent)).toBeGreaterThan(3)
+    expect(r.figures.honestRequestsSent).toBe(base.figures.honestRequestsSent)
+    expect(Number(r.figures.honestCompletedPct)).toBeGreaterThanOrEqual(0.99 * Number(base.figures.honestCompletedPct))
+    expect(r.requests.completed).toBeGreaterThan(3)
+    expect(r.losses.withinBounds).toBe(true)
+    expect(r.balancesAgree).toBe(true)
+    expect(r.sumOfBalancesUc).toBe('0')
+  })
+
+  it('capacity-squatter: contracts never opened close a seller to honest buyers for at most open_within_ms', async () => {
+    const r = await runSmall('capacity-squatter', { clock: 'virtual' })
+    expect(Number(r.figures.squatterKeys)).toBeGreaterThan(0)
+    // the attack filled every seller's reservations, more than once (it re-squats what frees up)
+    expect(r.figures.sellersEverClosedToHonest).toBe(r.figures.sellers)
+    expect(Number(r.figures.squatContracts)).toBeGreaterThan(2 * Number(r.figures.squatterKeys) * Number(r.figures.sellers))
+    expect(Number(r.figures.lastSquatMs)).toBeGreaterThan(Number(r.figures.attackFromMs) + DEFAULT_OPEN_WITHIN_MS)
+    // every contract is a reservation for open_within_ms, whatever its end (60 s asked)
+    expect(r.figures.squatContractsWithoutReservationTerm).toBe(0)
+    expect(Number(r.figures.longestUnavailableMs)).toBeGreaterThan(0)
+    expect(Number(r.figures.longestUnavailableMs)).toBeLessThanOrEqual(DEFAULT_OPEN_WITHIN_MS + SAMPLE_SLACK_MS)
+    expect(Number(r.figures.unavailableAfterLastSquatMs)).toBeLessThanOrEqual(DEFAULT_OPEN_WITHIN_MS + SAMPLE_SLACK_MS)
+    expect(r.figures.sellersClosedAtEnd).toBe(0)
+    expect(r.figures.unopenedAtEnd).toBe(0)
+    // honest buyers keep their opened sessions and fall back: they complete
+    expect(Number(r.figures.honestCompletedPct)).toBeGreaterThanOrEqual(95)
+    expect(r.requests.sent).toBeGreaterThan(5)
+    expect(r.losses.withinBounds).toBe(true)
+    expect(r.balancesAgree).toBe(true)
+  })
+})
