@@ -13,7 +13,7 @@ import { resolve } from 'node:path'
 import { startGateway } from '../../src/api/gateway.js'
 import { waitFor } from '../helpers/wait.js'
 import { BOOK, GATEWAY, MODEL, UNFUNDED_BUDGET, honestRequest, ledgerViolations, startWorld, type World } from './hostile/world.js'
-import { forkedRelease, ledgerSpam, negotiateExhaustion, offerFlood, rebinding, silentStreamsGc, slowloris, squat, type Attack, type Facts } from './hostile/attacks.js'
+import { forkedRelease, forkedReleaseByPull, ledgerSpam, negotiateExhaustion, offerFlood, rebinding, silentStreamsGc, slowloris, squat, type Attack, type Facts } from './hostile/attacks.js'
 
 let w: World
 
@@ -48,16 +48,19 @@ async function run (attack: Attack, judgeWithinMs = 15_000): Promise<Facts> {
 }
 
 describe('a seller node with a gateway under every attack of issue 15', () => {
-  it('15.1 a forked seller\'s three releases of one lock give the buyer no headroom', async () => {
-    const f = await run(forkedRelease)
-    expect(f.openAccepted).toBe(true)
-    expect(f.sellerFlagged).toBe(true)
-    // one ack releases the lock; the ack of a second settle of the same open is invalid
-    expect(f.acksAccepted).toBeLessThanOrEqual(1)
-    expect(f.spendAccepted).toBe(false)
-    expect(f.spendAcceptedByBuyerNode).toBe(false)
-    expect(BigInt(f.buyerAvailableUc as string)).toBeGreaterThanOrEqual(-BigInt(f.creditLimitUc as string))
-  })
+  for (const attack of [forkedRelease, forkedReleaseByPull]) {
+    it(`15.1 a forked seller's three releases of one lock give the buyer no headroom (${attack.name})`, async () => {
+      const f = await run(attack)
+      if (attack === forkedReleaseByPull) expect(f.pulled).toBe(f.records)
+      expect(f.openAccepted).toBe(true)
+      expect(f.sellerFlagged).toBe(true)
+      // one ack releases the lock; the ack of a second settle of the same open is invalid
+      expect(f.acksAccepted).toBeLessThanOrEqual(1)
+      expect(f.spendAccepted).toBe(false)
+      expect(f.spendAcceptedByBuyerNode).toBe(false)
+      expect(BigInt(f.buyerAvailableUc as string)).toBeGreaterThanOrEqual(-BigInt(f.creditLimitUc as string))
+    })
+  }
 
   it('15.2 silent streams on every protocol end at their deadlines although gc() runs in between', async () => {
     const f = await run(silentStreamsGc, 25_000)
@@ -97,6 +100,11 @@ describe('a seller node with a gateway under every attack of issue 15', () => {
     expect(f.spamForwardedToBuyer).toBeLessThanOrEqual(2 * UNFUNDED_BUDGET)
     expect(f.junkRejected).toBeGreaterThanOrEqual(3)
     expect(f.junkerScore).toBeLessThan(0)
+    // 15.9: the seller's own records ack spam the buyer was never forwarded; the buyer fetches
+    // those missing ancestors (not forwarded is not lost) and holds every record of the seller
+    const l = w.seller.ledger.ledger
+    const own = [...l.records()].filter(r => r.from === l.keyOf(w.seller.account)).map(r => r.id)
+    await waitFor(() => own.every(id => w.buyer.ledger.ledger.has(id)), 'the seller\'s records valid at the buyer', 20_000)
   })
 
   it('15.6 100 sockets with a lying Content-Length: at most the per-address cap stay open, honest HTTP gets through', async () => {

@@ -10,7 +10,7 @@ import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { Connection, Stream } from '@libp2p/interface'
 import { stopAll, type TestPeer } from '../market-helpers.js'
-import { floodTerms, hostilePeer, junk, oversizedRecord, silentStreams } from './peer.js'
+import { floodTerms, hostilePeer, hostileSyncPeer, junk, oversizedRecord, silentStreams } from './peer.js'
 import { LYING_POST, http, stalledSocket, type StalledSocket } from './http.js'
 import { MODEL, UNFUNDED_BUDGET, type World } from './world.js'
 import { createSigner, generateSeed, type Ed25519Signer } from '../../../src/identity/ed25519.js'
@@ -71,62 +71,76 @@ async function onTopic (victim: TallyNode, topic: string): Promise<TestPeer> {
 /**
  * 15.1 forked release: buyer B' opens a 5-credit lock with seller S' (a sacrificed key); S' forks
  * into three branches, each settling the same open for 0; B' acks every settle (one record each)
- * and then transfers twice its credit limit. Delivered by gossip from a raw peer, records in
- * reverse order (so the node judges them as they arrive out of order).
+ * and then transfers twice its credit limit. Delivered by gossip from a raw peer (records in
+ * reverse order, so the node judges them out of order), or by pull: the seller syncs with a raw
+ * peer that serves them.
  */
-export const forkedRelease: Attack = {
-  name: 'forked-release',
-  point: '15.1',
-  start: async (w) => {
-    const genesis = w.seller.base.genesis
-    const net = w.seller.ledger.ledger.net
-    const limit = genesis.defaultCreditLimitUc
-    const b = createSigner(generateSeed())
-    const s = createSigner(generateSeed())
-    const sink = createSigner(generateSeed())
-    const branch = (signer: Ed25519Signer): Ledger => new Ledger({ genesis, signer, store: new MemoryLedgerStore(), now: () => Date.now() })
-    const buyer = branch(b)
-    const open = await buyer.createRecord({ type: 'open', seller: s.publicKey, contractId: randomBytes(32), maxSpendUc: genesis.maxSessionLockUc })
-    const settles: Array<{ id: string, bytes: Uint8Array }> = []
-    for (let i = 0; i < 3; i++) {
-      const l = branch(s)
-      l.add(open.bytes)
-      settles.push(await l.createRecord({ type: 'settle', openId: fromHex(open.id), amountUc: 0n }, { memo: `branch ${i}` }))
-    }
-    // the buyer's chain by hand: seq 2..4 ack one settle each, seq 5 spends twice its limit
-    const chain: Array<{ id: string, bytes: Uint8Array }> = [open]
-    for (const st of settles) chain.push(signRecord(b, { net, seq: BigInt(chain.length + 1), prev: fromHex(chain[chain.length - 1].id), acks: [fromHex(st.id)], kind: { type: 'ack' }, time: BigInt(Date.now()) }))
-    const spend = signRecord(b, { net, seq: BigInt(chain.length + 1), prev: fromHex(chain[chain.length - 1].id), kind: { type: 'transfer', to: sink.publicKey, amountUc: 2n * limit }, time: BigInt(Date.now()) })
-    const all = [open, ...settles, ...chain.slice(1), spend]
-    const peer = await onTopic(w.seller, w.seller.base.topics.records)
-    for (const r of [...all].reverse()) await peer.libp2p.services.pubsub.publish(w.seller.base.topics.records, r.bytes).catch(() => {})
-    const l = w.seller.ledger.ledger
-    const started = Date.now()
-    // judged: the open and first settle are valid; the seller's fork is flagged
-    while (!(l.has(open.id) && l.isFlagged(w.seller.ledger.ledger.accountId(Buffer.from(s.publicKey).toString('hex'))))) {
-      if (Date.now() - started > 15_000) break
-      await sleep(20)
-    }
-    return {
-      stop: async () => {
-        await stopAll([peer])
-        const bAccount = l.accountId(Buffer.from(b.publicKey).toString('hex'))
-        const sAccount = l.accountId(Buffer.from(s.publicKey).toString('hex'))
-        const bal = l.balance(bAccount)
-        return {
-          openAccepted: l.has(open.id),
-          acksAccepted: chain.slice(1).filter(r => l.has(r.id)).length,
-          spendAccepted: l.has(spend.id),
-          spendAcceptedByBuyerNode: w.buyer.ledger.ledger.has(spend.id),
-          sellerFlagged: l.isFlagged(sAccount),
-          buyerFlagged: bal.flagged,
-          buyerAvailableUc: bal.availableUc.toString(),
-          creditLimitUc: limit.toString()
+function forkedReleaseBy (delivery: 'gossip' | 'pull'): Attack {
+  return {
+    name: `forked-release-${delivery}`,
+    point: '15.1',
+    start: async (w) => {
+      const genesis = w.seller.base.genesis
+      const net = w.seller.ledger.ledger.net
+      const limit = genesis.defaultCreditLimitUc
+      const b = createSigner(generateSeed())
+      const s = createSigner(generateSeed())
+      const sink = createSigner(generateSeed())
+      const branch = (signer: Ed25519Signer): Ledger => new Ledger({ genesis, signer, store: new MemoryLedgerStore(), now: () => Date.now() })
+      const buyer = branch(b)
+      const open = await buyer.createRecord({ type: 'open', seller: s.publicKey, contractId: randomBytes(32), maxSpendUc: genesis.maxSessionLockUc })
+      const settles: Array<{ id: string, bytes: Uint8Array }> = []
+      for (let i = 0; i < 3; i++) {
+        const l = branch(s)
+        l.add(open.bytes)
+        settles.push(await l.createRecord({ type: 'settle', openId: fromHex(open.id), amountUc: 0n }, { memo: `branch ${i}` }))
+      }
+      // the buyer's chain by hand: seq 2..4 ack one settle each, seq 5 spends twice its limit
+      const chain: Array<{ id: string, bytes: Uint8Array }> = [open]
+      for (const st of settles) chain.push(signRecord(b, { net, seq: BigInt(chain.length + 1), prev: fromHex(chain[chain.length - 1].id), acks: [fromHex(st.id)], kind: { type: 'ack' }, time: BigInt(Date.now()) }))
+      const spend = signRecord(b, { net, seq: BigInt(chain.length + 1), prev: fromHex(chain[chain.length - 1].id), kind: { type: 'transfer', to: sink.publicKey, amountUc: 2n * limit }, time: BigInt(Date.now()) })
+      const all = [open, ...settles, ...chain.slice(1), spend]
+      const l = w.seller.ledger.ledger
+      let hangUp: () => Promise<void>
+      let pulled = 0
+      if (delivery === 'gossip') {
+        const peer = await onTopic(w.seller, w.seller.base.topics.records)
+        for (const r of [...all].reverse()) await peer.libp2p.services.pubsub.publish(w.seller.base.topics.records, r.bytes).catch(() => {})
+        hangUp = async () => { await stopAll([peer]) }
+      } else {
+        const peer = await hostileSyncPeer(net, all.map(r => ({ bytes: r.bytes, time: BigInt(Date.now()) })))
+        await w.seller.libp2p.dial(peer.getMultiaddrs()[0])
+        pulled = (await w.seller.libp2p.services.sync.syncWith(peer.peerId)).fetched
+        hangUp = async () => { await peer.stop() }
+      }
+      const sAccount = l.accountId(Buffer.from(s.publicKey).toString('hex'))
+      const started = Date.now()
+      // judged: the open and first settle are valid; the seller's fork is flagged
+      while (!(l.has(open.id) && l.isFlagged(sAccount)) && Date.now() - started < 15_000) await sleep(20)
+      return {
+        stop: async () => {
+          await hangUp()
+          const bal = l.balance(l.accountId(Buffer.from(b.publicKey).toString('hex')))
+          return {
+            records: all.length,
+            pulled,
+            openAccepted: l.has(open.id),
+            acksAccepted: chain.slice(1).filter(r => l.has(r.id)).length,
+            spendAccepted: l.has(spend.id),
+            spendAcceptedByBuyerNode: w.buyer.ledger.ledger.has(spend.id),
+            sellerFlagged: l.isFlagged(sAccount),
+            buyerFlagged: bal.flagged,
+            buyerAvailableUc: bal.availableUc.toString(),
+            creditLimitUc: limit.toString()
+          }
         }
       }
     }
   }
 }
+
+export const forkedRelease = forkedReleaseBy('gossip')
+export const forkedReleaseByPull = forkedReleaseBy('pull')
 
 /** every protocol a Tally node serves that a silent stream could hold */
 export const SILENT_PROTOCOLS = ['/tally/infer/1.0.0', '/tally/sync/1.0.0', '/tally/fetch/1.0.0', '/tally/negotiate/1.0.0', '/tally/offers/1.0.0', '/tally/genesis/1.0.0']
@@ -435,4 +449,4 @@ export const rebinding: Attack = {
   }
 }
 
-export const ATTACKS: Attack[] = [forkedRelease, silentStreamsGc, negotiateExhaustion, squat, offerFlood, ledgerSpam, slowloris, rebinding]
+export const ATTACKS: Attack[] = [forkedRelease, forkedReleaseByPull, silentStreamsGc, negotiateExhaustion, squat, offerFlood, ledgerSpam, slowloris, rebinding]

@@ -3,8 +3,15 @@
  * envelopes, offers from fresh keys. Shared by the per-point e2e tests (negotiate-exhaustion,
  * ledger-gossip-hostile, market-flood), the hostile-node suite and the attack bench.
  */
+import '../../../src/polyfill.js'
 import type { Connection, Stream } from '@libp2p/interface'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { memory } from '@libp2p/memory'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
 import { createPeer, type TestPeer } from '../market-helpers.js'
+import { ledgerSync, type LedgerSync } from '../../../src/ledger/sync/index.js'
+import { recordIdOf } from '../../../src/ledger/record.js'
 import type { Ed25519Signer } from '../../../src/identity/ed25519.js'
 import { MAX_RECORD_BYTES } from '../../../src/ledger/record.js'
 import type { OfferTerms } from '../../../src/market/offer.js'
@@ -52,3 +59,37 @@ export const floodTerms = (modelId: string): OfferTerms => ({
   region: '',
   multiaddrs: ['/ip4/10.255.255.1/tcp/1']
 })
+
+let syncPeers = 0
+
+/**
+ * A raw peer that answers /tally/sync and /tally/fetch from a fixed set of records it never
+ * judges (hand-made, invalid ones included), as a hostile node would serve them to a puller.
+ * `time` is each record's timestamp for reconciliation.
+ */
+export async function hostileSyncPeer (net: Uint8Array, records: Array<{ bytes: Uint8Array, time: bigint }>): Promise<Libp2p<{ sync: LedgerSync }>> {
+  const byId = new Map<string, { id: Uint8Array, bytes: Uint8Array, time: bigint }>()
+  for (const r of records) {
+    const id = recordIdOf(r.bytes, net)
+    byId.set(Buffer.from(id).toString('hex'), { id, bytes: r.bytes, time: r.time })
+  }
+  const source = {
+    items: function * () { for (const r of byId.values()) yield { timestamp: r.time, id: r.id } },
+    get: (id: Uint8Array) => byId.get(Buffer.from(id).toString('hex'))?.bytes,
+    revision: () => 0,
+    size: () => byId.size
+  }
+  return await createLibp2p({
+    addresses: { listen: [`/memory/tally-hostile-sync-${process.pid}-${syncPeers++}-${Math.random().toString(36).slice(2)}`] },
+    transports: [memory()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false },
+    services: {
+      // libp2p's components object is a proxy that throws on unknown keys: pick, never spread
+      sync: (c: any) => ledgerSync({ recordId: (b) => recordIdOf(b, net), intervalMs: 0, missingIntervalMs: 0 })({
+        registrar: c.registrar, connectionManager: c.connectionManager, logger: c.logger, source, sink: { add: async () => {} }
+      })
+    }
+  })
+}
