@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import { runSmall } from './helpers.js'
 import { DEFAULT_OPEN_WITHIN_MS } from '../../src/contract/negotiate.js'
+import { DEFAULT_RELEASE_CHECK_MS } from '../../src/ledger/service.js'
 
 /** the sampling step of capacity-squatter's seller watch: a stretch is measured to within it */
 const SAMPLE_SLACK_MS = 100
@@ -56,5 +57,30 @@ describe('sim: trust', () => {
     expect(r.requests.sent).toBeGreaterThan(5)
     expect(r.losses.withinBounds).toBe(true)
     expect(r.balancesAgree).toBe(true)
+  })
+
+  it('lock-griefer: every lock with a seller that never settles is released by the contract end + grace, the buyers charged at most what they signed', async () => {
+    const r = await runSmall('lock-griefer', { clock: 'virtual' })
+    // honest buyers bought from the griefer, which withheld every settle
+    expect(Number(r.figures.burstServedByGriefer)).toBeGreaterThan(5)
+    expect(Number(r.figures.settlesWithheld)).toBeGreaterThan(0)
+    expect(Number(r.figures.griefLocks)).toBeGreaterThanOrEqual(Number(r.figures.burstServedByGriefer))
+    expect(r.figures.griefLocksWithEnd).toBe(r.figures.griefLocks)
+    expect(r.figures.griefLocksSettled).toBe(0)
+    // each buyer released its own: nothing locked forever, within one release check of end + grace
+    expect(r.figures.griefLocksReleased).toBe(r.figures.griefLocks)
+    expect(r.figures.griefLocksStillLocked).toBe(0)
+    expect(r.figures.griefLockedAtEndUc).toBe('0')
+    expect(r.figures.honestLockedAtEndUc).toBe('0')
+    expect(Number(r.figures.maxReleaseAfterEndPlusGraceMs)).toBeGreaterThanOrEqual(0)
+    expect(Number(r.figures.maxReleaseAfterEndPlusGraceMs)).toBeLessThan(DEFAULT_RELEASE_CHECK_MS)
+    // the buyers' loss: at most what they signed (the griefer may still settle those vouchers)
+    expect(BigInt(r.figures.griefSignedUc as string)).toBeGreaterThan(0n)
+    expect(BigInt(r.figures.griefChargedUc as string)).toBeLessThanOrEqual(BigInt(r.figures.griefSignedUc as string))
+    expect(r.losses.honestBuyersOverchargedUc).toBe('0')
+    expect(r.losses.withinBounds).toBe(true)
+    expect(Number(r.figures.honestCompletedPct)).toBe(100)
+    expect(r.balancesAgree).toBe(true)
+    expect(r.sumOfBalancesUc).toBe('0')
   })
 })

@@ -24,6 +24,9 @@ const ATTACK_TO = 0.55
 
 interface Stretch { from: number, to?: number }
 
+/** each run's last squat (ms into trading), for its finish */
+const lastSquatAt = new WeakMap<SimContext, number>()
+
 /**
  * the seller refuses an honest buyer (one without reservations of its own) a quote because the
  * model's reservations are all taken (infer.md § Capacity); a seller full of opened sessions is
@@ -130,14 +133,20 @@ export default defineScenario({
       ctx.figure('lastSquatMs', Math.round(lastSquat))
       ctx.figure('sellersFullAtEnd', victims.filter(v => v.node.negotiator.reserved(ctx.model) >= (v.node.market.ownTerms(ctx.model)?.maxSessions ?? 0)).length)
       ctx.figure('unopenedAtEnd', victims.reduce((n, v) => n + v.node.negotiator.reservations(ctx.model).unopened, 0))
-      const honest = ctx.requests()
-      const during = honest.filter(r => r.startMs >= attackFrom && r.startMs < attackTo)
-      const after = honest.filter(r => r.startMs >= lastSquat + DEFAULT_OPEN_WITHIN_MS)
-      const pct = (xs: typeof honest): number => xs.length === 0 ? 100 : Math.round(xs.filter(r => r.ok).length / xs.length * 1000) / 10
-      ctx.figure('honestCompletedPct', pct(honest))
-      ctx.figure('honestCompletedDuringAttackPct', pct(during))
-      ctx.figure('honestCompletedAfterReservationsPct', pct(after))
-      ctx.figure('honestRequestsAfterReservations', after.length)
+      lastSquatAt.set(ctx, lastSquat)
     })
+  },
+  // honest requests once every one of them has ended (those in flight at the end included)
+  finish: async (ctx) => {
+    const attackFrom = Math.floor(ctx.durationMs * ATTACK_FROM)
+    const attackTo = Math.floor(ctx.durationMs * ATTACK_TO)
+    const honest = ctx.requests()
+    const during = honest.filter(r => r.startMs >= attackFrom && r.startMs < attackTo)
+    const after = honest.filter(r => r.startMs >= (lastSquatAt.get(ctx) ?? attackTo) + DEFAULT_OPEN_WITHIN_MS)
+    const pct = (xs: typeof honest): number => xs.length === 0 ? 100 : Math.round(xs.filter(r => r.ok).length / xs.length * 1000) / 10
+    ctx.figure('honestCompletedPct', pct(honest))
+    ctx.figure('honestCompletedDuringAttackPct', pct(during))
+    ctx.figure('honestCompletedAfterReservationsPct', pct(after))
+    ctx.figure('honestRequestsAfterReservations', after.length)
   }
 })

@@ -11,6 +11,7 @@ import gossipSpammer from './gossip-spammer.js'
 import stallingSeller from './stalling-seller.js'
 import capacitySquatter from './capacity-squatter.js'
 import sybilDrain, { sybilDrainBaseline } from './sybil-drain.js'
+import lockGriefer from './lock-griefer.js'
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [steady.name]: steady,
@@ -24,7 +25,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [stallingSeller.name]: stallingSeller,
   [capacitySquatter.name]: capacitySquatter,
   [sybilDrain.name]: sybilDrain,
-  [sybilDrainBaseline.name]: sybilDrainBaseline
+  [sybilDrainBaseline.name]: sybilDrainBaseline,
+  [lockGriefer.name]: lockGriefer
 })
 
 export function scenarioNames (): string[] {
