@@ -10,6 +10,7 @@ export type RejectReason =
   | 'bad-field' | 'bad-chain' | 'bad-ack' | 'double-ack' | 'bad-amount' | 'overspend'
   | 'not-issuer' | 'over-cap' | 'lock-too-large' | 'bad-settle' | 'double-settle' | 'bad-voucher'
   | 'invalid-ancestor' | 'double-release' | 'bad-release' | 'release-too-early'
+  | 'grant-unbacked' | 'bad-revoke'
 
 export class LedgerError extends TallyError {
   override name = 'LedgerError'

@@ -105,6 +105,10 @@ export class Ledger implements AncestorView {
   private readonly settleIndex = new Map<string, string[]>()
   /** open id → records of its buyer that released its lock: by acking a settle of it, or a release */
   private readonly releaseIndex = new Map<string, Array<{ id: string, via: LockRelease }>>()
+  /** grant id → its revoke records */
+  private readonly revokeIndex = new Map<string, string[]>()
+  /** revoke id → grantor records that acked a grantee record acking it (the revoke's return) */
+  private readonly returnIndex = new Map<string, string[]>()
   /** open id → the settle counted in balances (see countSettle) */
   private readonly countedSettle = new Map<string, string>()
   /** settles acked by a valid record of their open's buyer */
@@ -176,6 +180,28 @@ export class Ledger implements AncestorView {
       found = via
     }
     return found
+  }
+
+  inChain (id: string, head: ValidRecord | undefined): boolean {
+    const r = this.valid.get(id)
+    return r != null && head != null && r.rec.from === head.rec.from && this.onChain(r.rec, head)
+  }
+
+  revokedInChain (author: string, grantId: string, head: ValidRecord | undefined): bigint {
+    let total = 0n
+    for (const id of this.revokeIndex.get(grantId) ?? []) {
+      const r = this.valid.get(id)
+      if (r?.rec.kind.type === 'revoke' && r.rec.from === author && this.onChain(r.rec, head)) total += r.rec.kind.amountUc
+    }
+    return total
+  }
+
+  returnedInChain (author: string, revokeId: string, head: ValidRecord | undefined): boolean {
+    for (const id of this.returnIndex.get(revokeId) ?? []) {
+      const r = this.valid.get(id)
+      if (r != null && r.rec.from === author && this.onChain(r.rec, head)) return true
+    }
+    return false
   }
 
   // ---- ingest ----
@@ -335,7 +361,17 @@ export class Ledger implements AncestorView {
     for (const a of rec.acks) {
       push(this.ackIndex, a, rec.id)
       this.unacked.get(rec.from)?.delete(a)
-      const t = this.valid.get(a)?.rec.kind
+      const target = this.valid.get(a)?.rec
+      for (const b of target?.acks ?? []) {
+        const rv = this.valid.get(b)?.rec
+        if (rv?.kind.type === 'revoke' && rv.from === rec.from && target!.from !== rec.from) push(this.returnIndex, b, rec.id)
+      }
+      const t = target?.kind
+      // the grantee acked a revoke: the grantor may now ack this record to get the revoked part back
+      if (t?.type === 'revoke' && t != null) {
+        const g = this.valid.get(t.grantId)?.rec
+        if (g?.kind.type === 'grant' && g.kind.to === rec.from) this.addUnacked(g.from, rec.id)
+      }
       if (t?.type === 'settle' && this.valid.get(t.openId)?.rec.from === rec.from) {
         push(this.releaseIndex, t.openId, { id: rec.id, via: 'settle' })
         this.buyerAckedSettles.add(a)
@@ -357,6 +393,16 @@ export class Ledger implements AncestorView {
       this.touch(buyer, rec.id)
       this.addUnacked(buyer, rec.id)
       this.countSettle(k.openId)
+    } else if (k.type === 'grant') {
+      this.touch(k.to, rec.id)
+      this.addUnacked(k.to, rec.id)
+    } else if (k.type === 'revoke') {
+      push(this.revokeIndex, k.grantId, rec.id)
+      const g = this.valid.get(k.grantId)!.rec
+      if (g.kind.type === 'grant') {
+        this.touch(g.kind.to, rec.id)
+        this.addUnacked(g.kind.to, rec.id)
+      }
     } else if (k.type === 'release') {
       push(this.releaseIndex, k.openId, { id: rec.id, via: 'release' })
       let set = this.releasedOpens.get(rec.from)
@@ -487,11 +533,36 @@ export class Ledger implements AncestorView {
       account: this.accountId(k),
       balanceUc: b.balance,
       lockedUc: b.locked,
-      availableUc: b.balance - b.locked,
-      spendableUc: s.acked - s.debits - s.locked + this.creditLimit(k) + incoming,
+      // outstanding grants are held like a lock: the grantor bears what its grantees spend
+      availableUc: b.balance - b.locked - s.granted,
+      spendableUc: s.acked - s.debits - s.locked - s.granted + this.creditLimit(k) + s.lines + incoming,
       creditLimitUc: this.creditLimit(k),
       flagged: this.forked.has(k)
     }
+  }
+
+  /**
+   * Explicit credit lines at the account's head: `grantedUc` it extended and still bears (its
+   * availableUc excludes them), `linesUc` it received and acked (it may spend down to
+   * −(creditLimit + linesUc)).
+   */
+  grants (account: string | Uint8Array): { grantedUc: bigint, linesUc: bigint } {
+    const s = this.headState(this.keyOf(account))
+    return { grantedUc: s.granted, linesUc: s.lines }
+  }
+
+  /** revokes of `revokeId`s grant returned by acking `id` (a grantee's record), for `account` the grantor at `head` */
+  private returnsOf (account: string, id: string, head: ValidRecord | undefined): bigint {
+    const r = this.valid.get(id)?.rec
+    if (r == null || r.from === account) return 0n
+    let total = 0n
+    for (const b of r.acks) {
+      const rv = this.valid.get(b)?.rec
+      if (rv?.kind.type !== 'revoke' || rv.from !== account) continue
+      if (!this.inChain(b, head) || this.returnedInChain(account, b, head)) continue
+      total += rv.kind.amountUc
+    }
+    return total
   }
 
   /** headroom gained by acking `id` */
@@ -499,7 +570,11 @@ export class Ledger implements AncestorView {
     const r = this.valid.get(id)?.rec
     if (r == null) return 0n
     const k = r.kind
-    if (k.type === 'transfer' || k.type === 'credit') return k.to === account ? k.amountUc : 0n
+    const back = this.returnsOf(account, id, this.heads.get(account))
+    if (k.type === 'grant') return back + (k.to === account ? k.amountUc : 0n)
+    if (k.type === 'revoke') return back - k.amountUc
+    if (k.type === 'transfer' || k.type === 'credit') return back + (k.to === account ? k.amountUc : 0n)
+    if (back > 0n) return back
     if (k.type === 'settle') {
       const o = this.valid.get(k.openId)?.rec.kind
       if (o?.type !== 'open') return 0n
@@ -550,21 +625,68 @@ export class Ledger implements AncestorView {
     const settleOf = new Map<string, string>()
     const out = [...s].filter(id => {
       if (this.ackedInChain(k, id, head)) return false
-      const t = this.valid.get(id)?.rec.kind
+      const rec = this.valid.get(id)?.rec
+      const t = rec?.kind
+      // a grantee's revoke-ack is worth acking only while it returns something; a record that
+      // would return a revoke returned before (a forked grantee's other branch) is never acked
+      if (rec != null && rec.from !== k && this.returnsOf(k, id, head) === 0n && (this.returnable(k, rec, head).length > 0 || !this.credits(k, rec))) return false
+      if (t?.type === 'revoke') {
+        const g = this.valid.get(t.grantId)?.rec
+        if (g == null || !this.ackedInChain(k, t.grantId, head)) {
+          // acked together with its grant, or once the grant is acked
+          if (!s.has(t.grantId)) return false
+        }
+      }
       if (t?.type !== 'settle') return true
       if (this.releasedInChain(k, t.openId, head) === 'settle') return false
       const other = settleOf.get(t.openId)
       if (other == null || id < other) settleOf.set(t.openId, id)
       return true
     })
+    // of several records returning one revoke (a forked grantee's branches), only the smallest id
+    const claimed = new Set<string>()
+    const dropped = new Set<string>()
+    for (const id of [...out].sort()) {
+      const rec = this.valid.get(id)?.rec
+      if (rec == null) continue
+      const rv = this.returnable(k, rec, head)
+      if (rv.some(x => claimed.has(x) || this.returnedInChain(k, x, head))) dropped.add(id)
+      else for (const x of rv) claimed.add(x)
+    }
     return out.filter(id => {
       const t = this.valid.get(id)?.rec.kind
+      if (dropped.has(id)) return false
       return t?.type !== 'settle' || settleOf.get(t.openId) === id
     })
   }
 
-  private ownUnacked (): string[] {
-    return this.unackedIncoming(this.self!).slice(0, MAX_ACKS)
+  /** the revokes on `account`'s chain at `head` that `rec` (a grantee's record) acked */
+  private returnable (account: string, rec: ParsedRecord, head: ValidRecord | undefined): string[] {
+    if (rec.from === account) return []
+    return rec.acks.filter(b => {
+      const rv = this.valid.get(b)?.rec
+      return rv?.kind.type === 'revoke' && rv.from === account && this.inChain(b, head)
+    })
+  }
+
+  /** does `rec` credit `account` by itself (not counting revokes it returns)? */
+  private credits (account: string, rec: ParsedRecord): boolean {
+    const k = rec.kind
+    if (k.type === 'transfer' || k.type === 'credit' || k.type === 'grant') return k.to === account
+    if (k.type === 'settle') return this.valid.get(k.openId)?.rec.from === account
+    if (k.type === 'revoke') {
+      const g = this.valid.get(k.grantId)?.rec.kind
+      return g?.type === 'grant' && g.to === account
+    }
+    return false
+  }
+
+  private ownUnacked (withRevokes = true): string[] {
+    const ids = this.unackedIncoming(this.self!)
+    // grants before the revokes that name them
+    const order = (id: string): number => { const t = this.valid.get(id)?.rec.kind.type; return t === 'grant' ? 0 : t === 'revoke' ? 2 : 1 }
+    ids.sort((a, b) => order(a) - order(b))
+    return ids.filter(id => withRevokes || this.valid.get(id)?.rec.kind.type !== 'revoke').slice(0, MAX_ACKS)
   }
 
   /**
@@ -586,13 +708,21 @@ export class Ledger implements AncestorView {
     // the newest own record, valid or waiting: never reuse its seq
     let head: ParsedRecord | undefined = this.heads.get(self)?.rec
     for (const p of this.pending.values()) if (p.from === self && (head == null || p.seq > head.seq)) head = p
-    const acks = this.ownUnacked()
     const seq = (head?.seq ?? 0n) + 1n
-    const { id, bytes } = signRecord(this.signer, {
-      net: this.net, seq, prev: head != null ? fromHex(head.id) : undefined, kind, acks: acks.map(fromHex), memo: opts.memo, time: BigInt(this.now())
-    })
-    const rec = parseRecord(bytes, { net: this.net, trusted: true })
-    const v = judge(rec, this, this.rules)
+    const build = (acks: string[]): { id: string, bytes: Uint8Array, rec: ParsedRecord, v: ReturnType<typeof judge> } => {
+      const { id, bytes } = signRecord(this.signer!, {
+        net: this.net, seq, prev: head != null ? fromHex(head.id) : undefined, kind, acks: acks.map(fromHex), memo: opts.memo, time: BigInt(this.now())
+      })
+      const rec = parseRecord(bytes, { net: this.net, trusted: true })
+      return { id, bytes, rec, v: judge(rec, this, this.rules) }
+    }
+    let built = build(this.ownUnacked())
+    // a revoke is acked only while the headroom covers it (only the unused part of a line is revoked)
+    if (built.v.ok === false && built.v.reason === 'overspend') {
+      const without = this.ownUnacked(false)
+      if (without.length > 0 || kind.type !== 'ack') built = build(without)
+    }
+    const { id, bytes, rec, v } = built
     if (v.ok === false) {
       if (v.reason === 'overspend') throw new InsufficientCreditError(v.message)
       throw new InvalidRecordError(v.reason, v.message)

@@ -32,6 +32,8 @@ export type RecordKind =
   | { type: 'settle', openId: string, amountUc: bigint, voucher?: ParsedVoucher }
   | { type: 'credit', to: string, amountUc: bigint }
   | { type: 'release', openId: string }
+  | { type: 'grant', to: string, amountUc: bigint }
+  | { type: 'revoke', grantId: string, amountUc: bigint }
 
 export interface ParsedVoucher {
   /** hex public key of the voucher's signer (must be the open's buyer) */
@@ -166,7 +168,7 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
     seen.add(h)
     acks.push(h)
   }
-  const kinds = [r.transfer, r.open, r.settle, r.credit, r.release].filter(k => k != null).length
+  const kinds = [r.transfer, r.open, r.settle, r.credit, r.release, r.grant, r.revoke].filter(k => k != null).length
   if (kinds > 1) bad('malformed', 'a record has at most one kind')
   let kind: RecordKind
   if (r.transfer != null) {
@@ -194,6 +196,11 @@ export function parseRecord (bytes: Uint8Array, opts: ParseOptions): ParsedRecor
   } else if (r.release != null) {
     if (r.release.openId.length !== ID_LENGTH) bad('bad-release', `release.openId must be a ${ID_LENGTH}-byte record id`)
     kind = { type: 'release', openId: hex(r.release.openId) }
+  } else if (r.grant != null) {
+    kind = { type: 'grant', to: key(r.grant.to, 'grant.to', from), amountUc: amount(r.grant.amountUc, 'grant.amountUc') }
+  } else if (r.revoke != null) {
+    if (r.revoke.grantId.length !== ID_LENGTH) bad('bad-revoke', `revoke.grantId must be a ${ID_LENGTH}-byte record id`)
+    kind = { type: 'revoke', grantId: hex(r.revoke.grantId), amountUc: amount(r.revoke.amountUc, 'revoke.amountUc') }
   } else {
     if (acks.length === 0) bad('malformed', 'a record without a kind must ack at least one record')
     kind = { type: 'ack' }
@@ -209,6 +216,8 @@ export type RecordKindInput =
   | { type: 'settle', openId: Uint8Array, voucher?: Uint8Array, amountUc: bigint }
   | { type: 'credit', to: Uint8Array, amountUc: bigint }
   | { type: 'release', openId: Uint8Array }
+  | { type: 'grant', to: Uint8Array, amountUc: bigint }
+  | { type: 'revoke', grantId: Uint8Array, amountUc: bigint }
 
 export interface RecordInput {
   net: Uint8Array
@@ -240,6 +249,8 @@ export function signRecord (signer: Ed25519Signer, input: RecordInput): { id: st
   else if (k.type === 'settle') pb.settle = { openId: ab(k.openId), voucher: ab(k.voucher ?? new Uint8Array(0)), amountUc: k.amountUc }
   else if (k.type === 'credit') pb.credit = { to: ab(k.to), amountUc: k.amountUc }
   else if (k.type === 'release') pb.release = { openId: ab(k.openId) }
+  else if (k.type === 'grant') pb.grant = { to: ab(k.to), amountUc: k.amountUc }
+  else if (k.type === 'revoke') pb.revoke = { grantId: ab(k.grantId), amountUc: k.amountUc }
   const env = sealEnvelope(signer, Domain.record, input.net, RecordPb.encode(pb))
   return { id: hex(env.id), bytes: env.bytes }
 }

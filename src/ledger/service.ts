@@ -162,7 +162,11 @@ export class LedgerService {
   add (bytes: Uint8Array): ReceivedResult {
     this.check()
     const p = peek(bytes)
-    if (p == null || !this.future.isFuture(p.timeMs, this.now())) return { ...this.ledger.add(bytes), author: p?.author }
+    if (p == null || !this.future.isFuture(p.timeMs, this.now())) {
+      const res = this.ledger.add(bytes)
+      this.autoAckLines(res.accepted)
+      return { ...res, author: p?.author }
+    }
     let rec: ParsedRecord
     try {
       rec = parseRecord(bytes, { net: this.ledger.net })
@@ -233,6 +237,43 @@ export class LedgerService {
     return await this.sign({ type: 'ack' })
   }
 
+  /**
+   * Honest nodes ack incoming grants and revokes of lines they hold (a revoke only while the
+   * headroom covers it: createRecord leaves it out otherwise), and a grantor acks its grantee's
+   * record that acked its revoke (the revoked part comes back). Runs after the current add.
+   */
+  private autoAckLines (accepted: ParsedRecord[]): void {
+    if (this.ledger.signer == null || accepted.length === 0) return
+    const self = toHex(this.signerKey())
+    const relevant = accepted.some(r => r.from !== self && (
+      (r.kind.type === 'grant' && r.kind.to === self) ||
+      (r.kind.type === 'revoke' && grantTo(this.ledger.get(r.kind.grantId)?.rec) === self) ||
+      r.acks.some(a => { const t = this.ledger.get(a)?.rec; return t?.kind.type === 'revoke' && t.from === self })))
+    if (!relevant) return
+    setTimeout(() => { if (this.started) this.ackIncoming().catch(() => {}) }, 0)
+  }
+
+  /** extend `to` an explicit credit line of `amountUc`, backed by this account's own funds (ledger.md, grant) */
+  async grant (to: string | Uint8Array, amountUc: bigint): Promise<SignedRecord> {
+    const key = this.key(to, 'grant to')
+    if (toHex(key) === toHex(this.signerKey())) throw new LedgerArgumentError('cannot grant yourself a line')
+    return await this.sign({ type: 'grant', to: key, amountUc: this.amount(amountUc, 'amountUc') })
+  }
+
+  /** take back `amountUc` of an own grant (the grantee acks it while the unused part covers it) */
+  async revoke (grantId: string | Uint8Array, amountUc: bigint): Promise<SignedRecord> {
+    const id = typeof grantId === 'string' ? grantId : toHex(grantId)
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new LedgerArgumentError(`grantId must be a ${ID_LENGTH}-byte record id`)
+    const g = this.ledger.get(id)?.rec
+    if (g?.kind.type !== 'grant' || g.from !== toHex(this.signerKey())) throw new LedgerArgumentError(`grant ${id} is not a valid grant of this account here`)
+    return await this.sign({ type: 'revoke', grantId: fromHex(id), amountUc: this.amount(amountUc, 'amountUc') })
+  }
+
+  /** explicit credit lines at the account's head: extended (still borne) and received */
+  grants (account?: string | Uint8Array): { grantedUc: bigint, linesUc: bigint } {
+    return this.ledger.grants(account ?? this.signerKey())
+  }
+
   /** issue a credit line (genesis issuers only) */
   async credit (to: string | Uint8Array, amountUc: bigint): Promise<SignedRecord> {
     return await this.sign({ type: 'credit', to: this.key(to, 'credit to'), amountUc: this.amount(amountUc, 'amountUc') })
@@ -295,6 +336,11 @@ export class LedgerService {
   fraudProofs (): FraudProof[] { return this.ledger.fraudProofs() }
   /** ids pending records wait for that this node holds nowhere (a held future-dated record is not missing) */
   missing (): string[] { return this.ledger.missing().filter(id => !this.future.has(id)) }
+}
+
+/** the grantee of a grant record; undefined for anything else */
+function grantTo (r: ParsedRecord | undefined): string | undefined {
+  return r?.kind.type === 'grant' ? r.kind.to : undefined
 }
 
 /** one history line from the point of view of account `k` */

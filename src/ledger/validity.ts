@@ -19,6 +19,10 @@ export interface ChainState {
   locked: bigint
   /** credit lines extended (issuers only) */
   issued: bigint
+  /** explicit credit lines this chain extended and still bears: grants − revokes returned */
+  granted: bigint
+  /** explicit credit lines this chain received and acked: acked grants − acked revokes */
+  lines: bigint
 }
 
 /**
@@ -28,7 +32,7 @@ export interface ChainState {
  */
 export const RELEASE_GRACE_MS = 5 * 60_000
 
-export const EMPTY_STATE: ChainState = Object.freeze({ acked: 0n, debits: 0n, locked: 0n, issued: 0n })
+export const EMPTY_STATE: ChainState = Object.freeze({ acked: 0n, debits: 0n, locked: 0n, issued: 0n, granted: 0n, lines: 0n })
 
 export interface ValidRecord {
   rec: ParsedRecord
@@ -50,6 +54,12 @@ export interface AncestorView {
    * records is a release of it; undefined when the lock is still held in this chain
    */
   releasedInChain(author: string, openId: string, head: ValidRecord | undefined): LockRelease | undefined
+  /** is the valid record `id` on the chain ending at `head` (inclusive)? */
+  inChain(id: string, head: ValidRecord | undefined): boolean
+  /** Σ amounts of the revokes of `grantId` on the chain of `author` ending at `head` (inclusive) */
+  revokedInChain(author: string, grantId: string, head: ValidRecord | undefined): bigint
+  /** has the chain of `author` ending at `head` (inclusive) acked a record that acked the revoke `revokeId`? */
+  returnedInChain(author: string, revokeId: string, head: ValidRecord | undefined): boolean
 }
 
 /** how a chain released an open's lock (at most once per chain, whatever the seller's forks) */
@@ -84,6 +94,7 @@ export function dependencies (rec: ParsedRecord): string[] {
   if (rec.prev !== '') deps.push(rec.prev)
   for (const a of rec.acks) deps.push(a)
   if (rec.kind.type === 'settle' || rec.kind.type === 'release') deps.push(rec.kind.openId)
+  if (rec.kind.type === 'revoke') deps.push(rec.kind.grantId)
   return deps
 }
 
@@ -96,6 +107,17 @@ function ackEffect (author: string, target: ValidRecord, view: AncestorView): { 
   if (k.type === 'settle') {
     const open = view.get(k.openId)
     if (open?.rec.kind.type === 'open' && open.rec.from === author) return { openId: k.openId, maxSpendUc: open.rec.kind.maxSpendUc, debit: k.amountUc }
+  }
+  return undefined
+}
+
+/** a grant to `author`, or a revoke of a grant to `author` */
+function lineEffect (author: string, target: ValidRecord, view: AncestorView): { type: 'grant', amountUc: bigint } | { type: 'revoke', grantId: string, amountUc: bigint } | undefined {
+  const k = target.rec.kind
+  if (k.type === 'grant' && k.to === author) return { type: 'grant', amountUc: k.amountUc }
+  if (k.type === 'revoke') {
+    const g = view.get(k.grantId)?.rec.kind
+    if (g?.type === 'grant' && g.to === author) return { type: 'revoke', grantId: k.grantId, amountUc: k.amountUc }
   }
   return undefined
 }
@@ -116,15 +138,46 @@ export function judge (rec: ParsedRecord, view: AncestorView, rules: NetRules): 
     if (head.rec.from !== rec.from || head.rec.seq !== rec.seq - 1n) return no('bad-chain', `prev must be the author's record at seq ${rec.seq - 1n}`)
   }
   const s = head?.state ?? EMPTY_STATE
-  let { acked, debits, locked, issued } = s
+  let { acked, debits, locked, issued, granted, lines } = s
 
   // opens whose settle this record acks: a chain acks at most one settle per open
   const settledHere = new Set<string>()
+  // grants acked here (a revoke of one may be acked in the same record), revokes returned here
+  const grantsHere = new Set<string>()
+  for (const a of rec.acks) if (view.get(a)!.rec.kind.type === 'grant') grantsHere.add(a)
+  const returnedHere = new Set<string>()
+  let acksRevoke = false
   for (const a of rec.acks) {
     const target = view.get(a)!
-    const effect = ackEffect(rec.from, target, view)
-    if (effect == null) return no('bad-ack', `ack ${a} does not credit this account`)
     if (view.ackedInChain(rec.from, a, head)) return no('double-ack', `ack ${a} was acked before in this chain`)
+    // the grantor acks the grantee's record that acked its revokes: the revoked part comes back,
+    // once per revoke per chain (a forked grantee acking one revoke on two branches returns it once)
+    let returned = false
+    for (const b of target.rec.acks) {
+      const rv = view.get(b)?.rec
+      if (rv?.kind.type !== 'revoke' || rv.from !== rec.from || target.rec.from === rec.from) continue
+      if (!view.inChain(b, head)) continue
+      if (returnedHere.has(b) || view.returnedInChain(rec.from, b, head)) return no('double-release', `revoke ${b} was returned before in this chain`)
+      returnedHere.add(b)
+      granted -= rv.kind.amountUc
+      returned = true
+    }
+    const line = lineEffect(rec.from, target, view)
+    if (line != null) {
+      if (line.type === 'grant') {
+        lines += line.amountUc
+      } else {
+        if (!grantsHere.has(line.grantId) && !view.ackedInChain(rec.from, line.grantId, head)) return no('bad-ack', `revoke ${a} names grant ${line.grantId}, which this chain has not acked`)
+        lines -= line.amountUc
+        acksRevoke = true
+      }
+      continue
+    }
+    const effect = ackEffect(rec.from, target, view)
+    if (effect == null) {
+      if (returned) continue
+      return no('bad-ack', `ack ${a} does not credit this account`)
+    }
     if ('income' in effect) {
       acked += effect.income
       continue
@@ -170,13 +223,24 @@ export function judge (rec: ParsedRecord, view: AncestorView, rules: NetRules): 
     if (cap == null) return no('not-issuer', 'credit lines come only from genesis issuers')
     issued += k.amountUc
     if (issued > cap) return no('over-cap', `issuer would extend ${issued} µc, cap ${cap}`)
+  } else if (k.type === 'grant') {
+    // backed by the author's own funds only: lines it received never back a grant
+    granted += k.amountUc
+    if (acked - debits - locked - granted < -rules.defaultCreditLimitUc) return no('grant-unbacked', `own headroom ${acked - debits - locked - granted} µc after the grant is below the credit limit -${rules.defaultCreditLimitUc} (received lines do not back grants)`)
+  } else if (k.type === 'revoke') {
+    const g = view.get(k.grantId)!.rec
+    if (g.kind.type !== 'grant') return no('bad-revoke', 'revoke must name a grant record')
+    if (g.from !== rec.from) return no('bad-revoke', 'only the grant\'s author may revoke it')
+    const total = view.revokedInChain(rec.from, k.grantId, head) + k.amountUc
+    if (total > g.kind.amountUc) return no('bad-revoke', `revokes of grant ${k.grantId} would total ${total} µc, the grant is ${g.kind.amountUc}`)
   }
 
   // only the kinds that spend must keep the headroom: the others only raise it, except the ack of
   // a settle that came after its lock's release, which the buyer owes (the overdraft it can cause
   // is bounded by that lock: ledger.md § Balances)
-  if ((k.type === 'transfer' || k.type === 'open') && acked - debits - locked < -rules.defaultCreditLimitUc) {
-    return no('overspend', `headroom ${acked - debits - locked} µc is below the credit limit -${rules.defaultCreditLimitUc}`)
+  // a received line raises the floor; acking a revoke lowers it, so only the unused part can be revoked
+  if ((k.type === 'transfer' || k.type === 'open' || acksRevoke) && acked - debits - locked - granted < -(rules.defaultCreditLimitUc + lines)) {
+    return no('overspend', `headroom ${acked - debits - locked - granted} µc is below the credit limit -${rules.defaultCreditLimitUc} and lines ${lines}`)
   }
-  return { ok: true, state: { acked, debits, locked, issued } }
+  return { ok: true, state: { acked, debits, locked, issued, granted, lines } }
 }

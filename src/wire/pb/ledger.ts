@@ -13,6 +13,8 @@ export interface Record {
   settle?: Settle
   credit?: Credit
   release?: Release
+  grant?: Grant
+  revoke?: Revoke
   acks: Uint8Array<ArrayBuffer>[]
   memo: string
   time: bigint
@@ -30,7 +32,27 @@ export namespace Record {
 
         obj = { ...obj }
 
+        if (obj.revoke != null) {
+          obj.grant = undefined
+          obj.release = undefined
+          obj.credit = undefined
+          obj.settle = undefined
+          obj.open = undefined
+          obj.transfer = undefined
+        }
+
+        if (obj.grant != null) {
+          obj.revoke = undefined
+          obj.release = undefined
+          obj.credit = undefined
+          obj.settle = undefined
+          obj.open = undefined
+          obj.transfer = undefined
+        }
+
         if (obj.release != null) {
+          obj.revoke = undefined
+          obj.grant = undefined
           obj.credit = undefined
           obj.settle = undefined
           obj.open = undefined
@@ -38,6 +60,8 @@ export namespace Record {
         }
 
         if (obj.credit != null) {
+          obj.revoke = undefined
+          obj.grant = undefined
           obj.release = undefined
           obj.settle = undefined
           obj.open = undefined
@@ -45,6 +69,8 @@ export namespace Record {
         }
 
         if (obj.settle != null) {
+          obj.revoke = undefined
+          obj.grant = undefined
           obj.release = undefined
           obj.credit = undefined
           obj.open = undefined
@@ -52,6 +78,8 @@ export namespace Record {
         }
 
         if (obj.open != null) {
+          obj.revoke = undefined
+          obj.grant = undefined
           obj.release = undefined
           obj.credit = undefined
           obj.settle = undefined
@@ -59,6 +87,8 @@ export namespace Record {
         }
 
         if (obj.transfer != null) {
+          obj.revoke = undefined
+          obj.grant = undefined
           obj.release = undefined
           obj.credit = undefined
           obj.settle = undefined
@@ -108,6 +138,16 @@ export namespace Record {
         if (obj.release != null) {
           w.uint32(98)
           Release.codec().encode(obj.release, w)
+        }
+
+        if (obj.grant != null) {
+          w.uint32(106)
+          Grant.codec().encode(obj.grant, w)
+        }
+
+        if (obj.revoke != null) {
+          w.uint32(114)
+          Revoke.codec().encode(obj.revoke, w)
         }
 
         if (obj.acks != null && obj.acks.length > 0) {
@@ -193,6 +233,18 @@ export namespace Record {
               })
               break
             }
+            case 13: {
+              obj.grant = Grant.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.grant
+              })
+              break
+            }
+            case 14: {
+              obj.revoke = Revoke.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.revoke
+              })
+              break
+            }
             case 9: {
               if (opts.limits?.acks != null && obj.acks.length === opts.limits.acks) {
                 throw new MaxLengthError('Decode error - repeated field "acks" had too many elements')
@@ -216,7 +268,27 @@ export namespace Record {
           }
         }
 
+        if (obj.revoke != null) {
+          delete obj.grant
+          delete obj.release
+          delete obj.credit
+          delete obj.settle
+          delete obj.open
+          delete obj.transfer
+        }
+
+        if (obj.grant != null) {
+          delete obj.revoke
+          delete obj.release
+          delete obj.credit
+          delete obj.settle
+          delete obj.open
+          delete obj.transfer
+        }
+
         if (obj.release != null) {
+          delete obj.revoke
+          delete obj.grant
           delete obj.credit
           delete obj.settle
           delete obj.open
@@ -224,6 +296,8 @@ export namespace Record {
         }
 
         if (obj.credit != null) {
+          delete obj.revoke
+          delete obj.grant
           delete obj.release
           delete obj.settle
           delete obj.open
@@ -231,6 +305,8 @@ export namespace Record {
         }
 
         if (obj.settle != null) {
+          delete obj.revoke
+          delete obj.grant
           delete obj.release
           delete obj.credit
           delete obj.open
@@ -238,6 +314,8 @@ export namespace Record {
         }
 
         if (obj.open != null) {
+          delete obj.revoke
+          delete obj.grant
           delete obj.release
           delete obj.credit
           delete obj.settle
@@ -245,6 +323,8 @@ export namespace Record {
         }
 
         if (obj.transfer != null) {
+          delete obj.revoke
+          delete obj.grant
           delete obj.release
           delete obj.credit
           delete obj.settle
@@ -322,6 +402,20 @@ export namespace Record {
             case 12: {
               yield * Release.codec().stream(reader, reader.uint32(), `${prefix}.release`, {
                 limits: opts.limits?.release
+              })
+
+              break
+            }
+            case 13: {
+              yield * Grant.codec().stream(reader, reader.uint32(), `${prefix}.grant`, {
+                limits: opts.limits?.grant
+              })
+
+              break
+            }
+            case 14: {
+              yield * Revoke.codec().stream(reader, reader.uint32(), `${prefix}.revoke`, {
+                limits: opts.limits?.revoke
               })
 
               break
@@ -457,6 +551,26 @@ export namespace Record {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface RecordGrantToFieldEvent {
+    field: '$.grant.to'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RecordGrantAmountUcFieldEvent {
+    field: '$.grant.amountUc'
+    value: bigint
+  }
+
+  export interface RecordRevokeGrantIdFieldEvent {
+    field: '$.revoke.grantId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RecordRevokeAmountUcFieldEvent {
+    field: '$.revoke.amountUc'
+    value: bigint
+  }
+
   export interface RecordAcksFieldEvent {
     field: '$.acks[]'
     index: number
@@ -481,7 +595,7 @@ export namespace Record {
     return decodeMessage(buf, Record.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Record>): Generator<RecordNetFieldEvent | RecordFromFieldEvent | RecordSeqFieldEvent | RecordPrevFieldEvent | RecordTransferToFieldEvent | RecordTransferAmountUcFieldEvent | RecordTransferMemoFieldEvent | RecordTransferTagFieldEvent | RecordOpenSellerFieldEvent | RecordOpenContractIdFieldEvent | RecordOpenMaxSpendUcFieldEvent | RecordOpenEndsAtMsFieldEvent | RecordSettleOpenIdFieldEvent | RecordSettleVoucherFieldEvent | RecordSettleAmountUcFieldEvent | RecordCreditToFieldEvent | RecordCreditAmountUcFieldEvent | RecordReleaseOpenIdFieldEvent | RecordAcksFieldEvent | RecordMemoFieldEvent | RecordTimeFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Record>): Generator<RecordNetFieldEvent | RecordFromFieldEvent | RecordSeqFieldEvent | RecordPrevFieldEvent | RecordTransferToFieldEvent | RecordTransferAmountUcFieldEvent | RecordTransferMemoFieldEvent | RecordTransferTagFieldEvent | RecordOpenSellerFieldEvent | RecordOpenContractIdFieldEvent | RecordOpenMaxSpendUcFieldEvent | RecordOpenEndsAtMsFieldEvent | RecordSettleOpenIdFieldEvent | RecordSettleVoucherFieldEvent | RecordSettleAmountUcFieldEvent | RecordCreditToFieldEvent | RecordCreditAmountUcFieldEvent | RecordReleaseOpenIdFieldEvent | RecordGrantToFieldEvent | RecordGrantAmountUcFieldEvent | RecordRevokeGrantIdFieldEvent | RecordRevokeAmountUcFieldEvent | RecordAcksFieldEvent | RecordMemoFieldEvent | RecordTimeFieldEvent> {
     return streamMessage(buf, Record.codec(), opts)
   }
 }
@@ -1135,5 +1249,229 @@ export namespace Credit {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Credit>): Generator<CreditToFieldEvent | CreditAmountUcFieldEvent> {
     return streamMessage(buf, Credit.codec(), opts)
+  }
+}
+
+export interface Grant {
+  to: Uint8Array<ArrayBuffer>
+  amountUc: bigint
+}
+
+export namespace Grant {
+  let _codec: Codec<Grant>
+
+  export const codec = (): Codec<Grant> => {
+    if (_codec == null) {
+      _codec = message<Grant>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.to != null && obj.to.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.to)
+        }
+
+        if ((obj.amountUc != null && obj.amountUc !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.amountUc)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          to: uint8ArrayAlloc(0),
+          amountUc: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.to = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.amountUc = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.to`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.amountUc`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface GrantToFieldEvent {
+    field: '$.to'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface GrantAmountUcFieldEvent {
+    field: '$.amountUc'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<Grant>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Grant.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Grant>): Grant {
+    return decodeMessage(buf, Grant.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Grant>): Generator<GrantToFieldEvent | GrantAmountUcFieldEvent> {
+    return streamMessage(buf, Grant.codec(), opts)
+  }
+}
+
+export interface Revoke {
+  grantId: Uint8Array<ArrayBuffer>
+  amountUc: bigint
+}
+
+export namespace Revoke {
+  let _codec: Codec<Revoke>
+
+  export const codec = (): Codec<Revoke> => {
+    if (_codec == null) {
+      _codec = message<Revoke>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.grantId != null && obj.grantId.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.grantId)
+        }
+
+        if ((obj.amountUc != null && obj.amountUc !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.amountUc)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          grantId: uint8ArrayAlloc(0),
+          amountUc: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.grantId = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.amountUc = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.grantId`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.amountUc`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RevokeGrantIdFieldEvent {
+    field: '$.grantId'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface RevokeAmountUcFieldEvent {
+    field: '$.amountUc'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<Revoke>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Revoke.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Revoke>): Revoke {
+    return decodeMessage(buf, Revoke.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Revoke>): Generator<RevokeGrantIdFieldEvent | RevokeAmountUcFieldEvent> {
+    return streamMessage(buf, Revoke.codec(), opts)
   }
 }
