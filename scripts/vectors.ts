@@ -208,6 +208,8 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
     else if (k.type === 'settle') kind = { type: 'settle', openId: unhex(k.open_id_hex), voucher: unhex(k.voucher_hex), amountUc: big(k.amount_uc) }
     else if (k.type === 'credit') kind = { type: 'credit', to: unhex(k.to_hex), amountUc: big(k.amount_uc) }
     else if (k.type === 'release') kind = { type: 'release', openId: unhex(k.open_id_hex) }
+    else if (k.type === 'grant') kind = { type: 'grant', to: unhex(k.to_hex), amountUc: big(k.amount_uc) }
+    else if (k.type === 'revoke') kind = { type: 'revoke', grantId: unhex(k.grant_id_hex), amountUc: big(k.amount_uc) }
     else kind = { type: 'ack' }
     const net = unhex(i.net_hex)
     const r = signRecord(signerOf(i), { net, seq: big(i.seq), prev: unhex(i.prev_hex), kind, acks: i.acks_hex.map(unhex), memo: i.memo, time: big(i.time) })
@@ -451,7 +453,15 @@ export function buildVectors (): Record<string, VectorFile> {
   const r7 = rec('settle without voucher: seller seq 2 releases the lock, amount 0', 'seller', 2, r4.id_hex as string, { type: 'settle', open_id_hex: r6.id_hex, voucher_hex: '', amount_uc: '0' })
   const r8 = rec('open with an end: buyer seq 5, the contract ends at T0 + 6 s (field 4)', 'buyer', 5, r6.id_hex as string, { type: 'open', seller_hex: pk('seller'), contract_id_hex: Buffer.alloc(32, 0x44).toString('hex'), max_spend_uc: '2000', ends_at_ms: String(T0 + 6000) })
   const r9 = rec('release: buyer seq 6, dated end + 5 min grace, ends the unsettled lock', 'buyer', 6, r8.id_hex as string, { type: 'release', open_id_hex: r8.id_hex }, [], '', T0 + 6000 + 300_000)
-  const ledger = [r1, r2, r3, r4, r5, r6, r7, r8, r9]
+  // an explicit credit line: the seller grants the witness 1,000 µc from its earnings, the
+  // witness acks it, the seller revokes 400, the witness acks the revoke, the seller acks that
+  // ack (the 400 come back): the seller still bears 600, the witness holds a 600 line
+  const r10 = rec('grant: seller seq 3 extends the witness a 1,000 µc line (field 13)', 'seller', 3, r7.id_hex as string, { type: 'grant', to_hex: pk('witness'), amount_uc: '1000' })
+  const r11 = rec('ack-only: witness seq 1 acks the grant (its line)', 'witness', 1, '', { type: 'ack' }, [r10.id_hex as string])
+  const r12 = rec('revoke: seller seq 4 takes back 400 µc of the grant (field 14)', 'seller', 4, r10.id_hex as string, { type: 'revoke', grant_id_hex: r10.id_hex, amount_uc: '400' })
+  const r13 = rec('ack-only: witness seq 2 acks the revoke (its line is 600)', 'witness', 2, r11.id_hex as string, { type: 'ack' }, [r12.id_hex as string])
+  const r14 = rec('ack-only: seller seq 5 acks the witness\'s revoke-ack (the 400 come back)', 'seller', 5, r12.id_hex as string, { type: 'ack' }, [r13.id_hex as string])
+  const ledger = [r1, r2, r3, r4, r5, r6, r7, r8, r9, r10, r11, r12, r13, r14]
 
   const id = (label: string): string => hex(labelId(label))
   const item = (ts: number, label: string): Inputs => ({ timestamp: String(ts), id_hex: id(label) })

@@ -205,6 +205,8 @@ describe('protocol test vectors (protocols/vectors)', () => {
     expect(ledger.balance(key('buyer')).lockedUc).toBe(0n)
     expect(ledger.balance(key('seller')).balanceUc).toBe(250_000n + settled)
     expect(ledger.balance(key('issuer')).balanceUc).toBe(-10_000_000n)
+    expect(ledger.grants(key('seller')).grantedUc).toBe(600n)
+    expect(ledger.grants(key('witness')).linesUc).toBe(600n)
   })
 
   it('negentropy: replaying each transcript gives the same replies, also from the reference implementation', async () => {
