@@ -78,8 +78,10 @@ export async function main (argv: string[], opts: MainOptions = {}): Promise<num
   if (signal == null) {
     const controller = new AbortController()
     const onSignal = (): void => { controller.abort() }
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
+    // `on`, not `once`: a module that loads later (node-llama-cpp's signal-exit) re-raises the
+    // signal when it finds itself the only listener, which killed the node mid-stop
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
     detach = () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal) }
     signal = controller.signal
   }

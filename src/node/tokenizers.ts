@@ -7,7 +7,7 @@
 import type { Logger } from '@libp2p/interface'
 import type { ChatRequest } from '../exec/backend.js'
 import { modelFingerprint } from '../exec/fingerprint.js'
-import { createEmbeddedTokenizer, type EmbeddedTokenizer } from '../exec/backends/embedded/index.js'
+import type { EmbeddedTokenizer } from '../exec/backends/embedded/index.js'
 
 /** which bound the buyer held the seller's input-token count to */
 export type InputBound = 'exact' | 'bytes'
@@ -50,7 +50,8 @@ export class LocalTokenizers {
     if (path == null || this.stopped) return undefined
     let tokenizer = this.loaded.get(fingerprint)
     if (tokenizer == null) {
-      tokenizer = createEmbeddedTokenizer(path)
+      // loaded on first use: a node that never counts exactly never loads the engine's modules
+      tokenizer = import('../exec/backends/embedded/index.js').then(async m => await m.createEmbeddedTokenizer(path))
       this.loaded.set(fingerprint, tokenizer)
     }
     try {
