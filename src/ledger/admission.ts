@@ -20,6 +20,14 @@ export const DEFAULT_MAX_HELD_FUTURE = 1_000
  */
 export const DEFAULT_UNFUNDED_RECORDS_PER_WINDOW = 20
 export const DEFAULT_UNFUNDED_WINDOW_MS = 10_000
+/**
+ * a record kept but not forwarded (over its author's budget) is not acked by this node's own
+ * records before this long: two periodic pulls (30 s each), by which its peers hold it too, so
+ * the node's own records (a seller's settles) never wait at them for a record only it has
+ */
+export const DEFAULT_ACK_DEFER_MS = 60_000
+/** throttled record ids remembered for the ack deferral; beyond it the oldest is acked as usual */
+export const DEFAULT_MAX_DEFERRED_ACKS = 100_000
 /** authors whose window is remembered; beyond it the oldest window is forgotten */
 export const DEFAULT_MAX_BUDGET_AUTHORS = 10_000
 

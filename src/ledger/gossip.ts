@@ -15,7 +15,7 @@ import { gossipVerdict, type AddResult } from './ledger.js'
 import { createHash } from 'node:crypto'
 import { recordIdOf, type ParsedRecord } from './record.js'
 import type { LedgerService, ReceivedResult } from './service.js'
-import { AuthorBudget, DEFAULT_UNFUNDED_RECORDS_PER_WINDOW, DEFAULT_UNFUNDED_WINDOW_MS } from './admission.js'
+import { AuthorBudget, DEFAULT_ACK_DEFER_MS, DEFAULT_MAX_DEFERRED_ACKS, DEFAULT_UNFUNDED_RECORDS_PER_WINDOW, DEFAULT_UNFUNDED_WINDOW_MS } from './admission.js'
 
 /**
  * The gossip message id of data on the records topic: the record id, so a record republished by
@@ -59,6 +59,8 @@ export interface RecordGossipInit {
   /** records per window forwarded from an author with no balance of its own (admission.ts) */
   unfundedRecordsPerWindow?: number
   unfundedWindowMs?: number
+  /** how long this node's own records leave unacked a record it kept but did not forward (default 60 s) */
+  ackDeferMs?: number
   futureCheckMs?: number
   /** clock for the re-gossip window, a pulled record's age and the authors' budget; default the system clock */
   now?: () => number
@@ -91,6 +93,9 @@ export class RecordGossip implements Startable {
   private readonly acceptedListeners = new Set<(records: ParsedRecord[]) => void>()
   private readonly overdueListeners = new Set<(peer: PeerId) => void>()
   private readonly budget: AuthorBudget
+  /** records kept but not forwarded (over budget) → when: this node's own records do not ack them yet */
+  private readonly throttled = new Map<string, number>()
+  private readonly ackDeferMs: number
   private readonly futureCheckMs: number
   private futureTimer?: ReturnType<typeof setInterval>
   private regossip = { windowStartMs: 0, count: 0 }
@@ -110,6 +115,7 @@ export class RecordGossip implements Startable {
     this.regossipMinAgeMs = init.regossipMinAgeMs ?? DEFAULT_REGOSSIP_MIN_AGE_MS
     this.budget = new AuthorBudget(init.unfundedRecordsPerWindow ?? DEFAULT_UNFUNDED_RECORDS_PER_WINDOW, init.unfundedWindowMs ?? DEFAULT_UNFUNDED_WINDOW_MS)
     this.futureCheckMs = init.futureCheckMs ?? DEFAULT_FUTURE_CHECK_MS
+    this.ackDeferMs = init.ackDeferMs ?? DEFAULT_ACK_DEFER_MS
   }
 
   readonly [Symbol.toStringTag] = 'tally:ledger:gossip'
@@ -122,6 +128,7 @@ export class RecordGossip implements Startable {
     if (this.started) return
     this.pubsub.topicValidators.set(this.topic, this.validate)
     this.offOwnRecords = this.ledger.onRecord((bytes) => { this.publish(bytes) })
+    this.ledger.ledger.setAckDeferral((id) => this.ackDeferred(id))
     this.futureTimer = setInterval(() => { this.releaseDue() }, this.futureCheckMs)
     this.futureTimer.unref?.()
     this.started = true
@@ -159,7 +166,10 @@ export class RecordGossip implements Startable {
     // dated ahead of our clock: held and judged later; a clock's fault, not necessarily the sender's
     if (r.future === true || r.status === 'duplicate') return TopicValidatorResult.Ignore
     // kept (it reaches the rest by pull) but not forwarded beyond the author's budget
-    if (!this.withinBudget(r)) return TopicValidatorResult.Ignore
+    if (!this.withinBudget(r)) {
+      this.throttle(r.id)
+      return TopicValidatorResult.Ignore
+    }
     // a record that came before its ancestors: hold its verdict until they arrive (then it is
     // Accepted and forwarded like any other) or pendingVerdictMs passes (Ignored, and the
     // ancestors are fetched from the peer that forwarded it, which judged it valid)
@@ -170,6 +180,21 @@ export class RecordGossip implements Startable {
     }
     const verdict = gossipVerdict(r)
     return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'ignore' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+  }
+
+  private throttle (id: string | undefined): void {
+    if (id == null) return
+    if (this.throttled.size >= DEFAULT_MAX_DEFERRED_ACKS) this.throttled.delete(this.throttled.keys().next().value as string)
+    this.throttled.set(id, this.now())
+  }
+
+  /** whether the local signer should leave `id` unacked for now (it was kept but not forwarded, recently) */
+  private ackDeferred (id: string): boolean {
+    const at = this.throttled.get(id)
+    if (at == null) return false
+    if (this.now() - at < this.ackDeferMs) return true
+    this.throttled.delete(id)
+    return false
   }
 
   /** whether a new record may be forwarded: always for a funded author or an issuer, else within the author's budget */

@@ -130,6 +130,8 @@ export class Ledger implements AncestorView {
   private writing: Promise<void> = Promise.resolve()
   private writeError: unknown
   private signing: Promise<unknown> = Promise.resolve()
+  /** incoming credits the local account does not ack yet (see setAckDeferral) */
+  private deferAck: (id: string) => boolean = () => false
 
   constructor (init: LedgerInit) {
     this.genesis = init.genesis
@@ -681,8 +683,17 @@ export class Ledger implements AncestorView {
     return false
   }
 
+  /**
+   * Tell the local signer which incoming credits not to ack yet: an ack makes every later own
+   * record depend on the acked one, so a record this node did not forward (its author was over
+   * the gossip budget) is acked only once the others can have pulled it.
+   */
+  setAckDeferral (defer: (id: string) => boolean): void {
+    this.deferAck = defer
+  }
+
   private ownUnacked (withRevokes = true): string[] {
-    const ids = this.unackedIncoming(this.self!)
+    const ids = this.unackedIncoming(this.self!).filter(id => !this.deferAck(id))
     // grants before the revokes that name them
     const order = (id: string): number => { const t = this.valid.get(id)?.rec.kind.type; return t === 'grant' ? 0 : t === 'revoke' ? 2 : 1 }
     ids.sort((a, b) => order(a) - order(b))

@@ -184,6 +184,26 @@ describe('gossip budget of authors with no balance of their own', () => {
     expect(node.balance(toHexKey(issuer.publicKey)).balanceUc).toBe(-5_000n)
   })
 
+  it('the node does not ack a record it kept but did not forward until the others can have pulled it (its own records must not wait at them)', async () => {
+    let nowMs = T0
+    const node = await ledgerOf(1, () => nowMs)
+    const { validate } = gossipOver(node, () => nowMs, { unfundedRecordsPerWindow: 3, unfundedWindowMs: 10_000, ackDeferMs: 60_000 })
+    const spammer = await ledgerOf(2, () => T0)
+    const recs = []
+    for (let i = 0; i < 5; i++) recs.push(await spammer.pay(account(1), 1_000n))
+    const verdicts = []
+    for (const r of recs) verdicts.push(await validate(r.bytes))
+    const { Accept, Ignore } = TopicValidatorResult
+    expect(verdicts).toEqual([Accept, Accept, Accept, Ignore, Ignore])
+    // the next own record acks what was forwarded, not the two kept back
+    const first = await node.pay(account(7), 1n)
+    expect([...first.record.acks].sort()).toEqual(recs.slice(0, 3).map(r => r.id).sort())
+    // once the deferral has passed (two pulls), they are acked like any income
+    nowMs += 60_000
+    const second = await node.pay(account(7), 1n)
+    expect([...second.record.acks].sort()).toEqual(recs.slice(3).map(r => r.id).sort())
+  })
+
   it('AuthorBudget counts per author and per window', () => {
     const b = new AuthorBudget(2, 100, 2)
     expect([b.take('a', 0), b.take('a', 1), b.take('a', 2), b.take('b', 2)]).toEqual([true, true, false, true])
