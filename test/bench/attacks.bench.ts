@@ -78,7 +78,9 @@ async function one (attack: Attack): Promise<Record<string, unknown>> {
 
 export default async function run (): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { honestRequestsEach: N }
-  for (const a of ATTACKS) {
+  // ATTACKS_BENCH_ONLY=ledger-spam,offer-flood runs only those
+  const only = process.env.ATTACKS_BENCH_ONLY?.split(',')
+  for (const a of ATTACKS.filter(a => only == null || only.includes(a.name))) {
     process.stderr.write(`  attack ${a.name} ...\n`)
     try {
       out[a.name] = await one(a)
