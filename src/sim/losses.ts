@@ -7,8 +7,9 @@
  * - A buyer's loss is any settle on its contracts above the last voucher it signed for that
  *   contract (bound: 0 — a settle carries the buyer's own signed voucher).
  * - A forked (double-spending) account can spend its spendable balance once per extra branch:
- *   its overdraft beyond its credit line is the market's loss, bounded by the credit line times
- *   the number of conflicting seqs proven against it.
+ *   its overdraft beyond its credit line (and the explicit lines granted to it, which their
+ *   grantors bear) is the market's loss, bounded by the credit line times the number of
+ *   conflicting seqs proven against it.
  */
 import type { TallyNode } from '../node/tally.js'
 import type { PastLife, SimPeer } from './scenario.js'
@@ -35,7 +36,7 @@ export interface Overdraft {
   adversary: string
   balanceUc: string
   creditLimitUc: string
-  /** −balance − credit limit when positive */
+  /** −balance − credit limit − lines granted to it, when positive */
   overdraftUc: string
   /** credit limit × conflicting seqs proven */
   boundUc: string
@@ -97,7 +98,8 @@ export function lossLedger (peers: readonly SimPeer[], ref: TallyNode | undefine
     for (const f of ref.ledger.ledger.fraudProofs()) proofs.set(f.account, (proofs.get(f.account) ?? 0) + 1)
     for (const p of peers) {
       const b = ref.ledger.ledger.balance(p.node.account)
-      const od = -b.balanceUc - b.creditLimitUc
+      // an explicit credit line it received (grant) is spendable like the credit limit: its grantor bears it
+      const od = -b.balanceUc - b.creditLimitUc - ref.ledger.ledger.grants(p.node.account).linesUc
       if (od <= 0n && !b.flagged) continue
       const odBound = b.creditLimitUc * BigInt(proofs.get(p.node.account) ?? 0)
       const within = od <= odBound

@@ -83,4 +83,29 @@ describe('sim: trust', () => {
     expect(r.balancesAgree).toBe(true)
     expect(r.sumOfBalancesUc).toBe('0')
   })
+
+  it('grant-chain: rings and chains of grants create no credit; the grantor of a line spent and never paid back loses at most its grant', async () => {
+    const r = await runSmall('grant-chain', { clock: 'virtual' })
+    expect(r.figures.ringGrantsValid).toBe(4)
+    expect(r.figures.chainHeadGrantValid).toBe(true)
+    // a received line never backs a grant: every onward grant in the ring and the chain is refused
+    expect(r.figures.ringOnwardGrantsValid).toBe(0)
+    expect(r.figures.chainOnwardGrantsValid).toBe(0)
+    expect(r.figures['grantsRefused_grant-unbacked']).toBe(4 + 2)
+    // what the ring can spend is what it owns, and over the whole run no account set can spend more than it owns
+    expect(r.figures.ringSpendableUc).toBe(r.figures.ringOwnFundsUc)
+    expect(Number(r.figures.samples)).toBeGreaterThan(10)
+    expect(BigInt(r.figures.maxSpendableOverOwnFundsUc as string)).toBeLessThanOrEqual(0n)
+    expect(r.figures.maxAccountsBelowBound).toBe(0)
+    // the fresh key spent its line and nothing beyond; its grantor's loss is that line, held
+    expect(r.figures.chainLineSpentUc).toBe(r.figures.chainHeadLossBoundUc)
+    expect(r.figures.chainBeyondLineSpent).toBe(false)
+    expect(r.figures.chainKeyBalanceUc).toBe(`-${r.figures.chainHeadLossBoundUc as string}`)
+    expect(BigInt(r.figures.chainHeadStillGrantedUc as string)).toBeLessThanOrEqual(BigInt(r.figures.chainHeadLossBoundUc as string))
+    expect(r.losses.overdrafts.every(o => o.withinBound)).toBe(true)
+    expect(r.losses.withinBounds).toBe(true)
+    expect(r.requests.completed).toBe(r.requests.sent)
+    expect(r.balancesAgree).toBe(true)
+    expect(r.sumOfBalancesUc).toBe('0')
+  })
 })

@@ -12,6 +12,7 @@ import stallingSeller from './stalling-seller.js'
 import capacitySquatter from './capacity-squatter.js'
 import sybilDrain, { sybilDrainBaseline } from './sybil-drain.js'
 import lockGriefer from './lock-griefer.js'
+import grantChain from './grant-chain.js'
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [steady.name]: steady,
@@ -26,7 +27,8 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [capacitySquatter.name]: capacitySquatter,
   [sybilDrain.name]: sybilDrain,
   [sybilDrainBaseline.name]: sybilDrainBaseline,
-  [lockGriefer.name]: lockGriefer
+  [lockGriefer.name]: lockGriefer,
+  [grantChain.name]: grantChain
 })
 
 export function scenarioNames (): string[] {
