@@ -727,11 +727,20 @@ export class Ledger implements AncestorView {
       const rec = parseRecord(bytes, { net: this.net, trusted: true })
       return { id, bytes, rec, v: judge(rec, this, this.rules) }
     }
-    let built = build(this.ownUnacked())
-    // a revoke is acked only while the headroom covers it (only the unused part of a line is revoked)
+    const acks = this.ownUnacked()
+    let built = build(acks)
+    // a revoke is acked only while the headroom covers it (only the unused part of a line is
+    // revoked): on overspend, the smallest revokes are kept as long as the record stays valid
     if (built.v.ok === false && built.v.reason === 'overspend') {
-      const without = this.ownUnacked(false)
-      if (without.length > 0 || kind.type !== 'ack') built = build(without)
+      const amountOf = (id: string): bigint => { const k = this.valid.get(id)?.rec.kind; return k?.type === 'revoke' ? k.amountUc : 0n }
+      const revokes = acks.filter(id => this.valid.get(id)?.rec.kind.type === 'revoke').sort((x, y) => amountOf(x) < amountOf(y) ? -1 : amountOf(x) > amountOf(y) ? 1 : 0)
+      const others = acks.filter(id => !revokes.includes(id))
+      for (let m = revokes.length - 1; m >= 0; m--) {
+        const some = [...others, ...revokes.slice(0, m)]
+        if (some.length === 0 && kind.type === 'ack') break
+        built = build(some)
+        if (built.v.ok !== false || built.v.reason !== 'overspend') break
+      }
     }
     const { id, bytes, rec, v } = built
     if (v.ok === false) {
