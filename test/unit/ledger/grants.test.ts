@@ -93,6 +93,18 @@ describe('grants: explicit credit lines', () => {
     expect(l2.grants(w.key(2)).linesUc).toBe(1_000n)
   })
 
+  it('the grantee acks the revokes its headroom covers even when a larger one waits beside them', async () => {
+    const { w, grant } = await granted()
+    // 3,000 used of 1,000 + 3,000: 1,000 can come back, not 1,500
+    await w.sign(2, { type: 'transfer', to: w.key(3), amountUc: 3_000n })
+    const big = await w.sign(1, { type: 'revoke', grantId: fromHex(grant), amountUc: 1_000n })
+    const small = await w.sign(1, { type: 'revoke', grantId: fromHex(grant), amountUc: 500n })
+    const r = await w.sign(2, { type: 'ack' })
+    expect(w.actors[2].ledger.get(r.id)!.rec.acks).toEqual([small.id])
+    expect(w.actors[2].ledger.unackedIncoming(w.key(2))).toEqual([big.id])
+    expect(w.actors[0].ledger.grants(w.key(2)).linesUc).toBe(2_500n)
+  })
+
   it('the grantor gets a revoked part back by acking the grantee\'s revoke-ack, once: a forked grantee acking one revoke on two branches returns it once (double-release)', async () => {
     const { w, grant, raw } = await granted()
     const ackGrant = await w.sign(2, { type: 'ack' })
