@@ -10,7 +10,7 @@ import { isIP } from 'node:net'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { HttpApiError, badRequest, toHttpError } from './errors.js'
 import { chunkBody, completionBody, finalChunks, parseChatRequest, type ParsedChatRequest } from './openai.js'
-import { modelsBody, parsePayBody, parseReportQuery, wantsAllBalances, type Query } from './tally-requests.js'
+import { modelsBody, parseGrantBody, parsePayBody, parseReportQuery, parseRevokeBody, wantsAllBalances, type Query } from './tally-requests.js'
 import { dashboardHtml } from './dashboard.js'
 import type { ChatRequest } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
@@ -42,6 +42,9 @@ export interface GatewayBuyer {
   /** every account the ledger knows, with Σ */
   balances(): unknown[]
   pay(to: string, amountUc: bigint, opts: { memo?: string, tag?: string }): Promise<unknown>
+  /** explicit credit lines (ledger.md, grant and revoke) */
+  grant?(to: string, amountUc: bigint): Promise<unknown>
+  revoke?(grantId: string, amountUc: bigint): Promise<unknown>
   report(opts: { by?: string, sinceMs?: number }): Promise<unknown>
   offers(model?: string): Promise<unknown>
   history?(account?: string): Promise<unknown>
@@ -272,6 +275,16 @@ function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: Gatewa
   app.post('/tally/pay', async (req, reply) => {
     const p = parsePayBody(req.body)
     return send(reply, 200, await buyer.pay(p.to, p.amountUc, { memo: p.memo, tag: p.tag }))
+  })
+  app.post('/tally/grant', async (req, reply) => {
+    if (buyer.grant == null) throw new HttpApiError(404, 'invalid_request_error', 'grants are not available', null, 'not_found')
+    const p = parseGrantBody(req.body)
+    return send(reply, 200, await buyer.grant(p.to, p.amountUc))
+  })
+  app.post('/tally/revoke', async (req, reply) => {
+    if (buyer.revoke == null) throw new HttpApiError(404, 'invalid_request_error', 'grants are not available', null, 'not_found')
+    const p = parseRevokeBody(req.body)
+    return send(reply, 200, await buyer.revoke(p.grantId, p.amountUc))
   })
   app.get('/metrics', async (_req, reply) => {
     const merged = Registry.merge([processRegistry(), metrics.registry])

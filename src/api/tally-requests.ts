@@ -44,6 +44,33 @@ export interface PayRequest {
   tag?: string
 }
 
+/** a positive integer of µc, as a number or a decimal string */
+function amountOf (v: unknown): bigint | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return BigInt(v)
+  if (typeof v === 'string' && /^[1-9][0-9]{0,18}$/.test(v)) return BigInt(v)
+  return undefined
+}
+
+/** `POST /tally/grant {to, amount_uc}`: extend `to` an explicit credit line */
+export function parseGrantBody (body: unknown): { to: string, amountUc: bigint } {
+  const b = body as Record<string, unknown> | undefined
+  if (b == null || typeof b !== 'object') throw badRequest('body must be a JSON object')
+  if (typeof b.to !== 'string') throw badRequest('to must be an account id', 'to')
+  const amountUc = amountOf(b.amount_uc)
+  if (amountUc === undefined) throw badRequest('amount_uc must be a positive integer', 'amount_uc')
+  return { to: b.to, amountUc }
+}
+
+/** `POST /tally/revoke {grant_id (64 hex), amount_uc}`: take back part of an own grant */
+export function parseRevokeBody (body: unknown): { grantId: string, amountUc: bigint } {
+  const b = body as Record<string, unknown> | undefined
+  if (b == null || typeof b !== 'object') throw badRequest('body must be a JSON object')
+  if (typeof b.grant_id !== 'string' || !/^[0-9a-f]{64}$/.test(b.grant_id)) throw badRequest('grant_id must be a record id (64 lowercase hex)', 'grant_id')
+  const amountUc = amountOf(b.amount_uc)
+  if (amountUc === undefined) throw badRequest('amount_uc must be a positive integer', 'amount_uc')
+  return { grantId: b.grant_id, amountUc }
+}
+
 /** `POST /tally/pay {to, amount_uc (a positive integer, as a number or a decimal string), memo?, tag?}` */
 export function parsePayBody (body: unknown): PayRequest {
   const b = body as Record<string, unknown> | undefined

@@ -14,6 +14,7 @@ import { isOpenFileExhaustion, openFileLimitLine } from './fd-limit.js'
 import { procOpenFileLimit } from '../api/fd-budget.js'
 import { registerBalance } from './balance/index.js'
 import { registerPay } from './pay/index.js'
+import { registerGrant } from './grant/index.js'
 import { registerHistory } from './history/index.js'
 import { registerOffers } from './offers/index.js'
 import { registerReport } from './report/index.js'
@@ -59,6 +60,7 @@ export function buildProgram (io: CliIO, signal: AbortSignal): Command {
   registerDemo(program, io)
   registerBalance(program, io)
   registerPay(program, io)
+  registerGrant(program, io)
   registerHistory(program, io)
   registerOffers(program, io)
   registerReport(program, io)

@@ -474,6 +474,18 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     return this.ledger.balance(account ?? this.account)
   }
 
+  /** extend `to` an explicit credit line backed by this account's own funds (ledger.md, grant) */
+  async grant (to: string, amountUc: bigint): Promise<{ id: string, to: string, amountUc: bigint }> {
+    const r = await this.ledger.grant(to, amountUc)
+    return { id: r.id, to, amountUc }
+  }
+
+  /** take back the unused part of an own grant */
+  async revoke (grantId: string, amountUc: bigint): Promise<{ id: string, grantId: string, amountUc: bigint }> {
+    const r = await this.ledger.revoke(grantId, amountUc)
+    return { id: r.id, grantId, amountUc }
+  }
+
   balances (): AccountBalance[] {
     return this.ledger.balances()
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { HttpApiError } from '../../../src/api/errors.js'
-import { modelsBody, parsePayBody, parseReportQuery, wantsAllBalances } from '../../../src/api/tally-requests.js'
+import { modelsBody, parseGrantBody, parsePayBody, parseReportQuery, parseRevokeBody, wantsAllBalances } from '../../../src/api/tally-requests.js'
 
 function refusal (fn: () => unknown): { status: number, param: string | null } {
   try {
@@ -13,6 +13,18 @@ function refusal (fn: () => unknown): { status: number, param: string | null } {
   }
   throw new Error('expected a refusal')
 }
+
+describe('POST /tally/grant and /tally/revoke bodies', () => {
+  it('take a positive integer amount; refuse each bad field with a 400 that names it', () => {
+    expect(parseGrantBody({ to: 'acct', amount_uc: '2000000' })).toEqual({ to: 'acct', amountUc: 2_000_000n })
+    expect(parseRevokeBody({ grant_id: 'ab'.repeat(32), amount_uc: 5 })).toEqual({ grantId: 'ab'.repeat(32), amountUc: 5n })
+    expect(refusal(() => parseGrantBody(null))).toEqual({ status: 400, param: null })
+    expect(refusal(() => parseGrantBody({ amount_uc: 1 })).param).toBe('to')
+    expect(refusal(() => parseGrantBody({ to: 'a', amount_uc: 0 })).param).toBe('amount_uc')
+    expect(refusal(() => parseRevokeBody({ grant_id: 'AB'.repeat(32), amount_uc: 1 })).param).toBe('grant_id')
+    expect(refusal(() => parseRevokeBody({ grant_id: 'ab'.repeat(32), amount_uc: '01' })).param).toBe('amount_uc')
+  })
+})
 
 describe('POST /tally/pay body', () => {
   it('takes a positive integer amount as a number or a decimal string', () => {
