@@ -96,6 +96,8 @@ describe('sim: trust', () => {
     expect(r.figures.ringSpendableUc).toBe(r.figures.ringOwnFundsUc)
     expect(Number(r.figures.samples)).toBeGreaterThan(10)
     expect(BigInt(r.figures.maxSpendableOverOwnFundsUc as string)).toBeLessThanOrEqual(0n)
+    // no account ever bore more for others than it owned (with received lines backing grants: 7 credits more)
+    expect(BigInt(r.figures.maxGrantedOverOwnFundsUc as string)).toBeLessThanOrEqual(0n)
     expect(r.figures.maxAccountsBelowBound).toBe(0)
     // the fresh key spent its line and nothing beyond; its grantor's loss is that line, held
     expect(r.figures.chainLineSpentUc).toBe(r.figures.chainHeadLossBoundUc)

@@ -6,7 +6,8 @@
  * grantor then revokes. A grant is backed by its author's own funds only, so neither the ring nor
  * the chain creates credit. Figures, sampled on an honest ledger through the run: Σ of what all
  * accounts can spend against Σ of their own funds (issued + earned − spent: grants move
- * spendability, never add to it), accounts below their bound, and the grantor's loss.
+ * spendability, never add to it), what any account bears for others (its outstanding grants)
+ * against its own funds, accounts below their bound, and the grantor's loss.
  */
 import { defineScenario, type SimContext, type SimPeer } from '../scenario.js'
 
@@ -48,7 +49,7 @@ export default defineScenario({
     const sink = ctx.sellers().find(p => p.adversary == null)!
     const ref = (): SimContext['peers'][number]['node'] => ctx.running().find(p => p.adversary == null)!.node
     const refused: Record<string, number> = {}
-    let maxExcess = -(2n ** 63n); let worstBelow = 0; let samples = 0
+    let maxExcess = -(2n ** 63n); let maxOverGranted = -(2n ** 63n); let worstBelow = 0; let samples = 0
     ctx.every(SAMPLE_MS, () => {
       const l = ref().ledger
       let spendable = 0n; let own = 0n; let below = 0
@@ -56,7 +57,9 @@ export default defineScenario({
         if (l.isIssuer(l.ledger.keyOf(b.account))) continue
         spendable += b.spendableUc > 0n ? b.spendableUc : 0n
         own += ownFunds(b)
-        const { linesUc } = l.ledger.grants(b.account)
+        const { linesUc, grantedUc } = l.ledger.grants(b.account)
+        // every grant backed by a positive balance: what an account bears for others is its own
+        if (grantedUc - ownFunds(b) > maxOverGranted) maxOverGranted = grantedUc - ownFunds(b)
         if (!b.flagged && b.availableUc < -(b.creditLimitUc + linesUc + l.ledger.overdraftUc(b.account))) below++
       }
       samples++
@@ -64,6 +67,7 @@ export default defineScenario({
       worstBelow = Math.max(worstBelow, below)
       ctx.figure('samples', samples)
       ctx.figure('maxSpendableOverOwnFundsUc', maxExcess.toString())
+      ctx.figure('maxGrantedOverOwnFundsUc', maxOverGranted.toString())
       ctx.figure('maxAccountsBelowBound', worstBelow)
     })
     await ctx.sleep(START_MS)
