@@ -7,12 +7,13 @@ import { fromHex, signVoucher, toHex } from '../../../src/ledger/record.js'
 import { World, CREDIT_LIMIT, fingerprint, seed } from './world.js'
 
 const N = 4
-const action = fc.tuple(fc.integer({ min: 0, max: N - 1 }), fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: N - 1 }), fc.bigInt({ min: 1n, max: 900n }))
+const action = fc.tuple(fc.integer({ min: 0, max: N - 1 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: N - 1 }), fc.bigInt({ min: 1n, max: 900n }))
 
 /** play random actions through real signing ledgers; impossible ones are refused and skipped */
 async function play (actions: Array<[number, number, number, bigint]>): Promise<World> {
   const w = new World(N)
   const opens: Array<{ id: string, buyer: number, seller: number, max: bigint, cid: Uint8Array, settled: boolean }> = []
+  const grants: Array<{ id: string, from: number }> = []
   for (const [i, op, j, amt] of actions) {
     try {
       if (op === 0) { if (j !== 0) await w.sign(0, { type: 'credit', to: w.key(j), amountUc: amt * 20n }) }
@@ -30,6 +31,11 @@ async function play (actions: Array<[number, number, number, bigint]>): Promise<
         o.settled = true
       } else if (op === 5 && w.actors[i].ledger.unackedIncoming(w.key(i)).length > 0) {
         await w.sign(i, { type: 'ack' })
+      } else if (op === 6 && i !== j) {
+        grants.push({ id: (await w.sign(i, { type: 'grant', to: w.key(j), amountUc: amt })).id, from: i })
+      } else if (op === 7) {
+        const g = grants.filter(g => g.from === i)
+        if (g.length > 0) await w.sign(i, { type: 'revoke', grantId: fromHex(g[j % g.length].id), amountUc: amt })
       }
     } catch (err: any) {
       if (err?.name !== 'InsufficientCreditError' && err?.name !== 'InvalidRecordError') throw err
@@ -77,16 +83,16 @@ describe('ledger merge (properties)', () => {
       const issuer = toHex(w.key(0))
       for (const bal of a.balances()) {
         if (a.keyOf(bal.account) === issuer) continue
-        expect(bal.availableUc).toBeGreaterThanOrEqual(-CREDIT_LIMIT)
+        expect(bal.availableUc).toBeGreaterThanOrEqual(-(CREDIT_LIMIT + a.grants(bal.account).linesUc))
       }
       for (const r of a.records()) {
         const st = a.get(r.id)!.state
-        expect(st.acked - st.debits - st.locked).toBeGreaterThanOrEqual(-CREDIT_LIMIT)
+        expect(st.acked - st.debits - st.locked - st.granted).toBeGreaterThanOrEqual(-(CREDIT_LIMIT + st.lines))
       }
     }), { numRuns: 25 })
     // the generator must make real ledgers, not empty ones
     expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThan(150)
-    expect([...kinds].sort()).toEqual(['ack', 'credit', 'open', 'settle', 'transfer'])
+    expect([...kinds].sort()).toEqual(['ack', 'credit', 'grant', 'open', 'revoke', 'settle', 'transfer'])
   })
 
   it('merge is commutative, associative and idempotent', async () => {
