@@ -352,6 +352,12 @@ export function historyEntry (ledger: Ledger, r: ParsedRecord, k: string): Histo
     return { ...base, counterparty: ledger.accountId(out ? kind.to : r.from), deltaUc: out ? -kind.amountUc : kind.amountUc, tag: kind.type === 'transfer' ? kind.tag : undefined, memo: kind.type === 'transfer' && kind.memo !== '' ? kind.memo : r.memo }
   }
   if (kind.type === 'open') return { ...base, counterparty: ledger.accountId(r.from === k ? kind.seller : r.from), deltaUc: 0n }
+  // a grant or revoke moves no balance: the counterparty is the grantee (for the grantor) or the grantor
+  if (kind.type === 'grant') return { ...base, counterparty: ledger.accountId(r.from === k ? kind.to : r.from), deltaUc: 0n }
+  if (kind.type === 'revoke') {
+    const to = grantTo(ledger.get(kind.grantId)?.rec)
+    return { ...base, counterparty: to == null ? undefined : ledger.accountId(r.from === k ? to : r.from), deltaUc: 0n }
+  }
   if (kind.type === 'settle') {
     const open = ledger.get(kind.openId)?.rec
     const buyer = open?.from ?? ''

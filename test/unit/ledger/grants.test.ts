@@ -148,6 +148,8 @@ describe('grants: explicit credit lines', () => {
     await svc[0].revoke(g.id, 500n)
     await waitFor(() => svc[0].grants().grantedUc === 1_500n)
     expect(svc[1].grants()).toEqual({ grantedUc: 0n, linesUc: 1_500n })
+    // history: the grant and the revoke name the other side and move no balance
+    expect(svc[1].history().filter(h => h.type === 'grant' || h.type === 'revoke').map(h => [h.type, h.counterparty, h.deltaUc])).toEqual([['grant', svc[0].account, 0n], ['revoke', svc[0].account, 0n]])
     await Promise.all(svc.map(async s => { await s.stop() }))
   })
 })
