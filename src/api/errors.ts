@@ -60,6 +60,7 @@ export const HTTP_BY_CODE: Readonly<Partial<Record<ErrorCode, HttpMapping>>> = {
   [ErrorCode.streamIdleTimeout]: [504, 'timeout', 'timeout'],
   [ErrorCode.backendTimeout]: [504, 'timeout', 'timeout'],
   [ErrorCode.syncTimeout]: [504, 'timeout', 'timeout'],
+  [ErrorCode.deadlineExceeded]: [504, 'timeout', 'timeout'],
   // a seller or peer misbehaved or failed
   [ErrorCode.midStream]: [502, UPSTREAM, 'mid_stream_failure'],
   [ErrorCode.inferFailed]: [502, UPSTREAM, 'seller_failed'],

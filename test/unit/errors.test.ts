@@ -138,6 +138,7 @@ describe('HTTP mapping', () => {
     [ErrorCode.noSeller, 503],
     [ErrorCode.insufficientCredit, 402],
     [ErrorCode.routeTimeout, 504],
+    [ErrorCode.deadlineExceeded, 504],
     [ErrorCode.midStream, 502],
     [ErrorCode.aborted, 499],
     [ErrorCode.invalidAccount, 400],
