@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
 import { ErrorCode, TallyError } from '../errors/index.js'
 import { readOpenFileLimit } from '../api/fd-budget.js'
 
@@ -31,7 +32,9 @@ export function isOpenFileExhaustion (err: unknown): boolean {
   } catch {
     return false
   }
-  return path.startsWith('/') && existsSync(path)
+  // or, when the package's manifest could not be read, its legacy main ('<package>/index.js') that
+  // is not there: the package is, with a package.json the loader failed to open
+  return path.startsWith('/') && (existsSync(path) || existsSync(join(dirname(path), 'package.json')))
 }
 
 /**
