@@ -1,29 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createSigner, type Ed25519Signer } from '../../../src/identity/ed25519.js'
-import { netId } from '../../../src/ledger/genesis.js'
 import { signOffer, type Offer, type OfferTerms } from '../../../src/market/offer.js'
 import { OrderBook } from '../../../src/market/order-book.js'
+import { NOW, net, terms } from './book-fixtures.js'
 
-const net = netId({ name: 'book', issuers: [], defaultCreditLimitUc: 0n, maxSessionLockUc: 1n })
-const NOW = 1_700_000_000_000
 const signers: Ed25519Signer[] = Array.from({ length: 8 }, (_, i) => createSigner(new Uint8Array(32).fill(i + 1)))
-
-const terms = (over: Partial<OfferTerms> = {}): OfferTerms => ({
-  modelId: 'm7',
-  fingerprint: 'f',
-  fingerprintVerified: true,
-  params: 7_000_000_000n,
-  quantization: 'Q4_K_M',
-  contextLength: 4096,
-  priceInPerMTokUc: 1_000_000n,
-  priceOutPerMTokUc: 7_000_000n,
-  maxSessions: 1,
-  tokensPerSec: 10,
-  region: '',
-  multiaddrs: [],
-  ...over
-})
 
 function offer (i: number, over: Partial<OfferTerms> = {}, seq = 1n, ttl = 60_000, withdrawn = false): Offer {
   return signOffer(signers[i], net, terms(over), { seq, expiresAtMs: BigInt(NOW + ttl), withdrawn })
