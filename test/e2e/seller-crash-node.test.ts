@@ -89,29 +89,39 @@ describe('seller crash safety, whole node', () => {
         for (const r of buyer.ledger.ledger.history(me)) if (r.kind.type === 'settle' && r.kind.openId === openId) return r.kind.amountUc
         return undefined
       }
+      const signedOf = (o: { kind: unknown }): bigint => buyer.buyerSessions.signedUc(Buffer.from((o.kind as { contractId: string }).contractId, 'hex'))
+      // every session the buyer signed for is owed a settle. One it signed nothing for (the seller
+      // died before admitting it, or it was retried elsewhere) may never be journaled: its lock
+      // ends by the buyer's release after end + grace (test/unit/ledger/release.test.ts), nothing
+      // was served on it, so nothing is lost.
+      const owed = opens.filter(o => signedOf(o) > 0n)
       // a settle the restarted seller wrote before the buyer dialled comes with the join sync; one it
       // wrote later (the open reached it late: retried every 5 s) by gossip, or else by the next
       // periodic sync (30 s): allow two rounds on a loaded machine
-      await waitFor(() => opens.every(o => settleOf(o.id) != null), 'a settle for every session the seller was killed in', 65_000)
+      await waitFor(() => owed.every(o => settleOf(o.id) != null), 'a settle for every session the buyer signed for', 65_000).catch((err) => {
+        const missing = owed.filter(o => settleOf(o.id) == null).map(o => ({ open: o.id.slice(0, 12), signedUc: signedOf(o).toString() }))
+        throw new Error(`${(err as Error).message}; unsettled: ${JSON.stringify(missing)} of ${owed.length}`)
+      })
       let lost = 0n
       for (const o of opens) {
-        const contract = Buffer.from((o.kind as { contractId: string }).contractId, 'hex')
-        const signed = buyer.buyerSessions.signedUc(contract)
-        const settled = settleOf(o.id)!
+        const signed = signedOf(o)
+        const settled = settleOf(o.id)
+        if (settled == null) { expect(signed).toBe(0n); continue }
         expect(settled).toBeLessThanOrEqual(signed)
         expect(settled).toBeGreaterThanOrEqual(signed - windowUc)
         lost += signed - settled
       }
-      // every lock ended
-      expect((await buyer.balance()).lockedUc).toBe(0n)
-      // the buyer's cost report equals the ledger: spent is what the settles charged, the rest of
-      // what it signed shows as never charged, not as spent
-      const row = (await buyer.report({ by: 'seller' })).rows.find(r => r.requests > 0)!
-      const charged = opens.reduce((s, o) => s + settleOf(o.id)!, 0n)
-      expect(row.spentUc).toBe(charged)
-      expect(-(await buyer.balance()).balanceUc).toBe(charged)
-      expect(row.pendingUc).toBe(0n)
-      expect(row.spentUc + row.unchargedUc).toBe(row.signedUc)
+      // every lock ended but those of never-journaled sessions (released after end + grace); the
+      // buyer's cost report equals the ledger: spent is what the settles charged, the rest of what
+      // it signed shows as never charged, not as spent (read together: a late settle may land)
+      await waitFor(async () => {
+        const unsettled = opens.filter(o => settleOf(o.id) == null)
+        const stuck = unsettled.reduce((n, o) => n + (o.kind as { maxSpendUc: bigint }).maxSpendUc, 0n)
+        const charged = opens.reduce((n, o) => n + (settleOf(o.id) ?? 0n), 0n)
+        const b = await buyer.balance()
+        const row = (await buyer.report({ by: 'seller' })).rows.find(r => r.requests > 0)!
+        return b.lockedUc === stuck && -b.balanceUc === charged && row.spentUc === charged && row.pendingUc === 0n && row.spentUc + row.unchargedUc === row.signedUc
+      }, 'locks and the cost report equal to the ledger')
       console.log(`seller crash (node): ${KILLS} kills, lost ${lost} µc in all (window ${windowUc} µc each)`)
       child.proc.stdin.write('quit\n')
       expect(await child.exited).toBe(0)
