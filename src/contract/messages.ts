@@ -137,6 +137,7 @@ function withTerms (t: QuoteTerms): Required<QuoteTerms> {
 
 export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteTerms): Quote {
   checkQuoteTerms(terms)
+  const t = withTerms(terms)
   const env = sealEnvelope(signer, Domain.quote, net, QuotePb.encode({
     quoteId: terms.quoteId as Uint8Array<ArrayBuffer>,
     buyer: terms.buyer as Uint8Array<ArrayBuffer>,
@@ -148,14 +149,14 @@ export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteT
     priceInPerMtokUc: terms.priceInPerMTokUc,
     priceOutPerMtokUc: terms.priceOutPerMTokUc,
     validUntilMs: terms.validUntilMs,
-    secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n,
-    maxSpendUc: terms.maxSpendUc ?? 0n,
-    sessionExpiresAtMs: terms.sessionExpiresAtMs ?? 0n,
-    openWithinMs: terms.openWithinMs ?? 0n,
-    minBuyerSpendableUc: terms.minBuyerSpendableUc ?? 0n,
-    maxUnpaidUc: terms.maxUnpaidUc ?? 0n
+    secondPeerAboveUc: t.secondPeerAboveUc,
+    maxSpendUc: t.maxSpendUc,
+    sessionExpiresAtMs: t.sessionExpiresAtMs,
+    openWithinMs: t.openWithinMs,
+    minBuyerSpendableUc: t.minBuyerSpendableUc,
+    maxUnpaidUc: t.maxUnpaidUc
   }))
-  return { ...withTerms(terms), seller: env.publicKey, id: env.id, bytes: env.bytes }
+  return { ...t, seller: env.publicKey, id: env.id, bytes: env.bytes }
 }
 
 /** Verify a quote's signature and shape (not its time: the caller compares validUntilMs to its clock). */
