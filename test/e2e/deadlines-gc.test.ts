@@ -5,7 +5,7 @@
  * streams the seller still holds once every deadline (and the infer stream's closing deadline)
  * has passed, giving up at ten deadlines.
  */
-import { spawn } from 'node:child_process'
+import { runTsChild } from '../helpers/child.js'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
@@ -16,12 +16,7 @@ const DEADLINE_MS = 3_000
 interface Report { deadlineMs: number, gcDoneAfterMs: number, endedAfterMs: number, protocols: Record<string, { opened: number, stillHeld: number }> }
 
 async function runChild (): Promise<Report> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, String(DEADLINE_MS)], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (b: Buffer) => { out += b.toString() })
-  child.stderr.on('data', (b: Buffer) => { err += b.toString() })
-  const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
+  const { code, out, err } = await runTsChild(['--expose-gc'], CHILD, [String(DEADLINE_MS)])
   expect(code, err).toBe(0)
   return JSON.parse(out.trim().split('\n').pop()!)
 }

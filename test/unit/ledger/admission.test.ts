@@ -5,7 +5,7 @@
  * forwarding budget on gossip (kept, Ignored beyond it, never penalised while valid); pulled
  * records still pending are not re-gossiped.
  */
-import { TopicValidatorResult, type GossipSub, type Message, type TopicValidatorFn } from '@libp2p/gossipsub'
+import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { defaultLogger } from '@libp2p/logger'
 import type { PeerId } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -17,6 +17,7 @@ import { LedgerService } from '../../../src/ledger/service.js'
 import { MemoryLedgerStore } from '../../../src/ledger/store.js'
 import { DEV_GENESIS } from '../../../src/node/defaults.js'
 import { recordsTopic } from '../../../src/wire/topics.js'
+import { fakePubsub } from './pubsub.js'
 
 const net = netId(DEV_GENESIS)
 const T0 = 1_700_000_000_000
@@ -37,15 +38,6 @@ async function ledgerOf (seedByte: number, now: () => number): Promise<LedgerSer
 }
 
 const account = (seedByte: number): string => identityFromSeed(new Uint8Array(32).fill(seedByte)).account
-
-function fakePubsub (): { pubsub: GossipSub, published: Uint8Array[] } {
-  const published: Uint8Array[] = []
-  const pubsub = {
-    topicValidators: new Map<string, TopicValidatorFn>(),
-    publish: async (_topic: string, data: Uint8Array) => { published.push(data); return { recipients: [] } }
-  }
-  return { pubsub: pubsub as unknown as GossipSub, published }
-}
 
 function gossipOver (ledger: LedgerService, now: () => number, init: RecordGossipInit = {}): { gossip: RecordGossip, published: Uint8Array[], validate: (data: Uint8Array) => Promise<TopicValidatorResult> } {
   const { pubsub, published } = fakePubsub()

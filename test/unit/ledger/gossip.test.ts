@@ -3,7 +3,7 @@
  * topic verdicts, a pending record's held verdict, own records published, pulled records
  * re-gossiped only when not fresh and within the bound.
  */
-import { TopicValidatorResult, type GossipSub, type Message, type TopicValidatorFn } from '@libp2p/gossipsub'
+import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { defaultLogger } from '@libp2p/logger'
 import type { PeerId } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -16,18 +16,10 @@ import { LedgerService } from '../../../src/ledger/service.js'
 import { MemoryLedgerStore } from '../../../src/ledger/store.js'
 import { DEV_GENESIS } from '../../../src/node/defaults.js'
 import { recordsTopic } from '../../../src/wire/topics.js'
+import { fakePubsub } from './pubsub.js'
 
 const net = netId(DEV_GENESIS)
 const T0 = 1_700_000_000_000
-
-function fakePubsub (): { pubsub: GossipSub, published: Uint8Array[] } {
-  const published: Uint8Array[] = []
-  const pubsub = {
-    topicValidators: new Map<string, TopicValidatorFn>(),
-    publish: async (_topic: string, data: Uint8Array) => { published.push(data); return { recipients: [] } }
-  }
-  return { pubsub: pubsub as unknown as GossipSub, published }
-}
 
 const ledgers: LedgerService[] = []
 async function ledgerOf (seedByte: number, now: () => number): Promise<LedgerService> {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { runTsChild } from '../../helpers/child.js'
 import { getEventListeners } from 'node:events'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -9,12 +9,7 @@ const CHILD = join(import.meta.dirname, '../../fixtures/wire/deadline-gc.ts')
 
 /** runs the gc child (node --expose-gc) and returns its JSON line */
 async function underGc (mode: 'owned' | 'any' | 'timeout', count: number, ms: number): Promise<{ mode: string, count: number, fired: number }> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', CHILD, mode, String(count), String(ms)], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (b: Buffer) => { out += b.toString() })
-  child.stderr.on('data', (b: Buffer) => { err += b.toString() })
-  const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
+  const { code, out, err } = await runTsChild(['--expose-gc'], CHILD, [mode, String(count), String(ms)])
   expect(code, err).toBe(0)
   expect(err, 'no warning (e.g. a listener leak on the parent)').toBe('')
   return JSON.parse(out.trim())
