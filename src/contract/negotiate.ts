@@ -124,6 +124,8 @@ export interface NegotiateInit {
   /** the buyer named in a request must be the authenticated remote peer (default true) */
   bindBuyerToPeer?: boolean
   now?: () => number
+  /** the source of quote ids and contract nonces; default node:crypto (the simulator passes a seeded one so one seed gives one run) */
+  randomBytes?: (n: number) => Uint8Array<ArrayBuffer>
 }
 
 export interface NegotiateComponents {
@@ -244,6 +246,7 @@ export class Negotiator extends EventTarget implements Startable {
   private readonly reservationsPerSlot: number
   private readonly bindBuyerToPeer: boolean
   private readonly now: () => number
+  private readonly randomBytes: (n: number) => Uint8Array<ArrayBuffer>
   private readonly pending = new Map<string, PendingQuote>()
   /** accepted quote id → its validUntil: a second accept is refused */
   private readonly accepted = new Map<string, bigint>()
@@ -283,6 +286,7 @@ export class Negotiator extends EventTarget implements Startable {
     this.maxOutboundPerPeer = init.maxOutboundPerPeer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
     this.bindBuyerToPeer = init.bindBuyerToPeer ?? true
     this.now = init.now ?? Date.now
+    this.randomBytes = init.randomBytes ?? ((n) => new Uint8Array(randomBytes(n)))
   }
 
   readonly [Symbol.toStringTag] = 'tally:negotiate'
@@ -573,7 +577,7 @@ export class Negotiator extends EventTarget implements Startable {
     // a longer session than this seller contracts is clamped, not refused: the quote states the end
     const sessionEnd = req.sessionExpiresAtMs === 0n || req.sessionExpiresAtMs > latestEnd ? latestEnd : req.sessionExpiresAtMs
     const quote = signQuote(this.c.signer, this.c.net, {
-      quoteId: randomBytes(QUOTE_ID_LENGTH),
+      quoteId: this.randomBytes(QUOTE_ID_LENGTH),
       buyer: req.buyer,
       requestNonce: req.nonce,
       modelId: terms.modelId,
@@ -715,7 +719,7 @@ export class Negotiator extends EventTarget implements Startable {
     const stream = await connection.newStream(NEGOTIATE_PROTOCOL, { signal, negotiateFully: false })
     const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
     try {
-      const nonce = randomBytes(NONCE_LENGTH)
+      const nonce = this.randomBytes(NONCE_LENGTH)
       await lp.write(NegotiateFrame.encode({
         quoteRequest: {
           modelId: req.modelId,

@@ -147,6 +147,9 @@ export class VirtualClock {
   private waitingSince: number | undefined
   readonly stats: VirtualClockStats = { fired: 0, jumps: 0 }
 
+  /** epochMs: what Date.now() reads at install (default the real time then) */
+  constructor (private readonly opts: { epochMs?: number } = {}) {}
+
   /** simulated ms since install */
   elapsedMs (): number { return this.nowMs }
   /** timers pending */
@@ -156,8 +159,11 @@ export class VirtualClock {
     if (current != null) throw new VirtualClockError('a virtual clock is already installed in this process')
     current = this
     this.running = true
-    this.epochMs = real.Date.now()
-    this.perfStartMs = real.performanceNow()
+    this.epochMs = this.opts.epochMs ?? real.Date.now()
+    // a whole number: performance.now() differences are then exact (integer timers on an integer
+    // base); a fractional base rounds 1000 to 999.9999999 in some runs and not others, and a
+    // traffic tick due at 1000 ms waits for the next interval: one seed, two results
+    this.perfStartMs = Math.ceil(real.performanceNow())
     const clock = this
     const g = globalThis as any
     g.setTimeout = (fn: Callback, ms?: number, ...args: unknown[]) => clock.set(fn, ms, args, false)

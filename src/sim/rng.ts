@@ -14,6 +14,8 @@ export interface Rng {
   sample<T>(items: readonly T[], k: number): T[]
   shuffle<T>(items: readonly T[]): T[]
   chance(p: number): boolean
+  /** n pseudo-random bytes */
+  bytes(n: number): Uint8Array<ArrayBuffer>
 }
 
 /** sfc32 seeded from SHA-256 of the seed string: fast, 128-bit state, good enough for simulation */
@@ -48,7 +50,8 @@ export function createRng (seed: string): Rng {
       return out
     },
     sample: (items, k) => rng.shuffle(items).slice(0, Math.max(0, k)),
-    chance: (p) => next() < p
+    chance: (p) => next() < p,
+    bytes: (n) => Uint8Array.from({ length: n }, () => Math.floor(next() * 256))
   }
   return rng
 }

@@ -19,6 +19,9 @@ export {
   SIM_CLOCKS, SimulationError, type SimulationOptions, type SimClock, type SimProgress, type SellerShare, type SimResult
 } from './options.js'
 
+/** where simulated time starts on the virtual clock: 2026-01-01T00:00:00Z */
+const SIM_EPOCH_MS = Date.UTC(2026, 0, 1)
+
 export async function runSimulation (opts: SimulationOptions): Promise<SimResult> {
   // virtual unless a real engine runs (it answers on wall time)
   const clockKind = opts.clock ?? ((opts.embeddedSellers ?? 0) > 0 ? 'real' : 'virtual')
@@ -27,9 +30,11 @@ export async function runSimulation (opts: SimulationOptions): Promise<SimResult
   // the real engine answers on wall time in a child process: it cannot follow a virtual clock
   if ((opts.embeddedSellers ?? 0) > 0) throw new SimulationError('embedded sellers need the real clock (they run in a child process on wall time)')
   if (installedClock() != null) throw new SimulationError('a virtual-clock simulation is already running in this process')
-  const clock = new VirtualClock()
+  // the calendar starts at one fixed instant: timestamps go into records, whose ids order sync ranges
+  const clock = new VirtualClock({ epochMs: SIM_EPOCH_MS })
   // with time virtual, the libraries' own draws (gossipsub's mesh and gossip picks) are the last
-  // thing that differs between two runs of one seed: they draw from the seed too
+  // thing that differs between two runs of one seed: they draw from the seed too (and so do the
+  // negotiators' quote ids and nonces, world.ts)
   const mathRandom = Math.random
   Math.random = createRng(`${String(opts.seed ?? 1)}/math-random`).next
   clock.install()

@@ -206,6 +206,7 @@ export class SimWorld {
     const identity = identityFromSeed(peerSeed(p.seed, index, generation))
     const live = this.peers.filter(q => q.running && q.index !== index)
     const bootPeers = p.bootstrapNodes != null ? live.filter(q => q.index < p.bootstrapNodes!) : rng.sample(live, SIM_BOOTSTRAP_PEERS)
+    const nodeRng = createRng(`${p.seed}/node/${index}/${generation}`)
     this.planned(`node ${index}.${generation} ${role} ${priceOutUc} boot ${bootPeers.map(q => q.index).join(',')}`)
     const boot = bootPeers.flatMap(q => q.node.addrs().slice(0, 1))
     const cfg = { ...this.config, bootstrap: boot }
@@ -223,7 +224,8 @@ export class SimWorld {
       buy: { firstTokenTimeoutMs: this.loadScaledMs(Math.max(SIM_FIRST_TOKEN_TIMEOUT_MS, FIRST_TOKEN_TIMEOUT_TTFTS * p.ttftMs)), maxAttempts: 4, idleCloseMs: SIM_IDLE_CLOSE_MS },
       inferSeller: { voucherTimeoutMs: this.loadScaledMs(SIM_VOUCHER_TIMEOUT_MS) },
       inferBuyer: { dialTimeoutMs: this.loadScaledMs(DEFAULT_INFER_DIAL_TIMEOUT_MS) },
-      negotiate: { timeoutMs: this.loadScaledMs(DEFAULT_NEGOTIATE_TIMEOUT_MS) },
+      // quote ids and nonces name contracts and opens, whose ids order the ledger's sync ranges: seeded, so one seed gives one run
+      negotiate: { timeoutMs: this.loadScaledMs(DEFAULT_NEGOTIATE_TIMEOUT_MS), randomBytes: (n) => nodeRng.bytes(n) },
       ...(role === 'seller'
         ? {
             sell: this.embedded.has(index)

@@ -26,6 +26,20 @@ describe('virtual clock', () => {
     expect(wallNowMs() - wall0).toBeLessThan(5_000)
   })
 
+  it('reads whole milliseconds from a fixed epoch: elapsed times are exact, whatever the wall read at install', async () => {
+    clock = new VirtualClock({ epochMs: Date.UTC(2026, 0, 1) })
+    clock.install()
+    expect(Date.now()).toBe(Date.UTC(2026, 0, 1))
+    const start = performance.now()
+    // a fractional base made (base + 1000) − (base + 250) − 750 come out as ±1e-13 in some runs
+    expect(Number.isInteger(start)).toBe(true)
+    await sleep(250)
+    const a = performance.now() - start
+    await sleep(750)
+    expect(performance.now() - start - a).toBe(750)
+    expect(Date.now()).toBe(Date.UTC(2026, 0, 1) + 1_000)
+  })
+
   it('moves Date, new Date() and performance.now with it, not with the wall', async () => {
     install()
     const d0 = Date.now(); const p0 = performance.now(); const n0 = new Date().getTime()
