@@ -4,20 +4,20 @@
  * only; routing, payment and accounting are the `GatewayBuyer`'s job.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import { isIP } from 'node:net'
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { HttpApiError, badRequest, toHttpError } from './errors.js'
-import { chunkBody, completionBody, finalChunks, parseChatRequest, type ParsedChatRequest } from './openai.js'
-import { modelsBody, parseGrantBody, parsePayBody, parseReportQuery, parseRevokeBody, wantsAllBalances, type Query } from './tally-requests.js'
-import { dashboardHtml } from './dashboard.js'
+import { send } from './http-util.js'
+import { GatewayMetrics } from './metrics.js'
+import { openAiRoutes } from './routes/openai-routes.js'
+import { tallyRoutes } from './routes/tally-routes.js'
 import type { ChatRequest } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
 import type { ModelListing } from '../node/tally.js'
 import { ConfigError, resolveGatewayHost, type HostResolver } from '../node/config.js'
-import { ConnectionGuard, type ConnectionEvent } from './connections.js'
+import { ConnectionGuard } from './connections.js'
 import { gatewayConnectionBudget, openFileLimit } from './fd-budget.js'
 
 /** a chat request larger than this is refused before parsing */
@@ -78,55 +78,6 @@ export interface Gateway {
 export class GatewayConfigError extends TallyError {
   override name = 'GatewayConfigError'
   override readonly code: ErrorCode = ErrorCode.gatewayConfig
-}
-
-/** process-wide metrics (CPU, memory, event loop), registered once however many gateways a process starts */
-let processMetrics: Registry | undefined
-function processRegistry (): Registry {
-  if (processMetrics == null) {
-    processMetrics = new Registry()
-    collectDefaultMetrics({ register: processMetrics, prefix: 'tally_' })
-  }
-  return processMetrics
-}
-
-/** JSON with bigints as numbers when safe, else decimal strings */
-function jsonReplacer (_k: string, v: unknown): unknown {
-  if (typeof v === 'bigint') return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString()
-  return v
-}
-
-function send (reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(body, jsonReplacer))
-}
-
-/** the gateway's own metrics; /metrics serves them with the process's */
-class GatewayMetrics {
-  readonly registry = new Registry()
-  private readonly requests = new Counter({ name: 'tally_gateway_requests_total', help: 'chat requests by outcome', labelNames: ['status'], registers: [this.registry] })
-  private readonly tokens = new Counter({ name: 'tally_gateway_tokens_total', help: 'tokens bought', labelNames: ['direction'], registers: [this.registry] })
-  private readonly spent = new Counter({ name: 'tally_gateway_spent_uc_total', help: 'micro-credits spent through the gateway', registers: [this.registry] })
-  private readonly capped = new Counter({ name: 'tally_gateway_connections_capped_total', help: 'connections closed to make room (evicted) or refused at the connection caps', labelNames: ['action'], registers: [this.registry] })
-  private readonly ttft = new Histogram({ name: 'tally_gateway_ttft_seconds', help: 'time to first token of routed requests', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] })
-
-  /** a completed chat request */
-  completed (r: RoutedResult): void {
-    this.requests.inc({ status: 'ok' })
-    this.tokens.inc({ direction: 'in' }, r.inputTokens)
-    this.tokens.inc({ direction: 'out' }, r.outputTokens)
-    this.spent.inc(Number(r.costUc))
-    this.ttft.observe(r.ttftMs / 1000)
-  }
-
-  /** a connection closed or refused at the caps (connections.ts) */
-  connectionCapped (action: ConnectionEvent): void {
-    this.capped.inc({ action })
-  }
-
-  /** a chat request that failed with this HTTP status */
-  failed (status: number): void {
-    this.requests.inc({ status })
-  }
 }
 
 /** every request carries `Authorization: Bearer <token>` (compared in constant time), or gets 401 */
@@ -192,105 +143,6 @@ function answerErrors (app: FastifyInstance, bodyLimitBytes: number): void {
     return send(reply, e.status, e.toJSON())
   })
   app.setNotFoundHandler((req, reply) => send(reply, 404, new HttpApiError(404, 'invalid_request_error', `no route ${req.method} ${req.url}`, null, 'not_found').toJSON()))
-}
-
-/** the OpenAI-compatible routes: `/v1/models`, `/v1/chat/completions` (whole or streamed) */
-function openAiRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: GatewayMetrics): void {
-  app.get('/v1/models', async (_req, reply) => send(reply, 200, modelsBody(buyer.models())))
-
-  app.post('/v1/chat/completions', async (req: FastifyRequest, reply: FastifyReply) => {
-    const parsed = parseChatRequest(req.body, req.headers)
-    const id = `chatcmpl-${randomBytes(12).toString('hex')}`
-    const created = Math.floor(Date.now() / 1000)
-    const controller = new AbortController()
-    const onClose = (): void => { if (!reply.raw.writableFinished) controller.abort() }
-    reply.raw.on('close', onClose)
-    try {
-      if (!parsed.stream) {
-        try {
-          const r = await buyer.infer(parsed.model, parsed.request, parsed.constraints, { signal: controller.signal })
-          metrics.completed(r)
-          return send(reply, 200, completionBody(id, created, r))
-        } catch (err) {
-          metrics.failed(toHttpError(err).status)
-          throw err
-        }
-      }
-      await streamCompletion(reply, buyer, metrics, parsed, id, created, controller.signal)
-      return reply
-    } finally {
-      reply.raw.off('close', onClose)
-    }
-  })
-}
-
-/**
- * A streamed completion: the status line is sent at the first delta, so a failure before any
- * token still gets its proper HTTP code; after that, errors travel as an SSE error event.
- */
-async function streamCompletion (reply: FastifyReply, buyer: GatewayBuyer, metrics: GatewayMetrics, parsed: ParsedChatRequest, id: string, created: number, signal: AbortSignal): Promise<void> {
-  let started = false
-  const write = (obj: unknown): void => { reply.raw.write(`data: ${JSON.stringify(obj, jsonReplacer)}\n\n`) }
-  const start = (): void => {
-    if (started) return
-    started = true
-    reply.hijack()
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
-    write(chunkBody(id, created, parsed.model, { role: 'assistant', content: '' }, null))
-  }
-  try {
-    const r = await buyer.infer(parsed.model, parsed.request, parsed.constraints, {
-      signal,
-      onDelta: (text) => { start(); if (text !== '') write(chunkBody(id, created, parsed.model, { content: text }, null)) }
-    })
-    start()
-    for (const c of finalChunks(id, created, r)) write(c)
-    reply.raw.end('data: [DONE]\n\n')
-    metrics.completed(r)
-  } catch (err) {
-    const e = toHttpError(err)
-    metrics.failed(e.status)
-    if (!started) throw err
-    write(e.toJSON())
-    reply.raw.end('data: [DONE]\n\n')
-  }
-}
-
-/** Tally's JSON routes (`/tally/*`), `/metrics` and the dashboard */
-function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: GatewayMetrics): void {
-  app.get('/tally/balance', async (req, reply) => {
-    const q = req.query as Query
-    if (wantsAllBalances(q)) {
-      const all = buyer.balances() as Array<{ balanceUc: bigint }>
-      return send(reply, 200, { balances: all, sumUc: all.reduce((s, b) => s + b.balanceUc, 0n) })
-    }
-    return send(reply, 200, await buyer.balance(q.account))
-  })
-  app.get('/tally/offers', async (req, reply) => send(reply, 200, await buyer.offers((req.query as Query).model)))
-  app.get('/tally/report', async (req, reply) => send(reply, 200, await buyer.report(parseReportQuery(req.query as Query))))
-  app.get('/tally/history', async (req, reply) => {
-    if (buyer.history == null) throw new HttpApiError(404, 'invalid_request_error', 'history is not available', null, 'not_found')
-    return send(reply, 200, await buyer.history((req.query as Query).account))
-  })
-  app.post('/tally/pay', async (req, reply) => {
-    const p = parsePayBody(req.body)
-    return send(reply, 200, await buyer.pay(p.to, p.amountUc, { memo: p.memo, tag: p.tag }))
-  })
-  app.post('/tally/grant', async (req, reply) => {
-    if (buyer.grant == null) throw new HttpApiError(404, 'invalid_request_error', 'grants are not available', null, 'not_found')
-    const p = parseGrantBody(req.body)
-    return send(reply, 200, await buyer.grant(p.to, p.amountUc))
-  })
-  app.post('/tally/revoke', async (req, reply) => {
-    if (buyer.revoke == null) throw new HttpApiError(404, 'invalid_request_error', 'grants are not available', null, 'not_found')
-    const p = parseRevokeBody(req.body)
-    return send(reply, 200, await buyer.revoke(p.grantId, p.amountUc))
-  })
-  app.get('/metrics', async (_req, reply) => {
-    const merged = Registry.merge([processRegistry(), metrics.registry])
-    return reply.header('content-type', merged.contentType).send(await merged.metrics())
-  })
-  app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(dashboardHtml(buyer.account)))
 }
 
 function positiveInt (v: number | undefined, fallback: number, name: string): number {

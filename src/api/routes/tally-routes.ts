@@ -1,0 +1,46 @@
+/** Tally's JSON routes (`/tally/*`), `/metrics` and the dashboard page. */
+import type { FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
+import { HttpApiError } from '../errors.js'
+import { parseGrantBody, parsePayBody, parseReportQuery, parseRevokeBody, wantsAllBalances, type Query } from '../tally-requests.js'
+import { dashboardHtml } from '../dashboard.js'
+import { send } from '../http-util.js'
+import { processRegistry, type GatewayMetrics } from '../metrics.js'
+import type { GatewayBuyer } from '../gateway.js'
+
+/** Tally's JSON routes (`/tally/*`), `/metrics` and the dashboard */
+export function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: GatewayMetrics): void {
+  app.get('/tally/balance', async (req, reply) => {
+    const q = req.query as Query
+    if (wantsAllBalances(q)) {
+      const all = buyer.balances() as Array<{ balanceUc: bigint }>
+      return send(reply, 200, { balances: all, sumUc: all.reduce((s, b) => s + b.balanceUc, 0n) })
+    }
+    return send(reply, 200, await buyer.balance(q.account))
+  })
+  app.get('/tally/offers', async (req, reply) => send(reply, 200, await buyer.offers((req.query as Query).model)))
+  app.get('/tally/report', async (req, reply) => send(reply, 200, await buyer.report(parseReportQuery(req.query as Query))))
+  app.get('/tally/history', async (req, reply) => {
+    if (buyer.history == null) throw new HttpApiError(404, 'invalid_request_error', 'history is not available', null, 'not_found')
+    return send(reply, 200, await buyer.history((req.query as Query).account))
+  })
+  app.post('/tally/pay', async (req, reply) => {
+    const p = parsePayBody(req.body)
+    return send(reply, 200, await buyer.pay(p.to, p.amountUc, { memo: p.memo, tag: p.tag }))
+  })
+  app.post('/tally/grant', async (req, reply) => {
+    if (buyer.grant == null) throw new HttpApiError(404, 'invalid_request_error', 'grants are not available', null, 'not_found')
+    const p = parseGrantBody(req.body)
+    return send(reply, 200, await buyer.grant(p.to, p.amountUc))
+  })
+  app.post('/tally/revoke', async (req, reply) => {
+    if (buyer.revoke == null) throw new HttpApiError(404, 'invalid_request_error', 'grants are not available', null, 'not_found')
+    const p = parseRevokeBody(req.body)
+    return send(reply, 200, await buyer.revoke(p.grantId, p.amountUc))
+  })
+  app.get('/metrics', async (_req, reply) => {
+    const merged = Registry.merge([processRegistry(), metrics.registry])
+    return reply.header('content-type', merged.contentType).send(await merged.metrics())
+  })
+  app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(dashboardHtml(buyer.account)))
+}
