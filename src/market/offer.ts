@@ -14,8 +14,25 @@ import { checkExpiry, checkPrice, checkRange, checkString } from '../wire/fields
 import {
   MAX_CONTEXT_LENGTH, MAX_FINGERPRINT_CHARS, MAX_MODEL_ID_CHARS, MAX_MULTIADDR_CHARS, MAX_MULTIADDRS,
   MAX_OFFER_BYTES, MAX_OFFER_TTL_MS, MAX_PARAMS, MAX_QUANTIZATION_CHARS, MAX_REGION_CHARS, MAX_SESSIONS,
-  MAX_TOKENS_PER_SEC
+  MAX_TOKENS_PER_SEC, MAX_CAPABILITIES, MAX_CAPABILITY_CHARS
 } from '../wire/limits.js'
+import { FieldRangeError } from '../wire/errors.js'
+
+/** the capability names of market.md § Capabilities; receivers keep names they do not know */
+export const CAPABILITIES = ['chat', 'tools', 'json_schema', 'embeddings', 'logprobs'] as const
+export type Capability = typeof CAPABILITIES[number]
+const CAPABILITY_NAME = /^[a-z0-9_]+$/
+
+/** what an offer serves: its list, or ["chat"] when it lists none (offers from before the field) */
+export function offerCapabilities (o: Pick<OfferTerms, 'capabilities'>): string[] {
+  return o.capabilities == null || o.capabilities.length === 0 ? ['chat'] : o.capabilities
+}
+
+/** true when the offer lists every capability in `needed` */
+export function offerServes (o: Pick<OfferTerms, 'capabilities'>, needed: readonly string[]): boolean {
+  const have = offerCapabilities(o)
+  return needed.every(c => have.includes(c))
+}
 
 /** seller ids by public key (hex): deriving a PeerId string costs more than verifying */
 const sellerIds = new Map<string, string>()
@@ -46,6 +63,8 @@ export interface OfferTerms {
   tokensPerSec: number
   region: string
   multiaddrs: string[]
+  /** market.md § Capabilities; absent or empty = ["chat"] */
+  capabilities?: string[]
 }
 
 /** A verified offer, decoded. */
@@ -84,6 +103,7 @@ function toPb (terms: OfferTerms, opts: SignOfferOptions): OfferPb {
     tokensPerSec: terms.tokensPerSec,
     region: terms.region,
     multiaddrs: terms.multiaddrs,
+    capabilities: terms.capabilities ?? [],
     expiresAtMs: opts.expiresAtMs,
     withdrawn: opts.withdrawn ?? false
   }
@@ -104,6 +124,11 @@ export function checkOfferTerms (o: OfferTerms, withdrawn = false): void {
   checkRange('tokensPerSec', o.tokensPerSec, 0, MAX_TOKENS_PER_SEC)
   checkRange('multiaddrs count', o.multiaddrs.length, 0, MAX_MULTIADDRS)
   for (const ma of o.multiaddrs) checkString('multiaddr', ma, MAX_MULTIADDR_CHARS, true)
+  const caps = o.capabilities ?? []
+  checkRange('capabilities count', caps.length, 0, MAX_CAPABILITIES)
+  for (const c of caps) {
+    if (c.length < 1 || c.length > MAX_CAPABILITY_CHARS || !CAPABILITY_NAME.test(c)) throw new FieldRangeError(`capability ${JSON.stringify(c.slice(0, 40))} must be 1..${MAX_CAPABILITY_CHARS} chars of a-z, 0-9, _`)
+  }
 }
 
 /** Sign an offer (or, with `withdrawn`, its withdrawal). Throws on out-of-range terms. */
@@ -113,6 +138,7 @@ export function signOffer (signer: Ed25519Signer, net: Uint8Array, terms: OfferT
   return {
     ...terms,
     multiaddrs: [...terms.multiaddrs],
+    capabilities: [...(terms.capabilities ?? [])],
     seller: env.publicKey,
     sellerId: sellerIdOf(env.publicKey),
     seq: opts.seq,
@@ -133,7 +159,7 @@ export function openOffer (bytes: Uint8Array, net: Uint8Array, nowMs: number): O
   const env = openEnvelope(bytes, { domain: Domain.offer, net, maxBytes: MAX_OFFER_BYTES })
   let pb: OfferPb
   try {
-    pb = OfferPb.decode(env.payload, { limits: { multiaddrs: MAX_MULTIADDRS + 1 } })
+    pb = OfferPb.decode(env.payload, { limits: { multiaddrs: MAX_MULTIADDRS + 1, capabilities: MAX_CAPABILITIES + 1 } })
   } catch (err: any) {
     throw new MalformedMessageError(`offer payload does not decode: ${err?.message ?? err}`)
   }
@@ -150,6 +176,7 @@ export function openOffer (bytes: Uint8Array, net: Uint8Array, nowMs: number): O
     tokensPerSec: pb.tokensPerSec,
     region: pb.region,
     multiaddrs: pb.multiaddrs,
+    capabilities: pb.capabilities,
     seller: env.publicKey,
     sellerId: sellerIdOf(env.publicKey),
     seq: pb.seq,

@@ -15,6 +15,8 @@ export const MAX_QUANTIZATION_CHARS = 32
 export const MAX_REGION_CHARS = 32
 export const MAX_MULTIADDR_CHARS = 256
 export const MAX_MULTIADDRS = 8
+export const MAX_CAPABILITIES = 16
+export const MAX_CAPABILITY_CHARS = 32
 export const MAX_QUANTIZATIONS = 16
 /** 100,000 credits per 1M tokens (1e11 µc): far above any real price, low enough to keep sums in range */
 export const MAX_PRICE_PER_MTOK_UC = 100_000_000_000n

@@ -18,6 +18,7 @@ export interface Offer {
   multiaddrs: string[]
   expiresAtMs: bigint
   withdrawn: boolean
+  capabilities: string[]
 }
 
 export namespace Offer {
@@ -107,6 +108,13 @@ export namespace Offer {
           w.bool(obj.withdrawn)
         }
 
+        if (obj.capabilities != null && obj.capabilities.length > 0) {
+          for (const value of obj.capabilities) {
+            w.uint32(130)
+            w.string(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -126,7 +134,8 @@ export namespace Offer {
           region: '',
           multiaddrs: [],
           expiresAtMs: 0n,
-          withdrawn: false
+          withdrawn: false,
+          capabilities: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -199,6 +208,14 @@ export namespace Offer {
               obj.withdrawn = reader.bool()
               break
             }
+            case 16: {
+              if (opts.limits?.capabilities != null && obj.capabilities.length === opts.limits.capabilities) {
+                throw new MaxLengthError('Decode error - repeated field "capabilities" had too many elements')
+              }
+
+              obj.capabilities.push(reader.string())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -209,7 +226,8 @@ export namespace Offer {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          multiaddrs: 0
+          multiaddrs: 0,
+          capabilities: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -331,6 +349,21 @@ export namespace Offer {
               }
               break
             }
+            case 16: {
+              if (opts.limits?.capabilities != null && obj.capabilities === opts.limits.capabilities) {
+                throw new MaxLengthError('Streaming decode error - repeated field "capabilities" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.capabilities[]`,
+                index: obj.capabilities,
+                value: reader.string()
+              }
+
+              obj.capabilities++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -419,6 +452,12 @@ export namespace Offer {
     value: boolean
   }
 
+  export interface OfferCapabilitiesFieldEvent {
+    field: '$.capabilities[]'
+    index: number
+    value: string
+  }
+
   export function encode (obj: Partial<Offer>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Offer.codec())
   }
@@ -427,7 +466,7 @@ export namespace Offer {
     return decodeMessage(buf, Offer.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferSeqFieldEvent | OfferModelIdFieldEvent | OfferFingerprintFieldEvent | OfferFingerprintVerifiedFieldEvent | OfferParamsFieldEvent | OfferQuantizationFieldEvent | OfferContextLengthFieldEvent | OfferPriceInPerMtokUcFieldEvent | OfferPriceOutPerMtokUcFieldEvent | OfferMaxSessionsFieldEvent | OfferTokensPerSecFieldEvent | OfferRegionFieldEvent | OfferMultiaddrsFieldEvent | OfferExpiresAtMsFieldEvent | OfferWithdrawnFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferSeqFieldEvent | OfferModelIdFieldEvent | OfferFingerprintFieldEvent | OfferFingerprintVerifiedFieldEvent | OfferParamsFieldEvent | OfferQuantizationFieldEvent | OfferContextLengthFieldEvent | OfferPriceInPerMtokUcFieldEvent | OfferPriceOutPerMtokUcFieldEvent | OfferMaxSessionsFieldEvent | OfferTokensPerSecFieldEvent | OfferRegionFieldEvent | OfferMultiaddrsFieldEvent | OfferExpiresAtMsFieldEvent | OfferWithdrawnFieldEvent | OfferCapabilitiesFieldEvent> {
     return streamMessage(buf, Offer.codec(), opts)
   }
 }

@@ -2,13 +2,13 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { createSigner } from '../../../src/identity/ed25519.js'
 import { netId } from '../../../src/ledger/genesis.js'
-import { openOffer, pricePerBpt, pricePerBptForDisplay, signOffer, type OfferTerms } from '../../../src/market/offer.js'
+import { offerCapabilities, offerServes, openOffer, pricePerBpt, pricePerBptForDisplay, signOffer, type OfferTerms } from '../../../src/market/offer.js'
 import { openBid, signBid, type BidTerms } from '../../../src/market/bid.js'
 import { Envelope } from '../../../src/wire/pb/envelope.js'
 import { Offer as OfferPb } from '../../../src/wire/pb/market.js'
 import { sealEnvelope } from '../../../src/wire/envelope.js'
 import { Domain } from '../../../src/wire/domains.js'
-import { MAX_MULTIADDRS, MAX_OFFER_TTL_MS, MAX_PRICE_PER_MTOK_UC } from '../../../src/wire/limits.js'
+import { MAX_CAPABILITIES, MAX_MULTIADDRS, MAX_OFFER_TTL_MS, MAX_PRICE_PER_MTOK_UC } from '../../../src/wire/limits.js'
 
 const net = netId({ name: 'unit', issuers: [], defaultCreditLimitUc: 0n, maxSessionLockUc: 1n })
 const other = netId({ name: 'other', issuers: [], defaultCreditLimitUc: 0n, maxSessionLockUc: 1n })
@@ -43,7 +43,8 @@ const termsArb = fc.record({
   maxSessions: fc.integer({ min: 1, max: 100_000 }),
   tokensPerSec: fc.integer({ min: 0, max: 10_000_000 }),
   region: fc.constantFrom('', 'eu', 'us-east'),
-  multiaddrs: fc.array(fc.constantFrom('/ip4/1.2.3.4/tcp/1', '/memory/x'), { maxLength: MAX_MULTIADDRS })
+  multiaddrs: fc.array(fc.constantFrom('/ip4/1.2.3.4/tcp/1', '/memory/x'), { maxLength: MAX_MULTIADDRS }),
+  capabilities: fc.array(fc.constantFrom('chat', 'tools', 'json_schema', 'embeddings', 'future_thing'), { maxLength: MAX_CAPABILITIES })
 })
 
 describe('offer codec', () => {
@@ -128,6 +129,22 @@ describe('offer codec', () => {
     }
     // a withdrawal needs only the model id
     expect(openOffer(raw({ withdrawn: true, priceOutPerMtokUc: 0n, fingerprint: '' }), net, NOW).withdrawn).toBe(true)
+  })
+
+  it('capabilities: absent means chat, unknown names are kept, bad names and too many are refused by name', () => {
+    const plain = openOffer(signOffer(signer, net, base, opts).bytes, net, NOW)
+    expect(offerCapabilities(plain)).toEqual(['chat'])
+    expect(offerServes(plain, ['tools'])).toBe(false)
+    const tools = openOffer(signOffer(signer, net, { ...base, capabilities: ['chat', 'tools', 'later_thing'] }, opts).bytes, net, NOW)
+    expect(tools.capabilities).toEqual(['chat', 'tools', 'later_thing'])
+    expect(offerServes(tools, ['chat', 'tools'])).toBe(true)
+    expect(offerServes(tools, ['embeddings'])).toBe(false)
+    for (const bad of [['Tools'], [''], ['x'.repeat(33)], Array.from({ length: MAX_CAPABILITIES + 1 }, () => 'chat')]) {
+      // signed by hand, past signOffer's own check: a receiver must refuse it too
+      const pb = OfferPb.encode({ ...OfferPb.decode(sealEnvelope(signer, Domain.offer, net, new Uint8Array()).payload), seq: 5n, modelId: 'm', fingerprint: 'f', params: 1n, contextLength: 1, priceInPerMtokUc: 1n, priceOutPerMtokUc: 1n, maxSessions: 1, expiresAtMs: BigInt(NOW + 60_000), capabilities: bad })
+      expect(() => openOffer(sealEnvelope(signer, Domain.offer, net, pb).bytes, net, NOW)).toThrow(expect.objectContaining({ name: 'FieldRangeError', message: expect.stringMatching(/capabilit/) }))
+      expect(() => signOffer(signer, net, { ...base, capabilities: bad }, opts)).toThrow(/capabilit/)
+    }
   })
 
   it('signOffer refuses out-of-range terms', () => {
