@@ -215,6 +215,8 @@ export interface NegotiateStats {
   streamsAborted: number
   /** peers disconnected for hitting the negotiation caps */
   peersDisconnected: number
+  /** refusals sent, by reason (the keys are RefusalReason's names: bounded) */
+  refusedByReason: Partial<Record<RefusalReason, number>>
 }
 
 /** what a buyer's negotiation took, from its own side: dial, quote, accept, contract */
@@ -225,7 +227,7 @@ export interface Negotiated { contract: Contract, durationMs: number }
  * 'negotiated' (CustomEvent<Negotiated>) when this node, as buyer, holds a verified contract.
  */
 export class Negotiator extends EventTarget implements Startable {
-  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0, peersDisconnected: 0 }
+  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0, peersDisconnected: 0, refusedByReason: {} }
   private readonly c: NegotiateComponents
   private readonly log: Logger
   private readonly timeoutMs: number
@@ -465,6 +467,7 @@ export class Negotiator extends EventTarget implements Startable {
 
   private async refuse (lp: LengthPrefixedStream<Stream>, reason: RefusalReason, message: string, signal: AbortSignal): Promise<void> {
     this.stats.refusals++
+    this.stats.refusedByReason[reason] = (this.stats.refusedByReason[reason] ?? 0) + 1
     await lp.write(NegotiateFrame.encode({ refusal: { reason, message: message.slice(0, 256) } }), { signal })
     await lp.unwrap().close({ signal })
   }

@@ -79,6 +79,8 @@ export function recordGossip (init: RecordGossipInit = {}) {
 
 export class RecordGossip implements Startable {
   readonly topic: string
+  /** verdicts of gossiped records since start, for metrics */
+  readonly verdicts = { accept: 0, ignore: 0, reject: 0 }
   private readonly pubsub: GossipSub
   private readonly ledger: LedgerService
   private readonly log: Logger
@@ -156,8 +158,15 @@ export class RecordGossip implements Startable {
     return () => { this.overdueListeners.delete(listener) }
   }
 
-  /** the records topic validator: ledger.add once, mapped to Accept / Ignore / Reject */
+  /** the records topic validator, counted by verdict for metrics */
   private readonly validate = async (from: PeerId, msg: Message): Promise<TopicValidatorResult> => {
+    const verdict = await this.judge(from, msg)
+    this.verdicts[verdict === TopicValidatorResult.Accept ? 'accept' : verdict === TopicValidatorResult.Reject ? 'reject' : 'ignore']++
+    return verdict
+  }
+
+  /** ledger.add once, mapped to Accept / Ignore / Reject */
+  private async judge (from: PeerId, msg: Message): Promise<TopicValidatorResult> {
     // a peer may deliver before the ledger has loaded: not its fault, so no penalty
     if (!this.ledger.isStarted()) return TopicValidatorResult.Ignore
     const r = this.ingest(msg.data)

@@ -228,6 +228,9 @@ export class BuyerSessions {
     this.now = init.now
   }
 
+  /** sessions open (for metrics) */
+  get size (): number { return this.sessions.size }
+
   add (terms: SessionTerms): BuyerSession {
     validateTerms(terms)
     const key = contractKey(terms.contractId)

@@ -145,6 +145,12 @@ export function ledgerSync (init: LedgerSyncInit = {}) {
 }
 
 export class LedgerSync implements Startable {
+  /** reconciliations since start, as initiator and as responder, for metrics */
+  readonly stats = {
+    initiated: { sessions: 0, rounds: 0, bytesSent: 0, bytesReceived: 0 },
+    served: { sessions: 0, rounds: 0, bytesSent: 0, bytesReceived: 0 }
+  }
+
   private readonly log: Logger
   private readonly maxFrameBytes: number
   private readonly timeoutMs: number
@@ -337,6 +343,11 @@ export class LedgerSync implements Startable {
     // the sealed view misses exactly what was just fetched: a young cached view would make the
     // next session (e.g. a late joiner's second pull) ask for all of it again
     if (fetched > 0) this.cached = undefined
+    const st = this.stats.initiated
+    st.sessions++
+    st.rounds += rounds
+    st.bytesSent += bytesSent
+    st.bytesReceived += bytesReceived
     return { rounds, bytesSent, bytesReceived, needed: need.size, fetched, pushedIdsPeerLacks: lacks.length }
   }
 
@@ -426,13 +437,18 @@ export class LedgerSync implements Startable {
       const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
       const ne = new Negentropy(this.storage(), this.maxFrameBytes)
       let rounds = 0
+      const st = this.stats.served
+      st.sessions++
       while (true) {
         const query = await this.read(lp, {})
         if (query == null) break // initiator is satisfied and closed its side
         if (++rounds > this.maxRounds) throw new TooManyRoundsError(`peer ${connection.remotePeer} exceeded ${this.maxRounds} rounds`)
+        st.rounds++
+        st.bytesReceived += query.length
         const r = ne.reconcile(query)
         if (r.output == null) throw new NegentropyMalformedError('responder produced no reply')
         await this.write(lp, r.output, {})
+        st.bytesSent += r.output.length
       }
       await endStream(stream, this.timeoutMs, this.shutdown.signal, syncTimedOut)
     } catch (err) {
