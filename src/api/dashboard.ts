@@ -1,31 +1,69 @@
-/** The dashboard: one self-contained page that reads the gateway's own /tally/* JSON. */
+/**
+ * The dashboard at `/`: static files shipped in the package (web/dashboard) and vega's and
+ * vega-lite's browser builds from their installed packages, served with their content types.
+ * The page reads the node's own /tally/* JSON, the API the CLI reads; nothing is inlined.
+ */
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 
-function escapeHtml (s: string): string {
-  return s.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string)
+/** web/dashboard from src/api (tsx, tests) and from dist/api (the package): both two levels down */
+const WEB_DIR = fileURLToPath(new URL('../../web/dashboard/', import.meta.url))
+
+/**
+ * The page loads scripts, styles and JSON from its own origin only. vega compiles its
+ * expressions with `new Function`, hence 'unsafe-eval'; vega's SVG renderer sets inline styles.
+ */
+export const DASHBOARD_CSP = "default-src 'none'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+interface Asset { path: string, type: string, file: () => string }
+
+const require = createRequire(import.meta.url)
+/** a browser build beside a package's resolved entry (vega/vega-lite export only their ESM entry) */
+const besideEntry = (pkg: string, file: string) => () => join(dirname(require.resolve(pkg)), file)
+
+/** every file the dashboard serves, by URL */
+export const DASHBOARD_ASSETS: readonly Asset[] = [
+  { path: '/', type: 'text/html; charset=utf-8', file: () => join(WEB_DIR, 'index.html') },
+  { path: '/dashboard/app.js', type: 'text/javascript; charset=utf-8', file: () => join(WEB_DIR, 'app.js') },
+  { path: '/dashboard/style.css', type: 'text/css; charset=utf-8', file: () => join(WEB_DIR, 'style.css') },
+  { path: '/dashboard/vendor/vega.min.js', type: 'text/javascript; charset=utf-8', file: besideEntry('vega', 'vega.min.js') },
+  { path: '/dashboard/vendor/vega-lite.min.js', type: 'text/javascript; charset=utf-8', file: besideEntry('vega-lite', 'vega-lite.min.js') }
+]
+
+function serve (reply: FastifyReply, asset: Asset, body: Buffer): FastifyReply {
+  return reply
+    .header('content-type', asset.type)
+    .header('x-content-type-options', 'nosniff')
+    .header('content-security-policy', DASHBOARD_CSP)
+    .header('referrer-policy', 'no-referrer')
+    // the files change only with the package; revalidating each load keeps an upgrade visible
+    .header('cache-control', 'no-cache')
+    .send(body)
 }
 
-export function dashboardHtml (account: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Tally node</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}th{background:#f4f4f4}code{font-size:12px}</style></head>
-<body><h1>Tally node</h1><p>account <code id="account">${escapeHtml(account)}</code></p>
-<h2>Balance</h2><pre id="balance">loading…</pre>
-<h2>Market</h2><table id="offers"><thead><tr><th>model</th><th>seller</th><th>µc / 1M in</th><th>µc / 1M out</th><th>params</th></tr></thead><tbody></tbody></table>
-<h2>Spending by tag</h2><pre id="report">loading…</pre>
-<script>
-async function j (u) { const r = await fetch(u); return r.json() }
-async function refresh () {
-  document.getElementById('balance').textContent = JSON.stringify(await j('/tally/balance'), null, 2)
-  document.getElementById('report').textContent = JSON.stringify(await j('/tally/report?by=tag'), null, 2)
-  const offers = await j('/tally/offers')
-  const tbody = document.querySelector('#offers tbody'); tbody.textContent = ''
-  for (const o of (offers.offers || [])) {
-    const tr = document.createElement('tr')
-    for (const v of [o.model, o.seller, o.priceInPerMTokUc, o.priceOutPerMTokUc, o.params]) { const td = document.createElement('td'); td.textContent = String(v); tr.appendChild(td) }
-    tbody.appendChild(tr)
+/** registers `/` and `/dashboard/*` on the API server (its Host, Origin and token guards apply) */
+export function dashboardRoutes (app: FastifyInstance): void {
+  // each file is read on first request and kept: the page is static for the process's life
+  const cache = new Map<string, Buffer>()
+  for (const asset of DASHBOARD_ASSETS) {
+    app.get(asset.path, async (_req, reply) => {
+      let body = cache.get(asset.path)
+      if (body == null) {
+        body = readFileSync(asset.file())
+        cache.set(asset.path, body)
+      }
+      return serve(reply, asset, body)
+    })
   }
 }
-refresh(); setInterval(refresh, 5000)
-</script></body></html>`
+
+/**
+ * The page's HTML, for a server that registers `/` itself (its files under /dashboard/ still need
+ * dashboardRoutes). Kept while the route module moves to dashboardRoutes.
+ */
+export function dashboardHtml (_account: string): string {
+  return readFileSync(join(WEB_DIR, 'index.html'), 'utf8')
 }
