@@ -11,7 +11,7 @@ import { HttpApiError, badRequest, toHttpError } from './errors.js'
 import { send } from './http-util.js'
 import { GatewayMetrics } from './metrics.js'
 import { openAiRoutes } from './routes/openai-routes.js'
-import { tallyRoutes } from './routes/tally-routes.js'
+import { operatorRoutes, tallyRoutes } from './routes/tally-routes.js'
 import type { ChatRequest } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
@@ -48,6 +48,18 @@ export interface GatewayBuyer {
   report(opts: { by?: string, sinceMs?: number }): Promise<unknown>
   offers(model?: string): Promise<unknown>
   history?(account?: string): Promise<unknown>
+  /** the operator's view (src/node/operator.ts); a TallyNode has one */
+  operator?: OperatorView
+}
+
+/** what the operator routes read: the JSON shapes are src/node/operator.ts's */
+export interface OperatorView {
+  status(): unknown
+  market(): unknown
+  sessions(): unknown
+  receipts(limit: number): unknown
+  timeseries(sinceMs: number): unknown
+  diagnosis(): unknown
 }
 
 export interface GatewayInit {
@@ -203,6 +215,7 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
   answerErrors(app, bodyLimitBytes)
   openAiRoutes(app, buyer, metrics)
   tallyRoutes(app, buyer, metrics)
+  operatorRoutes(app, buyer)
 
   // a loopback name is bound by the address it was checked by, so a second lookup cannot move it
   await app.listen({ host: resolved.loopback ? resolved.addresses[0] : host, port })

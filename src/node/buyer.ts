@@ -422,6 +422,14 @@ export class BuyerRouter {
     return acked
   }
 
+  /** the sessions this buyer holds now, with what it has signed on each (the operator API's live sessions) */
+  sessionViews (): Array<{ contractId: Uint8Array, seller: string, model: string, outputTokens: bigint, amountUc: bigint }> {
+    return [...this.sessions.values()].flat().filter(s => isBuyerLive(s.state)).map(s => {
+      const v = this.c.infer.lastVoucher(s.contract.contractId)
+      return { contractId: s.contract.contractId, seller: s.contract.sellerId, model: s.contract.modelId, outputTokens: v?.outputTokens ?? 0n, amountUc: v?.amountUc ?? 0n }
+    })
+  }
+
   private forget (s: RoutedSession): void {
     const list = (this.sessions.get(s.key) ?? []).filter(x => x !== s)
     if (list.length === 0) this.sessions.delete(s.key)

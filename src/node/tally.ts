@@ -52,6 +52,8 @@ import { peerJoinSync } from './peer-join-sync.js'
 import { SellerDesk } from './seller.js'
 import { sellerStanding } from './market-standing.js'
 import { sellerJournal, type SellerJournal } from './seller-journal.js'
+import { NodeOperator } from './operator.js'
+import { BackendHealth, watchBackend } from './operator-backend.js'
 
 /** What a seller offers one backend at. */
 export interface SellInit {
@@ -177,6 +179,10 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   readonly buyerSessions: BuyerSessions
   /** the one clock every part reads */
   readonly clock: Clock
+  /** the operator's view (HTTP /tally/status, /market, /sessions, /receipts, /timeseries, /diagnosis) */
+  readonly operator: NodeOperator
+  /** the seller backend's request outcomes, for the operator's diagnosis */
+  readonly backendHealth: BackendHealth
   private readonly init: TallyNodeInit
   private readonly marketSvc: MarketService
   private readonly negotiatorSvc: Negotiator
@@ -193,6 +199,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     this.clock = clock
     this.init = init
     const now = (): number => clock.now()
+    this.backendHealth = new BackendHealth(now)
+    this.operator = new NodeOperator(this, { health: this.backendHealth, sellModel: init.sell?.backend.model.id })
     const libp2p = base.libp2p
     const { signer, net } = base
     const { records, sync } = libp2p.services
@@ -260,6 +268,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     }
     const router = this.routerSvc
     s.add('router', step(() => { router.start() }, async () => { await router.closeAll(AbortSignal.timeout(CLOSE_SESSIONS_ON_STOP_MS)).catch(() => 0) }))
+    s.add('operator', step(() => { this.operator.start() }, () => { this.operator.stop() }))
   }
 
   static async create (config: TallyConfig, init: TallyNodeInit = {}): Promise<TallyNode> {
@@ -396,7 +405,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     }, this.base.publicKey)
     const infer = new InferSeller({
       registrar: libp2p,
-      backend: sell.backend,
+      backend: watchBackend(sell.backend, this.backendHealth),
       sessions: this.sellerSessions,
       logger,
       onMeter: (m) => { this.meters.push(m); this.emit('meter', m) },

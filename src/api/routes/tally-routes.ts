@@ -7,6 +7,7 @@ import { dashboardHtml } from '../dashboard.js'
 import { send } from '../http-util.js'
 import { processRegistry, type GatewayMetrics } from '../metrics.js'
 import type { GatewayBuyer } from '../gateway.js'
+import { parseReceiptsQuery, parseTimeseriesQuery } from '../operator-requests.js'
 
 /** Tally's JSON routes (`/tally/*`), `/metrics` and the dashboard */
 export function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: GatewayMetrics): void {
@@ -18,7 +19,16 @@ export function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics:
     }
     return send(reply, 200, await buyer.balance(q.account))
   })
-  app.get('/tally/offers', async (req, reply) => send(reply, 200, await buyer.offers((req.query as Query).model)))
+  app.get('/tally/offers', async (req, reply) => {
+    const model = (req.query as Query).model
+    const r = await buyer.offers(model) as { offers: Array<{ model: string }> }
+    if (model != null || !Array.isArray(r?.offers)) return send(reply, 200, r)
+    // every model's offers: the flat list, and the same grouped by model
+    const byModel = new Map<string, unknown[]>()
+    for (const o of r.offers) byModel.set(o.model, [...(byModel.get(o.model) ?? []), o])
+    const models = [...byModel.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([m, offers]) => ({ model: m, offers }))
+    return send(reply, 200, { offers: models.flatMap(m => m.offers), models })
+  })
   app.get('/tally/report', async (req, reply) => send(reply, 200, await buyer.report(parseReportQuery(req.query as Query))))
   app.get('/tally/history', async (req, reply) => {
     if (buyer.history == null) throw new HttpApiError(404, 'invalid_request_error', 'history is not available', null, 'not_found')
@@ -43,4 +53,18 @@ export function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics:
     return reply.header('content-type', merged.contentType).send(await merged.metrics())
   })
   app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(dashboardHtml(buyer.account)))
+}
+
+/** the operator's JSON (src/node/operator.ts): what the dashboard and `tally doctor` read */
+export function operatorRoutes (app: FastifyInstance, buyer: GatewayBuyer): void {
+  const operator = (): NonNullable<GatewayBuyer['operator']> => {
+    if (buyer.operator == null) throw new HttpApiError(404, 'invalid_request_error', 'the operator view is not available', null, 'not_found')
+    return buyer.operator
+  }
+  app.get('/tally/status', async (_req, reply) => send(reply, 200, operator().status()))
+  app.get('/tally/market', async (_req, reply) => send(reply, 200, operator().market()))
+  app.get('/tally/sessions', async (_req, reply) => send(reply, 200, operator().sessions()))
+  app.get('/tally/receipts', async (req, reply) => send(reply, 200, operator().receipts(parseReceiptsQuery(req.query as Query).limit)))
+  app.get('/tally/timeseries', async (req, reply) => send(reply, 200, operator().timeseries(parseTimeseriesQuery(req.query as Query).sinceMs)))
+  app.get('/tally/diagnosis', async (_req, reply) => send(reply, 200, operator().diagnosis()))
 }
