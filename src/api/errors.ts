@@ -40,8 +40,11 @@ export const HTTP_BY_CODE: Readonly<Partial<Record<ErrorCode, HttpMapping>>> = {
   [ErrorCode.unknownModel]: [404, BAD_INPUT, 'model_not_found'],
   [ErrorCode.insufficientCredit]: [402, 'insufficient_quota', 'insufficient_credit'],
   [ErrorCode.buyerNotTrusted]: [402, 'insufficient_quota', 'buyer_not_trusted'],
+  [ErrorCode.reservationsLapsed]: [429, 'rate_limit_exceeded', 'reservations_lapsed'],
   [ErrorCode.quoteTermsUnmet]: [503, UNAVAILABLE, 'seller_refused'],
   [ErrorCode.aborted]: [499, BAD_INPUT, 'request_aborted'],
+  [ErrorCode.capabilityUnavailable]: [400, BAD_INPUT, 'capability_unavailable'],
+  [ErrorCode.idempotencyKeyReused]: [422, BAD_INPUT, 'idempotency_key_reused'],
   // the market has no one to serve it now
   [ErrorCode.noSeller]: [503, UNAVAILABLE, 'no_seller'],
   [ErrorCode.sellerBusy]: [503, UNAVAILABLE, 'seller_busy'],
@@ -106,7 +109,9 @@ export const HTTP_BY_CODE: Readonly<Partial<Record<ErrorCode, HttpMapping>>> = {
 export function toHttpError (err: unknown): HttpApiError {
   if (err instanceof HttpApiError) return err
   const mapped = err instanceof TallyError ? HTTP_BY_CODE[err.code] : undefined
-  if (mapped != null) return new HttpApiError(mapped[0], mapped[1], (err as Error).message, null, mapped[2])
+  // an error that names the request field it is about (e.g. CapabilityUnavailableError) says so as `param`
+  const param = (err as { param?: unknown }).param
+  if (mapped != null) return new HttpApiError(mapped[0], mapped[1], (err as Error).message, typeof param === 'string' ? param : null, mapped[2])
   const e = err as { message?: string } | undefined
   return new HttpApiError(500, 'server_error', `internal error: ${e?.message ?? String(err)}`, null, 'internal_error')
 }

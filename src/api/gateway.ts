@@ -12,7 +12,7 @@ import { send } from './http-util.js'
 import { GatewayMetrics } from './metrics.js'
 import { openAiRoutes } from './routes/openai-routes.js'
 import { operatorRoutes, tallyRoutes } from './routes/tally-routes.js'
-import type { ChatRequest } from '../exec/backend.js'
+import type { ChatRequest, ToolCallDelta } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
 import type { ModelListing } from '../node/tally.js'
@@ -37,7 +37,7 @@ export type { ModelListing }
 export interface GatewayBuyer {
   readonly account: string
   models(): ModelListing[]
-  infer(model: string, request: ChatRequest, constraints: RouteConstraints, opts: { signal: AbortSignal, onDelta?: (text: string) => void }): Promise<RoutedResult>
+  infer(model: string, request: ChatRequest, constraints: RouteConstraints, opts: { signal: AbortSignal, onDelta?: (text: string, toolCalls?: ToolCallDelta[]) => void }): Promise<RoutedResult>
   balance(account?: string): Promise<unknown>
   /** every account the ledger knows, with Σ */
   balances(): unknown[]
@@ -208,6 +208,8 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
     return server
   }
   const app = Fastify({ bodyLimit: bodyLimitBytes, logger: false, serverFactory, requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs })
+  // first, so answers the guards refuse are timed too
+  metrics.observe(app, buyer)
   const hosts = new Set<string>()
   if (resolved.loopback) requireLoopbackHost(app, hosts)
   checkOrigin(app, new Set(init.allowOrigins ?? []))
@@ -218,7 +220,13 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
   operatorRoutes(app, buyer)
 
   // a loopback name is bound by the address it was checked by, so a second lookup cannot move it
-  await app.listen({ host: resolved.loopback ? resolved.addresses[0] : host, port })
+  try {
+    await app.listen({ host: resolved.loopback ? resolved.addresses[0] : host, port })
+  } catch (err) {
+    // a taken port: nothing stays open behind the error
+    await app.close().catch(() => {})
+    throw err
+  }
   const addr = app.server.address()
   const boundPort = typeof addr === 'object' && addr != null ? addr.port : port
   for (const h of loopbackHosts(host, boundPort)) hosts.add(h)

@@ -40,6 +40,8 @@ export const ErrorCode = {
   protocolViolation: 'protocol-violation',
   tooManyNegotiations: 'too-many-negotiations',
   buyerNotTrusted: 'buyer-not-trusted',
+  /** the seller quotes this buyer again only after a cool-down: its contracts lapsed without their open */
+  reservationsLapsed: 'reservations-lapsed',
   quoteTermsUnmet: 'quote-terms-unmet',
 
   // ledger and sync
@@ -63,6 +65,8 @@ export const ErrorCode = {
   // the buyer's router
   unknownModel: 'unknown-model',
   noSeller: 'no-seller',
+  /** offers of the model exist, but none lists a capability the request needs (tools, json_schema) */
+  capabilityUnavailable: 'capability-unavailable',
   routeTimeout: 'route-timeout',
   midStream: 'mid-stream',
 
@@ -113,6 +117,8 @@ export const ErrorCode = {
   /** the seller's journal of unsettled sessions cannot be written or read (src/node/seller-journal.ts) */
   sellerJournal: 'seller-journal',
   gatewayConfig: 'gateway-config',
+  /** an Idempotency-Key came back with a different request (src/api/idempotency.ts) */
+  idempotencyKeyReused: 'idempotency-key-reused',
   openFileLimit: 'open-file-limit',
   nodeApi: 'node-api',
   simulation: 'simulation'

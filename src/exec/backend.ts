@@ -4,10 +4,18 @@
  */
 import type { FinishReason, UsageSource } from '../wire/completion.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
+import type { ResponseFormat, ToolCall, ToolCallDelta, ToolChoice, ToolDefinition } from './tools.js'
+
+export type { ResponseFormat, ToolCall, ToolCallDelta, ToolChoice, ToolDefinition } from './tools.js'
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant'
+  role: 'system' | 'user' | 'assistant' | 'tool'
+  /** '' for an assistant message that only calls tools */
   content: string
+  /** an assistant message's tool calls */
+  toolCalls?: ToolCall[]
+  /** a tool message: the call it answers */
+  toolCallId?: string
 }
 
 /** One request in OpenAI chat shape, already validated. */
@@ -18,9 +26,33 @@ export interface ChatRequest {
   topP?: number
   seed?: number
   stop?: string[]
+  /** function tools the model may call (OpenAI's `tools`) */
+  tools?: ToolDefinition[]
+  toolChoice?: ToolChoice
+  parallelToolCalls?: boolean
+  /** structured output: json_object or json_schema */
+  responseFormat?: ResponseFormat
+  /**
+   * a raw text completion (OpenAI's legacy /v1/completions): the model continues this text as
+   * is, with no chat template; `messages` is then empty (infer.md § Text completion)
+   */
+  prompt?: string
 }
 
 export type { FinishReason, UsageSource } from '../wire/completion.js'
+
+/** One embeddings request, already validated: one vector per input, in order (protocols/infer.md § Embeddings). */
+export interface EmbedRequest {
+  inputs: string[]
+  /** requested vector length; absent = the model's own */
+  dimensions?: number
+}
+
+/** A backend's embeddings: one vector per input, all of one length, and the input tokens they cost. */
+export interface EmbedResult {
+  vectors: Float32Array[]
+  usage: { inputTokens: number, source: UsageSource }
+}
 
 export interface Usage {
   inputTokens: number
@@ -30,7 +62,7 @@ export interface Usage {
 
 /** What a backend streams: text chunks with the output tokens they carry, then one `done`. */
 export type BackendEvent =
-  | { type: 'chunk', text: string, outputTokens: number }
+  | { type: 'chunk', text: string, outputTokens: number, toolCalls?: ToolCallDelta[] }
   | { type: 'done', usage: Usage, finishReason: FinishReason }
 
 export interface ModelInfo {
@@ -51,8 +83,12 @@ export interface Backend {
   readonly model: ModelInfo
   /** sessions it can run at once (the offer's capacity) */
   readonly maxConcurrency: number
+  /** what its offers list (market.md § Capabilities); absent = ['chat'] */
+  readonly capabilities?: string[]
   /** Stream one completion. Aborting `signal` ends the stream with finishReason 'cancelled'. */
   stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<BackendEvent>
+  /** Embed every input (present only when the backend serves embeddings: its offer lists `embeddings`). */
+  embed?(request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult>
   close(): Promise<void>
 }
 

@@ -3,6 +3,7 @@
  * routing constraints, the outcome of a routed request, and the typed errors it may throw.
  */
 import type { FinishReason, UsageSource } from '../wire/completion.js'
+import type { ToolCall } from '../wire/tool-calls.js'
 import { ErrorCode, InsufficientCreditError, TallyError } from '../errors/index.js'
 
 /** Constraints from the `tally` request field or `X-Tally-*` headers. */
@@ -18,10 +19,14 @@ export interface RouteConstraints {
   race?: number
   /** cost-accounting tag, e.g. a project name */
   tag?: string
+  /** offers must list these (market.md § Capabilities): 'tools', 'json_schema', … */
+  capabilities?: string[]
 }
 
 export interface RoutedResult {
   text: string
+  /** the tool calls the model made (finishReason 'tool_calls') */
+  toolCalls?: ToolCall[]
   finishReason: FinishReason
   inputTokens: number
   outputTokens: number
@@ -41,6 +46,11 @@ export interface RoutedResult {
   ttftMs: number
   /** sellers tried before this one succeeded */
   attempts: number
+  /**
+   * µc paid to sellers that died mid-way on this (non-streamed) request before another answered
+   * it: their vouchered tokens, booked in the cost report under those sellers; not in costUc
+   */
+  abandonedCostUc?: bigint
 }
 
 export class RouterError extends TallyError {
@@ -56,6 +66,12 @@ export class UnknownModelError extends RouterError {
 export class NoSellerError extends RouterError {
   override name = 'NoSellerError'
   override readonly code: ErrorCode = ErrorCode.noSeller
+}
+/** offers of the model exist but none serves what the request needs (a capability): `param` names the request field */
+export class CapabilityUnavailableError extends RouterError {
+  override name = 'CapabilityUnavailableError'
+  override readonly code: ErrorCode = ErrorCode.capabilityUnavailable
+  constructor (message: string, readonly param: string) { super(message) }
 }
 /** the buyer's account cannot lock the session's max spend: the same class the ledger throws */
 export { InsufficientCreditError }

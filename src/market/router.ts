@@ -4,6 +4,7 @@
  * id for determinism. Time is passed in; nothing here reads a clock.
  */
 import type { RouteConstraints } from './router-types.js'
+import { offerServes } from './offer.js'
 import { DEFAULT_EXPECTED_INPUT_TOKENS, DEFAULT_EXPECTED_OUTPUT_TOKENS } from './order-book.js'
 
 export interface RoutableOffer {
@@ -15,6 +16,8 @@ export interface RoutableOffer {
   fingerprintVerified: boolean
   priceInPerMTokUc: bigint
   priceOutPerMTokUc: bigint
+  /** the offer's capabilities (market.md § Capabilities); absent or empty = ['chat'] */
+  capabilities?: string[]
 }
 
 /** consecutive failures that put a seller in cooldown */
@@ -101,6 +104,7 @@ export function meetsConstraints (o: RoutableOffer, c: RouteConstraints, quality
   if (c.quantizations !== undefined && c.quantizations.length > 0 && !c.quantizations.includes(o.quantization)) return false
   if (c.verifiedOnly === true && !o.fingerprintVerified) return false
   if (c.excludeSellers?.includes(o.seller) === true) return false
+  if (c.capabilities !== undefined && c.capabilities.length > 0 && !offerServes(o, c.capabilities)) return false
   if (c.maxTtftMs !== undefined) {
     const t = quality?.ttftMs(o.seller)
     if (t !== undefined && t > c.maxTtftMs) return false

@@ -8,19 +8,23 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-import type { ChatRequest } from '../exec/backend.js'
+import type { ChatRequest, ToolCallDelta } from '../exec/backend.js'
+import { capabilityField, requiredCapabilities } from '../exec/tools.js'
 import type { InferBuyer, InferResult } from '../exec/infer/buyer.js'
+import type { EmbedRequest, UsageSource } from '../exec/backend.js'
 import type { SessionTerms } from '../exec/infer/terms.js'
-import { exactInputCounter } from '../exec/infer/token-counter.js'
+import { exactInputCounter, maxEmbedInputTokens } from '../exec/infer/token-counter.js'
 import { amountUc } from '../exec/pricing.js'
 import type { Negotiator } from '../contract/negotiate.js'
 import { ErrorCode, TallyError, errorCode } from '../errors/index.js'
 import type { Contract } from '../contract/messages.js'
 import type { OrderBook } from '../market/order-book.js'
-import type { Offer } from '../market/offer.js'
+import { offerServes, type Offer } from '../market/offer.js'
 import { rankOffers, type QualityTracker, type RoutableOffer } from '../market/router.js'
-import { InsufficientCreditError, MidStreamError, NoSellerError, RouteTimeoutError, UnknownModelError, type RouteConstraints, type RoutedResult } from '../market/router-types.js'
+import { CapabilityUnavailableError, InsufficientCreditError, MidStreamError, NoSellerError, RouteTimeoutError, UnknownModelError, type RouteConstraints, type RoutedResult } from '../market/router-types.js'
 import type { LedgerService } from '../ledger/service.js'
+import { spendableTrusting } from '../contract/policy.js'
+import { receivedLines } from './credit-lines.js'
 import { tokenParams, type CostBook } from './costs.js'
 import { termsOf } from './seller.js'
 import { buyerContracted, buyerStep, isBuyerLive, type BuyerEvent, type BuyerMachineConfig, type BuyerState } from '../exec/session/buyer-machine.js'
@@ -92,15 +96,36 @@ interface RoutableMarketOffer extends RoutableOffer {
   offer: Offer
 }
 
+/** one embeddings request bought on the market: the vectors and what they cost */
+export interface EmbedRoutedResult {
+  /** one vector per input, in order */
+  vectors: Float32Array[]
+  inputTokens: number
+  usageSource: UsageSource
+  seller: string
+  model: string
+  fingerprint: string
+  fingerprintVerified: boolean
+  params: number
+  priceInPerMTokUc: bigint
+  costUc: bigint
+  /** billion-parameter tokens, exact decimal string */
+  bpt: string
+  /** sellers tried, this one included */
+  attempts: number
+}
+
 export interface InferCallOptions {
   signal?: AbortSignal
-  onDelta?: (text: string) => void
+  /** each piece of the answer as it arrives: text, and the tool-call deltas it carries (OpenAI's streamed shape) */
+  onDelta?: (text: string, toolCalls?: ToolCallDelta[]) => void
 }
 
 /** one or more attempts (a race) that failed before any token reached the caller: the next seller may be tried */
 class NothingDelivered extends Error {
   override name = 'NothingDelivered'
-  constructor (readonly causes: unknown[]) { super(causes.map(messageOf).join('; ')) }
+  /** `paidUc`: vouchered for tokens the caller never saw (a non-streaming request's seller died mid-way) */
+  constructor (readonly causes: unknown[], readonly paidUc = 0n) { super(causes.map(messageOf).join('; ')) }
 }
 
 /** every session this buyer holds with a seller is busy and the seller has no room for another */
@@ -139,6 +164,9 @@ export class BuyerRouter {
     for (const s of this.liveSessions(model, now)) {
       if (!inBook.has(s.offer.seller)) { ranked.push(s.offer); inBook.add(s.offer.seller) }
     }
+    // what the request itself needs (tools, json_schema) is a constraint whoever routes it
+    const needs = request != null ? requiredCapabilities(request) : []
+    if (needs.length > 0) constraints = { ...constraints, capabilities: [...new Set([...(constraints.capabilities ?? []), ...needs])] }
     return rankOffers(ranked, constraints, this.c.quality, {
       nowMs: now,
       expectedInputTokens: request != null ? estimateInputTokens(request) : undefined,
@@ -151,6 +179,8 @@ export class BuyerRouter {
     if (!this.c.book.models(now).includes(model) && this.liveSessions(model, now).length === 0) throw new UnknownModelError(`no offer for model ${JSON.stringify(model)} on the market`)
     const failures: unknown[] = []
     let attempts = 0
+    /** paid to sellers that failed mid-way on a non-streamed request before another answered it */
+    let abandonedUc = 0n
     // a seller that was only busy (full, or this buyer's quotes/sessions with it all in use) or had
     // changed its price is skipped for the rest of this call: the next round goes on down the price
     // list at once. Only when every seller in the book was busy does the router wait a little and
@@ -162,7 +192,7 @@ export class BuyerRouter {
     for (let round = 0; ; round++) {
       const candidates = this.candidates(model, constraints, request).filter(o => !busySellers.has(o.seller) && !refusedBy.has(o.seller)).slice(0, this.maxAttempts)
       if (candidates.length === 0) {
-        if (round === 0) throw new NoSellerError(`no seller of ${model} meets the constraints`)
+        if (round === 0) throw this.noCandidate(model, constraints, request)
         if (busySellers.size === 0 || this.c.now() - now + waitMs > BUSY_WAIT_MAX_MS) break
         await new Promise(resolve => setTimeout(resolve, waitMs))
         waitMs = Math.min(waitMs * 2, BUSY_BACKOFF_MAX_MS)
@@ -177,11 +207,12 @@ export class BuyerRouter {
         attempts += group.length
         try {
           const r = group.length === 1
-            ? await this.attempt(group[0], request, constraints, opts, opts.onDelta)
+            ? await this.attempt(group[0], request, constraints, opts, opts.onDelta, opts.onDelta != null)
             : await this.race(group, request, constraints, opts)
-          return { ...r, attempts }
+          return { ...r, attempts, ...(abandonedUc > 0n ? { abandonedCostUc: abandonedUc } : {}) }
         } catch (err) {
           if (!(err instanceof NothingDelivered)) throw err
+          abandonedUc += err.paidUc
           failures.push(...err.causes)
           if (opts.signal?.aborted === true) throw err.causes[0]
           const stop = err.causes.find(c => failurePolicy(c) === 'stop')
@@ -194,10 +225,109 @@ export class BuyerRouter {
       if (!allBusy) break
     }
     // every seller refused this buyer by policy: say why (buyer-not-trusted is a 402), not "no seller"
+    const untrusted = failures.find(f => errorCode(f) === ErrorCode.buyerNotTrusted) ?? failures.find(f => errorCode(f) === ErrorCode.reservationsLapsed)
+    if (untrusted !== undefined && failures.every(f => REFUSED_CODES.has(errorCode(f)))) throw untrusted
+    const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(failures.map(messageOf))].slice(0, 4).join('; ')}`
+    throw failures.every(f => TIMEOUT_CODES.has(errorCode(f))) ? new RouteTimeoutError(msg) : new NoSellerError(msg)
+  }
+
+  /** why round 0 found no one: a capability no offer lists is the request's fault (400 naming its field), else no seller */
+  /**
+   * Buy one embeddings request (protocols/infer.md § Embeddings) from the cheapest seller whose
+   * offer lists `embeddings`, on the same sessions as chat: one voucher per request. Falls back to
+   * the next seller when one fails (nothing is delivered before the vectors are paid for).
+   */
+  async embed (model: string, request: EmbedRequest, constraints: RouteConstraints = {}, opts: { signal?: AbortSignal } = {}): Promise<EmbedRoutedResult> {
+    const now = this.c.now()
+    if (!this.c.book.models(now).includes(model) && this.liveSessions(model, now).length === 0) throw new UnknownModelError(`no offer for model ${JSON.stringify(model)} on the market`)
+    const needs: RouteConstraints = { ...constraints, race: undefined, capabilities: [...new Set([...(constraints.capabilities ?? []), 'embeddings'])] }
+    const failures: unknown[] = []
+    let attempts = 0
+    const busySellers = new Set<string>()
+    const refusedBy = new Set<string>()
+    let waitMs = BUSY_BACKOFF_START_MS
+    for (let round = 0; ; round++) {
+      const candidates = this.candidates(model, needs).filter(o => !busySellers.has(o.seller) && !refusedBy.has(o.seller)).slice(0, this.maxAttempts)
+      if (candidates.length === 0) {
+        if (round === 0) {
+          const others = this.candidates(model, { ...constraints, capabilities: undefined })
+          if (others.length > 0 && others.every(o => !offerServes(o, ['embeddings']))) throw new CapabilityUnavailableError(`no seller of ${model} serves embeddings`, 'model')
+          throw new NoSellerError(`no seller of ${model} that serves embeddings meets the constraints`)
+        }
+        if (busySellers.size === 0 || this.c.now() - now + waitMs > BUSY_WAIT_MAX_MS) break
+        await new Promise(resolve => setTimeout(resolve, waitMs))
+        waitMs = Math.min(waitMs * 2, BUSY_BACKOFF_MAX_MS)
+        busySellers.clear()
+        continue
+      }
+      let allBusy = true
+      for (const o of candidates) {
+        attempts++
+        try {
+          return { ...(await this.attemptEmbed(o, request, constraints, opts.signal)), attempts }
+        } catch (err) {
+          failures.push(err)
+          if (opts.signal?.aborted === true) throw err
+          if (failurePolicy(err) === 'stop') throw err
+          if (REFUSED_CODES.has(errorCode(err))) refusedBy.add(o.seller)
+          else if (failurePolicy(err) === 'skip') busySellers.add(o.seller)
+          else allBusy = false
+        }
+      }
+      if (!allBusy) break
+    }
     const untrusted = failures.find(f => errorCode(f) === ErrorCode.buyerNotTrusted)
     if (untrusted !== undefined && failures.every(f => REFUSED_CODES.has(errorCode(f)))) throw untrusted
     const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(failures.map(messageOf))].slice(0, 4).join('; ')}`
     throw failures.every(f => TIMEOUT_CODES.has(errorCode(f))) ? new RouteTimeoutError(msg) : new NoSellerError(msg)
+  }
+
+  private async attemptEmbed (o: RoutableMarketOffer, request: EmbedRequest, constraints: RouteConstraints, signal?: AbortSignal): Promise<Omit<EmbedRoutedResult, 'attempts'>> {
+    let session: RoutedSession | undefined
+    let spentBefore = 0n
+    let retire = false
+    const startedAt = this.c.now()
+    try {
+      const estimateUc = amountUc(BigInt(maxEmbedInputTokens(request.inputs)), 0n, o.priceInPerMTokUc, o.priceOutPerMTokUc)
+      session = await this.session(o, { estimateUc }, signal)
+      spentBefore = this.spentUc(session)
+      const r = await this.c.infer.embed(session.peer, session.terms, request, { signal, timeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs })
+      this.c.quality.success(o.seller, r.meter.ttftMs, 0)
+      this.c.book.touch(o.seller, o.modelId, this.c.now())
+      this.book(constraints.tag, o, r.usage.inputTokens, 0, r.meter.amountUc, startedAt, session.contract.contractId, 'embeddings')
+      return {
+        vectors: r.vectors,
+        inputTokens: r.usage.inputTokens,
+        usageSource: r.usage.source,
+        seller: o.seller,
+        model: o.modelId,
+        fingerprint: o.fingerprint,
+        fingerprintVerified: o.fingerprintVerified,
+        params: o.params,
+        priceInPerMTokUc: o.priceInPerMTokUc,
+        costUc: r.meter.amountUc,
+        bpt: r.meter.bpt
+      }
+    } catch (err) {
+      if (session != null) {
+        // an embeddings request signs nothing before it is whole: anything paid here was for earlier requests
+        const paid = (this.c.infer.lastVoucher(session.contract.contractId)?.amountUc ?? 0n) - spentBefore
+        if (paid > 0n) this.book(constraints.tag, o, 0, 0, paid, startedAt, session.contract.contractId, 'embeddings')
+        if (failurePolicy(err) !== 'skip') retire = true
+      }
+      if (signal?.aborted !== true && failurePolicy(err) === 'blame') this.c.quality.failure(o.seller, this.c.now())
+      throw err
+    } finally {
+      if (session != null) void this.feed(session, { type: 'request-ended', retire })
+    }
+  }
+
+  private noCandidate (model: string, constraints: RouteConstraints, request: ChatRequest): Error {
+    const needs = [...new Set([...(constraints.capabilities ?? []), ...requiredCapabilities(request)])]
+    const others = this.candidates(model, { ...constraints, capabilities: undefined })
+    const lacking = needs.find(c => others.length > 0 && others.every(o => !offerServes(o, [c])))
+    if (lacking !== undefined) return new CapabilityUnavailableError(`no seller of ${model} serves ${lacking}`, capabilityField(lacking))
+    return new NoSellerError(`no seller of ${model} meets the constraints`)
   }
 
   /** several sellers start; the first to deliver a token wins, the others are cancelled (and paid what they streamed) */
@@ -207,13 +337,13 @@ export class BuyerRouter {
     const onAbort = (): void => { for (const c of ctrls) c.abort(opts.signal?.reason) }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      const runs = group.map(async (o, idx) => await this.attempt(o, request, constraints, { signal: ctrls[idx].signal }, (text) => {
+      const runs = group.map(async (o, idx) => await this.attempt(o, request, constraints, { signal: ctrls[idx].signal }, (text, toolCalls) => {
         if (winner === undefined) {
           winner = idx
           ctrls.forEach((c, j) => { if (j !== idx) c.abort(new Error('lost the race')) })
         }
-        if (winner === idx) opts.onDelta?.(text)
-      }))
+        if (winner === idx) opts.onDelta?.(text, toolCalls)
+      }, opts.onDelta != null))
       const settled = await Promise.allSettled(runs)
       if (winner !== undefined) {
         const w = settled[winner]
@@ -225,14 +355,20 @@ export class BuyerRouter {
       throw new NothingDelivered(settled.flatMap(s => {
         const reason: unknown = (s as PromiseRejectedResult).reason
         return reason instanceof NothingDelivered ? reason.causes : [reason]
-      }))
+      }), settled.reduce((a, s) => a + (s.status === 'rejected' && s.reason instanceof NothingDelivered ? s.reason.paidUc : 0n), 0n))
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
     }
   }
 
-  private async attempt (o: RoutableMarketOffer, request: ChatRequest, constraints: RouteConstraints, opts: { signal?: AbortSignal }, onDelta?: (text: string) => void): Promise<Omit<RoutedResult, 'attempts'>> {
+  /**
+   * One seller, one request. `toCaller`: the caller sees tokens as they come (a stream), so a
+   * failure after the first one cannot be retried elsewhere (mid-stream); otherwise the caller has
+   * seen nothing and the next seller may answer (what this one was paid stays paid and booked).
+   */
+  private async attempt (o: RoutableMarketOffer, request: ChatRequest, constraints: RouteConstraints, opts: { signal?: AbortSignal }, onDelta: ((text: string, toolCalls?: ToolCallDelta[]) => void) | undefined, toCaller: boolean): Promise<Omit<RoutedResult, 'attempts'>> {
     let delivered = false
+    let paid = 0n
     let session: RoutedSession | undefined
     let outBefore = 0n
     let spentBefore = 0n
@@ -251,7 +387,7 @@ export class BuyerRouter {
         signal: opts.signal,
         tokenCounter: exactIn != null ? exactInputCounter(exactIn) : undefined,
         firstTokenTimeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs,
-        onChunk: (text) => { delivered = true; onDelta?.(text) }
+        onChunk: (text, toolCalls) => { delivered = true; onDelta?.(text, toolCalls) }
       })
       if (r.stopReason === 'budget') retire = true
       this.c.quality.success(o.seller, r.ttftMs, r.tokensPerSec)
@@ -260,6 +396,7 @@ export class BuyerRouter {
       this.book(constraints.tag, o, r.usage.inputTokens, r.usage.outputTokens, r.meter.amountUc, startedAt, session.contract.contractId)
       return {
         text: r.text,
+        ...(r.toolCalls != null ? { toolCalls: r.toolCalls } : {}),
         finishReason: r.finishReason,
         inputTokens: r.usage.inputTokens,
         outputTokens: r.usage.outputTokens,
@@ -279,7 +416,7 @@ export class BuyerRouter {
     } catch (err) {
       if (session != null) {
         const last = this.c.infer.lastVoucher(session.contract.contractId)
-        const paid = (last?.amountUc ?? 0n) - spentBefore
+        paid = (last?.amountUc ?? 0n) - spentBefore
         // what the failed request was paid for stays in the books: the seller will settle it
         if (paid > 0n) this.book(constraints.tag, o, 0, Number((last?.outputTokens ?? outBefore) - outBefore), paid, startedAt, session.contract.contractId)
         // a session whose request broke is not reused (its seller may be in a bad state);
@@ -288,23 +425,23 @@ export class BuyerRouter {
       }
       const aborted = opts.signal?.aborted === true
       if (!aborted && failurePolicy(err) === 'blame') this.c.quality.failure(o.seller, this.c.now())
-      if (delivered) {
+      if (delivered && toCaller) {
         throw new MidStreamError(`seller ${o.seller} failed mid-stream: ${(err as Error)?.message ?? err}`, {
           text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', seller: o.seller, model: o.modelId,
           fingerprint: o.fingerprint, fingerprintVerified: o.fingerprintVerified, params: o.params, priceInPerMTokUc: o.priceInPerMTokUc,
           priceOutPerMTokUc: o.priceOutPerMTokUc, costUc: 0n, bpt: '0', inputBound: exactIn != null ? 'exact' : 'bytes', ttftMs: 0, attempts: 1
         })
       }
-      throw new NothingDelivered([err])
+      throw new NothingDelivered([err], paid > 0n ? paid : 0n)
     } finally {
       if (session != null) void this.feed(session, { type: 'request-ended', retire })
     }
   }
 
-  private book (tag: string | undefined, o: RoutableMarketOffer, inputTokens: number, outputTokens: number, amount: bigint, atMs: number, contractId: Uint8Array): void {
+  private book (tag: string | undefined, o: RoutableMarketOffer, inputTokens: number, outputTokens: number, amount: bigint, atMs: number, contractId: Uint8Array, kind: 'inference' | 'embeddings' = 'inference'): void {
     this.c.costs.add({
       atMs,
-      kind: 'inference',
+      kind,
       tag: tag ?? '',
       model: o.modelId,
       counterparty: o.seller,
@@ -318,9 +455,9 @@ export class BuyerRouter {
   }
 
   /** an idle, unexpired session with this seller that can afford the request, or a new one */
-  private async session (o: RoutableMarketOffer, request: ChatRequest, signal?: AbortSignal): Promise<RoutedSession> {
+  private async session (o: RoutableMarketOffer, request: ChatRequest | { estimateUc: bigint }, signal?: AbortSignal): Promise<RoutedSession> {
     const key = `${o.seller}|${o.modelId}`
-    const estimate = amountUc(BigInt(estimateInputTokens(request)), BigInt(request.maxTokens ?? DEFAULT_MAX_TOKENS_ESTIMATE), o.priceInPerMTokUc, o.priceOutPerMTokUc)
+    const estimate = 'estimateUc' in request ? request.estimateUc : amountUc(BigInt(estimateInputTokens(request)), BigInt(request.maxTokens ?? DEFAULT_MAX_TOKENS_ESTIMATE), o.priceInPerMTokUc, o.priceOutPerMTokUc)
     const now = this.c.now()
     const list = this.sessions.get(key) ?? []
     for (const s of list) {
@@ -380,6 +517,8 @@ export class BuyerRouter {
       maxPriceOutPerMTokUc: o.priceOutPerMTokUc,
       maxSpendUc: lock,
       sessionExpiresAtMs: BigInt(this.c.now() + this.ttlMs),
+      // a seller naming the grantors it trusts gets no accept whose lock needs lines from others
+      accepts: { spendableTrusting: (grantors) => this.spendableTrusting(grantors) },
       signal
     })
     // the machine's publish-open: this router awaits it in line (a refused open keeps no session)
@@ -389,6 +528,14 @@ export class BuyerRouter {
     this.c.log('opened session %s with %s, lock %s µc', open.id.slice(0, 12), o.seller, contract.maxSpendUc)
     const state = buyerStep(contracted, { type: 'open-published', openId: open.id }, this.c.now(), this.machine).state
     return { key: `${o.seller}|${o.modelId}`, offer: o, contract, terms, peer, state }
+  }
+
+  /** this buyer's spendable balance without lines from grantors outside `grantors` (negotiate.md § Quote terms) */
+  private spendableTrusting (grantors: Uint8Array[]): bigint {
+    const own = this.c.ledger.balance()
+    const key = this.c.ledger.ledger.keyOf(own.account)
+    const lines = receivedLines(this.c.ledger.ledger, key, false).map(l => ({ grantor: l.grantorKey, amountUc: l.amountUc }))
+    return spendableTrusting(own.spendableUc, lines, grantors)
   }
 
   /** what this buyer has signed on a session: its infer session record is the one source */
@@ -487,9 +634,9 @@ export class BuyerRouter {
  * - blame: anything else: try the next seller and count a failure against this one
  */
 const STOP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.insufficientCredit])
-const SKIP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.sellerBusy, ErrorCode.priceChanged, ErrorCode.sessionBusy, ErrorCode.backendBusy, ErrorCode.buyerNotTrusted, ErrorCode.quoteTermsUnmet])
+const SKIP_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.sellerBusy, ErrorCode.priceChanged, ErrorCode.sessionBusy, ErrorCode.backendBusy, ErrorCode.buyerNotTrusted, ErrorCode.quoteTermsUnmet, ErrorCode.reservationsLapsed])
 /** a seller's policy refused this buyer: skipped for the rest of the call, neither blamed nor waited for */
-const REFUSED_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.buyerNotTrusted, ErrorCode.quoteTermsUnmet])
+const REFUSED_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.buyerNotTrusted, ErrorCode.quoteTermsUnmet, ErrorCode.reservationsLapsed])
 /** when every attempt failed with one of these, the request timed out (504) rather than found no seller (503) */
 const TIMEOUT_CODES: ReadonlySet<ErrorCode> = new Set([ErrorCode.firstTokenTimeout, ErrorCode.streamIdleTimeout, ErrorCode.backendTimeout, ErrorCode.routeTimeout])
 
@@ -518,6 +665,7 @@ function toRoutable (o: Offer): RoutableMarketOffer {
     fingerprint: o.fingerprint,
     fingerprintVerified: o.fingerprintVerified,
     priceInPerMTokUc: o.priceInPerMTokUc,
-    priceOutPerMTokUc: o.priceOutPerMTokUc
+    priceOutPerMTokUc: o.priceOutPerMTokUc,
+    capabilities: o.capabilities
   }
 }

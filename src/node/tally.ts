@@ -119,6 +119,10 @@ export interface ModelListing {
   params: number
   bestPriceInPerMTokUc: bigint
   bestPriceOutPerMTokUc: bigint
+  /** union of its sellers' capabilities (market.md § Capabilities) */
+  capabilities: string[]
+  /** the largest context length offered, tokens */
+  contextLength: number
 }
 
 export interface OfferView {
@@ -429,6 +433,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       priceInPerMTokUc: sell.priceInPerMTokUc,
       priceOutPerMTokUc: sell.priceOutPerMTokUc,
       maxSessions: sell.maxSessions ?? sell.backend.maxConcurrency,
+      // what the backend serves (tools, json_schema, …): buyers route requests that need them only here
+      capabilities: sell.backend.capabilities ?? ['chat'],
       tokensPerSec: 0,
       region: sell.region ?? '',
       multiaddrs: this.base.addrs().slice(0, 8)
@@ -440,7 +446,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   models (): ModelListing[] {
     const now = this.clock.now()
     // one pass over the book (one query per model was quadratic under an offer flood)
-    return this.book.modelSummaries(now).map(m => ({ id: m.modelId, sellers: m.sellers, params: Number(m.params), bestPriceInPerMTokUc: m.bestPriceInPerMTokUc, bestPriceOutPerMTokUc: m.bestPriceOutPerMTokUc }))
+    return this.book.modelSummaries(now).map(m => ({ id: m.modelId, sellers: m.sellers, params: Number(m.params), bestPriceInPerMTokUc: m.bestPriceInPerMTokUc, bestPriceOutPerMTokUc: m.bestPriceOutPerMTokUc, capabilities: m.capabilities, contextLength: m.contextLength }))
   }
 
   offerList (model?: string): OfferView[] {

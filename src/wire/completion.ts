@@ -8,4 +8,4 @@
 /** whose count the usage figures are: the backend's report, our tokenizer, or an estimate */
 export type UsageSource = 'reported' | 'tokenized' | 'estimated'
 
-export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error'
+export type FinishReason = 'stop' | 'length' | 'cancelled' | 'error' | 'tool_calls'

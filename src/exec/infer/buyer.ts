@@ -7,15 +7,17 @@ import { lpStream } from '@libp2p/utils'
 import { defaultLogger } from '@libp2p/logger'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Ed25519Signer } from '../../identity/ed25519.js'
-import type { ChatRequest, FinishReason, Usage, UsageSource } from '../backend.js'
+import type { ChatMessage, ChatRequest, EmbedRequest, FinishReason, ToolCall, ToolCallDelta, Usage, UsageSource } from '../backend.js'
+import { accumulateToolCalls, toolCallDeltaBytes } from '../tools.js'
 import { sessionAmountUc } from '../pricing.js'
 import { meterRecord, type MeterRecord } from '../metering.js'
 import { makeVoucher, type SignedVoucher } from '../voucher.js'
-import { checkChatRequest, decodeSellerFrame, encodeCloseFrame, encodeRequest, encodeVoucherFrame, INFER_PROTOCOL, MAX_SELLER_FRAME_BYTES } from './codec.js'
+import { checkChatRequest, parseChunkToolCalls, decodeSellerFrame, encodeCloseFrame, encodeRequest, encodeVoucherFrame, INFER_PROTOCOL, MAX_SELLER_FRAME_BYTES, checkEmbedRequest, encodeEmbedRequest, unpackVectors } from './codec.js'
 import { BudgetExhaustedError, FailureCode, FirstTokenTimeoutError, InferAbortedError, InferError, ProtocolViolationError, RemoteInferError, SellerOverclaimError, SessionBusyError, SessionClosedError, SessionExpiredError, StreamIdleTimeoutError, UnknownSessionError, WrongBuyerError, WrongSellerError } from './errors.js'
 import type { BuyerSession, BuyerSessions } from './sessions.js'
 import { bytesEqual, type SessionTerms } from './terms.js'
-import { utf8BoundCounter, type TokenCounter } from './token-counter.js'
+import { maxEmbedInputTokens, utf8BoundCounter, type TokenCounter } from './token-counter.js'
+import { WireError } from '../../wire/errors.js'
 import { deadline } from '../../wire/deadline.js'
 
 /** a seller that sends no first token in this long is abandoned */
@@ -51,8 +53,8 @@ export interface InferBuyerComponents {
 
 export interface InferOptions {
   signal?: AbortSignal
-  /** each chunk's text, after its voucher is on the way */
-  onChunk?: (text: string) => void
+  /** each chunk's text (and tool-call deltas, when it carries any), after its voucher is on the way */
+  onChunk?: (text: string, toolCalls?: ToolCallDelta[]) => void
   firstTokenTimeoutMs?: number
   idleTimeoutMs?: number
   /** overrides the component's counter for this request */
@@ -61,6 +63,8 @@ export interface InferOptions {
 
 export interface InferResult {
   text: string
+  /** the tool calls the chunks carried, complete (finishReason 'tool_calls') */
+  toolCalls?: ToolCall[]
   /** this request's usage as the buyer signed for it */
   usage: Usage
   finishReason: FinishReason
@@ -73,7 +77,37 @@ export interface InferResult {
   meter: MeterRecord
 }
 
-const FINISH = new Set<FinishReason>(['stop', 'length', 'cancelled', 'error'])
+const FINISH = new Set<FinishReason>(['stop', 'length', 'cancelled', 'error', 'tool_calls'])
+
+/**
+ * Template tokens a chat format may add when the request declares tools or a response format
+ * (the function-calling preamble, the format instruction), beyond the JSON that declares them.
+ */
+export const TOOL_PROMPT_ALLOWANCE_TOKENS = 512
+
+/**
+ * The prompt as the bytes bound counts it: each message's content with its tool calls' JSON, and
+ * the tools, tool_choice and response_format JSON with an allowance for the template around them.
+ */
+export function boundMessages (r: ChatRequest): ChatMessage[] {
+  // a text completion's prompt is bounded as one user message (infer.md § Text completion)
+  if (r.prompt != null) return [{ role: 'user', content: r.prompt }]
+  const messages = r.messages.map(m => m.toolCalls == null && m.toolCallId == null ? m : { role: m.role, content: m.content + JSON.stringify(m.toolCalls ?? null) + (m.toolCallId ?? '') })
+  const declared = [r.tools, r.toolChoice, r.responseFormat].filter(x => x != null)
+  if (declared.length === 0) return messages
+  return [...messages, { role: 'system', content: declared.map(x => JSON.stringify(x)).join('') + ' '.repeat(TOOL_PROMPT_ALLOWANCE_TOKENS) }]
+}
+/** one embeddings request's outcome (infer.md § Embeddings) */
+export interface EmbedOutcome {
+  /** one vector per input, in order, all of one length */
+  vectors: Float32Array[]
+  /** this request's input tokens as the buyer signed for them */
+  usage: { inputTokens: number, source: UsageSource }
+  /** the receipt: the one voucher signed for the request (cumulative over the session) */
+  finalVoucher: SignedVoucher
+  meter: MeterRecord
+}
+
 const SOURCES = new Set<UsageSource>(['reported', 'tokenized', 'estimated'])
 
 function remoteError (code: string, message: string): Error {
@@ -188,6 +222,136 @@ export class InferBuyer {
     }
   }
 
+  /**
+   * Run one embeddings request on a session: the seller sends every input's vector, then done;
+   * the buyer checks them (count, dimensions, finite values, input tokens within its bound) and
+   * signs one voucher for the request. A seller that breaks a check gets nothing signed.
+   */
+  async embed (peer: PeerId, terms: SessionTerms, request: EmbedRequest, opts: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<EmbedOutcome> {
+    checkEmbedRequest(request)
+    const { sessions, signer } = this.components
+    if (!bytesEqual(signer.publicKey, terms.buyer)) throw new WrongBuyerError('this node\'s key is not the contract\'s buyer')
+    const sellerKey = peer.publicKey?.raw
+    if (sellerKey == null || !bytesEqual(sellerKey, terms.seller)) throw new WrongSellerError('the peer is not the contract\'s seller')
+    sessions.add(terms)
+    const session = sessions.beginRequest(terms.contractId)
+    const ctrl = new AbortController()
+    this.inflight.add(ctrl)
+    const onAbort = (): void => { ctrl.abort(opts.signal?.reason) }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    if (opts.signal?.aborted === true) ctrl.abort(opts.signal.reason)
+    let stream: Stream | undefined
+    try {
+      const dialing = deadline(this.dialTimeoutMs, ctrl.signal)
+      try {
+        stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal: dialing.signal })
+      } finally {
+        dialing.clear()
+      }
+      return await this.embedExchange(stream, session, request, ctrl.signal, opts.timeoutMs ?? this.firstTokenTimeoutMs)
+    } catch (err: any) {
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      if (ctrl.signal.aborted && !(err instanceof InferError)) throw new InferAbortedError('request aborted by the caller')
+      throw err
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort)
+      this.inflight.delete(ctrl)
+      sessions.endRequest(session)
+    }
+  }
+
+  private async embedExchange (stream: Stream, session: BuyerSession, request: EmbedRequest, signal: AbortSignal, timeoutMs: number): Promise<EmbedOutcome> {
+    const { terms } = session
+    const { sessions, signer, net } = this.components
+    const lp = lpStream(stream, { maxDataLength: MAX_SELLER_FRAME_BYTES })
+    const startedAtMs = this.now()
+    const baseIn = session.totalInputTokens
+    const baseOut = session.totalOutputTokens
+    const baseAmount = session.amountUc
+    await lp.write(encodeEmbedRequest(terms.contractId, request), { signal })
+    const sentAt = performance.now()
+    const vectors: Float32Array[] = []
+    let dimensions = request.dimensions
+    let first = true
+    while (true) {
+      // the seller computes every vector before its first frame: that frame gets the first-token allowance
+      const timer = deadline(first ? timeoutMs : this.idleTimeoutMs, signal)
+      let bytes
+      try {
+        bytes = await lp.read({ signal: timer.signal })
+      } catch (err) {
+        if (timer.expired && !signal.aborted) throw first ? new FirstTokenTimeoutError(`no embeddings within ${timeoutMs} ms`) : new StreamIdleTimeoutError(`no frame for ${this.idleTimeoutMs} ms`)
+        throw err
+      } finally {
+        timer.clear()
+      }
+      first = false
+      const frame = decodeSellerFrame(bytes)
+      if (frame.failure != null) throw remoteError(frame.failure.code, frame.failure.message)
+      if (frame.chunk != null) throw new ProtocolViolationError('a chat chunk in answer to an embeddings request')
+      if (frame.embeddings != null) {
+        const e = frame.embeddings
+        if (e.firstIndex !== vectors.length) throw new ProtocolViolationError(`embeddings frame starts at input ${e.firstIndex}, expected ${vectors.length}`)
+        if (dimensions != null && e.dimensions !== dimensions) throw new ProtocolViolationError(`embeddings of ${e.dimensions} values, expected ${dimensions}`)
+        let got: Float32Array[]
+        try {
+          got = unpackVectors(e.vectors, e.dimensions)
+        } catch (err: any) {
+          throw err instanceof WireError ? new ProtocolViolationError(err.message) : err
+        }
+        if (vectors.length + got.length > request.inputs.length) throw new ProtocolViolationError(`seller sent more than ${request.inputs.length} vectors`)
+        dimensions = e.dimensions
+        vectors.push(...got)
+        continue
+      }
+      const d = frame.done!
+      if (d.finishReason !== 'stop' || d.stopReason !== '') throw new ProtocolViolationError(`an embeddings request ends with finish reason "stop", got ${JSON.stringify(d.finishReason.slice(0, 32))}`)
+      if (!SOURCES.has(d.usageSource as UsageSource)) throw new ProtocolViolationError(`unknown usage source ${JSON.stringify(d.usageSource.slice(0, 32))}`)
+      if (vectors.length !== request.inputs.length) throw new ProtocolViolationError(`seller sent ${vectors.length} vectors for ${request.inputs.length} inputs`)
+      if (d.outputTokens !== 0n) throw new SellerOverclaimError(`seller claims ${d.outputTokens} output tokens on an embeddings request`)
+      const inBound = BigInt(maxEmbedInputTokens(request.inputs))
+      if (d.inputTokens > inBound) throw new SellerOverclaimError(`seller claims ${d.inputTokens} input tokens for inputs worth at most ${inBound}`)
+      const totalIn = baseIn + d.inputTokens
+      if (d.totalInputTokens > totalIn || d.totalOutputTokens > baseOut) throw new SellerOverclaimError('done totals exceed what this buyer received')
+      if (d.amountUc > sessionAmountUc(totalIn, baseOut, terms)) throw new SellerOverclaimError('done amount exceeds the pricing rule')
+      if (session.lastVoucher == null || session.totalInputTokens !== totalIn) {
+        const v = makeVoucher(signer, net, { contractId: terms.contractId, nonce: session.nonce + 1n, inputTokens: totalIn, outputTokens: baseOut, amountUc: sessionAmountUc(totalIn, baseOut, terms) })
+        sessions.recordVoucher(session, v)
+        await lp.write(encodeVoucherFrame(v.bytes), { signal })
+      }
+      const closing = deadline(this.idleTimeoutMs, signal)
+      try {
+        await stream.close({ signal: closing.signal })
+        // wait for the seller's end of stream: it has taken the voucher and freed the session
+        await lp.read({ signal: closing.signal }).catch(() => {})
+      } catch (err: any) {
+        this.log('closing the stream failed after the final voucher: %s', err?.message)
+      } finally {
+        closing.clear()
+      }
+      const finalVoucher = session.lastVoucher!
+      const usage = { inputTokens: Number(d.inputTokens), source: d.usageSource as UsageSource }
+      const meter = meterRecord({
+        contractId: terms.contractId,
+        seller: terms.seller,
+        buyer: terms.buyer,
+        modelId: terms.modelId,
+        params: terms.params,
+        priceInPerMTokUc: terms.priceInPerMTokUc,
+        priceOutPerMTokUc: terms.priceOutPerMTokUc,
+        inputTokens: usage.inputTokens,
+        outputTokens: 0,
+        amountBeforeUc: baseAmount,
+        amountAfterUc: finalVoucher.amountUc,
+        ttftMs: performance.now() - sentAt,
+        generationMs: 0,
+        usageSource: usage.source,
+        startedAtMs
+      })
+      return { vectors, usage, finalVoucher, meter }
+    }
+  }
+
   private async exchange (stream: Stream, session: BuyerSession, request: ChatRequest, counter: TokenCounter, signal: AbortSignal, opts: InferOptions): Promise<InferResult> {
     const { terms } = session
     const { sessions, signer, net } = this.components
@@ -214,6 +378,9 @@ export class InferBuyer {
     await lp.write(encodeRequest(terms.contractId, request), { signal })
     const sentAt = performance.now()
     let text = ''
+    /** the chunks' tool calls, and the bytes of their deltas as received (the bound on their tokens) */
+    const toolCalls: ToolCall[] = []
+    let toolBytes = 0
     let claimedOut = 0n
     let firstAt: number | undefined
     let lastAt = sentAt
@@ -234,22 +401,28 @@ export class InferBuyer {
       }
       const frame = decodeSellerFrame(bytes)
       if (frame.failure != null) throw remoteError(frame.failure.code, frame.failure.message)
+      if (frame.embeddings != null) throw new ProtocolViolationError('an embeddings frame in answer to a chat request')
       if (frame.chunk != null) {
         const c = frame.chunk
         const newText = text + c.text
+        const deltas = parseChunkToolCalls(c.toolCallsJson)
+        const newToolBytes = toolBytes + toolCallDeltaBytes(deltas)
         const newClaimed = claimedOut + BigInt(c.outputTokens)
-        const bound = BigInt(counter.maxOutputTokens(newText))
+        const bound = BigInt(counter.maxOutputTokens(newText) + newToolBytes)
         if (newClaimed > bound) throw new SellerOverclaimError(`seller claims ${newClaimed} output tokens for text worth at most ${bound}`)
         const totalOut = baseOut + newClaimed
         // the seller may lag the buyer's own totals (a voucher lost in flight), never lead them
         if (c.totalOutputTokens > totalOut || c.totalInputTokens > baseIn) throw new SellerOverclaimError('chunk totals exceed what this buyer received')
         if (c.amountUc > sessionAmountUc(baseIn, totalOut, terms)) throw new SellerOverclaimError('chunk amount exceeds the pricing rule')
         text = newText
+        toolBytes = newToolBytes
+        accumulateToolCalls(toolCalls, deltas)
         claimedOut = newClaimed
         await sign(baseIn, totalOut)
         firstAt ??= performance.now()
         lastAt = performance.now()
-        opts.onChunk?.(c.text)
+        if (deltas.length > 0) opts.onChunk?.(c.text, deltas)
+        else opts.onChunk?.(c.text)
         continue
       }
       const d = frame.done!
@@ -257,9 +430,9 @@ export class InferBuyer {
       if (!SOURCES.has(d.usageSource as UsageSource)) throw new ProtocolViolationError(`unknown usage source ${JSON.stringify(d.usageSource.slice(0, 32))}`)
       if (d.stopReason !== '' && d.stopReason !== FailureCode.budget) throw new ProtocolViolationError('unknown stop reason')
       if (d.outputTokens < claimedOut) throw new ProtocolViolationError(`done reports ${d.outputTokens} output tokens, chunks carried ${claimedOut}`)
-      const outBound = BigInt(counter.maxOutputTokens(text))
+      const outBound = BigInt(counter.maxOutputTokens(text) + toolBytes)
       if (d.outputTokens > outBound) throw new SellerOverclaimError(`seller claims ${d.outputTokens} output tokens for text worth at most ${outBound}`)
-      const inBound = BigInt(counter.maxInputTokens(request.messages))
+      const inBound = BigInt(counter.maxInputTokens(boundMessages(request)))
       if (d.inputTokens > inBound) throw new SellerOverclaimError(`seller claims ${d.inputTokens} input tokens for a prompt worth at most ${inBound}`)
       const totalIn = baseIn + d.inputTokens
       const totalOut = baseOut + d.outputTokens
@@ -296,8 +469,10 @@ export class InferBuyer {
         usageSource: usage.source,
         startedAtMs
       })
+      if (Array.from(toolCalls).some(tc => tc == null || tc.id === '' || tc.function.name === '')) throw new ProtocolViolationError('a tool call arrived without its id or name')
       return {
         text,
+        ...(toolCalls.length > 0 ? { toolCalls } : {}),
         usage,
         finishReason: d.finishReason as FinishReason,
         stopReason: d.stopReason === FailureCode.budget ? 'budget' : undefined,

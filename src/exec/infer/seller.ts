@@ -6,15 +6,16 @@
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Logger, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
-import type { Backend, BackendEvent, ChatRequest, FinishReason, Usage } from '../backend.js'
-import { sessionAmountUc } from '../pricing.js'
+import type { Backend, BackendEvent, ChatRequest, EmbedRequest, FinishReason, Usage } from '../backend.js'
+import { amountUc, sessionAmountUc } from '../pricing.js'
 import { meterRecord, type MeterRecord } from '../metering.js'
 import { VoucherError, type SignedVoucher } from '../voucher.js'
 import { WireError } from '../../wire/errors.js'
 import type { InferFailure } from '../../wire/pb/infer.js'
-import { decodeBuyerFrame, encodeSellerFrame, INFER_PROTOCOL, MAX_CHUNK_TEXT_BYTES, MAX_FAILURE_MESSAGE_BYTES, MAX_REQUEST_FRAME_BYTES, parseRequest } from './codec.js'
-import { BudgetExhaustedError, FailureCode, InferError, UnknownSessionError, VoucherTimeoutError, WrongBuyerError, failureCodeOf, type FailureCodeName } from './errors.js'
+import { decodeBuyerFrame, embeddingsFrames, encodeSellerFrame, INFER_PROTOCOL, MAX_CHUNK_TEXT_BYTES, MAX_EMBED_DIMENSIONS, MAX_FAILURE_MESSAGE_BYTES, MAX_REQUEST_FRAME_BYTES, parseEmbedRequest, parseRequest } from './codec.js'
+import { BudgetExhaustedError, FailureCode, InferError, InvalidRequestError, UnknownSessionError, VoucherTimeoutError, WrongBuyerError, failureCodeOf, type FailureCodeName } from './errors.js'
 import { errorCode } from '../../errors/index.js'
+import { requiredCapabilities } from '../tools.js'
 import { deadline, endStream } from '../../wire/deadline.js'
 import { Notifier, raceSignal } from './notifier.js'
 import type { ClosedSession, SellerSession, SellerSessions } from './sessions.js'
@@ -119,8 +120,8 @@ class BackendOutput {
     try {
       for await (const ev of backend.stream(request, this.ctrl.signal) as AsyncIterable<BackendEvent>) {
         if (ev.type === 'done') { this.done = ev; break }
-        if (this.stopping || (ev.text.length === 0 && ev.outputTokens === 0)) continue
-        this.pending.push({ text: ev.text, outputTokens: ev.outputTokens })
+        if (this.stopping || (ev.text.length === 0 && ev.outputTokens === 0 && (ev.toolCalls?.length ?? 0) === 0)) continue
+        this.pending.push(ev.toolCalls != null && ev.toolCalls.length > 0 ? { text: ev.text, outputTokens: ev.outputTokens, toolCalls: ev.toolCalls } : { text: ev.text, outputTokens: ev.outputTokens })
         this.pendingTokens += ev.outputTokens
         this.changed.notify()
         while (this.pendingTokens >= this.maxChunkTokens && !this.stopping && !this.signal.aborted) await this.changed.wait()
@@ -255,7 +256,8 @@ export class InferSeller {
       const admitted = await this.admit(lp, stream, connection, ctrl.signal)
       if (admitted == null) return
       session = admitted.session
-      await this.run(lp, stream, session, admitted.request, ctrl.signal)
+      if (admitted.embed != null) await this.runEmbed(lp, stream, session, admitted.embed, ctrl.signal)
+      else await this.run(lp, stream, session, admitted.request!, ctrl.signal)
     } catch (err) {
       if (err instanceof RequestFailed && (err.failure.code === FailureCode.voucherTimeout || err.failure.code === FailureCode.badVoucher)) unpaid = true
       if (err instanceof RequestFailed && !ctrl.signal.aborted) {
@@ -284,7 +286,7 @@ export class InferSeller {
    * the session's state, so a stranger learns nothing about someone else's session (busy,
    * closed, spent). A refusal is thrown as a RequestFailed.
    */
-  private async admit (lp: LengthPrefixedStream<Stream>, stream: Stream, connection: Connection, signal: AbortSignal): Promise<{ session: SellerSession, request: ChatRequest } | undefined> {
+  private async admit (lp: LengthPrefixedStream<Stream>, stream: Stream, connection: Connection, signal: AbortSignal): Promise<{ session: SellerSession, request?: ChatRequest, embed?: EmbedRequest } | undefined> {
     const remote = connection.remotePeer.publicKey?.raw
     const firstFrame = deadline(this.requestTimeoutMs, signal)
     try {
@@ -295,7 +297,13 @@ export class InferSeller {
         await this.close(lp, stream, frame.close.contractId, remote, signal)
         return undefined
       }
-      const { contractId, request } = parseRequest(frame.request!)
+      // an embeddings request (infer.md § Embeddings) or a chat request
+      const embedding = frame.request!.embed != null
+      const { contractId, request } = embedding ? parseEmbedRequest(frame.request!) : parseRequest(frame.request!)
+      if (embedding && (this.components.backend.embed == null || !(this.components.backend.capabilities ?? []).includes('embeddings'))) throw new InvalidRequestError('this seller does not serve embeddings')
+      // a request needing a capability (tools, json_schema) the offer does not list is refused, never served plain
+      const lacking = embedding ? undefined : requiredCapabilities(request as ChatRequest).find(c => !(this.components.backend.capabilities ?? ['chat']).includes(c))
+      if (lacking !== undefined) throw new InvalidRequestError(`this seller does not serve ${lacking}`)
       if (this.stopping) throw new RequestFailed({ code: FailureCode.shuttingDown, message: 'the seller is shutting down: no new requests' })
       const sessions = this.components.sessions
       if (sessions.get(contractId) == null && this.components.awaitSession != null) {
@@ -306,7 +314,8 @@ export class InferSeller {
           late.clear()
         }
       }
-      return { session: sessions.beginRequest(contractId, remote), request }
+      const session = sessions.beginRequest(contractId, remote)
+      return embedding ? { session, embed: request as EmbedRequest } : { session, request: request as ChatRequest }
     } catch (err) {
       if (signal.aborted) throw err
       throw err instanceof RequestFailed ? err : new RequestFailed(failureFor(err))
@@ -389,11 +398,11 @@ export class InferSeller {
         if (firstChunkAt != null) await this.gather(output, lastChunkAt, vouchers, signal, changed)
         const chunk = nextChunk(output.pending, { inputTokens: start.inputTokens, outputTokens: sentOut }, terms, limits, this.components.sessions.unpaidRoom(session))
         output.take(chunk)
-        if (chunk.outputTokens > 0 || chunk.text.length > 0) {
+        if (chunk.outputTokens > 0 || chunk.text.length > 0 || chunk.toolCalls != null) {
           sentOut += BigInt(chunk.outputTokens)
           bill(session, { inputTokens: session.totalInputTokens, outputTokens: sentOut, amountUc: sessionAmountUc(start.inputTokens, sentOut, terms) })
           await lp.write(encodeSellerFrame({
-            chunk: { text: chunk.text, outputTokens: chunk.outputTokens, totalInputTokens: start.inputTokens, totalOutputTokens: sentOut, amountUc: session.amountUc }
+            chunk: { text: chunk.text, outputTokens: chunk.outputTokens, totalInputTokens: start.inputTokens, totalOutputTokens: sentOut, amountUc: session.amountUc, toolCallsJson: chunk.toolCalls != null ? JSON.stringify(chunk.toolCalls) : undefined }
           }), { signal })
           firstChunkAt ??= performance.now()
           lastChunkAt = performance.now()
@@ -456,6 +465,88 @@ export class InferSeller {
       if (!clean) {
         // resynchronize on what the buyer has signed: the unpaid chunk (at most one) is the loss
         const loss = unpaidLoss(billedOf(session), session.highest, terms, this.maxChunkTokens)
+        if (loss != null) this.components.sessions.recordUnpaid(loss)
+        bill(session, paidTotals(session.highest))
+      }
+      bill(session, syncOnHighest(billedOf(session), session.highest, terms))
+    }
+  }
+
+  /**
+   * One embeddings request (infer.md § Embeddings): once the earlier requests are paid, run the
+   * backend on every input, check the amount against the max spend and the unpaid room before
+   * anything leaves, send the vectors and done, and wait for the one voucher that pays them.
+   */
+  private async runEmbed (lp: LengthPrefixedStream<Stream>, stream: Stream, session: SellerSession, request: EmbedRequest, signal: AbortSignal): Promise<void> {
+    const { terms } = session
+    const receivedAt = performance.now()
+    const startedAtMs = this.now()
+    const start = billedOf(session)
+    const changed = new Notifier()
+    const vouchers = new VoucherReader(lp, this.components.sessions, terms.contractId, signal, changed, this.persisting(session))
+    this.wake.set(session, changed)
+    let clean = false
+    try {
+      await this.waitCovered(session, start, vouchers, signal, changed)
+      let result
+      try {
+        result = await raceSignal(this.components.backend.embed!(request, signal), signal)
+      } catch (err) {
+        if (signal.aborted) throw signal.reason
+        throw new RequestFailed(failureFor(err))
+      }
+      const { vectors, usage } = result
+      const dimensions = vectors[0]?.length ?? 0
+      if (vectors.length !== request.inputs.length || dimensions < 1 || dimensions > MAX_EMBED_DIMENSIONS || vectors.some(v => v.length !== dimensions) || (request.dimensions != null && dimensions !== request.dimensions)) {
+        throw new RequestFailed({ code: FailureCode.backend, message: `the backend returned ${vectors.length} vectors of ${dimensions} values for ${request.inputs.length} inputs${request.dimensions != null ? ` of ${request.dimensions}` : ''}` })
+      }
+      const reqIn = BigInt(usage.inputTokens)
+      const total: Totals = { inputTokens: start.inputTokens + reqIn, outputTokens: start.outputTokens }
+      const amount = amountUc(total.inputTokens, total.outputTokens, terms.priceInPerMTokUc, terms.priceOutPerMTokUc)
+      if (amount > terms.maxSpendUc) throw new RequestFailed({ code: FailureCode.budget, message: `${usage.inputTokens} input tokens would bill ${amount} µc, above the session's max spend of ${terms.maxSpendUc} µc` })
+      const room = this.components.sessions.unpaidRoom(session)
+      if (room != null && amount - room.paidUc > room.roomUc) throw new RequestFailed({ code: FailureCode.budget, message: `${usage.inputTokens} input tokens would bill ${amount - room.paidUc} µc ahead of the last voucher, above the ${room.roomUc} µc this seller serves unpaid` })
+      bill(session, { ...total, amountUc: amount })
+      for (const frame of embeddingsFrames(vectors, dimensions)) await lp.write(frame, { signal })
+      await lp.write(encodeSellerFrame({
+        done: {
+          inputTokens: reqIn,
+          outputTokens: 0n,
+          totalInputTokens: total.inputTokens,
+          totalOutputTokens: total.outputTokens,
+          amountUc: amount,
+          finishReason: 'stop',
+          usageSource: usage.source,
+          stopReason: ''
+        }
+      }), { signal })
+      const sentAt = performance.now()
+      await this.waitCovered(session, total, vouchers, signal, changed, false)
+      clean = true
+      bill(session, syncOnHighest(billedOf(session), session.highest, terms))
+      this.components.onMeter?.(meterRecord({
+        contractId: terms.contractId,
+        seller: terms.seller,
+        buyer: terms.buyer,
+        modelId: terms.modelId,
+        params: terms.params,
+        priceInPerMTokUc: terms.priceInPerMTokUc,
+        priceOutPerMTokUc: terms.priceOutPerMTokUc,
+        inputTokens: usage.inputTokens,
+        outputTokens: 0,
+        amountBeforeUc: start.amountUc,
+        amountAfterUc: session.amountUc,
+        ttftMs: sentAt - receivedAt,
+        generationMs: 0,
+        usageSource: usage.source,
+        startedAtMs
+      }))
+      this.components.sessions.endRequest(session)
+      void endStream(stream, this.requestTimeoutMs, signal).then(closed => { if (!closed) this.log('the buyer did not close after the final voucher: stream reset') })
+    } finally {
+      if (!clean) {
+        // what was sent and not vouchered (at most this request's input, within the room) is the loss
+        const loss = unpaidLoss(billedOf(session), session.highest, terms, 0)
         if (loss != null) this.components.sessions.recordUnpaid(loss)
         bill(session, paidTotals(session.highest))
       }

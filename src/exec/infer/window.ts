@@ -5,6 +5,7 @@
  * (Flow 5–7, Cancelling). No I/O, no clock.
  */
 import { amountUc, sessionAmountUc } from '../pricing.js'
+import { mergeToolCallDeltas, toolCallDeltaBytes, type ToolCallDelta } from '../tools.js'
 
 /** cumulative session token counts (a voucher's, or what the seller has sent) */
 export interface Totals {
@@ -30,6 +31,8 @@ export interface Budget extends Prices {
 export interface PendingOutput {
   text: string
   outputTokens: number
+  /** tool-call deltas (their tokens are among outputTokens) */
+  toolCalls?: ToolCallDelta[]
 }
 
 export interface ChunkLimits {
@@ -55,6 +58,8 @@ export interface NextChunk {
   count: number
   text: string
   outputTokens: number
+  /** the outputs' tool-call deltas, adjacent pieces of one call merged (absent when none) */
+  toolCalls?: ToolCallDelta[]
   /** the output after these would take the rule above the max spend: stop the backend */
   budgetStop: boolean
 }
@@ -79,20 +84,26 @@ export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budg
   let tokens = 0
   let textBytes = 0
   let count = 0
+  const toolCalls: ToolCallDelta[] = []
   for (const c of pending) {
-    const bytes = Buffer.byteLength(c.text)
+    const bytes = Buffer.byteLength(c.text) + toolCallDeltaBytes(c.toolCalls ?? [])
     if (tokens > 0 && (tokens + c.outputTokens > limits.maxChunkTokens || textBytes + bytes > limits.maxChunkTextBytes)) break
     const amount = amountUc(sent.inputTokens, sent.outputTokens + BigInt(tokens + c.outputTokens), budget.priceInPerMTokUc, budget.priceOutPerMTokUc)
     if (amount > budget.maxSpendUc) {
-      return { count, text, outputTokens: tokens, budgetStop: true }
+      return { count, text, outputTokens: tokens, ...withToolCalls(toolCalls), budgetStop: true }
     }
     if (room != null && count > 0 && amount - room.paidUc > room.roomUc) break
     count++
     text += c.text
+    if (c.toolCalls != null) toolCalls.push(...c.toolCalls)
     textBytes += bytes
     tokens += c.outputTokens
   }
-  return { count, text, outputTokens: tokens, budgetStop: false }
+  return { count, text, outputTokens: tokens, ...withToolCalls(toolCalls), budgetStop: false }
+}
+
+function withToolCalls (deltas: ToolCallDelta[]): { toolCalls?: ToolCallDelta[] } {
+  return deltas.length > 0 ? { toolCalls: mergeToolCallDeltas(deltas) } : {}
 }
 
 /**

@@ -6,6 +6,8 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export interface InferChatMessage {
   role: string
   content: string
+  toolCallsJson?: string
+  toolCallId?: string
 }
 
 export namespace InferChatMessage {
@@ -26,6 +28,16 @@ export namespace InferChatMessage {
         if ((obj.content != null && obj.content !== '')) {
           w.uint32(18)
           w.string(obj.content)
+        }
+
+        if (obj.toolCallsJson != null) {
+          w.uint32(242)
+          w.string(obj.toolCallsJson)
+        }
+
+        if (obj.toolCallId != null) {
+          w.uint32(250)
+          w.string(obj.toolCallId)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -49,6 +61,14 @@ export namespace InferChatMessage {
             }
             case 2: {
               obj.content = reader.string()
+              break
+            }
+            case 30: {
+              obj.toolCallsJson = reader.string()
+              break
+            }
+            case 31: {
+              obj.toolCallId = reader.string()
               break
             }
             default: {
@@ -80,6 +100,20 @@ export namespace InferChatMessage {
               }
               break
             }
+            case 30: {
+              yield {
+                field: `${prefix}.toolCallsJson`,
+                value: reader.string()
+              }
+              break
+            }
+            case 31: {
+              yield {
+                field: `${prefix}.toolCallId`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -102,6 +136,16 @@ export namespace InferChatMessage {
     value: string
   }
 
+  export interface InferChatMessageToolCallsJsonFieldEvent {
+    field: '$.toolCallsJson'
+    value: string
+  }
+
+  export interface InferChatMessageToolCallIdFieldEvent {
+    field: '$.toolCallId'
+    value: string
+  }
+
   export function encode (obj: Partial<InferChatMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferChatMessage.codec())
   }
@@ -110,7 +154,7 @@ export namespace InferChatMessage {
     return decodeMessage(buf, InferChatMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferChatMessage>): Generator<InferChatMessageRoleFieldEvent | InferChatMessageContentFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferChatMessage>): Generator<InferChatMessageRoleFieldEvent | InferChatMessageContentFieldEvent | InferChatMessageToolCallsJsonFieldEvent | InferChatMessageToolCallIdFieldEvent> {
     return streamMessage(buf, InferChatMessage.codec(), opts)
   }
 }
@@ -123,6 +167,12 @@ export interface InferRequest {
   topP?: number
   seed?: number
   stop: string[]
+  toolsJson?: string
+  toolChoiceJson?: string
+  parallelToolCalls?: boolean
+  responseFormatJson?: string
+  embed?: InferEmbed
+  prompt?: string
 }
 
 export namespace InferRequest {
@@ -172,6 +222,36 @@ export namespace InferRequest {
             w.uint32(58)
             w.string(value)
           }
+        }
+
+        if (obj.toolsJson != null) {
+          w.uint32(242)
+          w.string(obj.toolsJson)
+        }
+
+        if (obj.toolChoiceJson != null) {
+          w.uint32(250)
+          w.string(obj.toolChoiceJson)
+        }
+
+        if (obj.parallelToolCalls != null) {
+          w.uint32(256)
+          w.bool(obj.parallelToolCalls)
+        }
+
+        if (obj.responseFormatJson != null) {
+          w.uint32(266)
+          w.string(obj.responseFormatJson)
+        }
+
+        if (obj.embed != null) {
+          w.uint32(162)
+          InferEmbed.codec().encode(obj.embed, w)
+        }
+
+        if (obj.prompt != null) {
+          w.uint32(322)
+          w.string(obj.prompt)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -226,6 +306,32 @@ export namespace InferRequest {
               }
 
               obj.stop.push(reader.string())
+              break
+            }
+            case 30: {
+              obj.toolsJson = reader.string()
+              break
+            }
+            case 31: {
+              obj.toolChoiceJson = reader.string()
+              break
+            }
+            case 32: {
+              obj.parallelToolCalls = reader.bool()
+              break
+            }
+            case 33: {
+              obj.responseFormatJson = reader.string()
+              break
+            }
+            case 20: {
+              obj.embed = InferEmbed.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.embed
+              })
+              break
+            }
+            case 40: {
+              obj.prompt = reader.string()
               break
             }
             default: {
@@ -316,6 +422,48 @@ export namespace InferRequest {
 
               break
             }
+            case 30: {
+              yield {
+                field: `${prefix}.toolsJson`,
+                value: reader.string()
+              }
+              break
+            }
+            case 31: {
+              yield {
+                field: `${prefix}.toolChoiceJson`,
+                value: reader.string()
+              }
+              break
+            }
+            case 32: {
+              yield {
+                field: `${prefix}.parallelToolCalls`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 33: {
+              yield {
+                field: `${prefix}.responseFormatJson`,
+                value: reader.string()
+              }
+              break
+            }
+            case 20: {
+              yield * InferEmbed.codec().stream(reader, reader.uint32(), `${prefix}.embed`, {
+                limits: opts.limits?.embed
+              })
+
+              break
+            }
+            case 40: {
+              yield {
+                field: `${prefix}.prompt`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -341,6 +489,18 @@ export namespace InferRequest {
 
   export interface InferRequestMessagesContentFieldEvent {
     field: '$.messages[].content'
+    value: string
+    index: number
+  }
+
+  export interface InferRequestMessagesToolCallsJsonFieldEvent {
+    field: '$.messages[].toolCallsJson'
+    value: string
+    index: number
+  }
+
+  export interface InferRequestMessagesToolCallIdFieldEvent {
+    field: '$.messages[].toolCallId'
     value: string
     index: number
   }
@@ -371,6 +531,42 @@ export namespace InferRequest {
     value: string
   }
 
+  export interface InferRequestToolsJsonFieldEvent {
+    field: '$.toolsJson'
+    value: string
+  }
+
+  export interface InferRequestToolChoiceJsonFieldEvent {
+    field: '$.toolChoiceJson'
+    value: string
+  }
+
+  export interface InferRequestParallelToolCallsFieldEvent {
+    field: '$.parallelToolCalls'
+    value: boolean
+  }
+
+  export interface InferRequestResponseFormatJsonFieldEvent {
+    field: '$.responseFormatJson'
+    value: string
+  }
+
+  export interface InferRequestEmbedInputsFieldEvent {
+    field: '$.embed.inputs[]'
+    index: number
+    value: string
+  }
+
+  export interface InferRequestEmbedDimensionsFieldEvent {
+    field: '$.embed.dimensions'
+    value: number
+  }
+
+  export interface InferRequestPromptFieldEvent {
+    field: '$.prompt'
+    value: string
+  }
+
   export function encode (obj: Partial<InferRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferRequest.codec())
   }
@@ -379,8 +575,138 @@ export namespace InferRequest {
     return decodeMessage(buf, InferRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferRequest>): Generator<InferRequestContractIdFieldEvent | InferRequestMessagesRoleFieldEvent | InferRequestMessagesContentFieldEvent | InferRequestMaxTokensFieldEvent | InferRequestTemperatureFieldEvent | InferRequestTopPFieldEvent | InferRequestSeedFieldEvent | InferRequestStopFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferRequest>): Generator<InferRequestContractIdFieldEvent | InferRequestMessagesRoleFieldEvent | InferRequestMessagesContentFieldEvent | InferRequestMessagesToolCallsJsonFieldEvent | InferRequestMessagesToolCallIdFieldEvent | InferRequestMaxTokensFieldEvent | InferRequestTemperatureFieldEvent | InferRequestTopPFieldEvent | InferRequestSeedFieldEvent | InferRequestStopFieldEvent | InferRequestToolsJsonFieldEvent | InferRequestToolChoiceJsonFieldEvent | InferRequestParallelToolCallsFieldEvent | InferRequestResponseFormatJsonFieldEvent | InferRequestEmbedInputsFieldEvent | InferRequestEmbedDimensionsFieldEvent | InferRequestPromptFieldEvent> {
     return streamMessage(buf, InferRequest.codec(), opts)
+  }
+}
+
+export interface InferEmbed {
+  inputs: string[]
+  dimensions?: number
+}
+
+export namespace InferEmbed {
+  let _codec: Codec<InferEmbed>
+
+  export const codec = (): Codec<InferEmbed> => {
+    if (_codec == null) {
+      _codec = message<InferEmbed>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.inputs != null && obj.inputs.length > 0) {
+          for (const value of obj.inputs) {
+            w.uint32(10)
+            w.string(value)
+          }
+        }
+
+        if (obj.dimensions != null) {
+          w.uint32(16)
+          w.uint32(obj.dimensions)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          inputs: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.inputs != null && obj.inputs.length === opts.limits.inputs) {
+                throw new MaxLengthError('Decode error - repeated field "inputs" had too many elements')
+              }
+
+              obj.inputs.push(reader.string())
+              break
+            }
+            case 2: {
+              obj.dimensions = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          inputs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.inputs != null && obj.inputs === opts.limits.inputs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "inputs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.inputs[]`,
+                index: obj.inputs,
+                value: reader.string()
+              }
+
+              obj.inputs++
+
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.dimensions`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface InferEmbedInputsFieldEvent {
+    field: '$.inputs[]'
+    index: number
+    value: string
+  }
+
+  export interface InferEmbedDimensionsFieldEvent {
+    field: '$.dimensions'
+    value: number
+  }
+
+  export function encode (obj: Partial<InferEmbed>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, InferEmbed.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferEmbed>): InferEmbed {
+    return decodeMessage(buf, InferEmbed.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferEmbed>): Generator<InferEmbedInputsFieldEvent | InferEmbedDimensionsFieldEvent> {
+    return streamMessage(buf, InferEmbed.codec(), opts)
   }
 }
 
@@ -597,6 +923,18 @@ export namespace BuyerFrame {
     index: number
   }
 
+  export interface BuyerFrameRequestMessagesToolCallsJsonFieldEvent {
+    field: '$.request.messages[].toolCallsJson'
+    value: string
+    index: number
+  }
+
+  export interface BuyerFrameRequestMessagesToolCallIdFieldEvent {
+    field: '$.request.messages[].toolCallId'
+    value: string
+    index: number
+  }
+
   export interface BuyerFrameRequestMaxTokensFieldEvent {
     field: '$.request.maxTokens'
     value: number
@@ -623,6 +961,42 @@ export namespace BuyerFrame {
     value: string
   }
 
+  export interface BuyerFrameRequestToolsJsonFieldEvent {
+    field: '$.request.toolsJson'
+    value: string
+  }
+
+  export interface BuyerFrameRequestToolChoiceJsonFieldEvent {
+    field: '$.request.toolChoiceJson'
+    value: string
+  }
+
+  export interface BuyerFrameRequestParallelToolCallsFieldEvent {
+    field: '$.request.parallelToolCalls'
+    value: boolean
+  }
+
+  export interface BuyerFrameRequestResponseFormatJsonFieldEvent {
+    field: '$.request.responseFormatJson'
+    value: string
+  }
+
+  export interface BuyerFrameRequestEmbedInputsFieldEvent {
+    field: '$.request.embed.inputs[]'
+    index: number
+    value: string
+  }
+
+  export interface BuyerFrameRequestEmbedDimensionsFieldEvent {
+    field: '$.request.embed.dimensions'
+    value: number
+  }
+
+  export interface BuyerFrameRequestPromptFieldEvent {
+    field: '$.request.prompt'
+    value: string
+  }
+
   export interface BuyerFrameVoucherFieldEvent {
     field: '$.voucher'
     value: Uint8Array<ArrayBuffer>
@@ -641,7 +1015,7 @@ export namespace BuyerFrame {
     return decodeMessage(buf, BuyerFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BuyerFrame>): Generator<BuyerFrameRequestContractIdFieldEvent | BuyerFrameRequestMessagesRoleFieldEvent | BuyerFrameRequestMessagesContentFieldEvent | BuyerFrameRequestMaxTokensFieldEvent | BuyerFrameRequestTemperatureFieldEvent | BuyerFrameRequestTopPFieldEvent | BuyerFrameRequestSeedFieldEvent | BuyerFrameRequestStopFieldEvent | BuyerFrameVoucherFieldEvent | BuyerFrameCloseContractIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BuyerFrame>): Generator<BuyerFrameRequestContractIdFieldEvent | BuyerFrameRequestMessagesRoleFieldEvent | BuyerFrameRequestMessagesContentFieldEvent | BuyerFrameRequestMessagesToolCallsJsonFieldEvent | BuyerFrameRequestMessagesToolCallIdFieldEvent | BuyerFrameRequestMaxTokensFieldEvent | BuyerFrameRequestTemperatureFieldEvent | BuyerFrameRequestTopPFieldEvent | BuyerFrameRequestSeedFieldEvent | BuyerFrameRequestStopFieldEvent | BuyerFrameRequestToolsJsonFieldEvent | BuyerFrameRequestToolChoiceJsonFieldEvent | BuyerFrameRequestParallelToolCallsFieldEvent | BuyerFrameRequestResponseFormatJsonFieldEvent | BuyerFrameRequestEmbedInputsFieldEvent | BuyerFrameRequestEmbedDimensionsFieldEvent | BuyerFrameRequestPromptFieldEvent | BuyerFrameVoucherFieldEvent | BuyerFrameCloseContractIdFieldEvent> {
     return streamMessage(buf, BuyerFrame.codec(), opts)
   }
 }
@@ -652,6 +1026,7 @@ export interface InferChunk {
   totalInputTokens: bigint
   totalOutputTokens: bigint
   amountUc: bigint
+  toolCallsJson?: string
 }
 
 export namespace InferChunk {
@@ -687,6 +1062,11 @@ export namespace InferChunk {
         if ((obj.amountUc != null && obj.amountUc !== 0n)) {
           w.uint32(40)
           w.uint64(obj.amountUc)
+        }
+
+        if (obj.toolCallsJson != null) {
+          w.uint32(242)
+          w.string(obj.toolCallsJson)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -725,6 +1105,10 @@ export namespace InferChunk {
             }
             case 5: {
               obj.amountUc = reader.uint64()
+              break
+            }
+            case 30: {
+              obj.toolCallsJson = reader.string()
               break
             }
             default: {
@@ -777,6 +1161,13 @@ export namespace InferChunk {
               }
               break
             }
+            case 30: {
+              yield {
+                field: `${prefix}.toolCallsJson`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -814,6 +1205,11 @@ export namespace InferChunk {
     value: bigint
   }
 
+  export interface InferChunkToolCallsJsonFieldEvent {
+    field: '$.toolCallsJson'
+    value: string
+  }
+
   export function encode (obj: Partial<InferChunk>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferChunk.codec())
   }
@@ -822,7 +1218,7 @@ export namespace InferChunk {
     return decodeMessage(buf, InferChunk.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferChunk>): Generator<InferChunkTextFieldEvent | InferChunkOutputTokensFieldEvent | InferChunkTotalInputTokensFieldEvent | InferChunkTotalOutputTokensFieldEvent | InferChunkAmountUcFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferChunk>): Generator<InferChunkTextFieldEvent | InferChunkOutputTokensFieldEvent | InferChunkTotalInputTokensFieldEvent | InferChunkTotalOutputTokensFieldEvent | InferChunkAmountUcFieldEvent | InferChunkToolCallsJsonFieldEvent> {
     return streamMessage(buf, InferChunk.codec(), opts)
   }
 }
@@ -1189,10 +1585,146 @@ export namespace InferFailure {
   }
 }
 
+export interface InferEmbeddings {
+  firstIndex: number
+  dimensions: number
+  vectors: Uint8Array<ArrayBuffer>
+}
+
+export namespace InferEmbeddings {
+  let _codec: Codec<InferEmbeddings>
+
+  export const codec = (): Codec<InferEmbeddings> => {
+    if (_codec == null) {
+      _codec = message<InferEmbeddings>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.firstIndex != null && obj.firstIndex !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.firstIndex)
+        }
+
+        if ((obj.dimensions != null && obj.dimensions !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.dimensions)
+        }
+
+        if ((obj.vectors != null && obj.vectors.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.vectors)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          firstIndex: 0,
+          dimensions: 0,
+          vectors: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.firstIndex = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.dimensions = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.vectors = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.firstIndex`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.dimensions`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.vectors`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface InferEmbeddingsFirstIndexFieldEvent {
+    field: '$.firstIndex'
+    value: number
+  }
+
+  export interface InferEmbeddingsDimensionsFieldEvent {
+    field: '$.dimensions'
+    value: number
+  }
+
+  export interface InferEmbeddingsVectorsFieldEvent {
+    field: '$.vectors'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<InferEmbeddings>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, InferEmbeddings.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferEmbeddings>): InferEmbeddings {
+    return decodeMessage(buf, InferEmbeddings.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferEmbeddings>): Generator<InferEmbeddingsFirstIndexFieldEvent | InferEmbeddingsDimensionsFieldEvent | InferEmbeddingsVectorsFieldEvent> {
+    return streamMessage(buf, InferEmbeddings.codec(), opts)
+  }
+}
+
 export interface SellerFrame {
   chunk?: InferChunk
   done?: InferDone
   failure?: InferFailure
+  embeddings?: InferEmbeddings
 }
 
 export namespace SellerFrame {
@@ -1218,6 +1750,11 @@ export namespace SellerFrame {
         if (obj.failure != null) {
           w.uint32(26)
           InferFailure.codec().encode(obj.failure, w)
+        }
+
+        if (obj.embeddings != null) {
+          w.uint32(162)
+          InferEmbeddings.codec().encode(obj.embeddings, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1247,6 +1784,12 @@ export namespace SellerFrame {
             case 3: {
               obj.failure = InferFailure.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.failure
+              })
+              break
+            }
+            case 20: {
+              obj.embeddings = InferEmbeddings.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.embeddings
               })
               break
             }
@@ -1286,6 +1829,13 @@ export namespace SellerFrame {
 
               break
             }
+            case 20: {
+              yield * InferEmbeddings.codec().stream(reader, reader.uint32(), `${prefix}.embeddings`, {
+                limits: opts.limits?.embeddings
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1321,6 +1871,11 @@ export namespace SellerFrame {
   export interface SellerFrameChunkAmountUcFieldEvent {
     field: '$.chunk.amountUc'
     value: bigint
+  }
+
+  export interface SellerFrameChunkToolCallsJsonFieldEvent {
+    field: '$.chunk.toolCallsJson'
+    value: string
   }
 
   export interface SellerFrameDoneInputTokensFieldEvent {
@@ -1373,6 +1928,21 @@ export namespace SellerFrame {
     value: string
   }
 
+  export interface SellerFrameEmbeddingsFirstIndexFieldEvent {
+    field: '$.embeddings.firstIndex'
+    value: number
+  }
+
+  export interface SellerFrameEmbeddingsDimensionsFieldEvent {
+    field: '$.embeddings.dimensions'
+    value: number
+  }
+
+  export interface SellerFrameEmbeddingsVectorsFieldEvent {
+    field: '$.embeddings.vectors'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<SellerFrame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, SellerFrame.codec())
   }
@@ -1381,7 +1951,7 @@ export namespace SellerFrame {
     return decodeMessage(buf, SellerFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SellerFrame>): Generator<SellerFrameChunkTextFieldEvent | SellerFrameChunkOutputTokensFieldEvent | SellerFrameChunkTotalInputTokensFieldEvent | SellerFrameChunkTotalOutputTokensFieldEvent | SellerFrameChunkAmountUcFieldEvent | SellerFrameDoneInputTokensFieldEvent | SellerFrameDoneOutputTokensFieldEvent | SellerFrameDoneTotalInputTokensFieldEvent | SellerFrameDoneTotalOutputTokensFieldEvent | SellerFrameDoneAmountUcFieldEvent | SellerFrameDoneFinishReasonFieldEvent | SellerFrameDoneUsageSourceFieldEvent | SellerFrameDoneStopReasonFieldEvent | SellerFrameFailureCodeFieldEvent | SellerFrameFailureMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SellerFrame>): Generator<SellerFrameChunkTextFieldEvent | SellerFrameChunkOutputTokensFieldEvent | SellerFrameChunkTotalInputTokensFieldEvent | SellerFrameChunkTotalOutputTokensFieldEvent | SellerFrameChunkAmountUcFieldEvent | SellerFrameChunkToolCallsJsonFieldEvent | SellerFrameDoneInputTokensFieldEvent | SellerFrameDoneOutputTokensFieldEvent | SellerFrameDoneTotalInputTokensFieldEvent | SellerFrameDoneTotalOutputTokensFieldEvent | SellerFrameDoneAmountUcFieldEvent | SellerFrameDoneFinishReasonFieldEvent | SellerFrameDoneUsageSourceFieldEvent | SellerFrameDoneStopReasonFieldEvent | SellerFrameFailureCodeFieldEvent | SellerFrameFailureMessageFieldEvent | SellerFrameEmbeddingsFirstIndexFieldEvent | SellerFrameEmbeddingsDimensionsFieldEvent | SellerFrameEmbeddingsVectorsFieldEvent> {
     return streamMessage(buf, SellerFrame.codec(), opts)
   }
 }

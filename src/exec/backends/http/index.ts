@@ -14,8 +14,10 @@
  * between reads after that. Time the consumer spends between chunks does not count.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
-import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type FinishReason, type ModelInfo, type Usage, type UsageSource } from '../../backend.js'
+import { deadline } from '../../../wire/deadline.js'
+import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type EmbedRequest, type EmbedResult, type FinishReason, type ModelInfo, type Usage, type UsageSource } from '../../backend.js'
 import { ErrorCode, TallyError } from '../../../errors/index.js'
+import { parseToolCallDeltas, type ToolCallDelta } from '../../tools.js'
 
 export const DEFAULT_HTTP_MAX_CONCURRENCY = 4
 export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 60_000
@@ -72,6 +74,11 @@ export interface HttpBackendInit {
   tokenizerUrl?: string | false
   /** the fetch to use (default globalThis.fetch) */
   fetch?: typeof fetch
+  /**
+   * what the upstream serves, as its offers list it (market.md § Capabilities; default ['chat']:
+   * whether a server supports tools or JSON schemas cannot be known from outside)
+   */
+  capabilities?: string[]
 }
 
 interface OpenAiUsage { prompt_tokens?: number, completion_tokens?: number }
@@ -83,6 +90,7 @@ function positiveInt (v: unknown): number | undefined {
 function mapFinish (reason: unknown): FinishReason | undefined {
   if (reason == null) return undefined
   if (reason === 'length') return 'length'
+  if (reason === 'tool_calls') return 'tool_calls'
   return 'stop'
 }
 
@@ -102,20 +110,28 @@ class HttpBackendImpl implements Backend {
   readonly kind = 'http' as const
   readonly model: ModelInfo
   readonly maxConcurrency: number
+  readonly capabilities: string[]
   private active = 0
   private closed = false
   private tokenizeSupported: boolean | undefined
   private readonly fetch: typeof fetch
   private readonly url: string
+  /** the upstream's legacy text completions, for a request with a raw prompt (infer.md § Text completion) */
+  private readonly completionsUrl: string
+  /** the upstream's `/v1/embeddings` (used only when the operator lists `embeddings`) */
+  private readonly embeddingsUrl: string
   private readonly tokenizerRoot: string | undefined
 
   constructor (private readonly init: HttpBackendInit) {
     if (!Number.isFinite(init.params) || init.params <= 0) throw new RangeError(`params must be a positive number, got ${init.params}`)
     const base = init.baseUrl.replace(/\/+$/, '')
     this.url = `${base}/chat/completions`
+    this.completionsUrl = `${base}/completions`
+    this.embeddingsUrl = `${base}/embeddings`
     this.tokenizerRoot = init.tokenizerUrl === false ? undefined : (init.tokenizerUrl ?? base.replace(/\/v1$/, '')).replace(/\/+$/, '')
     if (this.tokenizerRoot == null) this.tokenizeSupported = false
     this.fetch = init.fetch ?? globalThis.fetch
+    this.capabilities = init.capabilities != null && init.capabilities.length > 0 ? [...init.capabilities] : ['chat']
     this.maxConcurrency = init.maxConcurrency ?? DEFAULT_HTTP_MAX_CONCURRENCY
     if (!Number.isInteger(this.maxConcurrency) || this.maxConcurrency < 1) throw new RangeError(`maxConcurrency must be a positive integer, got ${this.maxConcurrency}`)
     this.model = {
@@ -155,11 +171,13 @@ class HttpBackendImpl implements Backend {
   private async countUsage (request: ChatRequest, text: string): Promise<Usage> {
     if (this.tokenizeSupported !== false) {
       try {
-        let prompt: string | undefined
-        try {
-          const t = await this.postJson('/apply-template', { messages: request.messages })
-          if (typeof t?.prompt === 'string') prompt = t.prompt
-        } catch {}
+        let prompt: string | undefined = request.prompt
+        if (prompt == null) {
+          try {
+            const t = await this.postJson('/apply-template', { messages: request.messages })
+            if (typeof t?.prompt === 'string') prompt = t.prompt
+          } catch {}
+        }
         const inputTokens = prompt != null
           ? await this.tokenize(prompt, true)
           : await this.tokenize(request.messages.map(m => m.content).join('\n'), true)
@@ -171,7 +189,7 @@ class HttpBackendImpl implements Backend {
       }
     }
     return {
-      inputTokens: estimateTokens(request.messages.map(m => m.content).join('')),
+      inputTokens: estimateTokens(request.prompt ?? request.messages.map(m => m.content).join('')),
       outputTokens: estimateTokens(text),
       source: 'estimated'
     }
@@ -193,6 +211,8 @@ class HttpBackendImpl implements Backend {
     }
     const disarm = (): void => { clearTimeout(timer); timer = undefined }
     let text = ''
+    /** names and arguments of the streamed tool calls: output the fallback counts too */
+    let toolText = ''
     let counted = 0
     let reported: OpenAiUsage | undefined
     let finish: FinishReason | undefined
@@ -202,7 +222,7 @@ class HttpBackendImpl implements Backend {
         try {
           const body: Record<string, unknown> = {
             model: this.init.model,
-            messages: request.messages,
+            ...(request.prompt != null ? { prompt: request.prompt } : { messages: request.messages.map(openAiMessage) }),
             stream: true,
             stream_options: { include_usage: true }
           }
@@ -211,8 +231,13 @@ class HttpBackendImpl implements Backend {
           if (request.topP != null) body.top_p = request.topP
           if (request.seed != null) body.seed = request.seed
           if (request.stop != null && request.stop.length > 0) body.stop = request.stop
+          // tool calling and structured output go to the server as the buyer sent them
+          if (request.tools != null) body.tools = request.tools
+          if (request.toolChoice != null) body.tool_choice = request.toolChoice
+          if (request.parallelToolCalls != null) body.parallel_tool_calls = request.parallelToolCalls
+          if (request.responseFormat != null) body.response_format = request.responseFormat
           arm('first-byte')
-          const res = await this.fetch(this.url, { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal: ac.signal })
+          const res = await this.fetch(request.prompt != null ? this.completionsUrl : this.url, { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal: ac.signal })
           if (!res.ok) {
             const excerpt = (await res.text().catch(() => '')).slice(0, ERROR_BODY_EXCERPT)
             throw new BackendHttpError(res.status, `server answered ${res.status} ${res.statusText}: ${excerpt}`, retryAfterMs(res.headers.get('retry-after')))
@@ -249,7 +274,8 @@ class HttpBackendImpl implements Backend {
                 const choices = Array.isArray(obj.choices) ? obj.choices : []
                 for (const choice of choices) {
                   if (choice?.index != null && choice.index !== 0) continue
-                  const content = choice?.delta?.content
+                  // a text completion's chunks carry `text`, a chat completion's `delta.content`
+                  const content = request.prompt != null ? choice?.text : choice?.delta?.content
                   if (typeof content === 'string' && content.length > 0) {
                     let n = 1
                     const running = positiveInt(usage?.completion_tokens)
@@ -257,6 +283,19 @@ class HttpBackendImpl implements Backend {
                     counted += n
                     text += content
                     yield { type: 'chunk', text: content, outputTokens: n }
+                    if (signal.aborted) { cancelled = true; break }
+                  }
+                  const rawCalls = request.prompt != null ? undefined : choice?.delta?.tool_calls
+                  if (rawCalls != null && !(Array.isArray(rawCalls) && rawCalls.length === 0)) {
+                    let toolCalls: ToolCallDelta[]
+                    try { toolCalls = parseToolCallDeltas(rawCalls, 'delta.tool_calls') } catch (err: any) { throw new BackendStreamError(`server sent malformed tool calls: ${String(err?.message ?? err)}`) }
+                    // a delta carries at least one token unless the server's running count says more
+                    let n = 1
+                    const running = positiveInt(usage?.completion_tokens)
+                    if (running != null && running > counted + 1) n = running - counted
+                    counted += n
+                    for (const d of toolCalls) toolText += (d.function?.name ?? '') + (d.function?.arguments ?? '')
+                    yield { type: 'chunk', text: '', outputTokens: n, toolCalls }
                     if (signal.aborted) { cancelled = true; break }
                   }
                   finish = mapFinish(choice?.finish_reason) ?? finish
@@ -285,7 +324,7 @@ class HttpBackendImpl implements Backend {
       } else if (cancelled && text.length === 0) {
         usage = { inputTokens: 0, outputTokens: 0, source: 'estimated' }
       } else {
-        usage = await this.countUsage(request, text)
+        usage = await this.countUsage(request, text + toolText)
       }
       yield { type: 'done', usage, finishReason: cancelled ? 'cancelled' : (finish ?? 'stop') }
     } finally {
@@ -296,9 +335,61 @@ class HttpBackendImpl implements Backend {
     }
   }
 
+  /**
+   * Embeddings from the upstream's `/v1/embeddings` (float encoding), offered only when the
+   * operator lists `embeddings` in the backend's capabilities. Usage: the server's
+   * `usage.prompt_tokens` ('reported'), else ⌈chars / 4⌉ per input ('estimated').
+   */
+  async embed (request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
+    if (this.closed) throw new BackendHttpError(0, 'backend is closed')
+    if (this.active >= this.maxConcurrency) throw new BackendBusyError(`backend runs ${this.active} of ${this.maxConcurrency} requests`)
+    this.active++
+    const timer = deadline(this.init.firstByteTimeoutMs ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS, signal)
+    try {
+      const body: Record<string, unknown> = { model: this.init.model, input: request.inputs, encoding_format: 'float' }
+      if (request.dimensions != null) body.dimensions = request.dimensions
+      let res: Response
+      try {
+        res = await this.fetch(this.embeddingsUrl, { method: 'POST', headers: { ...this.headers(), accept: 'application/json' }, body: JSON.stringify(body), signal: timer.signal })
+      } catch (err: any) {
+        if (timer.expired) throw new BackendTimeoutError('first-byte', this.init.firstByteTimeoutMs ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS)
+        throw new BackendHttpError(0, `embeddings request failed: ${err?.message ?? err}`)
+      }
+      const text = await res.text()
+      if (!res.ok) throw new BackendHttpError(res.status, `the server answered ${res.status} to /embeddings: ${text.slice(0, ERROR_BODY_EXCERPT)}`, retryAfterMs(res.headers.get('retry-after')))
+      if (text.length > (this.init.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES)) throw new BackendStreamError('the embeddings response exceeds the response size limit')
+      let json: any
+      try { json = JSON.parse(text) } catch { throw new BackendStreamError('the embeddings response is not JSON') }
+      const data: unknown[] = Array.isArray(json?.data) ? json.data : []
+      const vectors: Float32Array[] = new Array(request.inputs.length)
+      for (const d of data as any[]) {
+        const i = d?.index
+        if (!Number.isInteger(i) || i < 0 || i >= vectors.length || vectors[i] != null || !Array.isArray(d?.embedding) || !d.embedding.every((x: unknown) => typeof x === 'number' && Number.isFinite(x))) {
+          throw new BackendStreamError('the embeddings response holds an entry that is not {index, embedding: number[]} for one of the inputs')
+        }
+        vectors[i] = Float32Array.from(d.embedding as number[])
+      }
+      for (let i = 0; i < vectors.length; i++) if (vectors[i] == null) throw new BackendStreamError(`the embeddings response has no vector for input ${i}`)
+      const reported = positiveInt(json?.usage?.prompt_tokens)
+      return reported != null
+        ? { vectors, usage: { inputTokens: reported, source: 'reported' } }
+        : { vectors, usage: { inputTokens: request.inputs.reduce((n, s) => n + estimateTokens(s), 0), source: 'estimated' } }
+    } finally {
+      timer.clear()
+      this.active--
+    }
+  }
+
   async close (): Promise<void> {
     this.closed = true
   }
+}
+
+/** a message in OpenAI's request shape: tool calls and the answered call's id in their snake_case fields */
+function openAiMessage (m: ChatRequest['messages'][number]): Record<string, unknown> {
+  if (m.toolCalls != null) return { role: m.role, content: m.content === '' ? null : m.content, tool_calls: m.toolCalls }
+  if (m.toolCallId != null) return { role: m.role, content: m.content, tool_call_id: m.toolCallId }
+  return { role: m.role, content: m.content }
 }
 
 export function createHttpBackend (init: HttpBackendInit): Backend {
