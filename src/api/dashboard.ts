@@ -59,11 +59,3 @@ export function dashboardRoutes (app: FastifyInstance): void {
     })
   }
 }
-
-/**
- * The page's HTML, for a server that registers `/` itself (its files under /dashboard/ still need
- * dashboardRoutes). Kept while the route module moves to dashboardRoutes.
- */
-export function dashboardHtml (_account: string): string {
-  return readFileSync(join(WEB_DIR, 'index.html'), 'utf8')
-}

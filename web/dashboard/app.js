@@ -125,9 +125,10 @@ function renderHeader (status) {
   fill($('#topics'), topics, ([t, n]) => [{ v: t }, { v: n, right: true }], 'no topics joined')
 }
 
+/** a seller's "why am I not getting jobs" (a node that sells nothing has no such question) */
 function renderDiagnosis (checks, selling) {
   const section = $('#diagnosis-section')
-  section.hidden = !(selling || checks.length > 0)
+  section.hidden = !selling
   const ul = $('#diagnosis')
   ul.textContent = ''
   if (checks.length === 0) {

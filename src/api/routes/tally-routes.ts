@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { Registry } from 'prom-client'
 import { HttpApiError } from '../errors.js'
 import { parseGrantBody, parsePayBody, parseReportQuery, parseRevokeBody, wantsAllBalances, type Query } from '../tally-requests.js'
-import { dashboardHtml } from '../dashboard.js'
+import { dashboardRoutes } from '../dashboard.js'
 import { send } from '../http-util.js'
 import { processRegistry, type GatewayMetrics } from '../metrics.js'
 import type { GatewayBuyer } from '../gateway.js'
@@ -52,7 +52,7 @@ export function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics:
     const merged = Registry.merge([processRegistry(), metrics.registry])
     return reply.header('content-type', merged.contentType).send(await merged.metrics())
   })
-  app.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(dashboardHtml(buyer.account)))
+  dashboardRoutes(app)
 }
 
 /** the operator's JSON (src/node/operator.ts): what the dashboard and `tally doctor` read */
