@@ -14,6 +14,8 @@ import { plaintext } from '@libp2p/plaintext'
 import { identify, type Identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub, type GossipsubOpts, type TopicValidatorFn } from '@libp2p/gossipsub'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { Registry } from 'prom-client'
 import type { ComponentLogger, ConnectionGater, PeerId } from '@libp2p/interface'
 import type { TallyConfig } from './config.js'
 import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
@@ -82,6 +84,11 @@ export interface BaseNodeInit<S extends ExtraServices = ExtraServices> {
    * and a cheap seller in a market of hundreds is dialled by many buyers at once.
    */
   connectionManager?: { maxConnections?: number, maxIncomingPendingConnections?: number }
+  /**
+   * collect libp2p's own metrics (@libp2p/prometheus-metrics) into a registry of this node's;
+   * default: yes, except in simulations (hundreds of nodes in one process, every stream counted)
+   */
+  libp2pMetrics?: boolean
 }
 
 export interface BaseNode<S extends ExtraServices = ExtraServices> extends EventEmitter<BaseNodeEvents> {
@@ -94,6 +101,8 @@ export interface BaseNode<S extends ExtraServices = ExtraServices> extends Event
   readonly topics: Readonly<Record<TopicKind, string>>
   readonly config: TallyConfig
   readonly services: ServiceRegistry
+  /** libp2p's own metrics (connections, streams, bytes by protocol, dials), when collected */
+  readonly libp2pMetrics?: Registry
   readonly started: boolean
   /** multiaddrs others can dial, each ending in /p2p/<peer id> */
   addrs(): string[]
@@ -113,14 +122,16 @@ class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> impleme
   readonly topics: Readonly<Record<TopicKind, string>>
   readonly config: TallyConfig
   readonly services: ServiceRegistry
+  readonly libp2pMetrics?: Registry
   private readonly handlers: Partial<Record<TopicKind, TopicHandler>>
   private readonly bootstrapDialer: BootstrapDialer
   private readonly kindOfTopic: Map<string, TopicKind>
   private running = false
 
-  constructor (libp2p: Libp2p<TallyLibp2pServices & S>, identity: Identity, config: TallyConfig, init: BaseNodeInit<S>) {
+  constructor (libp2p: Libp2p<TallyLibp2pServices & S>, identity: Identity, config: TallyConfig, init: BaseNodeInit<S>, libp2pMetrics?: Registry) {
     super()
     this.libp2p = libp2p
+    this.libp2pMetrics = libp2pMetrics
     this.account = identity.account
     this.publicKey = identity.publicKey
     this.signer = identity.signer
@@ -242,6 +253,10 @@ export async function createBaseNode<S extends ExtraServices = ExtraServices> (c
   }
   if (init.logger != null) options.logger = init.logger
   if (init.connectionGater != null) options.connectionGater = init.connectionGater
+  // a registry per node, never prom-client's global one (several nodes share a test process);
+  // process metrics are the API's (api/metrics.ts), not libp2p's copy of them
+  const libp2pMetrics = (init.libp2pMetrics ?? !config.simulation) ? new Registry() : undefined
+  if (libp2pMetrics != null) options.metrics = prometheusMetrics({ registry: libp2pMetrics, collectDefaultMetrics: false })
   const libp2p = await createLibp2p(options)
-  return new Node<S>(libp2p, identity, config, init)
+  return new Node<S>(libp2p, identity, config, init, libp2pMetrics)
 }

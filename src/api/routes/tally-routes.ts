@@ -1,11 +1,10 @@
 /** Tally's JSON routes (`/tally/*`), `/metrics` and the dashboard page. */
 import type { FastifyInstance } from 'fastify'
-import { Registry } from 'prom-client'
 import { HttpApiError } from '../errors.js'
 import { parseGrantBody, parsePayBody, parseReportQuery, parseRevokeBody, wantsAllBalances, type Query } from '../tally-requests.js'
 import { dashboardRoutes } from '../dashboard.js'
 import { send } from '../http-util.js'
-import { processRegistry, type GatewayMetrics } from '../metrics.js'
+import type { GatewayMetrics } from '../metrics.js'
 import type { GatewayBuyer } from '../gateway.js'
 import { parseReceiptsQuery, parseTimeseriesQuery } from '../operator-requests.js'
 
@@ -49,8 +48,8 @@ export function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics:
     return send(reply, 200, await buyer.revoke(p.grantId, p.amountUc))
   })
   app.get('/metrics', async (_req, reply) => {
-    const merged = Registry.merge([processRegistry(), metrics.registry])
-    return reply.header('content-type', merged.contentType).send(await merged.metrics())
+    const { contentType, text } = await metrics.scrape()
+    return reply.header('content-type', contentType).send(text)
   })
   dashboardRoutes(app)
 }

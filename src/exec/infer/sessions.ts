@@ -228,8 +228,12 @@ export class BuyerSessions {
     this.now = init.now
   }
 
-  /** sessions open (for metrics) */
-  get size (): number { return this.sessions.size }
+  /** sessions not closed yet (for metrics) */
+  openCount (): number {
+    let n = 0
+    for (const s of this.sessions.values()) if (!s.closed) n++
+    return n
+  }
 
   add (terms: SessionTerms): BuyerSession {
     validateTerms(terms)
