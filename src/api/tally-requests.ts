@@ -11,16 +11,31 @@ export const MAX_PAY_TAG_CHARS = 64
 
 export type Query = Record<string, string | undefined>
 
-/** `/v1/models`: OpenAI's list shape, with Tally's market figures under `tally` */
-export function modelsBody (models: ModelListing[]): { object: 'list', data: unknown[] } {
-  const data = models.map(m => ({
+/**
+ * One model in OpenAI's model shape (`/v1/models/{id}`), with Tally's market figures under `tally`:
+ * sellers, params, best prices, what at least one seller serves (`capabilities`, market.md
+ * § Capabilities) and the largest context length offered.
+ */
+export function modelBody (m: ModelListing): Record<string, unknown> {
+  return {
     id: m.id,
     object: 'model',
     created: 0,
     owned_by: 'tally-market',
-    tally: { sellers: m.sellers, params: m.params, best_price_in_per_mtok_uc: m.bestPriceInPerMTokUc, best_price_out_per_mtok_uc: m.bestPriceOutPerMTokUc }
-  }))
-  return { object: 'list', data }
+    tally: {
+      sellers: m.sellers,
+      params: m.params,
+      best_price_in_per_mtok_uc: m.bestPriceInPerMTokUc,
+      best_price_out_per_mtok_uc: m.bestPriceOutPerMTokUc,
+      capabilities: m.capabilities,
+      context_length: m.contextLength
+    }
+  }
+}
+
+/** `/v1/models`: OpenAI's list shape */
+export function modelsBody (models: ModelListing[]): { object: 'list', data: unknown[] } {
+  return { object: 'list', data: models.map(modelBody) }
 }
 
 /** `/tally/balance?all=…`: every account, or one */

@@ -19,7 +19,7 @@ import {
 import { FieldRangeError } from '../wire/errors.js'
 
 /** the capability names of market.md § Capabilities; receivers keep names they do not know */
-export const CAPABILITIES = ['chat', 'tools', 'json_schema', 'embeddings', 'logprobs'] as const
+export const CAPABILITIES = ['chat', 'tools', 'json_schema', 'embeddings', 'logprobs', 'completions'] as const
 export type Capability = typeof CAPABILITIES[number]
 const CAPABILITY_NAME = /^[a-z0-9_]+$/
 

@@ -19,7 +19,7 @@
  * room is needed the oldest entry of the lowest tier goes, never one of a higher tier than the
  * newcomer's, and never one that routed a request recently.
  */
-import { openOffer, pricePerBptForDisplay, type Offer } from './offer.js'
+import { offerCapabilities, openOffer, pricePerBptForDisplay, type Offer } from './offer.js'
 
 /** at most this many models per seller with history; a seller serving more is evicted oldest first */
 export const DEFAULT_MAX_OFFERS_PER_SELLER = 16
@@ -109,6 +109,10 @@ export interface ModelSummary {
   params: bigint
   bestPriceInPerMTokUc: bigint
   bestPriceOutPerMTokUc: bigint
+  /** what at least one seller serves (union of the offers' capabilities, sorted) */
+  capabilities: string[]
+  /** the largest context length offered */
+  contextLength: number
 }
 
 /** `full`: valid, but no room — every entry it could displace is of a higher tier or recently routed */
@@ -431,10 +435,12 @@ export class OrderBook {
       const eff = this.effective(offer)
       const a = acc.get(offer.modelId)
       if (a == null) {
-        acc.set(offer.modelId, { modelId: offer.modelId, sellers: 1, params: offer.params, bestPriceInPerMTokUc: offer.priceInPerMTokUc, bestPriceOutPerMTokUc: offer.priceOutPerMTokUc, best: offer, bestEff: eff, bestQuality: this.quality(offer.sellerId) })
+        acc.set(offer.modelId, { modelId: offer.modelId, sellers: 1, params: offer.params, bestPriceInPerMTokUc: offer.priceInPerMTokUc, bestPriceOutPerMTokUc: offer.priceOutPerMTokUc, capabilities: [...offerCapabilities(offer)], contextLength: offer.contextLength, best: offer, bestEff: eff, bestQuality: this.quality(offer.sellerId) })
         continue
       }
       a.sellers++
+      for (const c of offerCapabilities(offer)) if (!a.capabilities.includes(c)) a.capabilities.push(c)
+      if (offer.contextLength > a.contextLength) a.contextLength = offer.contextLength
       if (offer.priceInPerMTokUc < a.bestPriceInPerMTokUc) a.bestPriceInPerMTokUc = offer.priceInPerMTokUc
       if (offer.priceOutPerMTokUc < a.bestPriceOutPerMTokUc) a.bestPriceOutPerMTokUc = offer.priceOutPerMTokUc
       // the same order as query({ model }): price, then quality, then seller id
@@ -448,7 +454,7 @@ export class OrderBook {
     }
     return [...acc.values()]
       .sort((x, y) => (x.modelId < y.modelId ? -1 : x.modelId > y.modelId ? 1 : 0))
-      .map(({ best, bestEff, bestQuality, ...summary }) => summary)
+      .map(({ best, bestEff, bestQuality, ...summary }) => ({ ...summary, capabilities: summary.capabilities.sort() }))
   }
 
   /** effective price numerator: µc·tokens per 1M tokens */

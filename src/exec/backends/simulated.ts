@@ -97,8 +97,10 @@ export class SimulatedBackend implements Backend {
   /** the exact text the generator produces for a request (what a direct call streams) */
   async * stream (request: ChatRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
     if (this.closed) throw new Error('simulated backend is closed')
-    const inputTokens = simulatedInputTokens(request.messages)
-    const digest = createHash('sha256').update(JSON.stringify([request.seed ?? 0, request.messages])).digest()
+    // a text completion's prompt counts as one user message (infer.md § Text completion)
+    const messages: ChatMessage[] = request.prompt != null ? [{ role: 'user', content: request.prompt }] : request.messages
+    const inputTokens = simulatedInputTokens(messages)
+    const digest = createHash('sha256').update(JSON.stringify([request.seed ?? 0, messages])).digest()
     const next = prng(digest)
     const natural = this.init.naturalTokens ?? 16 + (digest[4] % 240)
     const maxTokens = request.maxTokens ?? DEFAULT_SIMULATED_MAX_TOKENS

@@ -46,7 +46,7 @@ describe('OpenAI request parsing', () => {
     expect(fails({ ...ok, max_tokens: 1.5 }).param).toBe('max_tokens')
     expect(fails({ ...ok, temperature: 'hot' }).param).toBe('temperature')
     expect(fails({ ...ok, stream: 'yes' }).param).toBe('stream')
-    expect(fails({ ...ok, n: 2 }).param).toBe('n')
+    expect(fails({ ...ok, n: 9 }).param).toBe('n')
     expect(fails({ ...ok, tally: { max_price: -5 } }).param).toBe('tally.max_price')
     expect(fails({ ...ok, tally: { race: 9 } }).param).toBe('tally.race')
     expect(fails({ ...ok, tally: 'x' }).param).toBe('tally')

@@ -62,9 +62,9 @@ describe('GET /tally/report and /tally/balance queries', () => {
 
 describe('GET /v1/models body', () => {
   it('is OpenAI\'s list with the market figures under tally', () => {
-    expect(modelsBody([{ id: 'm', sellers: 2, params: 7, bestPriceInPerMTokUc: 1n, bestPriceOutPerMTokUc: 3n }])).toEqual({
+    expect(modelsBody([{ id: 'm', sellers: 2, params: 7, bestPriceInPerMTokUc: 1n, bestPriceOutPerMTokUc: 3n, capabilities: ['chat', 'tools'], contextLength: 2048 }])).toEqual({
       object: 'list',
-      data: [{ id: 'm', object: 'model', created: 0, owned_by: 'tally-market', tally: { sellers: 2, params: 7, best_price_in_per_mtok_uc: 1n, best_price_out_per_mtok_uc: 3n } }]
+      data: [{ id: 'm', object: 'model', created: 0, owned_by: 'tally-market', tally: { sellers: 2, params: 7, best_price_in_per_mtok_uc: 1n, best_price_out_per_mtok_uc: 3n, capabilities: ['chat', 'tools'], context_length: 2048 } }]
     })
   })
 })
