@@ -14,6 +14,7 @@ import { createTallyNode, type TallyNode } from '../../src/node/tally.js'
 import { parseConfig } from '../../src/node/config.js'
 import { startGateway, type Gateway } from '../../src/api/gateway.js'
 import { waitFor } from '../helpers/wait.js'
+import { createHttpBackend } from '../../src/exec/backends/http/index.js'
 
 const MODEL = 'tiny-char-v1'
 const SELLER = join(import.meta.dirname, 'openai-compat-seller.ts')
@@ -153,6 +154,29 @@ describe('the official openai client against sellers in other processes', () => 
     }
     expect(streamed).toBe(r.choices[0].text)
     expect(usage?.completion_tokens).toBe(r.usage?.completion_tokens)
+  })
+
+  it('/v1/completions through an HTTP backend: a reseller forwards the raw prompt to its upstream\'s /v1/completions', async () => {
+    // the upstream is this market's own gateway: the reseller sells `tiny-resold` and buys tiny-char-v1 there
+    dirs.push(await mkdtemp(join(tmpdir(), 'tally-compat-')))
+    const backend = createHttpBackend({ baseUrl: `${gateway.url}/v1`, model: MODEL, modelId: 'tiny-resold', params: 168_832, capabilities: ['chat', 'completions'] })
+    const reseller = await createTallyNode(parseConfig({ dataDir: dirs.at(-1)!, transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: sellers.map(s => s.addr) }), {
+      memoryLedger: true,
+      sell: { backend, priceInPerMTokUc: 4_000_000n, priceOutPerMTokUc: 8_000_000n }
+    })
+    await reseller.start()
+    try {
+      await waitFor(() => buyer.offerList('tiny-resold').length === 1, 'the reseller\'s offer in the buyer\'s book')
+      expect((await client.models.retrieve('tiny-resold') as any).tally.capabilities).toEqual(['chat', 'completions'])
+      const prompt = 'The Cheshire Cat'
+      const direct = await client.completions.create({ model: MODEL, prompt, max_tokens: 8, seed: 9, temperature: 0.8 })
+      const resold = await client.completions.create({ model: 'tiny-resold', prompt, max_tokens: 8, seed: 9, temperature: 0.8 })
+      expect(resold.choices[0].text).toBe(direct.choices[0].text)
+      expect(resold.usage).toEqual(direct.usage)
+      expect((resold as any).tally).toMatchObject({ seller: reseller.account, usage_source: 'reported' })
+    } finally {
+      await reseller.stop()
+    }
   })
 
   it('refused fields are 400s naming them, in OpenAI\'s words', async () => {
