@@ -177,7 +177,7 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
   },
 
   refusal (i) {
-    const frame = NegotiateFrame.encode({ refusal: { reason: i.reason, message: i.message } })
+    const frame = NegotiateFrame.encode({ refusal: { reason: i.reason, message: i.message, retryAfterMs: 0n } })
     return { frame_hex: hex(frame), framed_hex: framed(frame) }
   },
 

@@ -1,13 +1,19 @@
 /**
- * The CLI's client for a running node's local HTTP API (the gateway's /tally/* routes), so
- * `tally balance`, `pay`, `history`, `offers` and `report` act through the node that holds the
- * ledger and the market.
+ * The CLI's client for a running node's local HTTP API (its /tally/* routes), so `tally
+ * balance`, `pay`, `history`, `offers`, `report` and `doctor` act through the node that holds
+ * the ledger and the market. The node is found by --api, TALLY_API, the `api.json` a running
+ * node writes in its data dir (--data-dir, TALLY_DATA_DIR, ~/.tally), then the default URL.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { UsageError, type CliIO } from './io.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
+import { defaultDataDir } from '../node/defaults.js'
 
-/** where a node started with `--gateway 127.0.0.1:8080` listens */
+/** where `tally start` serves its API unless told otherwise */
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080'
+/** what a running node writes in its data dir (src/cli/start/api.ts) */
+const API_FILE = 'api.json'
 const API_TIMEOUT_MS = 10_000
 
 export class NodeApiError extends TallyError {
@@ -15,10 +21,28 @@ export class NodeApiError extends TallyError {
   override readonly code: ErrorCode = ErrorCode.nodeApi
 }
 
-export interface ApiFlags { api?: string }
+export interface ApiFlags { api?: string, dataDir?: string }
+
+/** help of --api and --data-dir, the two ways a command names the node it talks to */
+export const API_FLAG_HELP = `the node's API (default: env TALLY_API, else the running node's <data dir>/api.json, else ${DEFAULT_API_URL})`
+export const DATA_DIR_FLAG_HELP = 'the data dir of the node to talk to (default ~/.tally, env TALLY_DATA_DIR): its api.json names its API'
+
+const given = (v: string | undefined): string | undefined => v != null && v !== '' ? v : undefined
+
+/** the URL in `<dataDir>/api.json`, if a node wrote one */
+export function apiFromDataDir (dataDir: string): string | undefined {
+  let text: string
+  try { text = readFileSync(join(dataDir, API_FILE), 'utf8') } catch { return undefined }
+  try {
+    const url = JSON.parse(text)?.url
+    return typeof url === 'string' ? url : undefined
+  } catch {
+    throw new NodeApiError(`${join(dataDir, API_FILE)} is not the JSON a node writes ({url, pid}); remove it or pass --api`)
+  }
+}
 
 export function apiBase (flags: ApiFlags, io: CliIO): URL {
-  const raw = flags.api ?? io.env.TALLY_API ?? DEFAULT_API_URL
+  const raw = given(flags.api) ?? given(io.env.TALLY_API) ?? apiFromDataDir(given(flags.dataDir) ?? given(io.env.TALLY_DATA_DIR) ?? defaultDataDir()) ?? DEFAULT_API_URL
   let url: URL
   try { url = new URL(raw) } catch { throw new UsageError(`--api must be a URL such as ${DEFAULT_API_URL}, got ${JSON.stringify(raw)}`) }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--api must be http(s), got ${url.protocol}`)
@@ -36,7 +60,7 @@ export async function callApi (flags: ApiFlags, io: CliIO, path: string, init: {
   try {
     res = await fetch(url, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.timeout(API_TIMEOUT_MS) })
   } catch (err: any) {
-    throw new NodeApiError(`no node API at ${base.origin} (${err?.cause?.code ?? err?.message}); start one with: tally start --gateway ${base.host}`)
+    throw new NodeApiError(`no node API at ${base.origin} (${err?.cause?.code ?? err?.message}); start a node with: tally start (or name one with --api <url> or --data-dir <dir>)`)
   }
   const text = await res.text()
   let body: any

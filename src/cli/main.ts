@@ -18,6 +18,7 @@ import { registerGrant } from './grant/index.js'
 import { registerHistory } from './history/index.js'
 import { registerOffers } from './offers/index.js'
 import { registerReport } from './report/index.js'
+import { registerDoctor } from './doctor/index.js'
 import { registerDemo } from './demo/index.js'
 import { registerSimCommand } from './sim/index.js'
 
@@ -64,6 +65,7 @@ export function buildProgram (io: CliIO, signal: AbortSignal): Command {
   registerHistory(program, io)
   registerOffers(program, io)
   registerReport(program, io)
+  registerDoctor(program, io)
   registerSimCommand(program, io, signal)
 
   for (const cmd of [program, keys, ...program.commands, ...keys.commands]) {

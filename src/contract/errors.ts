@@ -12,14 +12,15 @@ const CODE_OF_REFUSAL: Partial<Record<RefusalReason, ErrorCode>> = {
   [RefusalReason.INSUFFICIENT_CREDIT]: ErrorCode.insufficientCredit,
   [RefusalReason.UNKNOWN_MODEL]: ErrorCode.unknownModel,
   [RefusalReason.QUOTE_EXPIRED]: ErrorCode.quoteExpired,
-  [RefusalReason.BUYER_NOT_TRUSTED]: ErrorCode.buyerNotTrusted
+  [RefusalReason.BUYER_NOT_TRUSTED]: ErrorCode.buyerNotTrusted,
+  [RefusalReason.RESERVATIONS_LAPSED]: ErrorCode.reservationsLapsed
 }
 
-/** the seller refused; `reason` is the wire reason code, `code` what it means here */
+/** the seller refused; `reason` is the wire reason code, `code` what it means here, `retryAfterMs` when it will quote again (0 = not said) */
 export class NegotiationRefusedError extends TallyError {
   override name = 'NegotiationRefusedError'
   override readonly code: ErrorCode
-  constructor (readonly reason: RefusalReason, message: string) {
+  constructor (readonly reason: RefusalReason, message: string, readonly retryAfterMs = 0) {
     super(`seller refused (${reason}): ${message}`)
     this.code = CODE_OF_REFUSAL[reason] ?? ErrorCode.negotiationRefused
   }

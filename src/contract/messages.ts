@@ -21,6 +21,8 @@ export const NONCE_LENGTH = 16
 export const MAX_QUOTE_BYTES = 2048
 export const MAX_ACCEPT_BYTES = 4096
 export const MAX_CONTRACT_BYTES = 8192
+/** quote term trusted_grantors: at most this many accounts (a seller trusting more trusts grants as such) */
+export const MAX_TRUSTED_GRANTORS = 16
 
 export interface QuoteTerms {
   quoteId: Uint8Array
@@ -48,6 +50,8 @@ export interface QuoteTerms {
   minBuyerSpendableUc?: bigint
   /** quote term (0/absent = not stated): the most the seller serves ahead of the buyer's highest voucher */
   maxUnpaidUc?: bigint
+  /** quote term (empty/absent = any grantor): the lock beyond own funds and the network's credit line must rest on lines from these accounts (32-byte keys) */
+  trustedGrantors?: Uint8Array[]
 }
 
 export interface Quote extends QuoteTerms {
@@ -91,6 +95,8 @@ export interface Contract {
   minBuyerSpendableUc: bigint
   /** the quote's term: the most the seller serves ahead of the buyer's highest voucher (µc); 0 = not stated */
   maxUnpaidUc: bigint
+  /** the quote's term: grantors whose lines may carry the lock beyond own funds (32-byte keys); empty = any */
+  trustedGrantors: Uint8Array[]
   /** the exact contract envelope bytes both parties hold */
   bytes: Uint8Array
 }
@@ -120,6 +126,19 @@ function checkQuoteTerms (q: QuoteTerms): void {
   for (const k of ['secondPeerAboveUc', 'maxSpendUc', 'sessionExpiresAtMs', 'openWithinMs', 'minBuyerSpendableUc', 'maxUnpaidUc'] as const) {
     checkRange(k, q[k] ?? 0n, 0n, 2n ** 64n - 1n)
   }
+  checkGrantors(q.trustedGrantors ?? [])
+}
+
+function checkGrantors (keys: Uint8Array[]): void {
+  if (keys.length > MAX_TRUSTED_GRANTORS) throw new MalformedMessageError(`trustedGrantors: at most ${MAX_TRUSTED_GRANTORS} accounts, got ${keys.length}`)
+  keys.forEach((k, i) => {
+    if (k.length !== 32) throw new MalformedMessageError(`trustedGrantors[${i}] must be a 32-byte ed25519 key, got ${k.length} bytes`)
+    if (keys.findIndex(x => eq(x, k)) !== i) throw new MalformedMessageError(`trustedGrantors[${i}] names an account twice`)
+  })
+}
+
+function sameKeys (a: Uint8Array[], b: Uint8Array[]): boolean {
+  return a.length === b.length && a.every((k, i) => eq(k, b[i]))
 }
 
 /** every term with its default (0 = not stated) */
@@ -131,7 +150,8 @@ function withTerms (t: QuoteTerms): Required<QuoteTerms> {
     sessionExpiresAtMs: t.sessionExpiresAtMs ?? 0n,
     openWithinMs: t.openWithinMs ?? 0n,
     minBuyerSpendableUc: t.minBuyerSpendableUc ?? 0n,
-    maxUnpaidUc: t.maxUnpaidUc ?? 0n
+    maxUnpaidUc: t.maxUnpaidUc ?? 0n,
+    trustedGrantors: t.trustedGrantors ?? []
   }
 }
 
@@ -154,7 +174,8 @@ export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteT
     sessionExpiresAtMs: t.sessionExpiresAtMs,
     openWithinMs: t.openWithinMs,
     minBuyerSpendableUc: t.minBuyerSpendableUc,
-    maxUnpaidUc: t.maxUnpaidUc
+    maxUnpaidUc: t.maxUnpaidUc,
+    trustedGrantors: t.trustedGrantors as Array<Uint8Array<ArrayBuffer>>
   }))
   return { ...t, seller: env.publicKey, id: env.id, bytes: env.bytes }
 }
@@ -162,7 +183,7 @@ export function signQuote (signer: Ed25519Signer, net: Uint8Array, terms: QuoteT
 /** Verify a quote's signature and shape (not its time: the caller compares validUntilMs to its clock). */
 export function openQuote (bytes: Uint8Array, net: Uint8Array): Quote {
   const env = openEnvelope(bytes, { domain: Domain.quote, net, maxBytes: MAX_QUOTE_BYTES })
-  const pb = decode('quote', () => QuotePb.decode(env.payload))
+  const pb = decode('quote', () => QuotePb.decode(env.payload, { limits: { trustedGrantors: MAX_TRUSTED_GRANTORS } }))
   const terms: QuoteTerms = {
     quoteId: pb.quoteId,
     buyer: pb.buyer,
@@ -179,7 +200,8 @@ export function openQuote (bytes: Uint8Array, net: Uint8Array): Quote {
     sessionExpiresAtMs: pb.sessionExpiresAtMs,
     openWithinMs: pb.openWithinMs,
     minBuyerSpendableUc: pb.minBuyerSpendableUc,
-    maxUnpaidUc: pb.maxUnpaidUc
+    maxUnpaidUc: pb.maxUnpaidUc,
+    trustedGrantors: pb.trustedGrantors
   }
   checkQuoteTerms(terms)
   return { ...terms, seller: env.publicKey, id: env.id, bytes }
@@ -235,6 +257,7 @@ function toContract (env: SignedEnvelope, pb: ContractPb): Contract {
     openWithinMs: pb.openWithinMs,
     minBuyerSpendableUc: pb.minBuyerSpendableUc,
     maxUnpaidUc: pb.maxUnpaidUc,
+    trustedGrantors: pb.trustedGrantors,
     bytes: env.bytes
   }
 }
@@ -260,7 +283,8 @@ export function signContract (signer: Ed25519Signer, net: Uint8Array, accept: Ac
     secondPeerAboveUc: q.secondPeerAboveUc ?? 0n,
     openWithinMs: q.openWithinMs ?? 0n,
     minBuyerSpendableUc: q.minBuyerSpendableUc ?? 0n,
-    maxUnpaidUc: q.maxUnpaidUc ?? 0n
+    maxUnpaidUc: q.maxUnpaidUc ?? 0n,
+    trustedGrantors: (q.trustedGrantors ?? []) as Array<Uint8Array<ArrayBuffer>>
   }
   const env = sealEnvelope(signer, Domain.contract, net, ContractPb.encode(pb))
   return toContract(env, pb)
@@ -276,7 +300,7 @@ export function signContract (signer: Ed25519Signer, net: Uint8Array, accept: Ac
  */
 export function verifyContract (bytes: Uint8Array, net: Uint8Array, trusted?: Accept): Contract {
   const env = openEnvelope(bytes, { domain: Domain.contract, net, maxBytes: MAX_CONTRACT_BYTES })
-  const pb = decode('contract', () => ContractPb.decode(env.payload))
+  const pb = decode('contract', () => ContractPb.decode(env.payload, { limits: { trustedGrantors: MAX_TRUSTED_GRANTORS } }))
   // the buyer already holds its own accept (and the quote it verified): no need to re-verify them
   const accept = trusted != null && eq(trusted.bytes, pb.accept) ? trusted : openAccept(pb.accept, net)
   const q = accept.quote
@@ -295,6 +319,7 @@ export function verifyContract (bytes: Uint8Array, net: Uint8Array, trusted?: Ac
   if (pb.openWithinMs !== (q.openWithinMs ?? 0n)) mismatch('openWithinMs')
   if (pb.minBuyerSpendableUc !== (q.minBuyerSpendableUc ?? 0n)) mismatch('minBuyerSpendableUc')
   if (pb.maxUnpaidUc !== (q.maxUnpaidUc ?? 0n)) mismatch('maxUnpaidUc')
+  if (!sameKeys(pb.trustedGrantors, q.trustedGrantors ?? [])) mismatch('trustedGrantors')
   // the quote's lock and session end: openAccept checked the accept meets them, and the
   // contract's copies equal the accept's (above)
   return toContract(env, pb)

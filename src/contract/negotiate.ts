@@ -18,6 +18,7 @@ import {
   MAX_QUOTE_TTL_MS, NONCE_LENGTH, QUOTE_ID_LENGTH, openAccept, openQuote, signAccept, signContract, signQuote,
   verifyContract, type Accept, type Contract, type Quote
 } from './messages.js'
+import { ReservationLapses, type LapseRules } from './lapses.js'
 import { ContractMismatchError, NegotiationProtocolError as ProtocolViolationError, NegotiationRefusedError, QuoteExpiredError, QuoteTermsUnmetError, TooManyNegotiationsError } from './errors.js'
 
 export const NEGOTIATE_PROTOCOL = '/tally/negotiate/1.0.0'
@@ -92,6 +93,8 @@ export type BuyerVerdict = { ok: false, reason: RefusalReason, message?: string 
   maxUnpaidUc?: bigint
   /** the spendable balance this buyer must keep (µc); absent = none */
   minBuyerSpendableUc?: bigint
+  /** quote term trusted_grantors: lines from other grantors carry none of the lock; absent/empty = any grantor */
+  trustedGrantors?: Uint8Array[]
 }
 
 export interface NegotiateInit {
@@ -119,6 +122,12 @@ export interface NegotiateInit {
   slotsOnOpen?: boolean
   maxUnopenedPerBuyer?: number
   reservationsPerSlot?: number
+  /**
+   * With slotsOnOpen: contracts released as lapsed (their open never came) count against the
+   * buyer and its peer; past the allowance their quotes are refused RESERVATIONS_LAPSED with a
+   * retry-after (negotiate.md § Lapsed reservations). `false` turns the rule off.
+   */
+  lapses?: LapseRules | false
   /** as buyer: negotiations run at once with one seller (more wait their turn); default the seller's open-quote cap, 2 */
   maxOutboundPerPeer?: number
   /** the buyer named in a request must be the authenticated remote peer (default true) */
@@ -168,6 +177,8 @@ export interface BuyerTermsPolicy {
   secondPeer?: boolean
   /** the shortest session worth its lock (ms from now); a quote clamping below it is refused */
   minSessionMs?: number
+  /** what this buyer can spend counting only lines from these grantors: a quote naming trusted_grantors that leave less than the lock is refused */
+  spendableTrusting?: (grantors: Uint8Array[]) => bigint
 }
 
 interface PendingQuote {
@@ -180,10 +191,12 @@ interface Session {
   contract: Contract
   /** the buyer's open is in (markOpened) */
   opened?: boolean
+  /** the peer that negotiated it (its lapses count against that peer too) */
+  peer?: string
 }
 
 class Refusal extends Error {
-  constructor (readonly reason: RefusalReason, message: string) {
+  constructor (readonly reason: RefusalReason, message: string, readonly retryAfterMs = 0) {
     super(message)
   }
 }
@@ -215,6 +228,8 @@ export interface NegotiateStats {
   streamsAborted: number
   /** peers disconnected for hitting the negotiation caps */
   peersDisconnected: number
+  /** contracts released because the buyer's open never came (with slotsOnOpen) */
+  lapsedReservations: number
   /** refusals sent, by reason (the keys are RefusalReason's names: bounded) */
   refusedByReason: Partial<Record<RefusalReason, number>>
 }
@@ -227,7 +242,7 @@ export interface Negotiated { contract: Contract, durationMs: number }
  * 'negotiated' (CustomEvent<Negotiated>) when this node, as buyer, holds a verified contract.
  */
 export class Negotiator extends EventTarget implements Startable {
-  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0, peersDisconnected: 0, refusedByReason: {} }
+  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0, peersDisconnected: 0, lapsedReservations: 0, refusedByReason: {} }
   private readonly c: NegotiateComponents
   private readonly log: Logger
   private readonly timeoutMs: number
@@ -244,6 +259,7 @@ export class Negotiator extends EventTarget implements Startable {
   private readonly maxUnpaidTotalUc?: bigint
   private readonly maxOpenQuotesPerBuyer: number
   private readonly slotsOnOpen: boolean
+  private readonly lapses?: ReservationLapses
   private readonly maxUnopenedPerBuyer: number
   private readonly reservationsPerSlot: number
   private readonly bindBuyerToPeer: boolean
@@ -284,6 +300,7 @@ export class Negotiator extends EventTarget implements Startable {
     this.maxOpenQuotesPerBuyer = init.maxOpenQuotesPerBuyer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
     this.slotsOnOpen = init.slotsOnOpen ?? false
     this.maxUnopenedPerBuyer = init.maxUnopenedPerBuyer ?? DEFAULT_MAX_UNOPENED_PER_BUYER
+    if (this.slotsOnOpen && init.lapses !== false) this.lapses = new ReservationLapses(init.lapses ?? {})
     this.reservationsPerSlot = init.reservationsPerSlot ?? DEFAULT_RESERVATIONS_PER_SLOT
     this.maxOutboundPerPeer = init.maxOutboundPerPeer ?? DEFAULT_MAX_OPEN_QUOTES_PER_BUYER
     this.bindBuyerToPeer = init.bindBuyerToPeer ?? true
@@ -357,11 +374,18 @@ export class Negotiator extends EventTarget implements Startable {
    * held until this is called: when is the seller session machine's decision (its contract,
    * expiry and close deadlines; exec/session/seller-machine.ts), not a timer here.
    */
-  releaseSession (contractId: Uint8Array): boolean {
+  releaseSession (contractId: Uint8Array, opts: { lapsed?: boolean } = {}): boolean {
     const key = hex(contractId)
     const s = this.sessions.get(key)
     if (s == null) return false
     this.sessions.delete(key)
+    // a reservation held for nothing: it costs its buyer (and its peer) the next quotes past the allowance
+    if (opts.lapsed === true && s.opened !== true && this.lapses != null) {
+      const now = this.now()
+      this.lapses.record(`buyer:${hex(s.contract.buyer)}`, now)
+      if (s.peer != null) this.lapses.record(`peer:${s.peer}`, now)
+      this.stats.lapsedReservations++
+    }
     this.capacityChanged(s.contract.modelId)
     return true
   }
@@ -465,10 +489,10 @@ export class Negotiator extends EventTarget implements Startable {
     }
   }
 
-  private async refuse (lp: LengthPrefixedStream<Stream>, reason: RefusalReason, message: string, signal: AbortSignal): Promise<void> {
+  private async refuse (lp: LengthPrefixedStream<Stream>, reason: RefusalReason, message: string, signal: AbortSignal, retryAfterMs = 0): Promise<void> {
     this.stats.refusals++
     this.stats.refusedByReason[reason] = (this.stats.refusedByReason[reason] ?? 0) + 1
-    await lp.write(NegotiateFrame.encode({ refusal: { reason, message: message.slice(0, 256) } }), { signal })
+    await lp.write(NegotiateFrame.encode({ refusal: { reason, message: message.slice(0, 256), retryAfterMs: BigInt(Math.max(0, Math.ceil(retryAfterMs))) } }), { signal })
     await lp.unwrap().close({ signal })
   }
 
@@ -478,7 +502,7 @@ export class Negotiator extends EventTarget implements Startable {
   }
 
   /** the seller's policy for this buyer; throws a Refusal, or returns the terms it shapes */
-  private async policy (buyer: Uint8Array, request: BuyerRequest): Promise<{ maxUnpaidUc?: bigint, minBuyerSpendableUc?: bigint }> {
+  private async policy (buyer: Uint8Array, request: BuyerRequest): Promise<{ maxUnpaidUc?: bigint, minBuyerSpendableUc?: bigint, trustedGrantors?: Uint8Array[] }> {
     if (this.c.canServe != null) {
       const v = await this.c.canServe(buyer, request.maxSpendUc)
       if (!v.ok) throw new Refusal(v.reason, v.message ?? 'refused by seller policy')
@@ -526,6 +550,16 @@ export class Negotiator extends EventTarget implements Startable {
     if (all.quotes + all.unopened >= cap) throw new Refusal(RefusalReason.NO_CAPACITY, `${all.quotes + all.unopened} quotes and contracts of ${modelId} await their open (at most ${cap})`)
   }
 
+  /** a buyer or peer whose reservations lapsed past the allowance gets no quote until its cool-down ends */
+  private checkLapses (buyer: Uint8Array, peer: string): void {
+    if (this.lapses == null) return
+    const now = this.now()
+    const wait = Math.max(this.lapses.retryAfterMs(`buyer:${hex(buyer)}`, now), this.lapses.retryAfterMs(`peer:${peer}`, now))
+    if (wait === 0) return
+    const n = Math.max(this.lapses.count(`buyer:${hex(buyer)}`, now), this.lapses.count(`peer:${peer}`, now))
+    throw new Refusal(RefusalReason.RESERVATIONS_LAPSED, `${n} contracts of this buyer lapsed without their open lately: no quote for ${wait} ms`, wait)
+  }
+
   /** returns the quote sent, or undefined when the request was refused */
   private async answerRequest (lp: LengthPrefixedStream<Stream>, req: QuoteRequest, connection: Connection, signal: AbortSignal): Promise<Quote | undefined> {
     let quote: Quote
@@ -533,7 +567,7 @@ export class Negotiator extends EventTarget implements Startable {
       quote = await this.makeQuote(req, connection)
     } catch (err: any) {
       if (err instanceof Refusal) {
-        await this.refuse(lp, err.reason, err.message, signal)
+        await this.refuse(lp, err.reason, err.message, signal, err.retryAfterMs)
         return undefined
       }
       if (err instanceof WireError) {
@@ -562,6 +596,7 @@ export class Negotiator extends EventTarget implements Startable {
     }
     const terms = this.c.sellerTerms?.(req.modelId)
     if (terms == null) throw new Refusal(RefusalReason.UNKNOWN_MODEL, `model ${req.modelId} is not served here`)
+    this.checkLapses(req.buyer, connection.remotePeer.toString())
     if ((req.maxPriceInPerMtokUc > 0n && terms.priceInPerMTokUc > req.maxPriceInPerMtokUc) ||
         (req.maxPriceOutPerMtokUc > 0n && terms.priceOutPerMTokUc > req.maxPriceOutPerMtokUc)) {
       throw new Refusal(RefusalReason.PRICE_CHANGED, `price is now ${terms.priceInPerMTokUc}/${terms.priceOutPerMTokUc} µc per 1M tokens in/out`)
@@ -595,7 +630,8 @@ export class Negotiator extends EventTarget implements Startable {
       sessionExpiresAtMs: sessionEnd,
       openWithinMs: BigInt(this.openWithinMs),
       minBuyerSpendableUc: shaped.minBuyerSpendableUc ?? 0n,
-      maxUnpaidUc
+      maxUnpaidUc,
+      trustedGrantors: shaped.trustedGrantors ?? []
     })
     const key = hex(quote.quoteId)
     const timer = setTimeout(() => { this.releaseQuote(quote.quoteId) }, this.quoteTtlMs)
@@ -624,7 +660,7 @@ export class Negotiator extends EventTarget implements Startable {
     this.pending.delete(key)
     this.rememberAccepted(key, accept.quote.validUntilMs)
     const contract = signContract(this.c.signer, this.c.net, accept)
-    this.sessions.set(hex(contract.contractId), { contract })
+    this.sessions.set(hex(contract.contractId), { contract, peer: connection.remotePeer.toString() })
     try {
       await lp.write(NegotiateFrame.encode({ contract: contract.bytes as Uint8Array<ArrayBuffer> }), { signal })
       await lp.unwrap().close({ signal })
@@ -737,7 +773,7 @@ export class Negotiator extends EventTarget implements Startable {
         }
       }), { signal })
       const f1 = await readFrame(lp, signal)
-      if (f1.refusal != null) throw new NegotiationRefusedError(f1.refusal.reason, f1.refusal.message)
+      if (f1.refusal != null) throw new NegotiationRefusedError(f1.refusal.reason, f1.refusal.message, Number(f1.refusal.retryAfterMs ?? 0n))
       if (f1.quote == null) throw new ProtocolViolationError('expected a Quote or a Refusal')
       const quote = openQuote(f1.quote, this.c.net)
       this.checkQuote(quote, req, nonce, sellerKey)
@@ -790,6 +826,11 @@ export class Negotiator extends EventTarget implements Startable {
     if (p.spendableUc != null && minSpendable > p.spendableUc) throw new QuoteTermsUnmetError(`the seller requires ${minSpendable} µc spendable, this buyer has ${p.spendableUc} µc`)
     const secondPeer = quote.secondPeerAboveUc ?? 0n
     if (p.secondPeer === false && secondPeer !== 0n && req.maxSpendUc > secondPeer) throw new QuoteTermsUnmetError(`a lock above ${secondPeer} µc needs a second peer holding the open, which this buyer has not`)
+    const grantors = quote.trustedGrantors ?? []
+    if (grantors.length > 0 && p.spendableTrusting != null) {
+      const covered = p.spendableTrusting(grantors)
+      if (covered < req.maxSpendUc) throw new QuoteTermsUnmetError(`the seller takes credit only from ${grantors.length} grantor(s): this buyer can spend ${covered} µc on them, the lock is ${req.maxSpendUc} µc`)
+    }
   }
 }
 

@@ -20,6 +20,12 @@ export interface SellerRiskPolicy {
   serveOnCredit?: boolean
   /** quote term min_buyer_spendable_uc (0 = none) */
   minBuyerSpendableUc?: bigint
+  /**
+   * quote term trusted_grantors (32-byte keys, at most MAX_TRUSTED_GRANTORS): a lock that needs
+   * lines granted by anyone else is refused BUYER_NOT_TRUSTED. Empty/absent: any grantor (every
+   * grant is backed by its grantor's own funds by ledger validity)
+   */
+  trustedGrantors?: Uint8Array[]
 }
 
 /** one chunk costs ≈ 130 µc in the reference market: 50,000 µc is a few hundred chunks ahead */
@@ -42,6 +48,33 @@ export interface BuyerView {
   records: number
   /** whether the account ever settled a session as a seller (earned) */
   earned: boolean
+  /** the lines granted to the buyer that its spendableUc counts (acked or incoming): grantor (hex key) and outstanding amount */
+  lines?: GrantedLine[]
+}
+
+/** a credit line another account granted the buyer, as far as it counts in the buyer's spendable balance */
+export interface GrantedLine {
+  /** the grantor's public key, hex */
+  grantor: string
+  /** the grant less the revokes the buyer gave back (µc) */
+  amountUc: bigint
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+/**
+ * What the buyer can spend without lines from grantors outside `trusted` (negotiate.md § Quote
+ * terms, trusted_grantors): its spendable balance less every untrusted line's whole amount. The
+ * used part of an untrusted line is debt the buyer's own funds already carry, so taking the whole
+ * line off leaves exactly its own funds, the network's credit line and the trusted lines.
+ * `trusted` empty: every grantor is trusted.
+ */
+export function spendableTrusting (spendableUc: bigint, lines: readonly GrantedLine[], trusted: readonly Uint8Array[]): bigint {
+  if (trusted.length === 0) return spendableUc
+  const ok = new Set(trusted.map(hex))
+  let untrusted = 0n
+  for (const l of lines) if (!ok.has(l.grantor)) untrusted += l.amountUc
+  return spendableUc - untrusted
 }
 
 /** the verdict for one request; `maxUnpaidTotalUc` is the negotiator's (NegotiateInit) */
@@ -56,7 +89,14 @@ export function evaluateBuyer (view: BuyerView, request: BuyerRequest, policy: S
   if (policy.serveOnCredit === false && view.ownFundsUc < lock) {
     return { ok: false, reason: RefusalReason.BUYER_NOT_TRUSTED, message: `this seller serves no buyer on credit: own funds ${view.ownFundsUc} µc, lock ${lock} µc` }
   }
+  const trusted = policy.trustedGrantors ?? []
+  if (trusted.length > 0 && policy.serveOnCredit !== false) {
+    const covered = spendableTrusting(view.spendableUc, view.lines ?? [], trusted)
+    if (covered < lock) {
+      return { ok: false, reason: RefusalReason.BUYER_NOT_TRUSTED, message: `the lock rests on lines from grantors this seller does not trust: ${covered} µc spendable without them, lock ${lock} µc` }
+    }
+  }
   const young = view.records < (policy.youngRecords ?? DEFAULT_YOUNG_RECORDS) || !view.earned
   const maxUnpaidUc = young ? policy.maxUnpaidYoungUc ?? DEFAULT_MAX_UNPAID_YOUNG_UC : policy.maxUnpaidPerBuyerUc ?? DEFAULT_MAX_UNPAID_PER_BUYER_UC
-  return { ok: true, maxUnpaidUc, minBuyerSpendableUc: minSpendable }
+  return { ok: true, maxUnpaidUc, minBuyerSpendableUc: minSpendable, trustedGrantors: policy.serveOnCredit === false ? [] : trusted }
 }

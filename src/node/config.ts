@@ -73,7 +73,7 @@ export class ConfigError extends TallyError {
 const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_ADDRS = 64
 const UC_PATTERN = /^(0|[1-9][0-9]{0,29})$/
-const FILE_KEYS = new Set(['dataDir', 'listen', 'bootstrap', 'transport', 'encryption', 'simulation', 'genesis', 'gateway', 'net'])
+const FILE_KEYS = new Set(['dataDir', 'listen', 'bootstrap', 'transport', 'encryption', 'simulation', 'genesis', 'gateway', 'api', 'net'])
 
 type Raw = Record<string, unknown>
 
@@ -271,7 +271,9 @@ export function parseConfig (raw: unknown): TallyConfig {
     const own = hex(netId(config.genesis))
     if (raw.genesis != null && own !== raw.net) throw new ConfigError('net', `the configured genesis "${config.genesis.name}" is net ${own}, not ${raw.net}`)
   }
-  if (raw.gateway != null) config.gateway = gateway(raw.gateway)
+  // `api` is the node's HTTP API; `gateway` its older name
+  if (raw.api != null && raw.gateway != null) throw new ConfigError('api', 'give api or its older name gateway, not both')
+  if (raw.api != null || raw.gateway != null) config.gateway = gateway(raw.api ?? raw.gateway)
   // IP literals are decided here; names only by their addresses, in loadConfig (checkGatewayBind)
   if (config.gateway != null && isIP(config.gateway.host) !== 0 && !isLoopbackAddress(config.gateway.host) && config.gateway.token == null) {
     throw new ConfigError('gateway.token', `required when the gateway binds to ${config.gateway.host} (not loopback)`)
@@ -296,6 +298,10 @@ export function configFromEnv (env: Record<string, string | undefined>): { raw: 
     raw.simulation = env.TALLY_SIMULATION === '1' || env.TALLY_SIMULATION === 'true'
   }
   if (env.TALLY_GATEWAY != null && env.TALLY_GATEWAY !== '') raw.gateway = env.TALLY_GATEWAY
+  if (env.TALLY_API_LISTEN != null && env.TALLY_API_LISTEN !== '') {
+    if (raw.gateway != null && raw.gateway !== env.TALLY_API_LISTEN) throw new ConfigError('TALLY_API_LISTEN', 'differs from TALLY_GATEWAY, its older name: set one')
+    raw.gateway = env.TALLY_API_LISTEN
+  }
   if (env.TALLY_NET != null && env.TALLY_NET !== '') raw.net = env.TALLY_NET
   return {
     raw,
@@ -329,6 +335,12 @@ export async function loadConfig (flags: ConfigFlags = {}, env: Record<string, s
   const fromEnv = configFromEnv(env)
   const file = flags.config ?? fromEnv.configFile
   const raw: Raw = file == null ? {} : await readConfigFile(file)
+  if (raw.api != null) {
+    // one key from here on, so a later layer's address replaces the file's
+    if (raw.gateway != null) throw new ConfigError('api', 'give api or its older name gateway, not both')
+    raw.gateway = raw.api
+    delete raw.api
+  }
   Object.assign(raw, fromEnv.raw)
   const fromFlags: Raw = {
     dataDir: flags.dataDir,

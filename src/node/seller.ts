@@ -220,7 +220,7 @@ export class SellerDesk {
           this.c.negotiator.markOpened(contract.contractId)
           break
         case 'release-reservation':
-          this.c.negotiator.releaseSession(contract.contractId)
+          this.c.negotiator.releaseSession(contract.contractId, { lapsed: e.lapsed === true })
           break
         case 'admit': {
           const st = this.table.get(hex)

@@ -52,6 +52,7 @@ import { peerJoinSync } from './peer-join-sync.js'
 import { SellerDesk } from './seller.js'
 import { sellerStanding } from './market-standing.js'
 import { sellerJournal, type SellerJournal } from './seller-journal.js'
+import { creditLines, receivedLines, type CreditLines } from './credit-lines.js'
 import { NodeOperator } from './operator.js'
 import { BackendHealth, watchBackend } from './operator-backend.js'
 
@@ -373,7 +374,9 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     const key = Buffer.from(buyer).toString('hex')
     const history = this.ledger.ledger.history(buyer)
     const earned = history.some(r => r.from === key && r.kind.type === 'settle' && r.kind.amountUc > 0n)
-    return evaluateBuyer({ flagged: b.flagged, spendableUc: b.spendableUc, ownFundsUc: b.availableUc, records: history.length, earned }, request, this.init.sell?.risk)
+    // the grantors behind the buyer's lines, only when this seller trusts some and not others
+    const lines = (this.init.sell?.risk?.trustedGrantors ?? []).length > 0 ? receivedLines(this.ledger.ledger, key, false).map(l => ({ grantor: l.grantorKey, amountUc: l.amountUc })) : undefined
+    return evaluateBuyer({ flagged: b.flagged, spendableUc: b.spendableUc, ownFundsUc: b.availableUc, records: history.length, earned, lines }, request, this.init.sell?.risk)
   }
 
   private sellerParts (sell: SellInit, sync: LedgerSync, records: RecordGossip, logger: ComponentLogger): SellerParts {
@@ -485,8 +488,10 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     return { id: r.id, to, amountUc }
   }
 
-  async balance (account?: string): Promise<AccountBalance> {
-    return this.ledger.balance(account ?? this.account)
+  /** the account's balance with its credit lines: granted to others (amount, used, unused) and received (from whom, amount, used) */
+  async balance (account?: string): Promise<AccountBalance & { lines: CreditLines }> {
+    const a = account ?? this.account
+    return { ...this.ledger.balance(a), lines: creditLines(this.ledger.ledger, a) }
   }
 
   /** extend `to` an explicit credit line backed by this account's own funds (ledger.md, grant) */

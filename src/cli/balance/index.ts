@@ -25,6 +25,24 @@ export function registerBalance (program: Command, io: CliIO): void {
       io.out(`balance   ${formatCredits(b.balanceUc)} credits`)
       io.out(`locked    ${formatCredits(b.lockedUc)} credits (open sessions)`)
       io.out(`spendable ${formatCredits(b.spendableUc)} credits (credit limit ${formatCredits(b.creditLimitUc)})`)
+      if (b.availableUc != null) io.out(`available ${formatCredits(b.availableUc)} credits (balance − locked − lines granted)`)
+      for (const l of creditLineRows(b.lines)) io.out(l)
       if (b.flagged === true) io.out('FLAGGED: this account signed two records for one seq')
     })
+}
+
+/** the credit lines an account granted (it bears them) and received, from the balance answer's `lines` */
+export function creditLineRows (lines: { granted?: any[], received?: any[] } | undefined): string[] {
+  const out: string[] = []
+  const granted = lines?.granted ?? []
+  const received = lines?.received ?? []
+  if (granted.length > 0) {
+    out.push('credit lines granted (borne by this account):')
+    for (const l of table(granted.map((g: any) => ({ grantee: g.grantee, amount: formatCredits(g.amountUc), used: formatCredits(g.usedUc), unused: formatCredits(g.unusedUc) })))) out.push(`  ${l}`)
+  }
+  if (received.length > 0) {
+    out.push('credit lines received:')
+    for (const l of table(received.map((r: any) => ({ grantor: r.grantor, amount: formatCredits(r.amountUc), used: formatCredits(r.usedUc), acked: r.acked === true ? 'yes' : 'not yet' })))) out.push(`  ${l}`)
+  }
+  return out
 }

@@ -1,6 +1,6 @@
 /** `tally pay <account> <amount>`: one agent pays another through the running node. */
 import type { Command } from 'commander'
-import { callApi, formatCredits, parseAmountUc, type ApiFlags } from '../api.js'
+import { callApi, formatCredits, parseAmountUc, API_FLAG_HELP, DATA_DIR_FLAG_HELP, type ApiFlags } from '../api.js'
 import type { CliIO } from '../io.js'
 
 interface Flags extends ApiFlags { memo?: string, tag?: string, json?: boolean }
@@ -10,7 +10,8 @@ export function registerPay (program: Command, io: CliIO): void {
     .description('pay another account: amount in µc (250000) or credits (0.25c)')
     .option('--memo <text>', 'what the payment is for (≤ 256 bytes)')
     .option('--tag <tag>', 'cost-accounting tag (≤ 64 bytes)')
-    .option('--api <url>', 'the node\'s API (default http://127.0.0.1:8080, env TALLY_API)')
+    .option('--api <url>', API_FLAG_HELP)
+    .option('--data-dir <dir>', DATA_DIR_FLAG_HELP)
     .option('--json', 'print JSON')
     .action(async (account: string, amount: string, f: Flags) => {
       const amountUc = parseAmountUc(amount)

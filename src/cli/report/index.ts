@@ -1,6 +1,6 @@
 /** `tally report [--by tag|model|seller] [--since 1h]`: what work cost, in Bpt and credits. */
 import { Option, type Command } from 'commander'
-import { callApi, formatCredits, table, type ApiFlags } from '../api.js'
+import { callApi, formatCredits, table, API_FLAG_HELP, DATA_DIR_FLAG_HELP, type ApiFlags } from '../api.js'
 import { UsageError, type CliIO } from '../io.js'
 
 interface Flags extends ApiFlags { by?: string, since?: string, json?: boolean }
@@ -19,7 +19,8 @@ export function registerReport (program: Command, io: CliIO): void {
     .description('compute cost report: requests, tokens, Bpt and credits per tag, model or seller; spent is what the ledger settled, vouchers signed beyond it are shown apart')
     .addOption(new Option('--by <group>', 'group by').choices(['tag', 'model', 'seller']).default('tag'))
     .option('--since <when>', 'only entries since (30m, 2h, 7d, or an ISO date)')
-    .option('--api <url>', 'the node\'s API (default http://127.0.0.1:8080, env TALLY_API)')
+    .option('--api <url>', API_FLAG_HELP)
+    .option('--data-dir <dir>', DATA_DIR_FLAG_HELP)
     .option('--json', 'print JSON')
     .action(async (f: Flags) => {
       const since = f.since != null ? `&since=${parseSince(f.since, Date.now())}` : ''

@@ -1,12 +1,13 @@
 /**
- * `tally start`: loads the config, creates and starts a node (selling when given a backend,
- * serving the gateway when asked), prints its account and addresses, reports peers and sales,
- * and stops when the signal aborts.
+ * `tally start`: loads the config, creates and starts a node (selling when given a backend),
+ * serves its HTTP API (unless --no-api) and names it in `<dataDir>/api.json`, prints its
+ * account and addresses, reports peers and sales, and stops when the signal aborts.
  */
 import { createTallyNode } from '../../node/tally.js'
 import { loadConfig, resolveGenesis } from '../../node/config.js'
-import { startGateway, type Gateway } from '../../api/gateway.js'
-import type { CliIO } from '../io.js'
+import type { Gateway } from '../../api/gateway.js'
+import { UsageError, type CliIO } from '../io.js'
+import { removeApiFile, serveApi, writeApiFile } from './api.js'
 import type { StartOptions } from './options.js'
 import { sellPlan } from './serve.js'
 import { accountIdFromPublicKey } from '../../identity/account.js'
@@ -16,7 +17,19 @@ import { developmentNotice } from '../../node/defaults.js'
 /** meter records carry hex keys; everything the CLI prints names an account by its id (12D3KooW…) */
 const accountOf = (keyHex: string): string => accountIdFromPublicKey(Buffer.from(keyHex, 'hex'))
 
+/** the API address the flags name: --api or its older name --gateway; false for --no-api */
+function apiFlag (opts: StartOptions): string | false | undefined {
+  if (opts.api === false) {
+    if (opts.gateway != null) throw new UsageError('--no-api and --gateway exclude each other')
+    return false
+  }
+  const api = typeof opts.api === 'string' ? opts.api : undefined
+  if (api != null && opts.gateway != null && api !== opts.gateway) throw new UsageError('--api and --gateway (its older name) name different addresses: give one')
+  return api ?? opts.gateway
+}
+
 export async function startHandler (opts: StartOptions, io: CliIO, signal: AbortSignal): Promise<void> {
+  const api = apiFlag(opts)
   // a node is built on its genesis: one named only by --net is fetched from a bootstrap peer first
   const config = await resolveGenesis(await loadConfig({
     config: opts.config,
@@ -24,7 +37,7 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
     listen: opts.listen,
     bootstrap: opts.bootstrap,
     transport: opts.transport,
-    gateway: opts.gateway,
+    gateway: api === false ? undefined : api,
     net: opts.net
   }, io.env), { signal })
   const sell = await sellPlan(opts, io.env)
@@ -40,9 +53,16 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
   })
   await node.start()
   let gateway: Gateway | undefined
+  let apiNote: string | undefined
   try {
-    if (config.gateway != null) gateway = await startGateway(node, { host: config.gateway.host, port: config.gateway.port, token: config.gateway.token, allowOrigins: config.gateway.allowOrigins })
+    if (api !== false) {
+      const served = await serveApi(node, config.gateway)
+      gateway = served.gateway
+      apiNote = served.note
+      writeApiFile(config.dataDir, gateway.url)
+    }
   } catch (err) {
+    await gateway?.close()
     await node.stop()
     throw err
   }
@@ -52,7 +72,7 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
   })
   const offer = sell != null ? { model: sell.backend.model.id, params: sell.backend.model.params, priceInPerMTokUc: sell.priceInPerMTokUc, priceOutPerMTokUc: sell.priceOutPerMTokUc } : undefined
   if (json) {
-    say({ account: node.account, peerId: node.libp2p.peerId.toString(), addrs: node.addrs(), net: Buffer.from(node.net).toString('hex'), topics: node.base.topics, gateway: gateway?.url, selling: offer }, '')
+    say({ account: node.account, peerId: node.libp2p.peerId.toString(), addrs: node.addrs(), net: Buffer.from(node.net).toString('hex'), topics: node.base.topics, api: gateway?.url, gateway: gateway?.url, apiNote, selling: offer }, '')
   } else {
     io.out(`account ${node.account}`)
     io.out(`network ${node.base.genesis.name} (net ${Buffer.from(node.net).toString('hex').slice(0, 8)})`)
@@ -60,9 +80,15 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
     if (dev != null) io.out(dev)
     for (const a of node.addrs()) io.out(`listening on ${a}`)
     if (offer != null) io.out(`selling ${offer.model} (${offer.params} params) at ${offer.priceInPerMTokUc}/${offer.priceOutPerMTokUc} µc per 1M tokens in/out`)
-    if (gateway != null) io.out(`gateway ${gateway.url}/v1 (OpenAI-compatible)`)
+    if (apiNote != null) io.out(apiNote)
+    if (gateway != null) {
+      io.out(`dashboard ${gateway.url}/`)
+      io.out(`gateway ${gateway.url}/v1 (OpenAI-compatible)`)
+      io.out(`api ${gateway.url} (tally balance, offers, doctor … find it through ${config.dataDir}/api.json)`)
+    }
   }
   await stopped
+  if (gateway != null) removeApiFile(config.dataDir)
   await gateway?.close()
   await node.stop()
   say({ event: 'stopped' }, 'stopped')

@@ -10,6 +10,8 @@ export interface StartOptions extends ServeFlags {
   config?: string
   transport?: string
   gateway?: string
+  /** an address, or false for --no-api (commander's true: not given) */
+  api?: string | boolean
   net?: string
   tokenizer?: string[]
   json?: boolean
@@ -17,14 +19,16 @@ export interface StartOptions extends ServeFlags {
 
 export function startOptions (cmd: Command): Command {
   return cmd
-    .description('run a node: join the network, relay gossip, keep the ledger; sell with --serve, buy through --gateway')
+    .description('run a node: join the network, relay gossip, keep the ledger, serve its HTTP API (dashboard, OpenAI-compatible /v1, /tally/*); sell with --serve')
     .option('--data-dir <dir>', 'where the identity and ledger live (default ~/.tally, env TALLY_DATA_DIR)')
     .option('--listen <multiaddr>', 'address to listen on; repeat or comma-separate (default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--bootstrap <multiaddr>', 'peer to join through, ending in /p2p/<peer id>; repeat or comma-separate', collect)
     .option('--config <file>', 'JSON config file (env TALLY_CONFIG)')
     .option('--net <id>', 'network id (64 hex) to join; without a genesis in the config it is fetched from a --bootstrap peer and checked against this id (env TALLY_NET)')
     .addOption(new Option('--transport <name>', 'tcp or memory').choices(['tcp', 'memory']))
-    .option('--gateway <host:port>', 'serve the OpenAI-compatible gateway here, e.g. 127.0.0.1:8080; port 0 takes a free port (the start line names it) (env TALLY_GATEWAY)')
+    .option('--api <host:port>', 'serve the node\'s HTTP API here (default 127.0.0.1:8080, or a free port when that is taken; port 0 takes a free port; the start line names it) (env TALLY_API_LISTEN)')
+    .option('--no-api', 'serve no HTTP API')
+    .option('--gateway <host:port>', 'the older name of --api (env TALLY_GATEWAY)')
     .option('--serve <model>', 'sell inference of a GGUF file through the embedded engine; "tiny" = the generated test model')
     .option('--serve-http <url>', 'sell inference of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1')
     .option('--model-id <id>', 'market model id (with --serve-http: the name the server knows)')

@@ -8,6 +8,8 @@ import { createHttpBackend } from '../../exec/backends/http/index.js'
 import { ensureTinyModel } from '../../exec/model/tiny.js'
 import type { Backend } from '../../exec/backend.js'
 import { DEFAULT_MAX_UNPAID_YOUNG_UC, type SellerRiskPolicy } from '../../contract/policy.js'
+import { MAX_TRUSTED_GRANTORS } from '../../contract/messages.js'
+import { publicKeyFromAccountId } from '../../identity/account.js'
 
 export interface ServeFlags {
   serve?: string
@@ -24,6 +26,8 @@ export interface ServeFlags {
   refuseCredit?: boolean
   maxUnpaid?: string
   maxUnpaidTotal?: string
+  /** accounts whose grants this seller serves on (quote term trusted_grantors) */
+  trustGrantor?: string[]
 }
 
 export interface SellPlan {
@@ -45,6 +49,23 @@ function uc (v: string | undefined, flag: string): bigint | undefined {
   if (v === undefined) return undefined
   if (!/^[1-9][0-9]{0,15}$/.test(v)) throw new UsageError(`${flag} must be a positive integer of µc per 1M tokens, got ${JSON.stringify(v)}`)
   return BigInt(v)
+}
+
+/** --trust-grantor accounts (or TALLY_TRUST_GRANTORS, comma-separated) as keys: each a valid account id, none twice, at most MAX_TRUSTED_GRANTORS */
+function trustedGrantors (flag: string[] | undefined, env: string | undefined): Uint8Array[] | undefined {
+  const ids = flag ?? (env != null && env !== '' ? env.split(',').map(s => s.trim()).filter(s => s.length > 0) : undefined)
+  if (ids == null) return undefined
+  const from = flag != null ? '--trust-grantor' : 'TALLY_TRUST_GRANTORS'
+  if (ids.length === 0) throw new UsageError(`${from} names no account`)
+  if (ids.length > MAX_TRUSTED_GRANTORS) throw new UsageError(`${from}: at most ${MAX_TRUSTED_GRANTORS} accounts, got ${ids.length}`)
+  if (new Set(ids).size !== ids.length) throw new UsageError(`${from} names an account twice`)
+  return ids.map(id => {
+    try {
+      return publicKeyFromAccountId(id)
+    } catch {
+      throw new UsageError(`${from}: ${JSON.stringify(id.slice(0, 80))} is not an account id (12D3KooW…)`)
+    }
+  })
 }
 
 function amountUc (v: string | undefined, flag: string): bigint | undefined {
@@ -75,6 +96,11 @@ export async function sellPlan (f: ServeFlags, env: Record<string, string | unde
   const maxUnpaidTotal = amountUc(f.maxUnpaidTotal, '--max-unpaid-total')
   if (maxUnpaidTotal != null) risk.maxUnpaidTotalUc = maxUnpaidTotal
   if (f.refuseCredit === true) risk.serveOnCredit = false
+  const grantors = trustedGrantors(f.trustGrantor, env.TALLY_TRUST_GRANTORS)
+  if (grantors != null) {
+    if (f.refuseCredit === true) throw new UsageError('--trust-grantor and --refuse-credit exclude each other (--refuse-credit serves no credit at all)')
+    risk.trustedGrantors = grantors
+  }
   let backend: Backend
   if (f.serve != null) {
     const modelPath = f.serve === 'tiny' ? ensureTinyModel() : f.serve
@@ -90,7 +116,7 @@ export async function sellPlan (f: ServeFlags, env: Record<string, string | unde
     backend = createHttpBackend({ baseUrl: url.toString().replace(/\/$/, ''), model: f.modelId, params, apiKey, maxConcurrency: maxSessions ?? 4 })
   } else {
     if (f.priceIn != null || f.priceOut != null) throw new UsageError('--price-in/--price-out need --serve or --serve-http')
-    if (Object.keys(risk).length > 0) throw new UsageError('--max-unpaid/--max-unpaid-total/--refuse-credit need --serve or --serve-http')
+    if (Object.keys(risk).length > 0) throw new UsageError('--max-unpaid/--max-unpaid-total/--refuse-credit/--trust-grantor need --serve or --serve-http')
     return undefined
   }
   const par = parPricePerMTokUc(backend.model.params)

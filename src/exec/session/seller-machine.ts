@@ -76,8 +76,8 @@ export type SellerEvent =
 export type SellerEffect =
   /** the buyer's open is in: the contract's reservation becomes one of the offer's slots */
   | { type: 'slot-taken' }
-  /** give the contract's capacity back to the negotiator (withdrawn offers come back) */
-  | { type: 'release-reservation' }
+  /** give the contract's capacity back to the negotiator (withdrawn offers come back); `lapsed`: the buyer's open never came */
+  | { type: 'release-reservation', lapsed?: boolean }
   /** register the session for /tally/infer and wake the requests waiting for it */
   | { type: 'admit' }
   /** start asking other peers whether they hold this open */
@@ -140,7 +140,7 @@ export function sellerStep (s: SellerState, e: SellerEvent, nowMs: number, cfg: 
       }
       if (e.type === 'tick' && nowMs >= openDeadline(c)) {
         const reason = nowMs >= c.expiresAtMs ? 'the contract expired before the buyer\'s open arrived' : 'the buyer\'s open did not arrive within the quote\'s open_within_ms'
-        return { state: { phase: 'expired-unopened', contract: c }, effects: [{ type: 'release-reservation' }, { type: 'fail-waiters', reason }] }
+        return { state: { phase: 'expired-unopened', contract: c }, effects: [{ type: 'release-reservation', lapsed: true }, { type: 'fail-waiters', reason }] }
       }
       if (e.type === 'stop') {
         return { state: { phase: 'aborted', contract: c }, effects: [{ type: 'release-reservation' }, { type: 'fail-waiters', reason: 'seller stopping' }] }

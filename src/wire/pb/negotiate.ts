@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, enumeration, message, streamMessage } from 'protons-runtime'
+import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
 import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -12,7 +12,8 @@ export enum RefusalReason {
   BUYER_FLAGGED = 'BUYER_FLAGGED',
   INSUFFICIENT_CREDIT = 'INSUFFICIENT_CREDIT',
   BAD_REQUEST = 'BAD_REQUEST',
-  BUYER_NOT_TRUSTED = 'BUYER_NOT_TRUSTED'
+  BUYER_NOT_TRUSTED = 'BUYER_NOT_TRUSTED',
+  RESERVATIONS_LAPSED = 'RESERVATIONS_LAPSED'
 }
 
 enum __RefusalReasonValues {
@@ -24,7 +25,8 @@ enum __RefusalReasonValues {
   BUYER_FLAGGED = 5,
   INSUFFICIENT_CREDIT = 6,
   BAD_REQUEST = 7,
-  BUYER_NOT_TRUSTED = 8
+  BUYER_NOT_TRUSTED = 8,
+  RESERVATIONS_LAPSED = 9
 }
 
 export namespace RefusalReason {
@@ -323,6 +325,7 @@ export interface Quote {
   openWithinMs: bigint
   minBuyerSpendableUc: bigint
   maxUnpaidUc: bigint
+  trustedGrantors: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Quote {
@@ -415,6 +418,13 @@ export namespace Quote {
           w.uint64(obj.maxUnpaidUc)
         }
 
+        if (obj.trustedGrantors != null && obj.trustedGrantors.length > 0) {
+          for (const value of obj.trustedGrantors) {
+            w.uint32(138)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -435,7 +445,8 @@ export namespace Quote {
           sessionExpiresAtMs: 0n,
           openWithinMs: 0n,
           minBuyerSpendableUc: 0n,
-          maxUnpaidUc: 0n
+          maxUnpaidUc: 0n,
+          trustedGrantors: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -508,6 +519,14 @@ export namespace Quote {
               obj.maxUnpaidUc = reader.uint64()
               break
             }
+            case 17: {
+              if (opts.limits?.trustedGrantors != null && obj.trustedGrantors.length === opts.limits.trustedGrantors) {
+                throw new MaxLengthError('Decode error - repeated field "trustedGrantors" had too many elements')
+              }
+
+              obj.trustedGrantors.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -517,6 +536,10 @@ export namespace Quote {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          trustedGrantors: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -635,6 +658,21 @@ export namespace Quote {
               }
               break
             }
+            case 17: {
+              if (opts.limits?.trustedGrantors != null && obj.trustedGrantors === opts.limits.trustedGrantors) {
+                throw new MaxLengthError('Streaming decode error - repeated field "trustedGrantors" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.trustedGrantors[]`,
+                index: obj.trustedGrantors,
+                value: reader.bytes()
+              }
+
+              obj.trustedGrantors++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -727,6 +765,12 @@ export namespace Quote {
     value: bigint
   }
 
+  export interface QuoteTrustedGrantorsFieldEvent {
+    field: '$.trustedGrantors[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Quote>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Quote.codec())
   }
@@ -735,7 +779,7 @@ export namespace Quote {
     return decodeMessage(buf, Quote.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Quote>): Generator<QuoteQuoteIdFieldEvent | QuoteBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteModelIdFieldEvent | QuoteFingerprintFieldEvent | QuoteFingerprintVerifiedFieldEvent | QuoteParamsFieldEvent | QuotePriceInPerMtokUcFieldEvent | QuotePriceOutPerMtokUcFieldEvent | QuoteValidUntilMsFieldEvent | QuoteSecondPeerAboveUcFieldEvent | QuoteMaxSpendUcFieldEvent | QuoteSessionExpiresAtMsFieldEvent | QuoteOpenWithinMsFieldEvent | QuoteMinBuyerSpendableUcFieldEvent | QuoteMaxUnpaidUcFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Quote>): Generator<QuoteQuoteIdFieldEvent | QuoteBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteModelIdFieldEvent | QuoteFingerprintFieldEvent | QuoteFingerprintVerifiedFieldEvent | QuoteParamsFieldEvent | QuotePriceInPerMtokUcFieldEvent | QuotePriceOutPerMtokUcFieldEvent | QuoteValidUntilMsFieldEvent | QuoteSecondPeerAboveUcFieldEvent | QuoteMaxSpendUcFieldEvent | QuoteSessionExpiresAtMsFieldEvent | QuoteOpenWithinMsFieldEvent | QuoteMinBuyerSpendableUcFieldEvent | QuoteMaxUnpaidUcFieldEvent | QuoteTrustedGrantorsFieldEvent> {
     return streamMessage(buf, Quote.codec(), opts)
   }
 }
@@ -893,6 +937,7 @@ export interface Contract {
   openWithinMs: bigint
   minBuyerSpendableUc: bigint
   maxUnpaidUc: bigint
+  trustedGrantors: Uint8Array<ArrayBuffer>[]
 }
 
 export namespace Contract {
@@ -990,6 +1035,13 @@ export namespace Contract {
           w.uint64(obj.maxUnpaidUc)
         }
 
+        if (obj.trustedGrantors != null && obj.trustedGrantors.length > 0) {
+          for (const value of obj.trustedGrantors) {
+            w.uint32(146)
+            w.bytes(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1011,7 +1063,8 @@ export namespace Contract {
           secondPeerAboveUc: 0n,
           openWithinMs: 0n,
           minBuyerSpendableUc: 0n,
-          maxUnpaidUc: 0n
+          maxUnpaidUc: 0n,
+          trustedGrantors: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1088,6 +1141,14 @@ export namespace Contract {
               obj.maxUnpaidUc = reader.uint64()
               break
             }
+            case 18: {
+              if (opts.limits?.trustedGrantors != null && obj.trustedGrantors.length === opts.limits.trustedGrantors) {
+                throw new MaxLengthError('Decode error - repeated field "trustedGrantors" had too many elements')
+              }
+
+              obj.trustedGrantors.push(reader.bytes())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1097,6 +1158,10 @@ export namespace Contract {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          trustedGrantors: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -1222,6 +1287,21 @@ export namespace Contract {
               }
               break
             }
+            case 18: {
+              if (opts.limits?.trustedGrantors != null && obj.trustedGrantors === opts.limits.trustedGrantors) {
+                throw new MaxLengthError('Streaming decode error - repeated field "trustedGrantors" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.trustedGrantors[]`,
+                index: obj.trustedGrantors,
+                value: reader.bytes()
+              }
+
+              obj.trustedGrantors++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1319,6 +1399,12 @@ export namespace Contract {
     value: bigint
   }
 
+  export interface ContractTrustedGrantorsFieldEvent {
+    field: '$.trustedGrantors[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Contract>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Contract.codec())
   }
@@ -1327,7 +1413,7 @@ export namespace Contract {
     return decodeMessage(buf, Contract.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Contract>): Generator<ContractAcceptFieldEvent | ContractBuyerFieldEvent | ContractSellerFieldEvent | ContractModelIdFieldEvent | ContractFingerprintFieldEvent | ContractFingerprintVerifiedFieldEvent | ContractParamsFieldEvent | ContractPriceInPerMtokUcFieldEvent | ContractPriceOutPerMtokUcFieldEvent | ContractMaxSpendUcFieldEvent | ContractExpiresAtMsFieldEvent | ContractAcceptIdFieldEvent | ContractQuoteIdFieldEvent | ContractSecondPeerAboveUcFieldEvent | ContractOpenWithinMsFieldEvent | ContractMinBuyerSpendableUcFieldEvent | ContractMaxUnpaidUcFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Contract>): Generator<ContractAcceptFieldEvent | ContractBuyerFieldEvent | ContractSellerFieldEvent | ContractModelIdFieldEvent | ContractFingerprintFieldEvent | ContractFingerprintVerifiedFieldEvent | ContractParamsFieldEvent | ContractPriceInPerMtokUcFieldEvent | ContractPriceOutPerMtokUcFieldEvent | ContractMaxSpendUcFieldEvent | ContractExpiresAtMsFieldEvent | ContractAcceptIdFieldEvent | ContractQuoteIdFieldEvent | ContractSecondPeerAboveUcFieldEvent | ContractOpenWithinMsFieldEvent | ContractMinBuyerSpendableUcFieldEvent | ContractMaxUnpaidUcFieldEvent | ContractTrustedGrantorsFieldEvent> {
     return streamMessage(buf, Contract.codec(), opts)
   }
 }
@@ -1335,6 +1421,7 @@ export namespace Contract {
 export interface Refusal {
   reason: RefusalReason
   message: string
+  retryAfterMs: bigint
 }
 
 export namespace Refusal {
@@ -1357,13 +1444,19 @@ export namespace Refusal {
           w.string(obj.message)
         }
 
+        if ((obj.retryAfterMs != null && obj.retryAfterMs !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.retryAfterMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           reason: RefusalReason.REFUSAL_UNSPECIFIED,
-          message: ''
+          message: '',
+          retryAfterMs: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1378,6 +1471,10 @@ export namespace Refusal {
             }
             case 2: {
               obj.message = reader.string()
+              break
+            }
+            case 3: {
+              obj.retryAfterMs = reader.uint64()
               break
             }
             default: {
@@ -1409,6 +1506,13 @@ export namespace Refusal {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.retryAfterMs`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1431,6 +1535,11 @@ export namespace Refusal {
     value: string
   }
 
+  export interface RefusalRetryAfterMsFieldEvent {
+    field: '$.retryAfterMs'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Refusal>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Refusal.codec())
   }
@@ -1439,7 +1548,7 @@ export namespace Refusal {
     return decodeMessage(buf, Refusal.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Refusal>): Generator<RefusalReasonFieldEvent | RefusalMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Refusal>): Generator<RefusalReasonFieldEvent | RefusalMessageFieldEvent | RefusalRetryAfterMsFieldEvent> {
     return streamMessage(buf, Refusal.codec(), opts)
   }
 }
@@ -1655,6 +1764,11 @@ export namespace NegotiateFrame {
     value: string
   }
 
+  export interface NegotiateFrameRefusalRetryAfterMsFieldEvent {
+    field: '$.refusal.retryAfterMs'
+    value: bigint
+  }
+
   export function encode (obj: Partial<NegotiateFrame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, NegotiateFrame.codec())
   }
@@ -1663,7 +1777,7 @@ export namespace NegotiateFrame {
     return decodeMessage(buf, NegotiateFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NegotiateFrame>): Generator<NegotiateFrameQuoteRequestModelIdFieldEvent | NegotiateFrameQuoteRequestExpectedInputTokensFieldEvent | NegotiateFrameQuoteRequestExpectedOutputTokensFieldEvent | NegotiateFrameQuoteRequestBuyerFieldEvent | NegotiateFrameQuoteRequestNonceFieldEvent | NegotiateFrameQuoteRequestMaxPriceInPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxPriceOutPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxSpendUcFieldEvent | NegotiateFrameQuoteRequestSessionExpiresAtMsFieldEvent | NegotiateFrameQuoteFieldEvent | NegotiateFrameAcceptFieldEvent | NegotiateFrameContractFieldEvent | NegotiateFrameRefusalReasonFieldEvent | NegotiateFrameRefusalMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NegotiateFrame>): Generator<NegotiateFrameQuoteRequestModelIdFieldEvent | NegotiateFrameQuoteRequestExpectedInputTokensFieldEvent | NegotiateFrameQuoteRequestExpectedOutputTokensFieldEvent | NegotiateFrameQuoteRequestBuyerFieldEvent | NegotiateFrameQuoteRequestNonceFieldEvent | NegotiateFrameQuoteRequestMaxPriceInPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxPriceOutPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxSpendUcFieldEvent | NegotiateFrameQuoteRequestSessionExpiresAtMsFieldEvent | NegotiateFrameQuoteFieldEvent | NegotiateFrameAcceptFieldEvent | NegotiateFrameContractFieldEvent | NegotiateFrameRefusalReasonFieldEvent | NegotiateFrameRefusalMessageFieldEvent | NegotiateFrameRefusalRetryAfterMsFieldEvent> {
     return streamMessage(buf, NegotiateFrame.codec(), opts)
   }
 }

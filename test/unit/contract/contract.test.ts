@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { createSigner } from '../../../src/identity/ed25519.js'
 import { netId } from '../../../src/ledger/genesis.js'
 import { openAccept, openQuote, signAccept, signContract, signQuote, verifyContract, type QuoteTerms } from '../../../src/contract/messages.js'
-import { Contract as ContractPb } from '../../../src/wire/pb/negotiate.js'
+import { Contract as ContractPb, Quote as QuotePb } from '../../../src/wire/pb/negotiate.js'
 import { sealEnvelope } from '../../../src/wire/envelope.js'
 import { Domain } from '../../../src/wire/domains.js'
 import { Envelope } from '../../../src/wire/pb/envelope.js'
@@ -117,6 +117,35 @@ describe('contracts', () => {
       const forged = sealEnvelope(seller, Domain.contract, net, ContractPb.encode({ ...honest, ...e })).bytes
       expect(() => verifyContract(forged, net)).toThrow(expect.objectContaining({ name: 'ContractMismatchError' }))
     }
+  })
+
+  it('the trusted-grantors term travels signed into the contract; a contract that drops, adds or reorders one is refused', () => {
+    const g1 = new Uint8Array(32).fill(7)
+    const g2 = new Uint8Array(32).fill(8)
+    const q = signQuote(seller, net, quoteTerms({ trustedGrantors: [g1, g2] }))
+    expect(openQuote(q.bytes, net).trustedGrantors).toEqual([g1, g2])
+    const c = verifyContract(signContract(seller, net, signAccept(buyer, net, q, 5_000n, 1_700_000_600_000n)).bytes, net)
+    expect(c.trustedGrantors).toEqual([g1, g2])
+    const honest = ContractPb.decode(Envelope.decode(c.bytes).payload)
+    for (const trustedGrantors of [[], [g1], [g2, g1], [g1, g2, mallory.publicKey]]) {
+      const forged = sealEnvelope(seller, Domain.contract, net, ContractPb.encode({ ...honest, trustedGrantors } as ContractPb)).bytes
+      expect(() => verifyContract(forged, net)).toThrow(expect.objectContaining({ name: 'ContractMismatchError', message: expect.stringContaining('trustedGrantors') }))
+    }
+    // an older quote (no term) and a contract that repeats none: any grantor
+    expect(verifyContract(contractBytes(), net).trustedGrantors).toEqual([])
+  })
+
+  it('trusted grantors are 32-byte keys, distinct, at most 16', () => {
+    expect(() => signQuote(seller, net, quoteTerms({ trustedGrantors: [new Uint8Array(31)] }))).toThrow(expect.objectContaining({ name: 'MalformedMessageError' }))
+    expect(() => signQuote(seller, net, quoteTerms({ trustedGrantors: [new Uint8Array(32), new Uint8Array(32)] }))).toThrow(expect.objectContaining({ name: 'MalformedMessageError' }))
+    const seventeen = Array.from({ length: 17 }, (_, i) => new Uint8Array(32).fill(i + 1))
+    expect(() => signQuote(seller, net, quoteTerms({ trustedGrantors: seventeen }))).toThrow(expect.objectContaining({ name: 'MalformedMessageError' }))
+    // a seller that signs 17 anyway: the decoder stops at the limit
+    const q = signQuote(seller, net, quoteTerms({ trustedGrantors: seventeen.slice(0, 16) }))
+    expect(openQuote(q.bytes, net).trustedGrantors).toHaveLength(16)
+    const pb = QuotePb.decode(Envelope.decode(q.bytes).payload)
+    const forged = sealEnvelope(seller, Domain.quote, net, QuotePb.encode({ ...pb, trustedGrantors: seventeen as Array<Uint8Array<ArrayBuffer>> })).bytes
+    expect(() => openQuote(forged, net)).toThrow(expect.objectContaining({ name: 'MalformedMessageError' }))
   })
 
   it('quotes are range-checked', () => {

@@ -164,7 +164,7 @@ describe('seller session machine: paths', () => {
     expect(sellerStep(sellerContracted(reserved), { type: 'tick' }, 4_999).state.phase).toBe('contracted')
     const r = sellerStep(sellerContracted(reserved), { type: 'tick' }, 5_000)
     expect(r.state.phase).toBe('expired-unopened')
-    expect(r.effects).toEqual([{ type: 'release-reservation' }, { type: 'fail-waiters', reason: 'the buyer\'s open did not arrive within the quote\'s open_within_ms' }])
+    expect(r.effects).toEqual([{ type: 'release-reservation', lapsed: true }, { type: 'fail-waiters', reason: 'the buyer\'s open did not arrive within the quote\'s open_within_ms' }])
     // an open in time takes the slot; the session then lives to the contract's expiry
     const opened = sellerStep(sellerContracted(reserved), { type: 'open', openId: 'o1', buyer: 'b1', maxSpendUc: 1_000_000n }, 4_999)
     expect(opened.effects.map(e => e.type)).toEqual(['slot-taken', 'admit'])

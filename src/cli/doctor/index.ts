@@ -1,0 +1,53 @@
+/** `tally doctor`: the running node's status and, for a seller, why it is or is not getting jobs. */
+import type { Command } from 'commander'
+import { API_FLAG_HELP, DATA_DIR_FLAG_HELP, callApi, formatCredits, type ApiFlags } from '../api.js'
+import type { CliIO } from '../io.js'
+
+interface Flags extends ApiFlags { json?: boolean }
+
+function duration (ms: number): string {
+  const s = Math.floor(ms / 1000)
+  if (s < 120) return `${s} s`
+  if (s < 7200) return `${Math.floor(s / 60)} min`
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+}
+
+/** the status and the checks in plain words */
+export function doctorLines (status: any, diagnosis: any[]): string[] {
+  const out: string[] = []
+  const net = status.network
+  out.push(`account ${String(status.account)}`)
+  out.push(`network ${String(net.name)} (net ${String(net.net).slice(0, 8)})${net.development === true ? ', a development network' : ''}; up ${duration(Number(status.uptimeMs))}`)
+  const topics = Object.entries(status.peers.byTopic as Record<string, number>).map(([t, n]) => `${t} ${n}`).join(', ')
+  out.push(`peers ${String(status.peers.connected)} connected; gossip mesh: ${topics}`)
+  for (const a of status.addrs as string[]) out.push(`listening on ${a}`)
+  const b = status.balance
+  out.push(`balance ${formatCredits(b.balanceUc)} credits (available ${formatCredits(b.availableUc)}, locked ${formatCredits(b.lockedUc)}, credit limit ${formatCredits(b.creditLimitUc)})`)
+  out.push(`earned ${formatCredits(b.earnedUc)} credits, spent ${formatCredits(b.spentUc)} credits`)
+  for (const s of status.selling as any[]) {
+    out.push(`selling ${String(s.model)} at ${String(s.priceInPerMTokUc)}/${String(s.priceOutPerMTokUc)} µc per 1M tokens in/out; ${String(s.sessionsOpen)} of ${String(s.maxSessions)} sessions open; ${(s.capabilities as string[]).join(', ')}`)
+  }
+  const l = status.ledger
+  out.push(`ledger ${String(l.records)} records, ${String(l.pending)} awaited, ${String(l.forks)} forks seen${l.flagged === true ? '; THIS ACCOUNT IS FLAGGED' : ''}`)
+  out.push('')
+  const bad = diagnosis.filter(c => c.ok !== true)
+  out.push(bad.length === 0 ? 'checks: all good' : `checks: ${bad.length} of ${diagnosis.length} need attention`)
+  for (const c of diagnosis) {
+    out.push(`${c.ok === true ? 'ok  ' : 'FAIL'} ${String(c.check)}: ${String(c.detail)}`)
+    if (c.ok !== true && c.fix !== '') out.push(`     fix: ${String(c.fix)}`)
+  }
+  return out
+}
+
+export function registerDoctor (program: Command, io: CliIO): void {
+  program.command('doctor')
+    .description('the running node\'s status, and for a seller why it is or is not getting jobs (price rank, capacity, reachability, offer seen, flagged, backend)')
+    .option('--api <url>', API_FLAG_HELP)
+    .option('--data-dir <dir>', DATA_DIR_FLAG_HELP)
+    .option('--json', 'print {status, diagnosis} as JSON')
+    .action(async (f: Flags) => {
+      const [status, diagnosis] = await Promise.all([callApi(f, io, '/tally/status'), callApi(f, io, '/tally/diagnosis')])
+      if (f.json === true) { io.out(JSON.stringify({ status, diagnosis })); return }
+      for (const l of doctorLines(status, diagnosis)) io.out(l)
+    })
+}
