@@ -161,8 +161,9 @@ describe('the dashboard in chromium', () => {
     expect(await page.$$eval('.chart svg', s => s.length)).toBe(2)
 
     // a narrow window still shows every section without a horizontal scroll of the page
-    await page.setViewportSize({ width: 380, height: 900 })
-    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true)
+    await page.setViewportSize({ width: 320, height: 900 })
+    // (the charts follow the window's width on vega's resize listener, a moment later)
+    await expect.poll(async () => await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth && [...document.querySelectorAll(".chart svg")].every(s => s.getBoundingClientRect().right <= window.innerWidth)'), PAGE).toBe(true)
     await page.setViewportSize({ width: 1200, height: 900 })
     const shot = process.env.UPDATE_SCREENSHOT === '1' ? 'docs/dashboard.png' : join(shotDir, 'dashboard.png')
     await page.screenshot({ path: shot, fullPage: true })

@@ -217,28 +217,28 @@ function renderTables (status, market, offers, sessions, receipts, now) {
 
 const charts = {}
 
-function lineSpec (yTitle) {
+function lineSpec (yTitle, series, colors) {
   return {
     width: 'container',
     height: 170,
     autosize: { type: 'fit-x', contains: 'padding' },
     data: { name: 'points' },
-    mark: { type: 'line', interpolate: 'step-after', point: { size: 18 } },
+    mark: { type: 'line', interpolate: 'step-after', strokeWidth: 2 },
     encoding: {
       x: { field: 't', type: 'temporal', title: null, axis: { format: '%H:%M:%S', labelOverlap: true } },
       y: { field: 'credits', type: 'quantitative', title: yTitle },
-      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'top' }, scale: { range: ['#2563eb', '#16a34a', '#dc2626'] } },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'top' }, scale: { domain: series, range: colors } },
       tooltip: [{ field: 'series' }, { field: 't', type: 'temporal', format: '%H:%M:%S' }, { field: 'credits', format: ',.6f' }]
     },
     config: { view: { stroke: null }, axis: { grid: true, gridColor: '#eef0f3' } }
   }
 }
 
-async function chart (id, yTitle, rows) {
+async function chart (id, yTitle, series, colors, rows) {
   if (globalThis.vega == null || globalThis.vegaLite == null) return
   let view = charts[id]
   if (view == null) {
-    const spec = globalThis.vegaLite.compile(lineSpec(yTitle)).spec
+    const spec = globalThis.vegaLite.compile(lineSpec(yTitle, series, colors)).spec
     view = new globalThis.vega.View(globalThis.vega.parse(spec), { renderer: 'svg', container: `#${id}`, hover: true })
     charts[id] = view
   }
@@ -260,23 +260,34 @@ async function renderCharts (points, status, now) {
     if (p.earnedUc != null) flow.push({ t, series: 'earned', credits: credits(p.earnedUc) })
     if (p.spentUc != null) flow.push({ t, series: 'spent', credits: credits(p.spentUc) })
   }
-  await chart('chart-balance', 'credits', bal)
-  await chart('chart-flow', 'credits', flow)
+  await chart('chart-balance', 'credits', ['balance'], ['#2563eb'], bal)
+  await chart('chart-flow', 'credits', ['earned', 'spent'], ['#16a34a', '#dc2626'], flow)
 }
 
 // ---- the loop ----
 
 let rounds = 0
+/** the balance series read so far: the first round reads it whole, later rounds what is newer */
+const series = []
+/** points kept in the page, as many as the node keeps (24 h at its 10 s period) */
+const MAX_POINTS = 10000
+
+async function newPoints (errors) {
+  const last = series[series.length - 1]
+  const got = list(await get(last == null ? '/tally/timeseries' : `/tally/timeseries?sinceMs=${Number(last.tMs) + 1}`, errors), 'points')
+  series.push(...got)
+  if (series.length > MAX_POINTS) series.splice(0, series.length - MAX_POINTS)
+}
 
 async function refresh () {
   const errors = []
-  const [status, market, offers, sessions, receipts, series, diagnosis] = await Promise.all([
+  const [status, market, offers, sessions, receipts, , diagnosis] = await Promise.all([
     get('/tally/status', errors),
     get('/tally/market', errors),
     get('/tally/offers', errors),
     get('/tally/sessions', errors),
     get(`/tally/receipts?limit=${RECEIPTS}`, errors),
-    get('/tally/timeseries', errors),
+    newPoints(errors),
     get('/tally/diagnosis', errors)
   ])
   const now = Date.now()
@@ -288,7 +299,7 @@ async function refresh () {
   renderDiagnosis(list(diagnosis, 'checks'), (st.selling ?? []).length > 0)
   renderTables(st, list(market, 'models'), list(offers, 'offers'), list(sessions, 'sessions'), list(receipts, 'receipts'), now)
   try {
-    await renderCharts(list(series, 'points'), st, now)
+    await renderCharts(series, st, now)
   } catch (err) {
     errors.push(`charts: ${err.message}`)
   }
