@@ -221,13 +221,7 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
 
   // a loopback name is bound by the address it was checked by, so a second lookup cannot move it
   try {
-    try {
     await app.listen({ host: resolved.loopback ? resolved.addresses[0] : host, port })
-  } catch (err) {
-    // a taken port: nothing stays open behind the error
-    await app.close().catch(() => {})
-    throw err
-  }
   } catch (err) {
     // a taken port: nothing stays open behind the error
     await app.close().catch(() => {})

@@ -40,6 +40,7 @@ export function startOptions (cmd: Command): Command {
     .option('--max-unpaid <uc>', 'most µc served ahead of one buyer\'s vouchers, across its sessions (default 50000; young accounts 10000)')
     .option('--max-unpaid-total <uc>', 'most µc served ahead of vouchers across all sessions (default 1000000)')
     .option('--refuse-credit', 'serve no buyer whose lock rests on a credit line or a grant rather than its own funds')
+    .option('--trust-grantor <account>', 'serve a buyer whose lock rests on granted lines only when they come from this account; repeat or comma-separate, at most 16 (env TALLY_TRUST_GRANTORS; default: any grantor)', collect)
     .option('--threads <n>', 'CPU threads of the embedded engine (default 1)')
     .option('--gpu', 'let the embedded engine use a GPU when present')
     .option('--tokenizer <gguf>', 'a GGUF file whose tokenizer counts your prompts exactly when an offer\'s verified fingerprint matches it ("tiny" = the generated test model); repeat for several', collect)
