@@ -45,6 +45,11 @@ let buyer: TallyNode
 let gateway: Gateway
 let client: OpenAI
 
+/** every test starts once both sellers' offers are in the buyer's book (at once after the first) */
+async function ready (): Promise<void> {
+  await waitFor(() => buyer.offerList(MODEL).length === 2, 'both sellers\' offers in the buyer\'s book')
+}
+
 /** purchases the buyer has booked for the model */
 async function purchases (): Promise<number> {
   return (await buyer.report({ by: 'model' })).rows.find(r => r.key === MODEL)?.requests ?? 0
@@ -71,7 +76,7 @@ const ask = { model: MODEL, messages: [{ role: 'user' as const, content: 'Who is
 
 describe('the official openai client against sellers in other processes', () => {
   it('models: list shows capabilities and context length; retrieve finds a model or answers 404 model_not_found', async () => {
-    await waitFor(() => buyer.offerList(MODEL).length === 2, 'both sellers\' offers in the buyer\'s book')
+    await ready()
     const list = await client.models.list()
     expect(list.data.map(m => m.id)).toEqual([MODEL])
     expect((list.data[0] as any).tally).toMatchObject({ sellers: 2, capabilities: expect.arrayContaining(['chat', 'completions']) })
@@ -84,6 +89,7 @@ describe('the official openai client against sellers in other processes', () => 
   })
 
   it('chat: whole and streamed; the usage chunk comes only when asked, else tally rides on the finish chunk', async () => {
+    await ready()
     const full = await client.chat.completions.create({ ...ask, user: 'end-user-1', stop: ['\n\n'] })
     expect(full.choices[0].message.content?.length).toBeGreaterThan(0)
     expect((full as any).tally).toMatchObject({ model: MODEL, fingerprint_verified: true })
@@ -107,6 +113,7 @@ describe('the official openai client against sellers in other processes', () => 
   })
 
   it('n = 2: two purchases, two choices with their indexes, usage and cost summed; streamed choices interleave by index', async () => {
+    await ready()
     const before = await purchases()
     const two = await client.chat.completions.create({ ...ask, n: 2 })
     expect(two.choices.map(c => c.index)).toEqual([0, 1])
@@ -131,6 +138,7 @@ describe('the official openai client against sellers in other processes', () => 
   })
 
   it('/v1/completions: the prompt is continued raw (no chat template), one choice per prompt, streamed too', async () => {
+    await ready()
     const prompt = 'Alice was beginning'
     const r = await client.completions.create({ model: MODEL, prompt, max_tokens: 10, seed: 7, temperature: 0.8 })
     expect(r.object).toBe('text_completion')
@@ -157,6 +165,7 @@ describe('the official openai client against sellers in other processes', () => 
   })
 
   it('/v1/completions through an HTTP backend: a reseller forwards the raw prompt to its upstream\'s /v1/completions', async () => {
+    await ready()
     // the upstream is this market's own gateway: the reseller sells `tiny-resold` and buys tiny-char-v1 there
     dirs.push(await mkdtemp(join(tmpdir(), 'tally-compat-')))
     const backend = createHttpBackend({ baseUrl: `${gateway.url}/v1`, model: MODEL, modelId: 'tiny-resold', params: 168_832, capabilities: ['chat', 'completions'] })
@@ -180,6 +189,7 @@ describe('the official openai client against sellers in other processes', () => 
   })
 
   it('refused fields are 400s naming them, in OpenAI\'s words', async () => {
+    await ready()
     const unknown = await client.chat.completions.create({ ...ask, foo: 1 } as any).catch(e => e)
     expect(unknown).toBeInstanceOf(OpenAI.BadRequestError)
     expect(unknown.message).toMatch(/Unrecognized request argument supplied: foo/)
@@ -191,6 +201,7 @@ describe('the official openai client against sellers in other processes', () => 
   })
 
   it('idempotency: the SDK\'s retry of a lost answer is not bought again; a key replays, and a reused key with another body is a 422', async () => {
+    await ready()
     // the first answer is lost on its way back (the connection drops after the gateway answered): the SDK retries
     let calls = 0
     const lossy = new OpenAI({
