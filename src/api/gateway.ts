@@ -11,6 +11,7 @@ import { HttpApiError, badRequest, toHttpError } from './errors.js'
 import { send } from './http-util.js'
 import { GatewayMetrics } from './metrics.js'
 import { openAiRoutes } from './routes/openai-routes.js'
+import { embeddingsRoutes } from './routes/embeddings-routes.js'
 import { operatorRoutes, tallyRoutes } from './routes/tally-routes.js'
 import type { ChatRequest, ToolCallDelta } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
@@ -216,6 +217,7 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
   if (init.token != null) requireBearer(app, Buffer.from(init.token))
   answerErrors(app, bodyLimitBytes)
   openAiRoutes(app, buyer, metrics)
+  embeddingsRoutes(app, buyer)
   tallyRoutes(app, buyer, metrics)
   operatorRoutes(app, buyer)
 

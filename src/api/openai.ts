@@ -189,7 +189,7 @@ function intHeader (v: string | undefined, field: string): number | undefined {
 }
 
 /** Routing constraints: the `tally` body field wins over `X-Tally-*` headers. */
-function parseConstraints (body: unknown, headers: Record<string, string | string[] | undefined>): RouteConstraints {
+export function parseConstraints (body: unknown, headers: Record<string, string | string[] | undefined>): RouteConstraints {
   if (body !== undefined && body !== null && !isObject(body)) throw badRequest('tally must be an object', 'tally')
   const t = (body ?? {}) as Record<string, unknown>
   const h = (n: string): string | undefined => header(headers, `x-tally-${n}`)

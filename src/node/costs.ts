@@ -10,7 +10,13 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { formatNanoBpt, nanoBpt } from '../exec/pricing.js'
 
-export type CostKind = 'inference' | 'payment-sent' | 'payment-received'
+/** 'embeddings': an embeddings request, bought and settled like inference (input tokens only) */
+export type CostKind = 'inference' | 'embeddings' | 'payment-sent' | 'payment-received'
+
+/** a purchase from a seller on a session (settled by the contract's settle) */
+function isPurchase (kind: CostKind): boolean {
+  return kind === 'inference' || kind === 'embeddings'
+}
 
 export interface CostEntry {
   atMs: number
@@ -69,7 +75,7 @@ function settledShares (entries: readonly CostEntry[], settled: SettledLookup): 
   const out = new Map<CostEntry, bigint | undefined>()
   const before = new Map<string, bigint>()
   for (const e of entries) {
-    if (e.kind !== 'inference' || e.contractId == null) continue
+    if (!isPurchase(e.kind) || e.contractId == null) continue
     const s = settled(e.contractId)
     const from = before.get(e.contractId) ?? 0n
     before.set(e.contractId, from + e.amountUc)
@@ -92,7 +98,7 @@ export function aggregate (entries: Iterable<CostEntry>, by: ReportBy, sinceMs =
       r = { key, requests: 0, inputTokens: 0, outputTokens: 0, bpt: '0', spentUc: 0n, signedUc: 0n, pendingUc: 0n, unchargedUc: 0n, paymentsSentUc: 0n, paymentsReceivedUc: 0n, tp: 0n }
       rows.set(key, r)
     }
-    if (e.kind === 'inference') {
+    if (isPurchase(e.kind)) {
       r.requests++
       r.inputTokens += e.inputTokens
       r.outputTokens += e.outputTokens

@@ -47,7 +47,8 @@ import type { MeterRecord } from '../exec/metering.js'
 import type { Backend, ChatRequest } from '../exec/backend.js'
 import { CostBook, type ReportBy, type ReportRow } from './costs.js'
 import { LocalTokenizers } from './tokenizers.js'
-import { BuyerRouter, type BuyerRouterInit, type InferCallOptions } from './buyer.js'
+import { BuyerRouter, type BuyerRouterInit, type EmbedRoutedResult, type InferCallOptions } from './buyer.js'
+import type { EmbedRequest } from '../exec/backend.js'
 import { peerJoinSync } from './peer-join-sync.js'
 import { SellerDesk } from './seller.js'
 import { sellerStanding } from './market-standing.js'
@@ -475,6 +476,11 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   /** buy one chat completion from the market */
   async infer (model: string, request: ChatRequest, constraints: RouteConstraints = {}, opts: InferCallOptions = {}): Promise<RoutedResult> {
     return await this.router.infer(model, request, constraints, opts)
+  }
+
+  /** buy one embeddings request from the market (a seller whose offer lists `embeddings`) */
+  async embed (model: string, request: EmbedRequest, constraints: RouteConstraints = {}, opts: { signal?: AbortSignal } = {}): Promise<EmbedRoutedResult> {
+    return await this.router.embed(model, request, constraints, opts)
   }
 
   /** ask every seller this node buys from to settle now (sessions end) */

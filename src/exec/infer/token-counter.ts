@@ -39,3 +39,14 @@ export function utf8BoundCounter (init: Utf8BoundInit = {}): TokenCounter {
 export function exactInputCounter (inputTokens: number, base: TokenCounter = utf8BoundCounter()): TokenCounter {
   return { maxOutputTokens: (text) => base.maxOutputTokens(text), maxInputTokens: () => inputTokens }
 }
+
+/** special tokens an embedding tokenizer may add around each input (BOS, EOS; BERT's CLS and SEP) */
+export const EMBED_SPECIAL_TOKENS_PER_INPUT = 4
+
+/**
+ * The most input tokens a buyer signs for on an embeddings request (protocols/infer.md § Embeddings):
+ * every token carries at least one UTF-8 byte, plus the special tokens around each input.
+ */
+export function maxEmbedInputTokens (inputs: readonly string[]): number {
+  return inputs.reduce((n, s) => n + Buffer.byteLength(s, 'utf8') + EMBED_SPECIAL_TOKENS_PER_INPUT, 0)
+}
