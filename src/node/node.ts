@@ -14,7 +14,7 @@ import { plaintext } from '@libp2p/plaintext'
 import { identify, type Identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub, type GossipsubOpts, type TopicValidatorFn } from '@libp2p/gossipsub'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import type { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { Registry } from 'prom-client'
 import type { ComponentLogger, ConnectionGater, PeerId } from '@libp2p/interface'
 import type { TallyConfig } from './config.js'
@@ -224,6 +224,18 @@ function upstreamTimers (libp2p: Libp2p<TallyLibp2pServices>): { clear: () => vo
   }
 }
 
+let metricsModules = 0
+/**
+ * @libp2p/prometheus-metrics keeps one map of metric names per module instance and hands out an
+ * existing entry by name, so the nodes of one process (tests, the demo) would share, and report
+ * into, whichever node registered a name first; each node loads its own instance of the module
+ * (an import URL with its own query is a new ES module instance).
+ */
+async function ownPrometheusMetrics (): Promise<typeof prometheusMetrics> {
+  const url = `${import.meta.resolve('@libp2p/prometheus-metrics')}?node=${++metricsModules}`
+  return (await import(url) as { prometheusMetrics: typeof prometheusMetrics }).prometheusMetrics
+}
+
 /** Builds (does not start) a node: identity from the keystore unless given, libp2p from the config. */
 export async function createBaseNode<S extends ExtraServices = ExtraServices> (config: TallyConfig, init: BaseNodeInit<S> = {}): Promise<BaseNode<S>> {
   const identity = init.identity ?? await loadOrCreateIdentity(config.dataDir, { passphrase: config.passphrase })
@@ -256,7 +268,7 @@ export async function createBaseNode<S extends ExtraServices = ExtraServices> (c
   // a registry per node, never prom-client's global one (several nodes share a test process);
   // process metrics are the API's (api/metrics.ts), not libp2p's copy of them
   const libp2pMetrics = (init.libp2pMetrics ?? !config.simulation) ? new Registry() : undefined
-  if (libp2pMetrics != null) options.metrics = prometheusMetrics({ registry: libp2pMetrics, collectDefaultMetrics: false })
+  if (libp2pMetrics != null) options.metrics = (await ownPrometheusMetrics())({ registry: libp2pMetrics, collectDefaultMetrics: false, preserveExistingMetrics: true })
   const libp2p = await createLibp2p(options)
   return new Node<S>(libp2p, identity, config, init, libp2pMetrics)
 }

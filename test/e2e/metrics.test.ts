@@ -217,3 +217,26 @@ describe('/metrics', () => {
     }
   })
 })
+
+describe('libp2p metrics with several nodes in one process', () => {
+  it('two nodes created before either starts each report their own connections', async () => {
+    const make = async (): Promise<TallyNode> => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'tally-metrics-'))
+      cleanups.push(async () => await rm(dataDir, { recursive: true, force: true }))
+      const node = await createTallyNode(parseConfig({ dataDir, transport: 'memory', bootstrap: [] }), { memoryLedger: true })
+      cleanups.push(async () => await node.stop())
+      return node
+    }
+    // libp2p registers its connection gauges when a node starts: both exist by then
+    const a = await make()
+    const b = await make()
+    await a.start()
+    await b.start()
+    await b.libp2p.dial(a.libp2p.getMultiaddrs()[0])
+    const connections = async (n: TallyNode, direction: string): Promise<number> =>
+      value(parseScrape(await n.base.libp2pMetrics!.metrics()), 'libp2p_connection_manager_connections', { libp2p_connection_manager_connections: direction })
+    await waitFor(async () => await connections(a, 'inbound') === 1 && await connections(b, 'outbound') === 1, 'each node\'s own connection in its own registry')
+    expect(await connections(a, 'outbound')).toBe(0)
+    expect(await connections(b, 'inbound')).toBe(0)
+  })
+})
