@@ -224,6 +224,8 @@ async function readFrame (lp: LengthPrefixedStream<Stream>, signal: AbortSignal)
 export interface NegotiateStats {
   quotesIssued: number
   contractsSigned: number
+  /** contracts this node holds as buyer (verified) */
+  contractsBought: number
   refusals: number
   streamsAborted: number
   /** peers disconnected for hitting the negotiation caps */
@@ -242,7 +244,7 @@ export interface Negotiated { contract: Contract, durationMs: number }
  * 'negotiated' (CustomEvent<Negotiated>) when this node, as buyer, holds a verified contract.
  */
 export class Negotiator extends EventTarget implements Startable {
-  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, refusals: 0, streamsAborted: 0, peersDisconnected: 0, lapsedReservations: 0, refusedByReason: {} }
+  readonly stats: NegotiateStats = { quotesIssued: 0, contractsSigned: 0, contractsBought: 0, refusals: 0, streamsAborted: 0, peersDisconnected: 0, lapsedReservations: 0, refusedByReason: {} }
   private readonly c: NegotiateComponents
   private readonly log: Logger
   private readonly timeoutMs: number
@@ -788,6 +790,7 @@ export class Negotiator extends EventTarget implements Startable {
       if (!eq(contract.acceptId, accept.id)) throw new ContractMismatchError('the contract countersigns another accept')
       // the contract is ours: closing our end need not delay the caller
       lp.unwrap().close({ signal }).catch((err: any) => { stream.abort(err instanceof Error ? err : new Error(String(err))) })
+      this.stats.contractsBought++
       this.dispatchEvent(new CustomEvent<Negotiated>('negotiated', { detail: { contract, durationMs: performance.now() - t0 } }))
       return contract
     } catch (err: any) {

@@ -73,10 +73,7 @@ export function nodeMetrics (src: NodeMetricsSources): NodeMetrics {
 
 const attached = new WeakMap<TallyNode, NodeMetrics>()
 
-/**
- * The node's metrics, attached on first call (the API server calls it when it starts): buyer
- * contracts count from then on; every other series reads totals the services keep since start.
- */
+/** The node's metrics, made on first call (the API server's start); every series reads totals the services keep since the node started. */
 export function nodeMetricsOf (node: TallyNode): NodeMetrics {
   let m = attached.get(node)
   if (m == null) {
@@ -144,10 +141,7 @@ export function promtoolClean (text: string): string {
 
 export class NodeMetrics {
   readonly registry = new Registry()
-  private contractsBought = 0
-
   constructor (private readonly src: NodeMetricsSources) {
-    src.negotiator.addEventListener('negotiated', () => { this.contractsBought++ })
     const registers = [this.registry]
     const self = this // collect() runs with the metric as `this`
 
@@ -225,7 +219,7 @@ export class NodeMetrics {
       collect () {
         setCounters(this, [
           [{ role: 'seller' }, src.negotiator.stats.contractsSigned],
-          [{ role: 'buyer' }, self.contractsBought]
+          [{ role: 'buyer' }, src.negotiator.stats.contractsBought]
         ])
       }
     })
