@@ -58,7 +58,7 @@ export function buildProgram (io: CliIO, signal: AbortSignal): Command {
   keysOptions(keys.command('show').description('print the account held in identity.json'))
     .action(async (opts: KeysOptions) => { await (await import('./keys/handler.js')).keysShowHandler(opts, io) })
 
-  registerDemo(program, io)
+  registerDemo(program, io, signal)
   registerBalance(program, io)
   registerPay(program, io)
   registerGrant(program, io)

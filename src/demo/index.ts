@@ -2,7 +2,8 @@
  * The demo: a small real market in one process. Several seller nodes serve the repo's tiny
  * GGUF through the real embedded engine at different prices; one buyer node runs the
  * OpenAI-compatible gateway; requests go through the gateway over real HTTP; sessions settle
- * on the CRDT ledger and the run ends when every node's ledger agrees.
+ * on the CRDT ledger and the run ends when every node's ledger agrees. Kept running, every node
+ * serves its API (the buyer's page is the dashboard) and the buyer keeps buying, slowly, until stopped.
  */
 import '../polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -26,6 +27,22 @@ export interface DemoInit {
   concurrency?: number
   maxTokens?: number
   onProgress?: (line: string) => void
+  /** leave the market up after the demo's requests, until `signal` aborts */
+  keepRunning?: DemoKeepRunning
+}
+
+export interface DemoKeepRunning {
+  signal: AbortSignal
+  /** the market is up: the demo's result and every node's API */
+  onUp: (result: DemoResult, apis: DemoApis) => void
+  /** one more request every this many ms while up (default 5 s; 0: none) */
+  requestEveryMs?: number
+}
+
+export interface DemoApis {
+  /** the buyer's API: its page is the dashboard */
+  dashboardUrl: string
+  sellers: Array<{ account: string, url: string }>
 }
 
 export interface DemoSeller {
@@ -67,6 +84,9 @@ function demoGenesis (treasury: Ed25519Signer): { raw: Record<string, unknown>, 
   const raw = { name: genesis.name, issuers: [{ account: accountIdFromPublicKey(treasury.publicKey), capUc: DEMO_STARTING_CREDIT_UC.toString() }], defaultCreditLimitUc: '0', maxSessionLockUc: DEMO_MAX_SESSION_LOCK_UC.toString(), development: true }
   return { raw, genesis }
 }
+
+/** a kept-running demo buys this often, so the dashboard moves */
+const KEEP_RUNNING_REQUEST_EVERY_MS = 5_000
 
 /** seller i asks base × (1 + i/2): a spread the router can arbitrage */
 const BASE_PRICE_OUT_UC = 2_000_000n
@@ -171,6 +191,29 @@ function sellerRow (s: TallyNode, buyer: TallyNode, model: string): DemoSeller {
   }
 }
 
+/** one request every `requestEveryMs` until the signal aborts (then resolves) */
+async function trickle (gatewayUrl: string, model: string, init: DemoInit, keep: DemoKeepRunning, progress: (line: string) => void): Promise<void> {
+  const every = keep.requestEveryMs ?? KEEP_RUNNING_REQUEST_EVERY_MS
+  const aborted = new Promise<void>(resolve => {
+    if (keep.signal.aborted) resolve()
+    else keep.signal.addEventListener('abort', () => { resolve() }, { once: true })
+  })
+  for (let i = init.requests ?? 10; !keep.signal.aborted; i++) {
+    if (every <= 0) { await aborted; return }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([aborted, new Promise(resolve => { timer = setTimeout(resolve, every) })])
+    clearTimeout(timer)
+    if (keep.signal.aborted) return
+    try {
+      const res = await fetch(`${gatewayUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(demoRequestBody(i, model, init.maxTokens ?? 48)), signal: keep.signal })
+      const body: any = await res.json()
+      progress(res.ok ? `request ${i + 1}: ${body.usage.completion_tokens} tokens from ${String(body.tally.seller).slice(-8)} for ${body.tally.cost_uc} µc` : `request ${i + 1} failed: ${res.status} ${body?.error?.message}`)
+    } catch (err: any) {
+      if (!keep.signal.aborted) progress(`request ${i + 1} failed: ${err?.message ?? err}`)
+    }
+  }
+}
+
 export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
   const started = Date.now()
   const nSellers = init.sellers ?? 3
@@ -178,6 +221,7 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
   const root = await mkdtemp(join(tmpdir(), 'tally-demo-'))
   const nodes: TallyNode[] = []
   let gateway: Gateway | undefined
+  const sellerGateways: Gateway[] = []
   try {
     const treasury = createSigner(generateSeed())
     const net = demoGenesis(treasury)
@@ -203,7 +247,7 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     const rows = sellers.map(s => sellerRow(s, buyer, model))
     const report = await buyer.report({ by: 'tag' })
     const sum = buyer.balances().reduce((a, b) => a + b.balanceUc, 0n)
-    return {
+    const result: DemoResult = {
       model,
       params,
       requests: init.requests ?? 10,
@@ -217,7 +261,15 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
       sample,
       elapsedMs: Date.now() - started
     }
+    const keep = init.keepRunning
+    if (keep != null && !keep.signal.aborted) {
+      for (const s of sellers) sellerGateways.push(await startGateway(s, { host: '127.0.0.1', port: 0 }))
+      keep.onUp(result, { dashboardUrl: `${gateway.url}/`, sellers: sellers.map((s, i) => ({ account: s.account, url: sellerGateways[i].url })) })
+      await trickle(gateway.url, model, init, keep, progress)
+    }
+    return result
   } finally {
+    for (const g of sellerGateways) await g.close().catch(() => {})
     await gateway?.close()
     for (const n of nodes.reverse()) await n.stop().catch(() => {})
     await rm(root, { recursive: true, force: true })
