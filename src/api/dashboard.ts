@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 /** web/dashboard from src/api (tsx, tests) and from dist/api (the package): both two levels down */
 const WEB_DIR = fileURLToPath(new URL('../../web/dashboard/', import.meta.url))
@@ -44,7 +44,18 @@ function serve (reply: FastifyReply, asset: Asset, body: Buffer): FastifyReply {
     .send(body)
 }
 
-/** registers `/` and `/dashboard/*` on the API server (its Host, Origin and token guards apply) */
+const DASHBOARD_PATHS: ReadonlySet<string> = new Set(DASHBOARD_ASSETS.map(a => a.path))
+
+/**
+ * A GET of one of the dashboard's files, which hold no secret: a server that wants a bearer token
+ * lets a browser load the page without one (a navigation cannot send it), and the page then
+ * sends the token the user types with every API call.
+ */
+export function isDashboardFile (req: FastifyRequest): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && DASHBOARD_PATHS.has(req.routeOptions.url ?? '')
+}
+
+/** registers `/` and `/dashboard/*` on the API server (its Host and Origin guards apply; see isDashboardFile for the token) */
 export function dashboardRoutes (app: FastifyInstance): void {
   // each file is read on first request and kept: the page is static for the process's life
   const cache = new Map<string, Buffer>()

@@ -19,6 +19,7 @@ import { ErrorCode, TallyError } from '../errors/index.js'
 import type { ModelListing } from '../node/tally.js'
 import { ConfigError, resolveGatewayHost, type HostResolver } from '../node/config.js'
 import { ConnectionGuard } from './connections.js'
+import { isDashboardFile } from './dashboard.js'
 import { gatewayConnectionBudget, openFileLimit } from './fd-budget.js'
 
 /** a chat request larger than this is refused before parsing */
@@ -93,9 +94,10 @@ export class GatewayConfigError extends TallyError {
   override readonly code: ErrorCode = ErrorCode.gatewayConfig
 }
 
-/** every request carries `Authorization: Bearer <token>` (compared in constant time), or gets 401 */
+/** every request but a GET of the dashboard's files carries `Authorization: Bearer <token>` (compared in constant time), or gets 401 */
 function requireBearer (app: FastifyInstance, token: Buffer): void {
   app.addHook('onRequest', async (req, reply) => {
+    if (isDashboardFile(req)) return
     const auth = req.headers.authorization ?? ''
     const given = Buffer.from(auth.startsWith('Bearer ') ? auth.slice(7) : '')
     if (given.length !== token.length || !timingSafeEqual(given, token)) {

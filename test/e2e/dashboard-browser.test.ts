@@ -32,6 +32,8 @@ interface Running { node: TallyNode, api: Gateway }
 
 const dirs: string[] = []
 const running: Running[] = []
+/** API servers started by a test beside the nodes' own */
+const extraApis: Gateway[] = []
 let browser: Browser
 let buyer: Running
 let dear: Running
@@ -103,8 +105,9 @@ async function market (): Promise<void> {
 
 afterAll(async () => {
   await browser?.close()
-  await Promise.all(running.splice(0).map(async r => await r.api.close()))
-  await Promise.all(running.splice(0).map(async r => await r.node.stop().catch(() => {})))
+  const all = running.splice(0)
+  await Promise.all([...all.map(r => r.api), ...extraApis.splice(0)].map(async a => await a.close()))
+  await Promise.all(all.map(async r => await r.node.stop().catch(() => {})))
   await Promise.all(dirs.splice(0).map(async d => await rm(d, { recursive: true, force: true })))
 })
 
@@ -194,6 +197,33 @@ describe('the dashboard in chromium', () => {
     expect(cells.slice(-2)).toEqual([DEAR_OUT_UC.toLocaleString('en-US'), '2 of 2'])
     expect(await page.isVisible('#selling-section')).toBe(true)
     expect(problemsOf(page)).toEqual([])
+    await page.close()
+  })
+
+  it('behind a bearer token: the page loads without it, asks for it, then shows the node', async () => {
+    await market()
+    const token = 'dashboard-test-token-0123456789'
+    const auth = { authorization: `Bearer ${token}` }
+    // an address beyond loopback needs a token; the browser reaches it through loopback
+    const api = await startGateway(buyer.node, { host: '0.0.0.0', port: 0, token })
+    extraApis.push(api)
+    const url = `http://127.0.0.1:${new URL(api.url).port}`
+    expect((await fetch(`${url}/`)).status).toBe(200)
+    expect((await fetch(`${url}/dashboard/app.js`)).status).toBe(200)
+    expect((await fetch(`${url}/tally/status`)).status).toBe(401)
+    expect((await fetch(`${url}/metrics`)).status).toBe(401)
+    const page = await browser.newPage()
+    await page.goto(`${url}/`)
+    await page.waitForSelector('#auth', { state: 'visible' })
+    await page.fill('#token', 'not-the-token')
+    await page.click('#auth button')
+    await expect.poll(async () => await page.textContent('#auth-error'), PAGE).toBe('the node refused this token')
+    await page.fill('#token', token)
+    await page.click('#auth button')
+    const status: any = await (await fetch(`${url}/tally/status`, { headers: auth })).json()
+    await expect.poll(async () => (await shownUc(page))['balance.creditLimitUc'], PAGE).toBe(String(status.balance.creditLimitUc))
+    expect(await page.textContent('#account')).toBe(status.account)
+    expect(await page.isVisible('#auth')).toBe(false)
     await page.close()
   })
 })

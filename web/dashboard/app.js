@@ -41,11 +41,21 @@ function ago (ms) {
   return h < 48 ? `${h} h ${Math.floor((s % 3600) / 60)} min` : `${Math.floor(h / 24)} d ${h % 24} h`
 }
 
+/** the API's bearer token when the node asks for one (401), kept in this tab's session storage */
+const TOKEN_KEY = 'tally.apiToken'
+let unauthorized = false
+
 /** GET one endpoint; a missing one (older node) or an error reads as null and is reported */
 async function get (path, errors) {
   try {
-    const res = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' })
+    const token = sessionStorage.getItem(TOKEN_KEY)
+    const headers = { accept: 'application/json', ...(token != null ? { authorization: `Bearer ${token}` } : {}) }
+    const res = await fetch(path, { headers, cache: 'no-store' })
     if (res.status === 404) return null
+    if (res.status === 401) {
+      unauthorized = true
+      return null
+    }
     const body = await res.json()
     if (!res.ok) {
       errors.push(`${path}: ${body?.error?.message ?? res.status}`)
@@ -279,8 +289,26 @@ async function newPoints (errors) {
   if (series.length > MAX_POINTS) series.splice(0, series.length - MAX_POINTS)
 }
 
+function askToken () {
+  const form = $('#auth')
+  const hadToken = sessionStorage.getItem(TOKEN_KEY) != null
+  form.hidden = false
+  $('#auth-error').textContent = hadToken ? 'the node refused this token' : ''
+}
+
+$('#auth').addEventListener('submit', (e) => {
+  e.preventDefault()
+  const token = $('#token').value.trim()
+  if (token === '') return
+  sessionStorage.setItem(TOKEN_KEY, token)
+  $('#token').value = ''
+  $('#auth').hidden = true
+  refreshOnce().catch(err => { $('#errors').textContent = `refresh failed: ${err.message}` })
+})
+
 async function refresh () {
   const errors = []
+  unauthorized = false
   const [status, market, offers, sessions, receipts, , diagnosis] = await Promise.all([
     get('/tally/status', errors),
     get('/tally/market', errors),
@@ -290,6 +318,12 @@ async function refresh () {
     newPoints(errors),
     get('/tally/diagnosis', errors)
   ])
+  if (unauthorized) {
+    askToken()
+    $('#updated').textContent = 'waiting for the token'
+    return
+  }
+  $('#auth').hidden = true
   const now = Date.now()
   // a node without /tally/status (an older one) still answers /tally/balance
   const balance = status == null ? await get('/tally/balance', errors) : null
@@ -310,9 +344,16 @@ async function refresh () {
   $('#errors').textContent = errors.join(' · ')
 }
 
+/** one refresh at a time (the loop's and a submitted token's share it) */
+let running = null
+function refreshOnce () {
+  running ??= refresh().finally(() => { running = null })
+  return running
+}
+
 async function loop () {
   try {
-    await refresh()
+    await refreshOnce()
   } catch (err) {
     $('#errors').textContent = `refresh failed: ${err.message}`
   }
