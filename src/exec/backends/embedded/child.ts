@@ -5,6 +5,7 @@
 import '../../../polyfill.js'
 import { Engine, runOnEngine } from './engine.js'
 import type { FromChild, ToChild } from './ipc.js'
+import type { ToolCallDelta } from '../../tools.js'
 import { ErrorCode, errorCode } from '../../../errors/index.js'
 
 let engine: Engine | undefined
@@ -32,7 +33,7 @@ async function handle (msg: ToChild): Promise<void> {
       const ac = new AbortController()
       running.set(id, ac)
       // chunks produced in one event-loop turn travel in one IPC message
-      let batch: Array<[string, number]> = []
+      let batch: Array<[string, number] | [string, number, ToolCallDelta[]]> = []
       let scheduled = false
       const flush = (): void => {
         scheduled = false
@@ -41,8 +42,8 @@ async function handle (msg: ToChild): Promise<void> {
         batch = []
       }
       try {
-        const result = await engine.generate(msg.request, ac.signal, (text, outputTokens) => {
-          batch.push([text, outputTokens])
+        const result = await engine.generate(msg.request, ac.signal, (text, outputTokens, toolCalls) => {
+          batch.push(toolCalls != null ? [text, outputTokens, toolCalls] : [text, outputTokens])
           if (!scheduled) { scheduled = true; setImmediate(flush) }
         })
         flush()
@@ -71,6 +72,19 @@ async function handle (msg: ToChild): Promise<void> {
         send({ t: 'error', id: msg.id, name: String(err?.name ?? 'Error'), code: errorCode(err), message: String(err?.message ?? err) })
       }
       return
+    case 'embed': {
+      if (engine == null) { send({ t: 'error', id: msg.id, name: 'EngineRequestError', code: ErrorCode.backendError, message: 'engine not loaded' }); return }
+      const ac = new AbortController()
+      running.set(msg.id, ac)
+      try {
+        send({ t: 'embed-result', id: msg.id, result: await engine.embed(msg.request, ac.signal) })
+      } catch (err: any) {
+        send({ t: 'error', id: msg.id, name: String(err?.name ?? 'Error'), code: errorCode(err), message: String(err?.message ?? err) })
+      } finally {
+        running.delete(msg.id)
+      }
+      return
+    }
     case 'cancel':
       running.get(msg.id)?.abort()
       return

@@ -12,9 +12,14 @@
  *   tokenizer gets the same number.
  */
 import { BackendBusyError } from '../../backend.js'
-import { getLlama, GeneralChatWrapper, LlamaChat, LlamaLogLevel, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type Llama, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
+import { getLlama, GeneralChatWrapper, LlamaChat, LlamaCompletion, LlamaLogLevel, LlamaVocabularyType, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type Llama, type Token, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
 import type { ChatRequest, FinishReason, Usage } from '../../backend.js'
 import { ErrorCode, TallyError } from '../../../errors/index.js'
+import type { ToolCallDelta } from '../../backend.js'
+import { countPromptTokens, generateStructured, replyMode, toolChatHistory, usesTools } from './tools.js'
+import type { EmbedRequest } from '../../backend.js'
+import type { LlamaEmbeddingContext } from 'node-llama-cpp'
+import { InvalidRequestError } from '../../infer/errors.js'
 
 export const DEFAULT_ENGINE_THREADS = 1
 export const DEFAULT_ENGINE_CONTEXT_SIZE = 2048
@@ -36,6 +41,12 @@ export interface EngineInit {
   vocabOnly?: boolean
 }
 
+/** embeddings as they cross the IPC boundary: plain numbers, one array per input */
+export interface EngineEmbedResult {
+  vectors: number[][]
+  inputTokens: number
+}
+
 export interface EngineResult {
   usage: Usage
   finishReason: FinishReason
@@ -48,6 +59,7 @@ export class EngineRequestError extends TallyError {
 }
 
 export function toChatHistory (request: ChatRequest): ChatHistoryItem[] {
+  if (usesTools(request)) return toolChatHistory(request, replyMode(request))
   const history: ChatHistoryItem[] = request.messages.map((m): ChatHistoryItem => {
     if (m.role === 'system') return { type: 'system', text: m.content }
     if (m.role === 'user') return { type: 'user', text: m.content }
@@ -92,8 +104,25 @@ export class Engine {
 
   /** the prompt's tokens exactly as generate() counts them: the chat wrapper's text, BOS included */
   countInputTokens (request: ChatRequest): number {
+    if (request.prompt != null) {
+      const { bos, text } = this.promptTokens(request.prompt)
+      return text.length + (bos != null ? 1 : 0)
+    }
+    if (usesTools(request)) return countPromptTokens(this.model, this.chatWrapper, request)
     const state = this.chatWrapper.generateContextState({ chatHistory: toChatHistory(request) })
     return state.contextText.tokenize(this.model.tokenizer).length
+  }
+
+  /**
+   * A raw prompt's tokens as LlamaCompletion evaluates them: the model's beginning token when it
+   * prepends one (node-llama-cpp's rule), then the text without special tokens.
+   */
+  promptTokens (prompt: string): { bos: Token | null, text: Token[] } {
+    const type = this.model.vocabularyType
+    const bos = type === LlamaVocabularyType.rwkv || type === LlamaVocabularyType.ugm
+      ? null
+      : type === LlamaVocabularyType.wpm || this.model.tokens.shouldPrependBosToken ? this.model.tokens.bos : null
+    return { bos, text: this.model.tokenize(prompt, false, bos != null ? 'trimLeadingSpace' : undefined) }
   }
 
   /** number of tokens `text` tokenizes to (no BOS) */
@@ -105,10 +134,11 @@ export class Engine {
    * Run one chat completion, calling `onChunk` for each piece of reply text with the tokens it
    * carries. Aborting `signal` stops generation; the result then says 'cancelled'.
    */
-  async generate (request: ChatRequest, signal: AbortSignal, onChunk: (text: string, outputTokens: number) => void): Promise<EngineResult> {
+  async generate (request: ChatRequest, signal: AbortSignal, onChunk: (text: string, outputTokens: number, toolCalls?: ToolCallDelta[]) => void): Promise<EngineResult> {
     // a sequence of the previous request can still be disposing when the parent's slot frees: busy, not broken
     if (this.context == null) throw new EngineRequestError('this engine holds only the vocabulary: it counts tokens and cannot generate')
     if (this.context.sequencesLeft < 1) throw new BackendBusyError('no free context sequence: the engine is at its concurrency limit')
+    if (request.prompt != null) return await this.complete(request, request.prompt, signal, onChunk)
     const sequence = this.context.getSequence()
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.chatWrapper, autoDisposeSequence: false })
     try {
@@ -123,6 +153,8 @@ export class Engine {
       }
       let outputTokens = 0
       if (signal.aborted) return { usage: { inputTokens: 0, outputTokens: 0, source: 'reported' }, finishReason: 'cancelled' }
+      // tools and response formats (grammars, function calling): ./tools.ts
+      if (usesTools(request)) return await generateStructured(request, { llama: this.llama, chat, maxTokens, inputTokens, signal, onChunk })
       const result = await chat.generateResponse(history, {
         maxTokens,
         temperature: request.temperature ?? DEFAULT_TEMPERATURE,
@@ -146,7 +178,76 @@ export class Engine {
     }
   }
 
+  /** a raw text completion (infer.md § Text completion): the prompt continued with no chat template */
+  private async complete (request: ChatRequest, prompt: string, signal: AbortSignal, onChunk: (text: string, outputTokens: number) => void): Promise<EngineResult> {
+    const sequence = this.context!.getSequence()
+    const completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false })
+    try {
+      const { bos, text } = this.promptTokens(prompt)
+      const inputTokens = text.length + (bos != null ? 1 : 0)
+      const maxTokens = request.maxTokens ?? Math.max(1, this.contextSize - inputTokens)
+      if (inputTokens + maxTokens > this.contextSize) {
+        throw new EngineRequestError(`prompt (${inputTokens} tokens) plus maxTokens (${maxTokens}) exceeds the context size ${this.contextSize}`)
+      }
+      if (signal.aborted) return { usage: { inputTokens: 0, outputTokens: 0, source: 'reported' }, finishReason: 'cancelled' }
+      let outputTokens = 0
+      // onToken comes right before the onTextChunk of the same tokens (node-llama-cpp's order)
+      let pending = 0
+      // LlamaCompletion prepends the beginning token itself (by the same rule): it gets the text's tokens
+      const result = await completion.generateCompletionWithMeta(text, {
+        maxTokens,
+        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+        topP: request.topP,
+        seed: request.seed,
+        customStopTriggers: request.stop != null && request.stop.length > 0 ? request.stop : undefined,
+        signal,
+        stopOnAbortSignal: true,
+        onToken: (t) => { pending += t.length },
+        onTextChunk: (text) => {
+          const n = pending
+          pending = 0
+          if (text.length === 0 && n === 0) return
+          outputTokens += n
+          onChunk(text, n)
+        }
+      })
+      const reason = result.metadata.stopReason
+      const finishReason: FinishReason = reason === 'maxTokens' ? 'length' : reason === 'abort' ? 'cancelled' : 'stop'
+      return { usage: { inputTokens, outputTokens, source: 'reported' }, finishReason }
+    } finally {
+      completion.dispose({ disposeSequence: false })
+      sequence.dispose()
+    }
+  }
+
+  /** the embedding context, created at the first embeddings request (a second context on the same weights) */
+  private embedding?: Promise<LlamaEmbeddingContext>
+
+  /**
+   * Embed every input, in order, with the model's embedding context (node-llama-cpp). inputTokens
+   * = the tokens each input evaluates, its beginning and end tokens included, summed.
+   */
+  async embed (request: EmbedRequest, signal: AbortSignal): Promise<EngineEmbedResult> {
+    if (this.context == null) throw new EngineRequestError('this engine holds only the vocabulary: it counts tokens and cannot embed')
+    if (request.dimensions != null && request.dimensions !== this.model.embeddingVectorSize) {
+      throw new InvalidRequestError(`this model's vectors have ${this.model.embeddingVectorSize} dimensions; it cannot shorten them to ${request.dimensions}`)
+    }
+    this.embedding ??= this.model.createEmbeddingContext({ contextSize: this.contextSize, threads: this.context.currentThreads })
+    const ctx = await this.embedding
+    const vectors: number[][] = []
+    let inputTokens = 0
+    for (const input of request.inputs) {
+      if (signal.aborted) throw new EngineRequestError('embeddings request cancelled')
+      const length = ctx.calculateInputLength(input)
+      if (length >= this.contextSize) throw new EngineRequestError(`an input of ${length} tokens does not fit the context size ${this.contextSize}`)
+      inputTokens += length
+      vectors.push([...(await ctx.getEmbeddingFor(input)).vector])
+    }
+    return { vectors, inputTokens }
+  }
+
   async close (): Promise<void> {
+    await (await this.embedding?.catch(() => undefined))?.dispose()
     await this.context?.dispose()
     await this.model.dispose()
     await this.llama.dispose()

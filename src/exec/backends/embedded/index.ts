@@ -11,10 +11,10 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { basename, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type ModelInfo } from '../../backend.js'
+import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type EmbedRequest, type EmbedResult, type ModelInfo } from '../../backend.js'
 import { modelFingerprint } from '../../fingerprint.js'
 import { validateGguf } from '../../model/gguf.js'
-import { DEFAULT_ENGINE_CONTEXT_SIZE, DEFAULT_ENGINE_THREADS, EngineRequestError, type DirectRun, type EngineInit } from './engine.js'
+import { DEFAULT_ENGINE_CONTEXT_SIZE, DEFAULT_ENGINE_THREADS, EngineRequestError, type DirectRun, type EngineEmbedResult, type EngineInit } from './engine.js'
 import type { FromChild, ToChild } from './ipc.js'
 import { CodedError, ErrorCode, TallyError, isErrorCode } from '../../../errors/index.js'
 
@@ -99,9 +99,10 @@ export interface EmbeddedTokenizer {
 }
 
 interface CountResult { inputTokens: number }
+interface EmbedAnswer { embedded: EngineEmbedResult }
 
 interface Pending {
-  push: (ev: BackendEvent | DirectRun | CountResult | Error) => void
+  push: (ev: BackendEvent | DirectRun | CountResult | EmbedAnswer | Error) => void
   /** frees the concurrency slot; called once the child has finished the request */
   release: () => void
 }
@@ -128,6 +129,8 @@ class EventQueue<T> {
 
 class EmbeddedBackendImpl implements EmbeddedBackend {
   readonly kind = 'embedded' as const
+  /** what its offers list (market.md § Capabilities): the engine runs raw prompts too (LlamaCompletion) */
+  readonly capabilities: string[] = ['chat', 'tools', 'json_schema', 'completions', 'embeddings']
   restarts = 0
   private child: ChildProcess | undefined
   private ready: Promise<void> | undefined
@@ -201,12 +204,13 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
     const p = this.pending.get(msg.id)
     if (p == null) return
     if (msg.t === 'chunks') {
-      for (const [text, outputTokens] of msg.items) p.push({ type: 'chunk', text, outputTokens })
+      for (const [text, outputTokens, toolCalls] of msg.items) p.push(toolCalls != null ? { type: 'chunk', text, outputTokens, toolCalls } : { type: 'chunk', text, outputTokens })
       return
     }
     this.pending.delete(msg.id)
     if (msg.t === 'direct-result') p.push(msg.run)
     else if (msg.t === 'count-result') p.push({ inputTokens: msg.inputTokens })
+    else if (msg.t === 'embed-result') p.push({ embedded: msg.result })
     else if (msg.t === 'done') p.push({ type: 'done', usage: msg.usage, finishReason: msg.finishReason })
     else p.push(errorFromChild(msg))
     p.release()
@@ -251,7 +255,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
       const child = this.child
       if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
       const id = this.nextId++
-      const queue = new EventQueue<BackendEvent | DirectRun | CountResult>()
+      const queue = new EventQueue<BackendEvent | DirectRun | CountResult | EmbedAnswer>()
       this.pending.set(id, { push: ev => queue.push(ev), release })
       handedToChild = true
       const onAbort = (): void => { const m: ToChild = { t: 'cancel', id }; if (child.connected) child.send(m) }
@@ -300,6 +304,45 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
       const m: ToChild = { t: 'direct', id, request }
       child.send(m)
       return await result
+    } finally {
+      if (!handed) release()
+    }
+  }
+
+  /** embeddings in the engine child (its embedding context), within the backend's concurrency */
+  async embed (request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
+    if (this.closed) throw new EngineStartError('backend is closed')
+    if (this.active >= this.maxConcurrency) throw new BackendBusyError(`backend runs ${this.active} of ${this.maxConcurrency} requests`)
+    this.active++
+    let released = false
+    const release = (): void => { if (!released) { released = true; this.active-- } }
+    let handed = false
+    try {
+      await this.start()
+      const child = this.child
+      if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
+      const id = this.nextId++
+      const result = new Promise<EngineEmbedResult>((resolve, reject) => {
+        this.pending.set(id, {
+          push: ev => {
+            if (ev instanceof Error) reject(ev)
+            else if ('embedded' in ev) resolve(ev.embedded)
+            else reject(new EngineRequestError('engine answered an embeddings request with another kind of result'))
+          },
+          release
+        })
+      })
+      handed = true
+      const onAbort = (): void => { const m: ToChild = { t: 'cancel', id }; if (child.connected) child.send(m) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        const m: ToChild = { t: 'embed', id, request }
+        child.send(m)
+        const r = await result
+        return { vectors: r.vectors.map(v => Float32Array.from(v)), usage: { inputTokens: r.inputTokens, source: 'reported' } }
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+      }
     } finally {
       if (!handed) release()
     }
