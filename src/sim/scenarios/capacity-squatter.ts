@@ -77,6 +77,8 @@ export default defineScenario({
     // the attack: every key round every seller, re-squatting what frees up
     const lastSquatOn = new Map<number, number>()
     let contracts = 0; let refused = 0; let beyondReservation = 0
+    // refusals for lapsed reservations (negotiate.md § Lapsed reservations): the cool-down at work
+    let refusedLapsed = 0
     const expiries: number[] = []
     const attack = async (sq: SimPeer): Promise<void> => {
       await ctx.sleep(Math.max(0, attackFrom - ctx.elapsedMs()))
@@ -88,8 +90,9 @@ export default defineScenario({
             lastSquatOn.set(v.index, ctx.elapsedMs())
             expiries.push(s.expiresAtMs - Date.now())
             if (s.openWithinMs === 0 || s.openWithinMs > DEFAULT_OPEN_WITHIN_MS) beyondReservation++
-          } catch {
+          } catch (err: any) {
             refused++
+            if (err?.code === 'reservations-lapsed') refusedLapsed++
           }
         }))
         await ctx.sleep(SQUAT_ROUND_MS)
@@ -98,6 +101,7 @@ export default defineScenario({
     void Promise.all(squatters.map(attack)).then(() => {
       ctx.figure('squatContracts', contracts)
       ctx.figure('squatRefusals', refused)
+      ctx.figure('squatRefusalsReservationsLapsed', refusedLapsed)
       ctx.figure('squatContractsWithoutReservationTerm', beyondReservation)
       ctx.figure('squatContractLeftAtSigningMinMs', expiries.length === 0 ? 0 : Math.round(Math.min(...expiries)))
     })
