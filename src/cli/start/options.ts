@@ -34,6 +34,7 @@ export function startOptions (cmd: Command): Command {
     .option('--model-id <id>', 'market model id (with --serve-http: the name the server knows)')
     .option('--params <n>', 'parameter count of the --serve-http model (Bpt = tokens × params / 1e9)')
     .option('--api-key-env <VAR>', 'environment variable holding the --serve-http server\'s API key')
+    .option('--capabilities <list>', 'what the --serve-http server serves, listed in its offers: chat, tools, json_schema, embeddings, logprobs, completions; repeat or comma-separate (default chat: a server\'s support cannot be known from outside)', collect)
     .option('--price-in <uc>', 'µc per 1M input tokens (default: par, 1 µc per Bpt)')
     .option('--price-out <uc>', 'µc per 1M output tokens (default: par)')
     .option('--max-sessions <n>', 'concurrent sessions offered')

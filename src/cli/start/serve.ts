@@ -10,6 +10,7 @@ import type { Backend } from '../../exec/backend.js'
 import { DEFAULT_MAX_UNPAID_YOUNG_UC, type SellerRiskPolicy } from '../../contract/policy.js'
 import { MAX_TRUSTED_GRANTORS } from '../../contract/messages.js'
 import { publicKeyFromAccountId } from '../../identity/account.js'
+import { CAPABILITIES } from '../../market/offer.js'
 
 export interface ServeFlags {
   serve?: string
@@ -28,6 +29,8 @@ export interface ServeFlags {
   maxUnpaidTotal?: string
   /** accounts whose grants this seller serves on (quote term trusted_grantors) */
   trustGrantor?: string[]
+  /** what the --serve-http upstream serves (market.md § Capabilities) */
+  capabilities?: string[]
 }
 
 export interface SellPlan {
@@ -68,6 +71,19 @@ function trustedGrantors (flag: string[] | undefined, env: string | undefined): 
   })
 }
 
+/**
+ * `--capabilities` of a --serve-http upstream: names from market.md § Capabilities, comma-separated
+ * or repeated; chat is always included (default: chat only, since an upstream's support of tools
+ * or JSON schemas cannot be known from outside).
+ */
+export function httpCapabilities (list: string[] | undefined): string[] {
+  const names = (list ?? []).flatMap(s => s.split(',')).map(s => s.trim()).filter(s => s !== '')
+  for (const n of names) {
+    if (!(CAPABILITIES as readonly string[]).includes(n)) throw new UsageError(`--capabilities: ${JSON.stringify(n.slice(0, 40))} is not a capability (one of ${CAPABILITIES.join(', ')})`)
+  }
+  return [...new Set(['chat', ...names])]
+}
+
 function amountUc (v: string | undefined, flag: string): bigint | undefined {
   if (v === undefined) return undefined
   if (!/^[1-9][0-9]{0,15}$/.test(v)) throw new UsageError(`${flag} must be a positive integer of µc, got ${JSON.stringify(v)}`)
@@ -102,6 +118,7 @@ export async function sellPlan (f: ServeFlags, env: Record<string, string | unde
     risk.trustedGrantors = grantors
   }
   let backend: Backend
+  if (f.capabilities != null && f.serveHttp == null) throw new UsageError('--capabilities needs --serve-http (the embedded engine\'s capabilities are known: chat, tools, json_schema, …)')
   if (f.serve != null) {
     const modelPath = f.serve === 'tiny' ? ensureTinyModel() : f.serve
     backend = await createEmbeddedBackend({ modelPath, modelId: f.modelId, threads: threads ?? 1, gpu: f.gpu === true ? 'auto' : false, maxConcurrency: maxSessions ?? 1 })
@@ -113,7 +130,7 @@ export async function sellPlan (f: ServeFlags, env: Record<string, string | unde
     if (params == null) throw new UsageError('--serve-http needs --params (the model\'s parameter count, for Bpt)')
     const apiKey = f.apiKeyEnv != null ? env[f.apiKeyEnv] : undefined
     if (f.apiKeyEnv != null && (apiKey == null || apiKey === '')) throw new UsageError(`--api-key-env ${f.apiKeyEnv}: that environment variable is empty`)
-    backend = createHttpBackend({ baseUrl: url.toString().replace(/\/$/, ''), model: f.modelId, params, apiKey, maxConcurrency: maxSessions ?? 4 })
+    backend = createHttpBackend({ baseUrl: url.toString().replace(/\/$/, ''), model: f.modelId, params, apiKey, maxConcurrency: maxSessions ?? 4, capabilities: httpCapabilities(f.capabilities) })
   } else {
     if (f.priceIn != null || f.priceOut != null) throw new UsageError('--price-in/--price-out need --serve or --serve-http')
     if (Object.keys(risk).length > 0) throw new UsageError('--max-unpaid/--max-unpaid-total/--refuse-credit/--trust-grantor need --serve or --serve-http')
