@@ -106,9 +106,14 @@ export class NodeOperator {
   private startedAtMs = 0
   private inbound = 0
   private timer?: ReturnType<typeof setInterval>
+  private unsubscribeOwn?: () => void
   private lastChangeSampleMs = 0
   private changeTimer?: ReturnType<typeof setTimeout>
-  private readonly onRecord = (): void => { this.onLedgerChange() }
+  /** earned and spent so far, counted once per record (a scan at start, then each record as it becomes valid) */
+  private earnedUc = 0n
+  private spentUc = 0n
+  private readonly counted = new Set<string>()
+  private readonly onRecord = (r: { id: string }): void => { this.count(r.id); this.onLedgerChange() }
   private readonly onContract = (c: { contractId: Uint8Array }): void => { this.markOpened(hex(c.contractId)) }
   private readonly onConnection = (e: CustomEvent<{ direction: string }>): void => { if (e.detail.direction === 'inbound') this.inbound++ }
 
@@ -121,9 +126,12 @@ export class NodeOperator {
 
   start (): void {
     this.startedAtMs = this.now()
+    // records from peers come as node 'record' events; this node's own (its payments, its settles as seller) from the ledger
     this.node.on('record', this.onRecord)
+    this.unsubscribeOwn = this.node.ledger.onRecord((_bytes, id) => { this.onRecord({ id }) })
     this.node.on('contract', this.onContract)
     this.node.libp2p.addEventListener('connection:open', this.onConnection as any)
+    for (const r of this.node.ledger.ledger.history(this.node.base.publicKey)) this.count(r.id)
     this.sample()
     this.timer = setInterval(() => { this.sample() }, this.sampleEveryMs)
     this.timer.unref?.()
@@ -133,6 +141,7 @@ export class NodeOperator {
     clearInterval(this.timer)
     clearTimeout(this.changeTimer)
     this.node.off('record', this.onRecord)
+    this.unsubscribeOwn?.()
     this.node.off('contract', this.onContract)
     this.node.libp2p.removeEventListener('connection:open', this.onConnection as any)
   }
@@ -162,16 +171,32 @@ export class NodeOperator {
     this.changeTimer.unref?.()
   }
 
-  /** what this account earned (settles as seller, payments received) and spent (settles as buyer, payments sent) */
-  private flows (): { earnedUc: bigint, spentUc: bigint } {
-    let earnedUc = 0n
-    let spentUc = 0n
-    for (const e of this.node.ledger.history()) {
-      if (e.type !== 'settle' && e.type !== 'transfer') continue
-      if (e.deltaUc > 0n) earnedUc += e.deltaUc
-      else spentUc -= e.deltaUc
+  /**
+   * a valid record's share of what this account earned (settles as seller, payments received) and
+   * spent (settles as buyer, payments sent); issuer credit is neither
+   */
+  private count (id: string): void {
+    if (this.counted.has(id)) return
+    const rec = this.node.ledger.ledger.get(id)?.rec
+    if (rec == null) return
+    const me = hex(this.node.base.publicKey)
+    const k = rec.kind
+    if (k.type === 'transfer') {
+      if (rec.from === me) this.spentUc += k.amountUc
+      else if (k.to === me) this.earnedUc += k.amountUc
+      else return
+    } else if (k.type === 'settle') {
+      if (rec.from === me) this.earnedUc += k.amountUc
+      else if (this.node.ledger.ledger.get(k.openId)?.rec.from === me) this.spentUc += k.amountUc
+      else return
+    } else {
+      return
     }
-    return { earnedUc, spentUc }
+    this.counted.add(id)
+  }
+
+  private flows (): { earnedUc: bigint, spentUc: bigint } {
+    return { earnedUc: this.earnedUc, spentUc: this.spentUc }
   }
 
   /** add a point (only when something changed since the last one, or the last is a period old) */

@@ -104,6 +104,11 @@ describe('operator API', () => {
     const last = series[series.length - 1]
     expect((await get(buyerApi, `/tally/timeseries?sinceMs=${last.tMs as number}`)).points).toContainEqual(last)
     expect((await get(buyerApi, `/tally/timeseries?sinceMs=${(last.tMs as number) + 1}`)).points).toEqual([])
+
+    // a payment: spent by the payer (its own record), earned by the payee (a peer's record)
+    await buyer.pay(dear.account, 1_000n)
+    await waitFor(() => buyer.operator.status().balance.spentUc === BigInt(after.balance.spentUc) + 1_000n, 'the payment in the payer\'s spend')
+    await waitFor(() => dear.operator.status().balance.earnedUc === 1_000n, 'the payment in the payee\'s earnings')
   })
 
   it('a seller-only node serves the API; its diagnosis names a price above every other offer', async () => {
