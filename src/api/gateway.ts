@@ -13,7 +13,7 @@ import { GatewayMetrics } from './metrics.js'
 import { openAiRoutes } from './routes/openai-routes.js'
 import { embeddingsRoutes } from './routes/embeddings-routes.js'
 import { operatorRoutes, tallyRoutes } from './routes/tally-routes.js'
-import type { ChatRequest, ToolCallDelta } from '../exec/backend.js'
+import type { ChatRequest, TokenLogprob, ToolCallDelta } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
 import type { ModelListing } from '../node/tally.js'
@@ -39,7 +39,7 @@ export type { ModelListing }
 export interface GatewayBuyer {
   readonly account: string
   models(): ModelListing[]
-  infer(model: string, request: ChatRequest, constraints: RouteConstraints, opts: { signal: AbortSignal, onDelta?: (text: string, toolCalls?: ToolCallDelta[]) => void }): Promise<RoutedResult>
+  infer(model: string, request: ChatRequest, constraints: RouteConstraints, opts: { signal: AbortSignal, onDelta?: (text: string, toolCalls?: ToolCallDelta[], logprobs?: TokenLogprob[]) => void }): Promise<RoutedResult>
   balance(account?: string): Promise<unknown>
   /** every account the ledger knows, with Σ */
   balances(): unknown[]

@@ -9,6 +9,7 @@ import type { ChatMessage, ChatRequest } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
 import { assistantMessage, messageChars, parseChatMessage, parseToolFields } from './openai-tools.js'
 import { requiredCapabilities } from '../exec/tools.js'
+import { MAX_TOP_LOGPROBS, type TokenLogprob } from '../wire/logprobs.js'
 
 /** bounds on one request: enough for real agent prompts, small enough to refuse abuse */
 export const MAX_MESSAGES = 512
@@ -78,6 +79,18 @@ function parseStreamOptions (v: unknown, stream: boolean): boolean {
     if (v[k] !== undefined && v[k] !== null && typeof v[k] !== 'boolean') throw badRequest(`stream_options.${k} must be a boolean`, `stream_options.${k}`)
   }
   return v.include_usage === true
+}
+
+/**
+ * `logprobs` / `top_logprobs` (0..20, only with logprobs: true, as OpenAI requires): served by
+ * sellers whose offer lists the `logprobs` capability (an HTTP backend whose server returns them).
+ */
+function parseLogprobFields (body: Record<string, unknown>): { logprobs?: boolean, topLogprobs?: number } {
+  if (body.logprobs !== undefined && body.logprobs !== null && typeof body.logprobs !== 'boolean') throw badRequest('logprobs must be a boolean', 'logprobs')
+  const top = optNumber(body.top_logprobs, 'top_logprobs', 0, MAX_TOP_LOGPROBS, true)
+  if (top !== undefined && body.logprobs !== true) throw badRequest('top_logprobs needs logprobs: true', 'top_logprobs')
+  if (body.logprobs !== true) return {}
+  return top !== undefined ? { logprobs: true, topLogprobs: top } : { logprobs: true }
 }
 
 /** harmless metadata: checked for shape, then not used (never sent to a seller, a stranger) */
@@ -218,10 +231,9 @@ export function parseChatRequest (body: unknown, headers: Record<string, string 
   if (model === undefined) throw badRequest('model is required', 'model')
   const messages = parseMessages(body.messages)
   const toolFields = parseToolFields(body)
-  const needs = requiredCapabilities(toolFields)
+  const logprobFields = parseLogprobFields(body)
+  const needs = requiredCapabilities({ ...toolFields, ...logprobFields })
   const { n, stream, includeUsage, stop } = parseSampling(body)
-  neutralOnly(body, 'logprobs', isFalse, 'false')
-  neutralOnly(body, 'top_logprobs', isZero, '0')
   const maxTokens = optNumber(body.max_completion_tokens ?? body.max_tokens, body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens', 1, MAX_TOKENS_LIMIT, true)
   return {
     model,
@@ -235,7 +247,8 @@ export function parseChatRequest (body: unknown, headers: Record<string, string 
       topP: optNumber(body.top_p, 'top_p', 0, 1, false),
       seed: optNumber(body.seed, 'seed', 0, 2 ** 32 - 1, true),
       stop,
-      ...toolFields
+      ...toolFields,
+      ...logprobFields
     },
     constraints: { ...parseConstraints(body.tally, headers), ...(needs.length > 0 ? { capabilities: needs } : {}) }
   }
@@ -372,17 +385,22 @@ export function completionBody (id: string, createdS: number, r: RoutedResult | 
     created: createdS,
     model: rs[0].model,
     choices: rs.map((x, index) => kind === 'chat'
-      ? { index, message: assistantMessage(x), logprobs: null, finish_reason: finishReason(x) }
+      ? { index, message: assistantMessage(x), logprobs: logprobsField(x.logprobs), finish_reason: finishReason(x) }
       : { index, text: x.text, logprobs: null, finish_reason: finishReason(x) }),
     usage: usageField(rs),
     tally: tallyFieldOf(rs)
   }
 }
 
-/** one stream chunk of choice `index`: a chat delta, or the text piece of a text completion */
-export function chunkBody (id: string, createdS: number, model: string, delta: Record<string, unknown>, finish: string | null, index = 0, kind: CompletionKind = 'chat'): Record<string, unknown> {
+/** a chat choice's `logprobs`: OpenAI's `{content, refusal}` when they were asked for, else null */
+function logprobsField (lps: TokenLogprob[] | undefined): { content: TokenLogprob[], refusal: null } | null {
+  return lps != null ? { content: lps, refusal: null } : null
+}
+
+/** one stream chunk of choice `index`: a chat delta (with its tokens' logprobs when asked), or the text piece of a text completion */
+export function chunkBody (id: string, createdS: number, model: string, delta: Record<string, unknown>, finish: string | null, index = 0, kind: CompletionKind = 'chat', logprobs?: TokenLogprob[]): Record<string, unknown> {
   if (kind === 'text') return { id, object: 'text_completion', created: createdS, model, choices: [{ index, text: delta.content ?? '', logprobs: null, finish_reason: finish }] }
-  return { id, object: 'chat.completion.chunk', created: createdS, model, choices: [{ index, delta, logprobs: null, finish_reason: finish }] }
+  return { id, object: 'chat.completion.chunk', created: createdS, model, choices: [{ index, delta, logprobs: logprobsField(logprobs), finish_reason: finish }] }
 }
 
 /**

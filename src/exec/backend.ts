@@ -3,6 +3,7 @@
  * an OpenAI-compatible HTTP server, or the simulator's generator.
  */
 import type { FinishReason, UsageSource } from '../wire/completion.js'
+import type { TokenLogprob } from '../wire/logprobs.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
 import type { ResponseFormat, ToolCall, ToolCallDelta, ToolChoice, ToolDefinition } from './tools.js'
 
@@ -37,9 +38,14 @@ export interface ChatRequest {
    * is, with no chat template; `messages` is then empty (infer.md § Text completion)
    */
   prompt?: string
+  /** return each output token's log probability (OpenAI's `logprobs`; offers list `logprobs`) */
+  logprobs?: boolean
+  /** and this many most likely alternatives per token, 0..20 (needs `logprobs`) */
+  topLogprobs?: number
 }
 
 export type { FinishReason, UsageSource } from '../wire/completion.js'
+export type { TokenLogprob } from '../wire/logprobs.js'
 
 /** One embeddings request, already validated: one vector per input, in order (protocols/infer.md § Embeddings). */
 export interface EmbedRequest {
@@ -62,7 +68,7 @@ export interface Usage {
 
 /** What a backend streams: text chunks with the output tokens they carry, then one `done`. */
 export type BackendEvent =
-  | { type: 'chunk', text: string, outputTokens: number, toolCalls?: ToolCallDelta[] }
+  | { type: 'chunk', text: string, outputTokens: number, toolCalls?: ToolCallDelta[], logprobs?: TokenLogprob[] }
   | { type: 'done', usage: Usage, finishReason: FinishReason }
 
 export interface ModelInfo {

@@ -240,8 +240,9 @@ export function toolCallDeltaBytes (deltas: readonly ToolCallDelta[]): number {
 }
 
 /** What a request needs from the seller's offer (market.md § Capabilities). */
-export function requiredCapabilities (r: { tools?: ToolDefinition[], toolChoice?: ToolChoice, responseFormat?: ResponseFormat, prompt?: string }): string[] {
+export function requiredCapabilities (r: { tools?: ToolDefinition[], toolChoice?: ToolChoice, responseFormat?: ResponseFormat, prompt?: string, logprobs?: boolean }): string[] {
   const needs: string[] = []
+  if (r.logprobs === true) needs.push('logprobs')
   // a raw text completion (infer.md § Text completion)
   if (r.prompt != null) needs.push('completions')
   if (r.tools != null && r.tools.length > 0 && r.toolChoice !== 'none') needs.push('tools')

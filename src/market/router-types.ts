@@ -4,6 +4,7 @@
  */
 import type { FinishReason, UsageSource } from '../wire/completion.js'
 import type { ToolCall } from '../wire/tool-calls.js'
+import type { TokenLogprob } from '../wire/logprobs.js'
 import { ErrorCode, InsufficientCreditError, TallyError } from '../errors/index.js'
 
 /** Constraints from the `tally` request field or `X-Tally-*` headers. */
@@ -27,6 +28,8 @@ export interface RoutedResult {
   text: string
   /** the tool calls the model made (finishReason 'tool_calls') */
   toolCalls?: ToolCall[]
+  /** the output tokens' logprobs, when the request asked for them */
+  logprobs?: TokenLogprob[]
   finishReason: FinishReason
   inputTokens: number
   outputTokens: number

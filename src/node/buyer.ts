@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger, PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-import type { ChatRequest, ToolCallDelta } from '../exec/backend.js'
+import type { ChatRequest, TokenLogprob, ToolCallDelta } from '../exec/backend.js'
 import { capabilityField, requiredCapabilities } from '../exec/tools.js'
 import type { InferBuyer, InferResult } from '../exec/infer/buyer.js'
 import type { EmbedRequest, UsageSource } from '../exec/backend.js'
@@ -118,7 +118,7 @@ export interface EmbedRoutedResult {
 export interface InferCallOptions {
   signal?: AbortSignal
   /** each piece of the answer as it arrives: text, and the tool-call deltas it carries (OpenAI's streamed shape) */
-  onDelta?: (text: string, toolCalls?: ToolCallDelta[]) => void
+  onDelta?: (text: string, toolCalls?: ToolCallDelta[], logprobs?: TokenLogprob[]) => void
 }
 
 /** one or more attempts (a race) that failed before any token reached the caller: the next seller may be tried */
@@ -337,12 +337,12 @@ export class BuyerRouter {
     const onAbort = (): void => { for (const c of ctrls) c.abort(opts.signal?.reason) }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      const runs = group.map(async (o, idx) => await this.attempt(o, request, constraints, { signal: ctrls[idx].signal }, (text, toolCalls) => {
+      const runs = group.map(async (o, idx) => await this.attempt(o, request, constraints, { signal: ctrls[idx].signal }, (text, toolCalls, logprobs) => {
         if (winner === undefined) {
           winner = idx
           ctrls.forEach((c, j) => { if (j !== idx) c.abort(new Error('lost the race')) })
         }
-        if (winner === idx) opts.onDelta?.(text, toolCalls)
+        if (winner === idx) opts.onDelta?.(text, toolCalls, logprobs)
       }, opts.onDelta != null))
       const settled = await Promise.allSettled(runs)
       if (winner !== undefined) {
@@ -366,7 +366,7 @@ export class BuyerRouter {
    * failure after the first one cannot be retried elsewhere (mid-stream); otherwise the caller has
    * seen nothing and the next seller may answer (what this one was paid stays paid and booked).
    */
-  private async attempt (o: RoutableMarketOffer, request: ChatRequest, constraints: RouteConstraints, opts: { signal?: AbortSignal }, onDelta: ((text: string, toolCalls?: ToolCallDelta[]) => void) | undefined, toCaller: boolean): Promise<Omit<RoutedResult, 'attempts'>> {
+  private async attempt (o: RoutableMarketOffer, request: ChatRequest, constraints: RouteConstraints, opts: { signal?: AbortSignal }, onDelta: ((text: string, toolCalls?: ToolCallDelta[], logprobs?: TokenLogprob[]) => void) | undefined, toCaller: boolean): Promise<Omit<RoutedResult, 'attempts'>> {
     let delivered = false
     let paid = 0n
     let session: RoutedSession | undefined
@@ -387,7 +387,7 @@ export class BuyerRouter {
         signal: opts.signal,
         tokenCounter: exactIn != null ? exactInputCounter(exactIn) : undefined,
         firstTokenTimeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs,
-        onChunk: (text, toolCalls) => { delivered = true; onDelta?.(text, toolCalls) }
+        onChunk: (text, toolCalls, logprobs) => { delivered = true; onDelta?.(text, toolCalls, logprobs) }
       })
       if (r.stopReason === 'budget') retire = true
       this.c.quality.success(o.seller, r.ttftMs, r.tokensPerSec)
@@ -397,6 +397,7 @@ export class BuyerRouter {
       return {
         text: r.text,
         ...(r.toolCalls != null ? { toolCalls: r.toolCalls } : {}),
+        ...(r.logprobs != null ? { logprobs: r.logprobs } : {}),
         finishReason: r.finishReason,
         inputTokens: r.usage.inputTokens,
         outputTokens: r.usage.outputTokens,

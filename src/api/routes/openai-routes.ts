@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomBytes } from 'node:crypto'
 import { HttpApiError, toHttpError } from '../errors.js'
-import type { ToolCallDelta } from '../../exec/backend.js'
+import type { TokenLogprob, ToolCallDelta } from '../../exec/backend.js'
 import { chunkBody, completionBody, finishChunk, parseChatRequest, usageChunk, type CompletionKind } from '../openai.js'
 import { modelBody, modelsBody } from '../tally-requests.js'
 import { jsonReplacer, send } from '../http-util.js'
@@ -96,7 +96,7 @@ export async function answerPurchase (req: FastifyRequest, reply: FastifyReply, 
  * Buy every choice at once; the first failure cancels the others (they pay what they streamed)
  * and is the answer. `onDelta(i, text)` gets choice i's text as it arrives, `onDone(i, r)` its end.
  */
-async function buyChoices (buyer: GatewayBuyer, metrics: GatewayMetrics, p: Purchase, signal: AbortSignal, onDelta?: (index: number, text: string, toolCalls?: ToolCallDelta[]) => void, onDone?: (index: number, r: RoutedResult) => void): Promise<RoutedResult[]> {
+async function buyChoices (buyer: GatewayBuyer, metrics: GatewayMetrics, p: Purchase, signal: AbortSignal, onDelta?: (index: number, text: string, toolCalls?: ToolCallDelta[], logprobs?: TokenLogprob[]) => void, onDone?: (index: number, r: RoutedResult) => void): Promise<RoutedResult[]> {
   const all = new AbortController()
   const onAbort = (): void => { all.abort(signal.reason) }
   signal.addEventListener('abort', onAbort, { once: true })
@@ -104,7 +104,7 @@ async function buyChoices (buyer: GatewayBuyer, metrics: GatewayMetrics, p: Purc
   try {
     const runs = p.requests.map(async (request, i) => {
       try {
-        const r = await buyer.infer(p.model, request, p.constraints, { signal: all.signal, onDelta: onDelta != null ? (text, toolCalls) => { onDelta(i, text, toolCalls) } : undefined })
+        const r = await buyer.infer(p.model, request, p.constraints, { signal: all.signal, onDelta: onDelta != null ? (text, toolCalls, logprobs) => { onDelta(i, text, toolCalls, logprobs) } : undefined })
         metrics.completed(r)
         onDone?.(i, r)
         return r
@@ -143,9 +143,9 @@ async function streamPurchase (reply: FastifyReply, buyer: GatewayBuyer, metrics
   }
   try {
     const rs = await buyChoices(buyer, metrics, p, signal,
-      (i, text, toolCalls) => {
+      (i, text, toolCalls, logprobs) => {
         start()
-        if (text !== '') write(chunkBody(id, created, p.model, { content: text }, null, i, p.kind))
+        if (text !== '' || logprobs != null) write(chunkBody(id, created, p.model, { content: text }, null, i, p.kind, logprobs))
         // tool calls stream as OpenAI streams them: delta.tool_calls with index, id, type, function{name, arguments}
         if (toolCalls != null && toolCalls.length > 0) write(chunkBody(id, created, p.model, { tool_calls: toolCalls }, null, i, p.kind))
       },

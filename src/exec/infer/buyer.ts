@@ -12,13 +12,14 @@ import { accumulateToolCalls, toolCallDeltaBytes } from '../tools.js'
 import { sessionAmountUc } from '../pricing.js'
 import { meterRecord, type MeterRecord } from '../metering.js'
 import { makeVoucher, type SignedVoucher } from '../voucher.js'
-import { checkChatRequest, parseChunkToolCalls, decodeSellerFrame, encodeCloseFrame, encodeRequest, encodeVoucherFrame, INFER_PROTOCOL, MAX_SELLER_FRAME_BYTES, checkEmbedRequest, encodeEmbedRequest, unpackVectors } from './codec.js'
+import { checkChatRequest, parseChunkLogprobs, parseChunkToolCalls, decodeSellerFrame, encodeCloseFrame, encodeRequest, encodeVoucherFrame, INFER_PROTOCOL, MAX_SELLER_FRAME_BYTES, checkEmbedRequest, encodeEmbedRequest, unpackVectors } from './codec.js'
 import { BudgetExhaustedError, FailureCode, FirstTokenTimeoutError, InferAbortedError, InferError, ProtocolViolationError, RemoteInferError, SellerOverclaimError, SessionBusyError, SessionClosedError, SessionExpiredError, StreamIdleTimeoutError, UnknownSessionError, WrongBuyerError, WrongSellerError } from './errors.js'
 import type { BuyerSession, BuyerSessions } from './sessions.js'
 import { bytesEqual, type SessionTerms } from './terms.js'
 import { maxEmbedInputTokens, utf8BoundCounter, type TokenCounter } from './token-counter.js'
 import { WireError } from '../../wire/errors.js'
 import { deadline } from '../../wire/deadline.js'
+import type { TokenLogprob } from '../../wire/logprobs.js'
 
 /** a seller that sends no first token in this long is abandoned */
 export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 30_000
@@ -54,7 +55,7 @@ export interface InferBuyerComponents {
 export interface InferOptions {
   signal?: AbortSignal
   /** each chunk's text (and tool-call deltas, when it carries any), after its voucher is on the way */
-  onChunk?: (text: string, toolCalls?: ToolCallDelta[]) => void
+  onChunk?: (text: string, toolCalls?: ToolCallDelta[], logprobs?: TokenLogprob[]) => void
   firstTokenTimeoutMs?: number
   idleTimeoutMs?: number
   /** overrides the component's counter for this request */
@@ -65,6 +66,8 @@ export interface InferResult {
   text: string
   /** the tool calls the chunks carried, complete (finishReason 'tool_calls') */
   toolCalls?: ToolCall[]
+  /** the output tokens' logprobs, when the request asked for them (infer.md § Logprobs) */
+  logprobs?: TokenLogprob[]
   /** this request's usage as the buyer signed for it */
   usage: Usage
   finishReason: FinishReason
@@ -380,6 +383,7 @@ export class InferBuyer {
     let text = ''
     /** the chunks' tool calls, and the bytes of their deltas as received (the bound on their tokens) */
     const toolCalls: ToolCall[] = []
+    const logprobs: TokenLogprob[] = []
     let toolBytes = 0
     let claimedOut = 0n
     let firstAt: number | undefined
@@ -406,6 +410,8 @@ export class InferBuyer {
         const c = frame.chunk
         const newText = text + c.text
         const deltas = parseChunkToolCalls(c.toolCallsJson)
+        const lps = parseChunkLogprobs(c.logprobsJson)
+        if (lps.length > 0 && request.logprobs !== true) throw new ProtocolViolationError('logprobs in a chunk of a request that did not ask for them')
         const newToolBytes = toolBytes + toolCallDeltaBytes(deltas)
         const newClaimed = claimedOut + BigInt(c.outputTokens)
         const bound = BigInt(counter.maxOutputTokens(newText) + newToolBytes)
@@ -421,7 +427,9 @@ export class InferBuyer {
         await sign(baseIn, totalOut)
         firstAt ??= performance.now()
         lastAt = performance.now()
-        if (deltas.length > 0) opts.onChunk?.(c.text, deltas)
+        logprobs.push(...lps)
+        if (lps.length > 0) opts.onChunk?.(c.text, deltas.length > 0 ? deltas : undefined, lps)
+        else if (deltas.length > 0) opts.onChunk?.(c.text, deltas)
         else opts.onChunk?.(c.text)
         continue
       }
@@ -473,6 +481,7 @@ export class InferBuyer {
       return {
         text,
         ...(toolCalls.length > 0 ? { toolCalls } : {}),
+        ...(request.logprobs === true ? { logprobs } : {}),
         usage,
         finishReason: d.finishReason as FinishReason,
         stopReason: d.stopReason === FailureCode.budget ? 'budget' : undefined,

@@ -9,6 +9,7 @@ import { CONTRACT_ID_LENGTH } from './terms.js'
 import { InvalidRequestError } from './errors.js'
 import { MAX_RESPONSE_FORMAT_JSON_BYTES, MAX_TOOL_ARGUMENTS_BYTES, MAX_TOOLS_JSON_BYTES, MAX_TOOL_CALLS, parseJsonField, parseResponseFormat, parseToolCallDeltas, parseToolCallId, parseToolCalls, parseToolChoice, parseTools, ToolFieldError, type ToolCallDelta } from '../tools.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { MAX_TOP_LOGPROBS, parseLogprobs, type TokenLogprob } from '../../wire/logprobs.js'
 
 export const INFER_PROTOCOL = '/tally/infer/1.0.0'
 
@@ -84,6 +85,8 @@ export function encodeRequest (contractId: Uint8Array, r: ChatRequest): Uint8Arr
       seed: r.seed,
       stop: r.stop ?? [],
       prompt: r.prompt,
+      logprobs: r.logprobs,
+      topLogprobs: r.topLogprobs,
       toolsJson: r.tools != null ? JSON.stringify(r.tools) : undefined,
       toolChoiceJson: r.toolChoice != null ? JSON.stringify(r.toolChoice) : undefined,
       parallelToolCalls: r.parallelToolCalls,
@@ -109,6 +112,7 @@ export function checkChatRequest (r: ChatRequest): ChatRequest {
   if (r.temperature != null && !(r.temperature >= 0 && r.temperature <= 2)) throw new InvalidRequestError('temperature must be 0..2')
   if (r.topP != null && !(r.topP > 0 && r.topP <= 1)) throw new InvalidRequestError('top_p must be in (0, 1]')
   if (r.seed != null && (!Number.isSafeInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff)) throw new InvalidRequestError('seed must be a uint32')
+  if (r.topLogprobs != null && (!Number.isSafeInteger(r.topLogprobs) || r.topLogprobs < 0 || r.topLogprobs > MAX_TOP_LOGPROBS || r.logprobs !== true)) throw new InvalidRequestError(`top_logprobs must be 0..${MAX_TOP_LOGPROBS}, with logprobs`)
   if (r.stop != null) {
     if (r.stop.length > MAX_STOP_SEQUENCES) throw new InvalidRequestError(`at most ${MAX_STOP_SEQUENCES} stop sequences`)
     for (const s of r.stop) {
@@ -136,6 +140,8 @@ export function parseRequest (pb: InferRequest): { contractId: Uint8Array, reque
       stop: pb.stop.length > 0 ? pb.stop : undefined
     }
     if (pb.prompt != null) request.prompt = pb.prompt
+    if (pb.logprobs != null) request.logprobs = pb.logprobs
+    if (pb.topLogprobs != null) request.topLogprobs = pb.topLogprobs
     const tools = pb.toolsJson != null ? parseTools(parseJsonField(pb.toolsJson, 'tools', MAX_TOOLS_JSON_BYTES)) : undefined
     if (tools != null) request.tools = tools
     const toolChoice = pb.toolChoiceJson != null ? parseToolChoice(parseJsonField(pb.toolChoiceJson, 'tool_choice', MAX_TOOL_CHOICE_JSON_BYTES), tools) : undefined
@@ -151,6 +157,14 @@ export function parseRequest (pb: InferRequest): { contractId: Uint8Array, reque
 }
 
 /** a chunk's tool-call deltas as the buyer receives them: valid OpenAI deltas, or a MalformedMessageError */
+/** a chunk's token logprobs as the buyer receives them: valid OpenAI entries, or a MalformedMessageError */
+export function parseChunkLogprobs (json: string | undefined): TokenLogprob[] {
+  if (json == null) return []
+  let v: unknown
+  try { v = JSON.parse(json) } catch { throw new MalformedMessageError('chunk logprobs are not JSON') }
+  return parseLogprobs(v, 'chunk logprobs')
+}
+
 export function parseChunkToolCalls (json: string | undefined): ToolCallDelta[] {
   if (json == null) return []
   try {
@@ -196,7 +210,7 @@ export function encodeEmbedRequest (contractId: Uint8Array, r: EmbedRequest): Ui
 export function parseEmbedRequest (pb: InferRequest): { contractId: Uint8Array, request: EmbedRequest } {
   if (pb.contractId.length !== CONTRACT_ID_LENGTH) throw new InvalidRequestError(`contract id must be ${CONTRACT_ID_LENGTH} bytes`)
   if (pb.embed == null) throw new InvalidRequestError('not an embeddings request')
-  if (pb.messages.length > 0 || pb.stop.length > 0 || pb.maxTokens != null || pb.temperature != null || pb.topP != null || pb.seed != null || pb.prompt != null) {
+  if (pb.messages.length > 0 || pb.stop.length > 0 || pb.maxTokens != null || pb.temperature != null || pb.topP != null || pb.seed != null || pb.prompt != null || pb.logprobs != null) {
     throw new InvalidRequestError('an embeddings request carries no chat fields')
   }
   return { contractId: pb.contractId, request: checkEmbedRequest({ inputs: pb.embed.inputs, dimensions: pb.embed.dimensions }) }

@@ -122,6 +122,8 @@ class BackendOutput {
         if (ev.type === 'done') { this.done = ev; break }
         if (this.stopping || (ev.text.length === 0 && ev.outputTokens === 0 && (ev.toolCalls?.length ?? 0) === 0)) continue
         this.pending.push(ev.toolCalls != null && ev.toolCalls.length > 0 ? { text: ev.text, outputTokens: ev.outputTokens, toolCalls: ev.toolCalls } : { text: ev.text, outputTokens: ev.outputTokens })
+        // token logprobs (infer.md § Logprobs) travel with the output they describe
+        if (ev.logprobs != null && ev.logprobs.length > 0) this.pending[this.pending.length - 1].logprobs = ev.logprobs
         this.pendingTokens += ev.outputTokens
         this.changed.notify()
         while (this.pendingTokens >= this.maxChunkTokens && !this.stopping && !this.signal.aborted) await this.changed.wait()
@@ -402,7 +404,7 @@ export class InferSeller {
           sentOut += BigInt(chunk.outputTokens)
           bill(session, { inputTokens: session.totalInputTokens, outputTokens: sentOut, amountUc: sessionAmountUc(start.inputTokens, sentOut, terms) })
           await lp.write(encodeSellerFrame({
-            chunk: { text: chunk.text, outputTokens: chunk.outputTokens, totalInputTokens: start.inputTokens, totalOutputTokens: sentOut, amountUc: session.amountUc, toolCallsJson: chunk.toolCalls != null ? JSON.stringify(chunk.toolCalls) : undefined }
+            chunk: { text: chunk.text, outputTokens: chunk.outputTokens, totalInputTokens: start.inputTokens, totalOutputTokens: sentOut, amountUc: session.amountUc, toolCallsJson: chunk.toolCalls != null ? JSON.stringify(chunk.toolCalls) : undefined, logprobsJson: chunk.logprobs != null ? JSON.stringify(chunk.logprobs) : undefined }
           }), { signal })
           firstChunkAt ??= performance.now()
           lastChunkAt = performance.now()

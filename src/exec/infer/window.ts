@@ -6,6 +6,7 @@
  */
 import { amountUc, sessionAmountUc } from '../pricing.js'
 import { mergeToolCallDeltas, toolCallDeltaBytes, type ToolCallDelta } from '../tools.js'
+import type { TokenLogprob } from '../../wire/logprobs.js'
 
 /** cumulative session token counts (a voucher's, or what the seller has sent) */
 export interface Totals {
@@ -33,6 +34,8 @@ export interface PendingOutput {
   outputTokens: number
   /** tool-call deltas (their tokens are among outputTokens) */
   toolCalls?: ToolCallDelta[]
+  /** the log probabilities of its tokens (infer.md § Logprobs) */
+  logprobs?: TokenLogprob[]
 }
 
 export interface ChunkLimits {
@@ -60,6 +63,8 @@ export interface NextChunk {
   outputTokens: number
   /** the outputs' tool-call deltas, adjacent pieces of one call merged (absent when none) */
   toolCalls?: ToolCallDelta[]
+  /** the outputs' token logprobs, in order (absent when none) */
+  logprobs?: TokenLogprob[]
   /** the output after these would take the rule above the max spend: stop the backend */
   budgetStop: boolean
 }
@@ -85,21 +90,24 @@ export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budg
   let textBytes = 0
   let count = 0
   const toolCalls: ToolCallDelta[] = []
+  const logprobs: TokenLogprob[] = []
   for (const c of pending) {
-    const bytes = Buffer.byteLength(c.text) + toolCallDeltaBytes(c.toolCalls ?? [])
+    // logprobs are not billed, but their JSON rides in the frame: it counts toward the chunk's size
+    const bytes = Buffer.byteLength(c.text) + toolCallDeltaBytes(c.toolCalls ?? []) + (c.logprobs != null ? Buffer.byteLength(JSON.stringify(c.logprobs)) : 0)
     if (tokens > 0 && (tokens + c.outputTokens > limits.maxChunkTokens || textBytes + bytes > limits.maxChunkTextBytes)) break
     const amount = amountUc(sent.inputTokens, sent.outputTokens + BigInt(tokens + c.outputTokens), budget.priceInPerMTokUc, budget.priceOutPerMTokUc)
     if (amount > budget.maxSpendUc) {
-      return { count, text, outputTokens: tokens, ...withToolCalls(toolCalls), budgetStop: true }
+      return { count, text, outputTokens: tokens, ...withToolCalls(toolCalls), ...(logprobs.length > 0 ? { logprobs } : {}), budgetStop: true }
     }
     if (room != null && count > 0 && amount - room.paidUc > room.roomUc) break
     count++
     text += c.text
     if (c.toolCalls != null) toolCalls.push(...c.toolCalls)
+    if (c.logprobs != null) logprobs.push(...c.logprobs)
     textBytes += bytes
     tokens += c.outputTokens
   }
-  return { count, text, outputTokens: tokens, ...withToolCalls(toolCalls), budgetStop: false }
+  return { count, text, outputTokens: tokens, ...withToolCalls(toolCalls), ...(logprobs.length > 0 ? { logprobs } : {}), budgetStop: false }
 }
 
 function withToolCalls (deltas: ToolCallDelta[]): { toolCalls?: ToolCallDelta[] } {

@@ -173,6 +173,8 @@ export interface InferRequest {
   responseFormatJson?: string
   embed?: InferEmbed
   prompt?: string
+  logprobs?: boolean
+  topLogprobs?: number
 }
 
 export namespace InferRequest {
@@ -254,6 +256,16 @@ export namespace InferRequest {
           w.string(obj.prompt)
         }
 
+        if (obj.logprobs != null) {
+          w.uint32(328)
+          w.bool(obj.logprobs)
+        }
+
+        if (obj.topLogprobs != null) {
+          w.uint32(336)
+          w.uint32(obj.topLogprobs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -332,6 +344,14 @@ export namespace InferRequest {
             }
             case 40: {
               obj.prompt = reader.string()
+              break
+            }
+            case 41: {
+              obj.logprobs = reader.bool()
+              break
+            }
+            case 42: {
+              obj.topLogprobs = reader.uint32()
               break
             }
             default: {
@@ -464,6 +484,20 @@ export namespace InferRequest {
               }
               break
             }
+            case 41: {
+              yield {
+                field: `${prefix}.logprobs`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 42: {
+              yield {
+                field: `${prefix}.topLogprobs`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -567,6 +601,16 @@ export namespace InferRequest {
     value: string
   }
 
+  export interface InferRequestLogprobsFieldEvent {
+    field: '$.logprobs'
+    value: boolean
+  }
+
+  export interface InferRequestTopLogprobsFieldEvent {
+    field: '$.topLogprobs'
+    value: number
+  }
+
   export function encode (obj: Partial<InferRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferRequest.codec())
   }
@@ -575,7 +619,7 @@ export namespace InferRequest {
     return decodeMessage(buf, InferRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferRequest>): Generator<InferRequestContractIdFieldEvent | InferRequestMessagesRoleFieldEvent | InferRequestMessagesContentFieldEvent | InferRequestMessagesToolCallsJsonFieldEvent | InferRequestMessagesToolCallIdFieldEvent | InferRequestMaxTokensFieldEvent | InferRequestTemperatureFieldEvent | InferRequestTopPFieldEvent | InferRequestSeedFieldEvent | InferRequestStopFieldEvent | InferRequestToolsJsonFieldEvent | InferRequestToolChoiceJsonFieldEvent | InferRequestParallelToolCallsFieldEvent | InferRequestResponseFormatJsonFieldEvent | InferRequestEmbedInputsFieldEvent | InferRequestEmbedDimensionsFieldEvent | InferRequestPromptFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferRequest>): Generator<InferRequestContractIdFieldEvent | InferRequestMessagesRoleFieldEvent | InferRequestMessagesContentFieldEvent | InferRequestMessagesToolCallsJsonFieldEvent | InferRequestMessagesToolCallIdFieldEvent | InferRequestMaxTokensFieldEvent | InferRequestTemperatureFieldEvent | InferRequestTopPFieldEvent | InferRequestSeedFieldEvent | InferRequestStopFieldEvent | InferRequestToolsJsonFieldEvent | InferRequestToolChoiceJsonFieldEvent | InferRequestParallelToolCallsFieldEvent | InferRequestResponseFormatJsonFieldEvent | InferRequestEmbedInputsFieldEvent | InferRequestEmbedDimensionsFieldEvent | InferRequestPromptFieldEvent | InferRequestLogprobsFieldEvent | InferRequestTopLogprobsFieldEvent> {
     return streamMessage(buf, InferRequest.codec(), opts)
   }
 }
@@ -997,6 +1041,16 @@ export namespace BuyerFrame {
     value: string
   }
 
+  export interface BuyerFrameRequestLogprobsFieldEvent {
+    field: '$.request.logprobs'
+    value: boolean
+  }
+
+  export interface BuyerFrameRequestTopLogprobsFieldEvent {
+    field: '$.request.topLogprobs'
+    value: number
+  }
+
   export interface BuyerFrameVoucherFieldEvent {
     field: '$.voucher'
     value: Uint8Array<ArrayBuffer>
@@ -1015,7 +1069,7 @@ export namespace BuyerFrame {
     return decodeMessage(buf, BuyerFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BuyerFrame>): Generator<BuyerFrameRequestContractIdFieldEvent | BuyerFrameRequestMessagesRoleFieldEvent | BuyerFrameRequestMessagesContentFieldEvent | BuyerFrameRequestMessagesToolCallsJsonFieldEvent | BuyerFrameRequestMessagesToolCallIdFieldEvent | BuyerFrameRequestMaxTokensFieldEvent | BuyerFrameRequestTemperatureFieldEvent | BuyerFrameRequestTopPFieldEvent | BuyerFrameRequestSeedFieldEvent | BuyerFrameRequestStopFieldEvent | BuyerFrameRequestToolsJsonFieldEvent | BuyerFrameRequestToolChoiceJsonFieldEvent | BuyerFrameRequestParallelToolCallsFieldEvent | BuyerFrameRequestResponseFormatJsonFieldEvent | BuyerFrameRequestEmbedInputsFieldEvent | BuyerFrameRequestEmbedDimensionsFieldEvent | BuyerFrameRequestPromptFieldEvent | BuyerFrameVoucherFieldEvent | BuyerFrameCloseContractIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BuyerFrame>): Generator<BuyerFrameRequestContractIdFieldEvent | BuyerFrameRequestMessagesRoleFieldEvent | BuyerFrameRequestMessagesContentFieldEvent | BuyerFrameRequestMessagesToolCallsJsonFieldEvent | BuyerFrameRequestMessagesToolCallIdFieldEvent | BuyerFrameRequestMaxTokensFieldEvent | BuyerFrameRequestTemperatureFieldEvent | BuyerFrameRequestTopPFieldEvent | BuyerFrameRequestSeedFieldEvent | BuyerFrameRequestStopFieldEvent | BuyerFrameRequestToolsJsonFieldEvent | BuyerFrameRequestToolChoiceJsonFieldEvent | BuyerFrameRequestParallelToolCallsFieldEvent | BuyerFrameRequestResponseFormatJsonFieldEvent | BuyerFrameRequestEmbedInputsFieldEvent | BuyerFrameRequestEmbedDimensionsFieldEvent | BuyerFrameRequestPromptFieldEvent | BuyerFrameRequestLogprobsFieldEvent | BuyerFrameRequestTopLogprobsFieldEvent | BuyerFrameVoucherFieldEvent | BuyerFrameCloseContractIdFieldEvent> {
     return streamMessage(buf, BuyerFrame.codec(), opts)
   }
 }
@@ -1027,6 +1081,7 @@ export interface InferChunk {
   totalOutputTokens: bigint
   amountUc: bigint
   toolCallsJson?: string
+  logprobsJson?: string
 }
 
 export namespace InferChunk {
@@ -1069,6 +1124,11 @@ export namespace InferChunk {
           w.string(obj.toolCallsJson)
         }
 
+        if (obj.logprobsJson != null) {
+          w.uint32(330)
+          w.string(obj.logprobsJson)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1109,6 +1169,10 @@ export namespace InferChunk {
             }
             case 30: {
               obj.toolCallsJson = reader.string()
+              break
+            }
+            case 41: {
+              obj.logprobsJson = reader.string()
               break
             }
             default: {
@@ -1168,6 +1232,13 @@ export namespace InferChunk {
               }
               break
             }
+            case 41: {
+              yield {
+                field: `${prefix}.logprobsJson`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1210,6 +1281,11 @@ export namespace InferChunk {
     value: string
   }
 
+  export interface InferChunkLogprobsJsonFieldEvent {
+    field: '$.logprobsJson'
+    value: string
+  }
+
   export function encode (obj: Partial<InferChunk>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferChunk.codec())
   }
@@ -1218,7 +1294,7 @@ export namespace InferChunk {
     return decodeMessage(buf, InferChunk.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferChunk>): Generator<InferChunkTextFieldEvent | InferChunkOutputTokensFieldEvent | InferChunkTotalInputTokensFieldEvent | InferChunkTotalOutputTokensFieldEvent | InferChunkAmountUcFieldEvent | InferChunkToolCallsJsonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferChunk>): Generator<InferChunkTextFieldEvent | InferChunkOutputTokensFieldEvent | InferChunkTotalInputTokensFieldEvent | InferChunkTotalOutputTokensFieldEvent | InferChunkAmountUcFieldEvent | InferChunkToolCallsJsonFieldEvent | InferChunkLogprobsJsonFieldEvent> {
     return streamMessage(buf, InferChunk.codec(), opts)
   }
 }
@@ -1878,6 +1954,11 @@ export namespace SellerFrame {
     value: string
   }
 
+  export interface SellerFrameChunkLogprobsJsonFieldEvent {
+    field: '$.chunk.logprobsJson'
+    value: string
+  }
+
   export interface SellerFrameDoneInputTokensFieldEvent {
     field: '$.done.inputTokens'
     value: bigint
@@ -1951,7 +2032,7 @@ export namespace SellerFrame {
     return decodeMessage(buf, SellerFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SellerFrame>): Generator<SellerFrameChunkTextFieldEvent | SellerFrameChunkOutputTokensFieldEvent | SellerFrameChunkTotalInputTokensFieldEvent | SellerFrameChunkTotalOutputTokensFieldEvent | SellerFrameChunkAmountUcFieldEvent | SellerFrameChunkToolCallsJsonFieldEvent | SellerFrameDoneInputTokensFieldEvent | SellerFrameDoneOutputTokensFieldEvent | SellerFrameDoneTotalInputTokensFieldEvent | SellerFrameDoneTotalOutputTokensFieldEvent | SellerFrameDoneAmountUcFieldEvent | SellerFrameDoneFinishReasonFieldEvent | SellerFrameDoneUsageSourceFieldEvent | SellerFrameDoneStopReasonFieldEvent | SellerFrameFailureCodeFieldEvent | SellerFrameFailureMessageFieldEvent | SellerFrameEmbeddingsFirstIndexFieldEvent | SellerFrameEmbeddingsDimensionsFieldEvent | SellerFrameEmbeddingsVectorsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SellerFrame>): Generator<SellerFrameChunkTextFieldEvent | SellerFrameChunkOutputTokensFieldEvent | SellerFrameChunkTotalInputTokensFieldEvent | SellerFrameChunkTotalOutputTokensFieldEvent | SellerFrameChunkAmountUcFieldEvent | SellerFrameChunkToolCallsJsonFieldEvent | SellerFrameChunkLogprobsJsonFieldEvent | SellerFrameDoneInputTokensFieldEvent | SellerFrameDoneOutputTokensFieldEvent | SellerFrameDoneTotalInputTokensFieldEvent | SellerFrameDoneTotalOutputTokensFieldEvent | SellerFrameDoneAmountUcFieldEvent | SellerFrameDoneFinishReasonFieldEvent | SellerFrameDoneUsageSourceFieldEvent | SellerFrameDoneStopReasonFieldEvent | SellerFrameFailureCodeFieldEvent | SellerFrameFailureMessageFieldEvent | SellerFrameEmbeddingsFirstIndexFieldEvent | SellerFrameEmbeddingsDimensionsFieldEvent | SellerFrameEmbeddingsVectorsFieldEvent> {
     return streamMessage(buf, SellerFrame.codec(), opts)
   }
 }

@@ -7,6 +7,8 @@ import { describe, it, expect } from 'vitest'
 import { parseChatRequest, parseCompletionRequest, completionBody, finishChunk, usageChunk, tallyFieldOf, MAX_CHOICES } from '../../../src/api/openai.js'
 import { HttpApiError } from '../../../src/api/errors.js'
 import type { RoutedResult } from '../../../src/market/router-types.js'
+import { parseLogprobs } from '../../../src/wire/logprobs.js'
+import { MalformedMessageError } from '../../../src/wire/errors.js'
 
 const chat = { model: 'tiny', messages: [{ role: 'user', content: 'hi' }] }
 const text = { model: 'tiny', prompt: 'Once upon' }
@@ -48,9 +50,8 @@ describe('fields a route does not accept', () => {
   })
 
   it('fields Tally does not do pass at their neutral value only', () => {
-    expect(() => parseChatRequest({ ...chat, frequency_penalty: 0, presence_penalty: 0, logprobs: false, top_logprobs: 0, logit_bias: {} })).not.toThrow()
+    expect(() => parseChatRequest({ ...chat, frequency_penalty: 0, presence_penalty: 0, logprobs: false, logit_bias: {} })).not.toThrow()
     expect(refusal(() => parseChatRequest({ ...chat, frequency_penalty: 0.5 })).param).toBe('frequency_penalty')
-    expect(refusal(() => parseChatRequest({ ...chat, logprobs: true })).param).toBe('logprobs')
     expect(refusal(() => parseChatRequest({ ...chat, logit_bias: { 50256: -100 } })).param).toBe('logit_bias')
     expect(() => parseCompletionRequest({ ...text, echo: false, best_of: 1, suffix: null, logprobs: null })).not.toThrow()
     for (const [f, v] of [['echo', true], ['suffix', 'end'], ['best_of', 3], ['logprobs', 2], ['logit_bias', { 1: 1 }]] as const) {
@@ -62,6 +63,28 @@ describe('fields a route does not accept', () => {
     expect(() => parseChatRequest({ ...chat, user: 'u-1', metadata: { a: 'b' }, store: false, service_tier: 'auto', safety_identifier: 'x', prompt_cache_key: 'k' })).not.toThrow()
     expect(refusal(() => parseChatRequest({ ...chat, user: 5 })).param).toBe('user')
     expect(refusal(() => parseChatRequest({ ...chat, store: 'yes' })).param).toBe('store')
+  })
+})
+
+describe('logprobs', () => {
+  it('logprobs: true (and top_logprobs 0..20 with it) is passed on and needs the logprobs capability', () => {
+    const p = parseChatRequest({ ...chat, logprobs: true, top_logprobs: 3 })
+    expect(p.request).toMatchObject({ logprobs: true, topLogprobs: 3 })
+    expect(p.constraints.capabilities).toEqual(['logprobs'])
+    expect(parseChatRequest({ ...chat, logprobs: false }).request.logprobs).toBeUndefined()
+    expect(refusal(() => parseChatRequest({ ...chat, logprobs: true, top_logprobs: 21 })).param).toBe('top_logprobs')
+    expect(refusal(() => parseChatRequest({ ...chat, top_logprobs: 2 })).param).toBe('top_logprobs')
+    expect(refusal(() => parseChatRequest({ ...chat, logprobs: 'yes' })).param).toBe('logprobs')
+  })
+
+  it('a peer\'s logprobs JSON is validated once, bounded', () => {
+    const ok = [{ token: 'a', logprob: -0.5, bytes: [97], top_logprobs: [{ token: 'b', logprob: -1, bytes: null }] }]
+    expect(parseLogprobs(ok)).toEqual(ok)
+    expect(parseLogprobs([{ token: 'a', logprob: 0 }])).toEqual([{ token: 'a', logprob: 0, bytes: null, top_logprobs: [] }])
+    for (const bad of [{}, [{ token: 1, logprob: -1 }], [{ token: 'a', logprob: 0.5 }], [{ token: 'a', logprob: Number.NaN }], [{ token: 'a', logprob: -1, bytes: [300] }],
+      [{ token: 'a', logprob: -1, top_logprobs: Array.from({ length: 21 }, () => ({ token: 'x', logprob: -1 })) }], [{ token: 'x'.repeat(300), logprob: -1 }]]) {
+      expect(() => parseLogprobs(bad)).toThrow(MalformedMessageError)
+    }
   })
 })
 

@@ -18,6 +18,7 @@ import { deadline } from '../../../wire/deadline.js'
 import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, type EmbedRequest, type EmbedResult, type FinishReason, type ModelInfo, type Usage, type UsageSource } from '../../backend.js'
 import { ErrorCode, TallyError } from '../../../errors/index.js'
 import { parseToolCallDeltas, type ToolCallDelta } from '../../tools.js'
+import { parseLogprobs, type TokenLogprob } from '../../../wire/logprobs.js'
 
 export const DEFAULT_HTTP_MAX_CONCURRENCY = 4
 export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 60_000
@@ -230,6 +231,8 @@ class HttpBackendImpl implements Backend {
           if (request.temperature != null) body.temperature = request.temperature
           if (request.topP != null) body.top_p = request.topP
           if (request.seed != null) body.seed = request.seed
+          if (request.logprobs === true) body.logprobs = true
+          if (request.topLogprobs != null) body.top_logprobs = request.topLogprobs
           if (request.stop != null && request.stop.length > 0) body.stop = request.stop
           // tool calling and structured output go to the server as the buyer sent them
           if (request.tools != null) body.tools = request.tools
@@ -282,7 +285,13 @@ class HttpBackendImpl implements Backend {
                     if (running != null && running > counted + 1) n = running - counted
                     counted += n
                     text += content
-                    yield { type: 'chunk', text: content, outputTokens: n }
+                    // the server's logprobs for these tokens (OpenAI's choice.logprobs.content), when asked for
+                    const rawLogprobs = request.logprobs === true && request.prompt == null ? choice?.logprobs?.content : undefined
+                    let logprobs: TokenLogprob[] | undefined
+                    if (rawLogprobs != null) {
+                      try { logprobs = parseLogprobs(rawLogprobs, 'logprobs.content') } catch (err: any) { throw new BackendStreamError(`server sent malformed logprobs: ${String(err?.message ?? err)}`) }
+                    }
+                    yield logprobs != null && logprobs.length > 0 ? { type: 'chunk', text: content, outputTokens: n, logprobs } : { type: 'chunk', text: content, outputTokens: n }
                     if (signal.aborted) { cancelled = true; break }
                   }
                   const rawCalls = request.prompt != null ? undefined : choice?.delta?.tool_calls
