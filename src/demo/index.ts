@@ -67,6 +67,8 @@ export interface DemoResult {
   sumOfBalancesUc: string
   gatewayUrl: string
   sample: string
+  /** one embeddings request bought through the gateway (absent when it failed: see the progress lines) */
+  embeddings?: { inputs: number, dimensions: number, promptTokens: number, costUc: number, seller: string }
   elapsedMs: number
 }
 
@@ -166,6 +168,17 @@ async function sendRequests (gatewayUrl: string, model: string, init: DemoInit, 
   return { completed, failed, sample }
 }
 
+/** one embeddings request through the gateway: the same sellers embed with the same engine, paid per input token */
+async function sendEmbeddings (gatewayUrl: string, model: string, progress: (line: string) => void): Promise<DemoResult['embeddings']> {
+  const input = PROMPTS.slice(0, 3)
+  const res = await fetch(`${gatewayUrl}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, input, encoding_format: 'float', tally: { tag: 'demo' } }) })
+  const body: any = await res.json()
+  if (!res.ok) { progress(`embeddings failed: ${res.status} ${body?.error?.message}`); return undefined }
+  const r = { inputs: body.data.length, dimensions: body.data[0].embedding.length, promptTokens: body.usage.prompt_tokens, costUc: body.tally.cost_uc, seller: body.tally.seller }
+  progress(`embeddings: ${r.inputs} inputs → ${r.inputs} vectors of ${r.dimensions}, ${r.promptTokens} input tokens from ${String(r.seller).slice(-8)} for ${r.costUc} µc`)
+  return r
+}
+
 /** the buyer closes its sessions; true once every ledger agrees and every seller that served has settled */
 async function settleAll (buyer: TallyNode, nodes: TallyNode[], sellers: TallyNode[]): Promise<boolean> {
   await buyer.closeSessions(AbortSignal.timeout(10_000))
@@ -241,6 +254,7 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
     if (!await waitFor(() => buyer.offerList(model).length === nSellers, 20_000)) throw new Error(`the buyer saw ${buyer.offerList(model).length} of ${nSellers} offers within 20 s`)
 
     const { completed, failed, sample } = await sendRequests(gateway.url, model, init, progress)
+    const embeddings = await sendEmbeddings(gateway.url, model, progress)
     const agree = await settleAll(buyer, nodes, sellers)
     progress(agree ? 'every node\'s ledger agrees' : 'ledgers did not converge within 20 s')
 
@@ -259,6 +273,7 @@ export async function runDemo (init: DemoInit = {}): Promise<DemoResult> {
       sumOfBalancesUc: sum.toString(),
       gatewayUrl: gateway.url,
       sample,
+      ...(embeddings != null ? { embeddings } : {}),
       elapsedMs: Date.now() - started
     }
     const keep = init.keepRunning
