@@ -13,6 +13,8 @@ import { toHttpError } from '../../src/api/errors.js'
 import { stopAll } from './market-helpers.js'
 import { MODEL, negotiatingPeer, type NegotiatingPeer } from './negotiate-helpers.js'
 import { waitFor } from '../helpers/wait.js'
+import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
+import { startNode, useTallyCleanup } from './tally-helpers.js'
 
 let all: NegotiatingPeer[] = []
 afterEach(async () => {
@@ -81,5 +83,34 @@ describe('lapsed reservations', () => {
       }
       expect(s.svc.stats.lapsedReservations).toBe(0)
     }
+  })
+})
+
+describe('lapsed reservations on whole nodes', () => {
+  useTallyCleanup()
+
+  it('the seller desk releases a squatter\'s unopened contracts at open_within_ms as lapses; its next request is refused reservations-lapsed (429) with a retry-after; an honest buyer is served', async () => {
+    const model = 'sim-7b'
+    const s = await startNode({}, {
+      sell: { backend: new SimulatedBackend({ modelId: model, params: 7_000_000_000, tokensPerChunk: 4, maxConcurrency: 4 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: 2_000_000n, maxSessions: 4 },
+      // the shortest reservation a buyer accepts (DEFAULT_MIN_OPEN_WITHIN_MS), so the test need not wait 5 s
+      negotiate: { openWithinMs: 1_000 }
+    })
+    const squatter = await startNode({ bootstrap: s.addrs() })
+    const honest = await startNode({ bootstrap: s.addrs() })
+    await waitFor(() => squatter.offerList(model).length === 1 && honest.offerList(model).length === 1, 'the offer in both books')
+    // two contracts, never opened (the squatter never publishes their open)
+    for (let i = 0; i < 2; i++) await squatter.negotiator.negotiate(s.libp2p.getMultiaddrs(), { modelId: model, maxSpendUc: 10_000n, sessionExpiresAtMs: BigInt(Date.now() + 60_000) })
+    await waitFor(() => s.negotiator.stats.lapsedReservations === 2, 'both reservations lapsed at open_within_ms')
+    expect(s.negotiator.reservations(model)).toEqual({ quotes: 0, unopened: 0 })
+    const err: any = await squatter.infer(model, { messages: [{ role: 'user', content: 'hi' }], maxTokens: 4 }).then(() => undefined, e => e)
+    expect(err).toMatchObject({ code: 'reservations-lapsed' })
+    expect(err.retryAfterMs).toBeGreaterThan(0)
+    expect(toHttpError(err).status).toBe(429)
+    expect(squatter.quality.snapshot(s.account)?.failures ?? 0).toBe(0)
+    // the honest buyer opens its session in time: served, nothing counted against it
+    const r = await honest.infer(model, { messages: [{ role: 'user', content: 'hi' }], maxTokens: 4 })
+    expect(r.seller).toBe(s.account)
+    expect(s.negotiator.stats.lapsedReservations).toBe(2)
   })
 })
