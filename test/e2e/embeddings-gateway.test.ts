@@ -81,6 +81,10 @@ async function post (body: unknown): Promise<{ status: number, json: any }> {
 describe('POST /v1/embeddings on the market', () => {
   it('the openai client buys vectors (float and base64), paid like chat, counted by the report, never from a chat-only seller', async () => {
     await offersArrived()
+    // /v1/models says which models some seller embeds
+    const models = await client.models.list()
+    expect((models.data.find(m => m.id === MODEL) as any).tally.capabilities).toContain('embeddings')
+    expect((models.data.find(m => m.id === 'chat-only-1b') as any).tally.capabilities).not.toContain('embeddings')
     const inputs = ['Alice was beginning to get very tired', 'the White Rabbit', 'Alice was beginning to get very tired']
     const float = await client.embeddings.create({ model: MODEL, input: inputs, encoding_format: 'float' }, { headers: { 'x-tally-tag': 'rag' } })
     expect(float.object).toBe('list')
