@@ -2,7 +2,8 @@
  * OpenAI compatibility as a client sees it: the official `openai` client against a real market
  * whose two sellers (the embedded engine on the tiny model) run in other processes, over TCP.
  * Models list and retrieve, chat whole and streamed (usage chunk only when asked), n choices,
- * legacy text completions, refused fields, and idempotent retries (the SDK's own and by key).
+ * legacy text completions (also through an HTTP backend), a tool loop, structured output,
+ * embeddings, refused fields, and idempotent retries (the SDK's own and by key).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
@@ -45,9 +46,14 @@ let buyer: TallyNode
 let gateway: Gateway
 let client: OpenAI
 
-/** every test starts once both sellers' offers are in the buyer's book (at once after the first) */
+let seen = false
+/**
+ * Every test starts once both sellers' offers have reached the buyer's book (checked once: a
+ * seller whose sessions this buyer all holds withdraws its offer, and the buyer keeps using them).
+ */
 async function ready (): Promise<void> {
-  await waitFor(() => buyer.offerList(MODEL).length === 2, 'both sellers\' offers in the buyer\'s book')
+  if (!seen) await waitFor(() => buyer.offerList(MODEL).length === 2, 'both sellers\' offers in the buyer\'s book')
+  seen = true
 }
 
 /** purchases the buyer has booked for the model */
@@ -79,7 +85,7 @@ describe('the official openai client against sellers in other processes', () => 
     await ready()
     const list = await client.models.list()
     expect(list.data.map(m => m.id)).toEqual([MODEL])
-    expect((list.data[0] as any).tally).toMatchObject({ sellers: 2, capabilities: expect.arrayContaining(['chat', 'completions']) })
+    expect((list.data[0] as any).tally).toMatchObject({ sellers: 2, capabilities: expect.arrayContaining(['chat', 'completions', 'tools', 'json_schema', 'embeddings']) })
     expect((list.data[0] as any).tally.context_length).toBeGreaterThan(0)
     const one = await client.models.retrieve(MODEL)
     expect(one).toMatchObject({ id: MODEL, object: 'model', owned_by: 'tally-market' })
@@ -186,6 +192,32 @@ describe('the official openai client against sellers in other processes', () => 
     } finally {
       await reseller.stop()
     }
+  })
+
+  it('an agent\'s tool loop, structured output and embeddings, as the client sends them', async () => {
+    await ready()
+    const tools: OpenAI.Chat.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', enum: ['Paris', 'London'] } }, required: ['city'], additionalProperties: false } } }]
+    const question = { role: 'user' as const, content: 'What is the weather in Paris?' }
+    const call = await client.chat.completions.create({ model: MODEL, messages: [question], tools, tool_choice: 'required', max_tokens: 200, seed: 7 })
+    expect(call.choices[0].finish_reason).toBe('tool_calls')
+    const tc = call.choices[0].message.tool_calls![0] as OpenAI.Chat.ChatCompletionMessageFunctionToolCall
+    expect(tc.function.name).toBe('get_weather')
+    expect(['Paris', 'London']).toContain(JSON.parse(tc.function.arguments).city)
+    const answer = await client.chat.completions.create({ model: MODEL, messages: [question, call.choices[0].message, { role: 'tool', tool_call_id: tc.id, content: '21 C' }], tools, max_tokens: 8, seed: 7, tool_choice: 'none' })
+    expect(answer.choices[0].message.content!.length).toBeGreaterThan(0)
+
+    const schema = { type: 'object', properties: { here: { type: 'boolean' }, where: { type: 'string', enum: ['garden', 'hall'] } }, required: ['here', 'where'], additionalProperties: false }
+    const json = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Is Alice here?' }], response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } }, max_tokens: 200, seed: 11 })
+    const value = JSON.parse(json.choices[0].message.content!)
+    expect(Object.keys(value).sort()).toEqual(['here', 'where'])
+    expect(typeof value.here).toBe('boolean')
+    expect(['garden', 'hall']).toContain(value.where)
+
+    const emb = await client.embeddings.create({ model: MODEL, input: ['the White Rabbit', 'the Queen of Hearts'] })
+    expect(emb.data.map(d => d.index)).toEqual([0, 1])
+    expect(emb.data[0].embedding.length).toBeGreaterThan(0)
+    expect(emb.data[1].embedding.length).toBe(emb.data[0].embedding.length)
+    expect(emb.usage.prompt_tokens).toBeGreaterThan(0)
   })
 
   it('refused fields are 400s naming them, in OpenAI\'s words', async () => {
