@@ -114,6 +114,18 @@ describe('tools and structured output on the embedded engine (tiny model)', () =
     expect(next.choices[0].message.content!.length).toBeGreaterThan(0)
   })
 
+  it('tool_choice auto: node-llama-cpp function calling; whatever the model does, the seller\'s prompt count stays within the buyer\'s bound', async () => {
+    await booked()
+    const r = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'weather?' }], tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }], tool_choice: 'auto', max_tokens: 20, seed: 5 })
+    // the function-calling preamble is long on a one-byte-per-token model: it is billed, not refused as an overclaim
+    expect(r.usage!.prompt_tokens).toBeGreaterThan(500)
+    for (const c of r.choices[0].message.tool_calls ?? []) {
+      const call = c as OpenAI.Chat.ChatCompletionMessageFunctionToolCall
+      expect(call.function.name).toBe('f')
+      expect(typeof JSON.parse(call.function.arguments)).toBe('object')
+    }
+  })
+
   it('a named tool, streamed: delta.tool_calls carries that tool\'s call with valid arguments', async () => {
     await booked()
     const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'time?' }], tools, tool_choice: { type: 'function', function: { name: 'get_time' } }, max_tokens: 300, seed: 3, stream: true })

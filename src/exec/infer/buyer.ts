@@ -84,9 +84,10 @@ const FINISH = new Set<FinishReason>(['stop', 'length', 'cancelled', 'error', 't
 
 /**
  * Template tokens a chat format may add when the request declares tools or a response format
- * (the function-calling preamble, the format instruction), beyond the JSON that declares them.
+ * (the function-calling preamble, the format instruction), beyond the JSON that declares them:
+ * node-llama-cpp's default function-calling preamble is ~850 tokens on a one-byte-per-token model.
  */
-export const TOOL_PROMPT_ALLOWANCE_TOKENS = 512
+export const TOOL_PROMPT_ALLOWANCE_TOKENS = 1024
 
 /**
  * The prompt as the bytes bound counts it: each message's content with its tool calls' JSON, and
