@@ -353,6 +353,10 @@ function sumDecimals (values: string[]): string {
   return frac === '' ? whole : `${whole}.${frac}`
 }
 
+function abandonedField (uc: bigint): { abandoned_cost_uc?: number } {
+  return uc > 0n ? { abandoned_cost_uc: safeNumber(uc) } : {}
+}
+
 /**
  * The `tally` field of an answer of several choices (n > 1): each choice was its own purchase, so
  * cost, Bpt and attempts are the sums and `choices` holds each one's own field; the seller and
@@ -365,6 +369,7 @@ export function tallyFieldOf (rs: RoutedResult[]): Record<string, unknown> {
     cost_uc: safeNumber(rs.reduce((a, r) => a + r.costUc, 0n)),
     bpt: sumDecimals(rs.map(r => r.bpt)),
     attempts: rs.reduce((a, r) => a + r.attempts, 0),
+    ...abandonedField(rs.reduce((a, r) => a + (r.abandonedCostUc ?? 0n), 0n)),
     choices: rs.map(tallyField)
   }
 }

@@ -133,6 +133,8 @@ describe('answers of several choices', () => {
     expect(body.tally).toMatchObject({ cost_uc: 12, bpt: '13.5', attempts: 2 })
     expect(body.tally.choices.map((t: any) => t.seller)).toEqual(['s1', 's2'])
     expect(tallyFieldOf([a])).not.toHaveProperty('choices')
+    expect(body.tally).not.toHaveProperty('abandoned_cost_uc')
+    expect(tallyFieldOf([a, routed({ abandonedCostUc: 4n }), routed({ abandonedCostUc: 5n })])).toMatchObject({ abandoned_cost_uc: 9 })
     const t = completionBody('id', 1, [a], 'text') as any
     expect(t).toMatchObject({ object: 'text_completion', choices: [{ index: 0, text: 'abc', finish_reason: 'stop', logprobs: null }] })
   })

@@ -16,7 +16,7 @@ function fails (body: unknown, headers: Record<string, string> = {}): HttpApiErr
 }
 
 describe('OpenAI request parsing', () => {
-  it('parses a minimal and a full request, ignoring unknown fields', () => {
+  it('parses a minimal and a full request (harmless metadata and neutral values accepted)', () => {
     const p = parseChatRequest({ ...ok, user: 'x', frequency_penalty: 0, stream: true, max_tokens: 20, seed: 7, temperature: 0.8, stop: '\n', tally: { max_price: '5000', tag: 'proj', race: 2, quantizations: ['F16'] } })
     expect(p.model).toBe('tiny')
     expect(p.stream).toBe(true)
