@@ -4,7 +4,7 @@
  * account and addresses, reports peers and sales, and stops when the signal aborts.
  */
 import { createTallyNode } from '../../node/tally.js'
-import { loadConfig, resolveGenesis } from '../../node/config.js'
+import { loadConfig, parseGatewayAddress, resolveGenesis } from '../../node/config.js'
 import type { Gateway } from '../../api/gateway.js'
 import { UsageError, type CliIO } from '../io.js'
 import { removeApiFile, serveApi, writeApiFile } from './api.js'
@@ -25,6 +25,8 @@ function apiFlag (opts: StartOptions): string | false | undefined {
   }
   const api = typeof opts.api === 'string' ? opts.api : undefined
   if (api != null && opts.gateway != null && api !== opts.gateway) throw new UsageError('--api and --gateway (its older name) name different addresses: give one')
+  // checked here too, so that the error names the flag given
+  if (api != null) parseGatewayAddress(api, '--api')
   return api ?? opts.gateway
 }
 
