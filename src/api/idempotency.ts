@@ -99,13 +99,14 @@ export class IdempotencyStore {
   /**
    * Answer under `key`: the stored answer when there is one (replayed: true), the in-flight one's
    * when a duplicate is running, else `produce()`'s (kept when it succeeds; a failure is not kept,
-   * so a retry buys again: a failed purchase delivered nothing). With `fresh`, a stored answer is
-   * replaced instead of replayed (the SDK's first try of an identical body is a new purchase).
+   * so a retry buys again: a failed purchase delivered nothing). With `fresh`, nothing is looked
+   * up: the SDK's first try of a body identical to another's, stored or still running, is a new
+   * purchase (two agents may well send the same prompt at once), and its answer replaces the entry.
    */
   async run (key: string, fingerprint: string, produce: () => Promise<StoredAnswer>, opts: { fresh?: boolean } = {}): Promise<StoredAnswer & { replayed: boolean }> {
     this.sweep()
     const existing = this.entries.get(key)
-    if (existing != null && !(opts.fresh === true && existing.expiresAtMs !== undefined)) {
+    if (existing != null && opts.fresh !== true) {
       if (existing.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError('this Idempotency-Key was used with a different request; use a new key for a new request')
       return { ...await existing.answer, replayed: true }
     }

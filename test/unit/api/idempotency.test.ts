@@ -52,6 +52,20 @@ describe('IdempotencyStore', () => {
     expect(await store.run('k', 'fp', async () => ({ status: 200, body: 3 }))).toMatchObject({ body: 2, replayed: true })
   })
 
+  it('fresh never joins an identical request in flight: two first tries are two purchases', async () => {
+    const store = new IdempotencyStore()
+    const gate = Promise.withResolvers<void>()
+    let bought = 0
+    const buy = async (): Promise<{ status: number, body: unknown }> => { const n = ++bought; await gate.promise; return { status: 200, body: n } }
+    const a = store.run('k', 'fp', buy, { fresh: true })
+    const b = store.run('k', 'fp', buy, { fresh: true })
+    gate.resolve()
+    expect([(await a).body, (await b).body]).toEqual([1, 2])
+    expect(bought).toBe(2)
+    // a retry gets the latest
+    expect(await store.run('k', 'fp', buy)).toMatchObject({ body: 2, replayed: true })
+  })
+
   it('is bounded by count (oldest answers go first) and by age', async () => {
     let now = 0
     const store = new IdempotencyStore({ maxEntries: 2, ttlMs: 1000, now: () => now })
