@@ -13,6 +13,8 @@ import { ErrorCode, TallyError } from '../errors/index.js'
 export const DEFAULT_IDEMPOTENCY_MAX_ENTRIES = 1_000
 /** an answer is kept this long (OpenAI SDK retries are seconds apart; agents' own retries minutes) */
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 10 * 60_000
+/** and at most this many bytes of answers (JSON) in all: long completions must not exhaust memory */
+export const DEFAULT_IDEMPOTENCY_MAX_BYTES = 64 * 1024 * 1024
 /** an Idempotency-Key is at most this long (Stripe's bound) */
 export const MAX_IDEMPOTENCY_KEY_CHARS = 255
 
@@ -29,6 +31,7 @@ export interface StoredAnswer {
 
 export interface IdempotencyInit {
   maxEntries?: number
+  maxBytes?: number
   ttlMs?: number
   /** the clock, for tests (Date.now by default) */
   now?: () => number
@@ -39,6 +42,8 @@ interface Entry {
   answer: Promise<StoredAnswer>
   /** set once answered; in-flight entries are never evicted */
   expiresAtMs?: number
+  /** the answer's JSON size, once answered */
+  bytes: number
 }
 
 export type IdempotencyKeyOf =
@@ -83,11 +88,14 @@ export function idempotencyKeyOf (headers: Headers, route: string, fingerprint: 
 export class IdempotencyStore {
   private readonly entries = new Map<string, Entry>()
   private readonly maxEntries: number
+  private readonly maxBytes: number
+  private bytes = 0
   private readonly ttlMs: number
   private readonly now: () => number
 
   constructor (init: IdempotencyInit = {}) {
     this.maxEntries = init.maxEntries ?? DEFAULT_IDEMPOTENCY_MAX_ENTRIES
+    this.maxBytes = init.maxBytes ?? DEFAULT_IDEMPOTENCY_MAX_BYTES
     this.ttlMs = init.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS
     this.now = init.now ?? Date.now
   }
@@ -110,31 +118,41 @@ export class IdempotencyStore {
       if (existing.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError('this Idempotency-Key was used with a different request; use a new key for a new request')
       return { ...await existing.answer, replayed: true }
     }
-    const entry: Entry = { fingerprint, answer: produce() }
-    this.entries.delete(key)
+    const entry: Entry = { fingerprint, answer: produce(), bytes: 0 }
+    this.remove(key)
     this.entries.set(key, entry)
     try {
       const answer = await entry.answer
-      entry.expiresAtMs = this.now() + this.ttlMs
-      this.evict()
+      if (this.entries.get(key) === entry) {
+        entry.expiresAtMs = this.now() + this.ttlMs
+        entry.bytes = JSON.stringify(answer.body, (_k, v) => typeof v === 'bigint' ? v.toString() : v)?.length ?? 0
+        this.bytes += entry.bytes
+        this.evict()
+      }
       return { ...answer, replayed: false }
     } catch (err) {
-      if (this.entries.get(key) === entry) this.entries.delete(key)
+      if (this.entries.get(key) === entry) this.remove(key)
       throw err
     }
   }
 
+  private remove (key: string): void {
+    const e = this.entries.get(key)
+    if (e == null) return
+    this.bytes -= e.bytes
+    this.entries.delete(key)
+  }
+
   private sweep (): void {
     const now = this.now()
-    for (const [k, e] of this.entries) if (e.expiresAtMs !== undefined && e.expiresAtMs <= now) this.entries.delete(k)
+    for (const [k, e] of this.entries) if (e.expiresAtMs !== undefined && e.expiresAtMs <= now) this.remove(k)
   }
 
   /** the oldest answered entries go first; in-flight ones stay (they are bounded by the gateway's connections) */
   private evict (): void {
-    if (this.entries.size <= this.maxEntries) return
     for (const [k, e] of this.entries) {
-      if (this.entries.size <= this.maxEntries) return
-      if (e.expiresAtMs !== undefined) this.entries.delete(k)
+      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) return
+      if (e.expiresAtMs !== undefined) this.remove(k)
     }
   }
 }

@@ -76,6 +76,13 @@ describe('IdempotencyStore', () => {
     expect((await store.run('c', 'fp', async () => ({ status: 200, body: 'c2' }))).replayed).toBe(false)
     expect(store.size).toBe(1)
   })
+
+  it('is bounded by the answers\' bytes', async () => {
+    const store = new IdempotencyStore({ maxBytes: 250 })
+    for (const k of ['a', 'b', 'c']) await store.run(k, 'fp', async () => ({ status: 200, body: 'x'.repeat(100) }))
+    expect(store.size).toBe(2)
+    expect((await store.run('a', 'fp', async () => ({ status: 200, body: 'y' }))).replayed).toBe(false)
+  })
 })
 
 describe('idempotencyKeyOf', () => {
