@@ -30,5 +30,12 @@ describe('a seller dying mid-way on a non-streamed request', () => {
     const paidToCheap = buyer.costs.all().filter(e => e.counterparty === cheap.account).reduce((s, e) => s + e.amountUc, 0n)
     expect(paidToCheap).toBeGreaterThan(0n)
     expect(tally.abandoned_cost_uc).toBe(Number(paidToCheap))
+
+    // neither seller offers raw text completion: refused up front, naming the field, nothing bought
+    const before = buyer.costs.all().length
+    const text = await client.completions.create({ model: 'sim-8b', prompt: 'Once upon a time' }).catch(e => e)
+    expect(text).toBeInstanceOf(OpenAI.BadRequestError)
+    expect(text).toMatchObject({ code: 'capability_unavailable', param: 'prompt' })
+    expect(buyer.costs.all().length).toBe(before)
   })
 })
