@@ -74,6 +74,8 @@ export interface BuyerRouterComponents {
   maxSessionLockUc: bigint
   /** the prompt's exact input tokens for a model this node holds the tokenizer of (undefined: use the bytes bound) */
   countInputTokens?: (fingerprint: string, request: ChatRequest) => Promise<number | undefined>
+  /** an embeddings request's exact input tokens, likewise */
+  countEmbedTokens?: (fingerprint: string, inputs: string[]) => Promise<number | undefined>
   now: () => number
   log: Logger
 }
@@ -111,6 +113,8 @@ export interface EmbedRoutedResult {
   costUc: bigint
   /** billion-parameter tokens, exact decimal string */
   bpt: string
+  /** the bound the buyer held the seller's input-token count to: its own tokenizer's exact count, or the bytes bound */
+  inputBound: 'exact' | 'bytes'
   /** sellers tried, this one included */
   attempts: number
 }
@@ -286,12 +290,15 @@ export class BuyerRouter {
     let session: RoutedSession | undefined
     let spentBefore = 0n
     let retire = false
+    let exactIn: number | undefined
     const startedAt = this.c.now()
     try {
       const estimateUc = amountUc(BigInt(maxEmbedInputTokens(request.inputs)), 0n, o.priceInPerMTokUc, o.priceOutPerMTokUc)
       session = await this.session(o, { estimateUc }, signal)
       spentBefore = this.spentUc(session)
-      const r = await this.c.infer.embed(session.peer, session.terms, request, { signal, timeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs })
+      // only a verified fingerprint says the seller runs exactly the file this node tokenizes with
+      exactIn = o.fingerprintVerified ? await this.c.countEmbedTokens?.(o.fingerprint, request.inputs) : undefined
+      const r = await this.c.infer.embed(session.peer, session.terms, request, { signal, timeoutMs: constraints.maxTtftMs ?? this.firstTokenTimeoutMs, maxInputTokens: exactIn })
       this.c.quality.success(o.seller, r.meter.ttftMs, 0)
       this.c.book.touch(o.seller, o.modelId, this.c.now())
       this.book(constraints.tag, o, r.usage.inputTokens, 0, r.meter.amountUc, startedAt, session.contract.contractId, 'embeddings')
@@ -306,7 +313,8 @@ export class BuyerRouter {
         params: o.params,
         priceInPerMTokUc: o.priceInPerMTokUc,
         costUc: r.meter.amountUc,
-        bpt: r.meter.bpt
+        bpt: r.meter.bpt,
+        inputBound: exactIn != null ? 'exact' : 'bytes'
       }
     } catch (err) {
       if (session != null) {

@@ -238,6 +238,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     const tokenizers = new LocalTokenizers(init.tokenizers ?? [], logger.forComponent('tally:tokenizers'))
     this.routerSvc = new BuyerRouter({
       countInputTokens: async (fingerprint, request) => await tokenizers.countInputTokens(fingerprint, request),
+      countEmbedTokens: async (fingerprint, inputs) => await tokenizers.countEmbedTokens(fingerprint, inputs),
       libp2p,
       book: this.book,
       negotiator: this.negotiatorSvc,

@@ -46,6 +46,15 @@ export class LocalTokenizers {
 
   /** the prompt's exact input tokens for the model `fingerprint`, or undefined when this node has no working tokenizer for it */
   async countInputTokens (fingerprint: string, request: ChatRequest): Promise<number | undefined> {
+    return await this.count(fingerprint, async t => await t.countInputTokens(request))
+  }
+
+  /** an embeddings request's exact input tokens for the model `fingerprint` (protocols/infer.md § Embeddings), or undefined */
+  async countEmbedTokens (fingerprint: string, inputs: string[]): Promise<number | undefined> {
+    return await this.count(fingerprint, async t => await t.countEmbedTokens(inputs))
+  }
+
+  private async count (fingerprint: string, run: (t: EmbeddedTokenizer) => Promise<number>): Promise<number | undefined> {
     const path = this.paths.get(fingerprint)
     if (path == null || this.stopped) return undefined
     let tokenizer = this.loaded.get(fingerprint)
@@ -55,7 +64,7 @@ export class LocalTokenizers {
       this.loaded.set(fingerprint, tokenizer)
     }
     try {
-      return await (await tokenizer).countInputTokens(request)
+      return await run(await tokenizer)
     } catch (err: any) {
       if (this.loaded.get(fingerprint) === tokenizer) this.loaded.delete(fingerprint)
       this.log.error('tokenizer for %s failed, using the bytes bound: %s', fingerprint.slice(0, 12), err?.message)

@@ -57,7 +57,8 @@ beforeAll(async () => {
   cheapChat = await node({ sell: { backend: chatOnly, priceInPerMTokUc: 1n, priceOutPerMTokUc: 1n } }, embedder.addrs())
   // a model only a chat-only seller offers
   await node({ sell: { backend: new SimulatedBackend({ modelId: 'chat-only-1b' }), priceInPerMTokUc: 1n, priceOutPerMTokUc: 1n } }, embedder.addrs())
-  buyer = await node({}, embedder.addrs())
+  // the buyer holds the model file: it counts the inputs' tokens exactly
+  buyer = await node({ tokenizers: [ensureTinyModel()] }, embedder.addrs())
   gw = await startGateway(buyer, { port: 0 })
   client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: 'not-needed-on-loopback', maxRetries: 0 })
 }, 60_000)
@@ -101,6 +102,7 @@ describe('POST /v1/embeddings on the market', () => {
     // the cheaper chat-only seller was not even tried
     expect(tally.attempts).toBe(1)
     expect(tally.fingerprint_verified).toBe(true)
+    expect(tally.input_bound).toBe('exact')
     // each input costs its chars plus the model's beginning token (the tiny vocabulary: one token per ASCII char)
     const tokens = inputs.reduce((n, s) => n + s.length + 1, 0)
     expect(float.usage).toEqual({ prompt_tokens: tokens, total_tokens: tokens })

@@ -8,7 +8,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { lpStream } from '@libp2p/utils'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
-import { createEmbeddedBackend, type EmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
+import { createEmbeddedBackend, createEmbeddedTokenizer, type EmbeddedBackend } from '../../src/exec/backends/embedded/index.js'
+import { maxEmbedInputTokens } from '../../src/exec/infer/token-counter.js'
 import { ensureTinyModel } from '../../src/exec/model/tiny.js'
 import type { Backend, EmbedRequest } from '../../src/exec/backend.js'
 import { BuyerSessions, SellerSessions } from '../../src/exec/infer/sessions.js'
@@ -204,6 +205,28 @@ describe('an honest seller of embeddings (tiny embedded model)', () => {
     const u = sellerSessions.unpaid()
     expect(u).toMatchObject({ requests: 1, inputTokens: d.inputTokens, outputTokens: 0n, amountUc: d.amountUc })
     expect(sellerSessions.get(terms.contractId)?.closed).toBe(true)
+  })
+
+  it('with the model\'s tokenizer the buyer counts the inputs exactly and refuses one token more, which the bytes bound lets through', async () => {
+    const tokenizer = await createEmbeddedTokenizer(ensureTinyModel())
+    try {
+      const exact = await tokenizer.countEmbedTokens(request.inputs)
+      const honestSeller = await honest(shared())
+      const a = await honestSeller.client.embed(honestSeller.seller.libp2p.peerId, honestSeller.terms, request, { maxInputTokens: exact })
+      expect(a.usage.inputTokens).toBe(exact)
+      await stopSeller?.()
+      const inflating: Backend = { ...shared(), embed: async (r, s) => { const e = await engine.embed!(r, s); return { ...e, usage: { ...e.usage, inputTokens: e.usage.inputTokens + 1 } } } }
+      const cheat = await honest(inflating)
+      expect(exact + 1).toBeLessThanOrEqual(maxEmbedInputTokens(request.inputs))
+      await expect(cheat.client.embed(cheat.seller.libp2p.peerId, cheat.terms, request, { maxInputTokens: exact })).rejects.toBeInstanceOf(SellerOverclaimError)
+      // a fresh session on the same seller: the buyer without the tokenizer signs for the inflated count
+      const fresh = makeTerms(buyer, seller, { modelId: engine.model.id })
+      cheat.sellerSessions.add(fresh)
+      const loose = await cheat.client.embed(cheat.seller.libp2p.peerId, fresh, request)
+      expect(loose.usage.inputTokens).toBe(exact + 1)
+    } finally {
+      await tokenizer.close()
+    }
   })
 
   it('a seller whose backend does not embed answers bad-request', async () => {

@@ -92,6 +92,7 @@ export function embeddingsBody (r: EmbedRoutedResult, encoding: 'float' | 'base6
       cost_uc: safeNumber(r.costUc),
       bpt: r.bpt,
       usage_source: r.usageSource,
+      input_bound: r.inputBound,
       attempts: r.attempts
     }
   }

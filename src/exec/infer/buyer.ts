@@ -231,7 +231,7 @@ export class InferBuyer {
    * the buyer checks them (count, dimensions, finite values, input tokens within its bound) and
    * signs one voucher for the request. A seller that breaks a check gets nothing signed.
    */
-  async embed (peer: PeerId, terms: SessionTerms, request: EmbedRequest, opts: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<EmbedOutcome> {
+  async embed (peer: PeerId, terms: SessionTerms, request: EmbedRequest, opts: { signal?: AbortSignal, timeoutMs?: number, maxInputTokens?: number } = {}): Promise<EmbedOutcome> {
     checkEmbedRequest(request)
     const { sessions, signer } = this.components
     if (!bytesEqual(signer.publicKey, terms.buyer)) throw new WrongBuyerError('this node\'s key is not the contract\'s buyer')
@@ -252,7 +252,7 @@ export class InferBuyer {
       } finally {
         dialing.clear()
       }
-      return await this.embedExchange(stream, session, request, ctrl.signal, opts.timeoutMs ?? this.firstTokenTimeoutMs)
+      return await this.embedExchange(stream, session, request, ctrl.signal, opts.timeoutMs ?? this.firstTokenTimeoutMs, opts.maxInputTokens ?? maxEmbedInputTokens(request.inputs))
     } catch (err: any) {
       stream?.abort(err instanceof Error ? err : new Error(String(err)))
       if (ctrl.signal.aborted && !(err instanceof InferError)) throw new InferAbortedError('request aborted by the caller')
@@ -264,7 +264,8 @@ export class InferBuyer {
     }
   }
 
-  private async embedExchange (stream: Stream, session: BuyerSession, request: EmbedRequest, signal: AbortSignal, timeoutMs: number): Promise<EmbedOutcome> {
+  /** `maxInputTokens`: the buyer's bound on the request's input tokens (exact with its own tokenizer, else the bytes bound) */
+  private async embedExchange (stream: Stream, session: BuyerSession, request: EmbedRequest, signal: AbortSignal, timeoutMs: number, maxInputTokens: number): Promise<EmbedOutcome> {
     const { terms } = session
     const { sessions, signer, net } = this.components
     const lp = lpStream(stream, { maxDataLength: MAX_SELLER_FRAME_BYTES })
@@ -313,7 +314,7 @@ export class InferBuyer {
       if (!SOURCES.has(d.usageSource as UsageSource)) throw new ProtocolViolationError(`unknown usage source ${JSON.stringify(d.usageSource.slice(0, 32))}`)
       if (vectors.length !== request.inputs.length) throw new ProtocolViolationError(`seller sent ${vectors.length} vectors for ${request.inputs.length} inputs`)
       if (d.outputTokens !== 0n) throw new SellerOverclaimError(`seller claims ${d.outputTokens} output tokens on an embeddings request`)
-      const inBound = BigInt(maxEmbedInputTokens(request.inputs))
+      const inBound = BigInt(maxInputTokens)
       if (d.inputTokens > inBound) throw new SellerOverclaimError(`seller claims ${d.inputTokens} input tokens for inputs worth at most ${inBound}`)
       const totalIn = baseIn + d.inputTokens
       if (d.totalInputTokens > totalIn || d.totalOutputTokens > baseOut) throw new SellerOverclaimError('done totals exceed what this buyer received')

@@ -72,6 +72,14 @@ async function handle (msg: ToChild): Promise<void> {
         send({ t: 'error', id: msg.id, name: String(err?.name ?? 'Error'), code: errorCode(err), message: String(err?.message ?? err) })
       }
       return
+    case 'count-embed':
+      if (engine == null) { send({ t: 'error', id: msg.id, name: 'EngineRequestError', code: ErrorCode.backendError, message: 'engine not loaded' }); return }
+      try {
+        send({ t: 'count-result', id: msg.id, inputTokens: engine.countEmbedTokens(msg.inputs) })
+      } catch (err: any) {
+        send({ t: 'error', id: msg.id, name: String(err?.name ?? 'Error'), code: errorCode(err), message: String(err?.message ?? err) })
+      }
+      return
     case 'embed': {
       if (engine == null) { send({ t: 'error', id: msg.id, name: 'EngineRequestError', code: ErrorCode.backendError, message: 'engine not loaded' }); return }
       const ac = new AbortController()

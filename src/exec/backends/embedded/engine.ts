@@ -102,6 +102,24 @@ export class Engine {
     return new Engine(llama, model, context, context.contextSize, chatWrapperOf(model))
   }
 
+  /**
+   * The tokens embed() evaluates for these inputs, summed: each input's text tokens plus the
+   * beginning and end tokens node-llama-cpp's embedding context adds for this vocabulary (its
+   * rule, as for promptTokens). Works on a vocabulary-only engine: a buyer's exact count.
+   */
+  countEmbedTokens (inputs: readonly string[]): number {
+    const type = this.model.vocabularyType
+    const t = this.model.tokens
+    const begin = type === LlamaVocabularyType.rwkv || type === LlamaVocabularyType.ugm ? null : type === LlamaVocabularyType.wpm || t.shouldPrependBosToken ? t.bos : null
+    const end = type === LlamaVocabularyType.rwkv ? null : type === LlamaVocabularyType.wpm ? t.sep : type === LlamaVocabularyType.ugm || t.shouldAppendEosToken ? t.eos : null
+    let n = 0
+    for (const input of inputs) {
+      const tokens = this.model.tokenize(input, false)
+      n += tokens.length + (begin != null && tokens[0] !== begin ? 1 : 0) + (end != null && tokens.at(-1) !== end ? 1 : 0)
+    }
+    return n
+  }
+
   /** the prompt's tokens exactly as generate() counts them: the chat wrapper's text, BOS included */
   countInputTokens (request: ChatRequest): number {
     if (request.prompt != null) {

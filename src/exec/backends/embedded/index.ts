@@ -95,6 +95,8 @@ export interface EmbeddedTokenizer {
   /** hex SHA-256 of the GGUF, to match against an offer's verified fingerprint */
   readonly fingerprint: string
   countInputTokens(request: ChatRequest): Promise<number>
+  /** an embeddings request's input tokens, exactly as the seller's engine counts them */
+  countEmbedTokens(inputs: string[]): Promise<number>
   close(): Promise<void>
 }
 
@@ -349,6 +351,15 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
   }
 
   async countInputTokens (request: ChatRequest): Promise<number> {
+    return await this.count({ t: 'count', id: 0, request })
+  }
+
+  /** the input tokens of an embeddings request exactly as embed() counts them */
+  async countEmbedTokens (inputs: string[]): Promise<number> {
+    return await this.count({ t: 'count-embed', id: 0, inputs })
+  }
+
+  private async count (msg: Extract<ToChild, { t: 'count' | 'count-embed' }>): Promise<number> {
     if (this.closed) throw new EngineStartError('backend is closed')
     await this.start()
     const child = this.child
@@ -364,7 +375,7 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
         release: () => {}
       })
     })
-    const m: ToChild = { t: 'count', id, request }
+    const m: ToChild = { ...msg, id }
     child.send(m)
     return await result
   }
@@ -402,7 +413,7 @@ export async function createEmbeddedTokenizer (modelPath: string, init: { startT
     await backend.close()
     throw err
   }
-  return { fingerprint, countInputTokens: async (request) => await backend.countInputTokens(request), close: async () => { await backend.close() } }
+  return { fingerprint, countInputTokens: async (request) => await backend.countInputTokens(request), countEmbedTokens: async (inputs) => await backend.countEmbedTokens(inputs), close: async () => { await backend.close() } }
 }
 
 export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise<EmbeddedBackend> {

@@ -12,6 +12,8 @@ export type ToChild =
   | { t: 'direct', id: number, request: ChatRequest }
   /** count the prompt tokens of a request as generation would (works on a vocabulary-only engine) */
   | { t: 'count', id: number, request: ChatRequest }
+  /** count the input tokens of an embeddings request as embed would (works on a vocabulary-only engine) */
+  | { t: 'count-embed', id: number, inputs: string[] }
   /** embed every input (protocols/infer.md § Embeddings); answered once with all the vectors */
   | { t: 'embed', id: number, request: EmbedRequest }
   /** test hook: the child calls process.abort(), as llama.cpp does on a GGML_ASSERT */
