@@ -6,7 +6,8 @@
  *   and matches it.
  * - tools with `tool_choice` "required" or naming a tool: a grammar over
  *   `{"name": <a declared tool>, "arguments": <that tool's parameters schema>}`, the tools listed in
- *   a system message; the answer becomes one tool call.
+ *   a system message; the answer streams as one tool call (name first, then its arguments'
+ *   text as it is generated).
  * - tools with `tool_choice` "auto" (or unset): node-llama-cpp's function calling (the chat
  *   wrapper documents the functions; LlamaChat returns the calls it generated, not executed).
  * Prompt building is one function for counting and generating, so input tokens stay exact.
@@ -147,18 +148,17 @@ export interface StructuredRun {
 }
 
 /**
- * One completion in a reply mode: JSON text streams as it is generated; a tool call leaves as
- * one chunk carrying the whole call once the grammar's answer is complete (finish 'tool_calls');
- * function calls of the `functions` mode likewise, after any text.
+ * One completion in a reply mode: JSON text streams as it is generated; a grammar's tool call
+ * streams as OpenAI streams one (ToolCallStreamer; finish 'tool_calls' once the answer is
+ * complete); the calls of the `functions` mode leave whole, after any text.
  */
 export async function generateStructured (request: ChatRequest, run: StructuredRun): Promise<EngineResult> {
   const mode = replyMode(request)
   const history = toolChatHistory(request, mode)
   const grammar = await grammarFor(run.llama, mode)
   let outputTokens = 0
-  let held = ''
-  let heldTokens = 0
   const holding = mode.kind === 'tool-grammar'
+  const streamer = new ToolCallStreamer(run.onChunk)
   const common = {
     maxTokens: run.maxTokens,
     temperature: request.temperature ?? DEFAULT_TEMPERATURE,
@@ -169,7 +169,7 @@ export async function generateStructured (request: ChatRequest, run: StructuredR
     stopOnAbortSignal: true,
     onResponseChunk: (chunk: { type?: string, text: string, tokens: readonly unknown[] }) => {
       if (chunk.type != null || chunk.text.length === 0) return
-      if (holding) { held += chunk.text; heldTokens += chunk.tokens.length; return }
+      if (holding) { streamer.add(chunk.text, chunk.tokens.length); return }
       outputTokens += chunk.tokens.length
       run.onChunk(chunk.text, chunk.tokens.length)
     }
@@ -180,16 +180,8 @@ export async function generateStructured (request: ChatRequest, run: StructuredR
   const reason = result.metadata.stopReason
   const finish: FinishReason = reason === 'maxTokens' ? 'length' : reason === 'abort' ? 'cancelled' : 'stop'
   if (mode.kind === 'tool-grammar') {
-    const call = finish === 'stop' ? toolCallOfAnswer(held, mode.tools) : undefined
-    if (call == null) {
-      // cut short (length, cancelled): what was generated is the reply's text, as OpenAI would give it
-      if (held !== '') run.onChunk(held, heldTokens)
-      return { usage: { inputTokens: run.inputTokens, outputTokens: heldTokens, source: 'reported' }, finishReason: finish }
-    }
-    const deltas = wholeCallDeltas([call])
-    const billed = billedToolTokens(heldTokens, deltas)
-    run.onChunk('', billed, deltas)
-    return { usage: { inputTokens: run.inputTokens, outputTokens: billed, source: 'reported' }, finishReason: 'tool_calls' }
+    const complete = finish === 'stop' && toolCallOfAnswer(streamer.text, mode.tools) != null
+    return { usage: { inputTokens: run.inputTokens, outputTokens: streamer.finish(complete), source: 'reported' }, finishReason: complete ? 'tool_calls' : finish }
   }
   const calls = (result.functionCalls ?? []) as Array<{ functionName: string, params: unknown }>
   if (mode.kind === 'functions' && calls.length > 0) {
@@ -201,4 +193,74 @@ export async function generateStructured (request: ChatRequest, run: StructuredR
     return { usage: { inputTokens: run.inputTokens, outputTokens: outputTokens + billed, source: 'reported' }, finishReason: 'tool_calls' }
   }
   return { usage: { inputTokens: run.inputTokens, outputTokens, source: 'reported' }, finishReason: finish }
+}
+
+/** the head of a grammar answer, up to where the arguments begin */
+const ANSWER_HEAD = /^\s*\{\s*"name"\s*:\s*"([a-zA-Z0-9_-]{1,64})"\s*,\s*"arguments"\s*:\s*/
+
+/**
+ * Streams a grammar answer `{"name": …, "arguments": {…}}` as OpenAI streams a tool call: once the
+ * name is known, a first delta with id, type and name; then the arguments' text as it comes, held
+ * back from its last `}` on (the answer's own closing brace comes last and is not part of them).
+ * Each delta bills the tokens generated since the previous one, within the bytes it carries.
+ */
+export class ToolCallStreamer {
+  text = ''
+  private tokens = 0
+  private billed = 0
+  private argsStart = -1
+  private released = 0
+  private started = false
+
+  constructor (private readonly onChunk: (text: string, outputTokens: number, toolCalls?: ToolCallDelta[]) => void) {}
+
+  add (text: string, tokens: number): void {
+    this.text += text
+    this.tokens += tokens
+    if (!this.started) {
+      const m = ANSWER_HEAD.exec(this.text)
+      if (m == null) return
+      this.started = true
+      this.argsStart = m[0].length
+      this.emit({ index: 0, id: newToolCallId(), type: 'function', function: { name: m[1], arguments: '' } })
+    }
+    const args = this.text.slice(this.argsStart)
+    const upTo = args.lastIndexOf('}')
+    this.release(upTo < 0 ? args.length : upTo)
+  }
+
+  private release (upTo: number): void {
+    if (upTo <= this.released) return
+    const piece = this.text.slice(this.argsStart + this.released, this.argsStart + upTo)
+    this.released = upTo
+    this.emit({ index: 0, function: { arguments: piece } })
+  }
+
+  private emit (delta: ToolCallDelta): void {
+    const n = billedToolTokens(this.tokens, [delta])
+    this.tokens = 0
+    this.billed += n
+    this.onChunk('', n, [delta])
+  }
+
+  /**
+   * The answer ended: a complete call releases the rest of its arguments (without the closing
+   * brace); an answer cut short before any call began is the reply's text. Returns the output
+   * tokens billed.
+   */
+  finish (complete: boolean): number {
+    if (complete) {
+      const args = this.text.slice(this.argsStart).replace(/\s*\}\s*$/, '')
+      if (args.length > this.released || this.tokens > 0) {
+        const piece = args.slice(this.released)
+        this.released = args.length
+        this.emit({ index: 0, function: { arguments: piece } })
+      }
+    } else if (!this.started && this.text !== '') {
+      this.billed += this.tokens
+      this.onChunk(this.text, this.tokens)
+      this.tokens = 0
+    }
+    return this.billed
+  }
 }
