@@ -17,6 +17,13 @@ describe('cost accounting', () => {
     expect(formatBpt(tokenParams(3, 0, 120_000))).toBe('0.00036')
   })
 
+  it('an embeddings request counts like inference: a request, its input tokens and Bpt, its share of the contract\'s settle', () => {
+    const chat = { ...inf('rag', 'm', 's', 10, 5, 1e9, 30n), contractId: 'c1' }
+    const embed: CostEntry = { atMs: 2, kind: 'embeddings', tag: 'rag', model: 'm', counterparty: 's', inputTokens: 40, outputTokens: 0, tokenParams: tokenParams(40, 0, 1e9), amountUc: 40n, contractId: 'c1' }
+    const [row] = aggregate([chat, embed], 'tag', 0, id => id === 'c1' ? 60n : undefined)
+    expect(row).toMatchObject({ key: 'rag', requests: 2, inputTokens: 50, outputTokens: 5, bpt: '55', signedUc: 70n, spentUc: 60n, unchargedUc: 10n, pendingUc: 0n })
+  })
+
   it('groups by tag, model and seller, payments separate from inference', () => {
     const entries: CostEntry[] = [
       inf('a', 'm1', 's1', 10, 20, 1e9, 100n),
