@@ -3,6 +3,9 @@ import { ErrorCode, TallyError } from '../errors/index.js'
 
 export class HttpApiError extends Error {
   override name = 'HttpApiError'
+  /** when to try again (ms), sent as a Retry-After header; 0 = not said */
+  retryAfterMs = 0
+
   constructor (readonly status: number, readonly type: string, message: string, readonly param: string | null = null, readonly code: string | null = null) {
     super(message)
   }
@@ -111,7 +114,13 @@ export function toHttpError (err: unknown): HttpApiError {
   const mapped = err instanceof TallyError ? HTTP_BY_CODE[err.code] : undefined
   // an error that names the request field it is about (e.g. CapabilityUnavailableError) says so as `param`
   const param = (err as { param?: unknown }).param
-  if (mapped != null) return new HttpApiError(mapped[0], mapped[1], (err as Error).message, typeof param === 'string' ? param : null, mapped[2])
+  if (mapped != null) {
+    const e = new HttpApiError(mapped[0], mapped[1], (err as Error).message, typeof param === 'string' ? param : null, mapped[2])
+    // a refusal that says when the seller quotes again (reservations-lapsed) tells the client
+    const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs
+    if (typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs > 0) e.retryAfterMs = retryAfterMs
+    return e
+  }
   const e = err as { message?: string } | undefined
   return new HttpApiError(500, 'server_error', `internal error: ${e?.message ?? String(err)}`, null, 'internal_error')
 }

@@ -141,7 +141,7 @@ function checkOrigin (app: FastifyInstance, allowOrigins: ReadonlySet<string>): 
     if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] != null) {
       return reply.code(204)
         .header('access-control-allow-methods', 'GET, POST')
-        .header('access-control-allow-headers', 'authorization, content-type')
+        .header('access-control-allow-headers', 'authorization, content-type, idempotency-key')
         .header('access-control-max-age', '600')
         .send()
     }
@@ -155,6 +155,7 @@ function answerErrors (app: FastifyInstance, bodyLimitBytes: number): void {
     if (err?.statusCode === 413) return send(reply, 413, new HttpApiError(413, 'invalid_request_error', `request body exceeds ${bodyLimitBytes} bytes`, null, 'body_too_large').toJSON())
     if (err?.statusCode === 400 || err?.statusCode === 415) return send(reply, err.statusCode, badRequest(`malformed request: ${err.message}`).toJSON())
     const e = toHttpError(err)
+    if (e.retryAfterMs > 0) reply.header('retry-after', String(Math.ceil(e.retryAfterMs / 1000)))
     return send(reply, e.status, e.toJSON())
   })
   app.setNotFoundHandler((req, reply) => send(reply, 404, new HttpApiError(404, 'invalid_request_error', `no route ${req.method} ${req.url}`, null, 'not_found').toJSON()))
