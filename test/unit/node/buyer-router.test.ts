@@ -155,14 +155,26 @@ describe('BuyerRouter', () => {
     expect(t.router.openSessions()).toBe(1)
   })
 
-  it('a seller failing mid-stream is a MidStreamError, and what was signed for is booked', async () => {
+  it('a seller failing mid-stream is a MidStreamError for a streaming caller, and what was signed for is booked', async () => {
     const t = await setup()
     cleanup = t.cleanup
     t.offerOf(0)
     t.behaviour.set(t.idOf(0), 'fail-mid-stream')
-    await expect(t.router.infer(MODEL, request, {})).rejects.toBeInstanceOf(MidStreamError)
+    const seen: string[] = []
+    await expect(t.router.infer(MODEL, request, {}, { onDelta: (text) => { seen.push(text) } })).rejects.toBeInstanceOf(MidStreamError)
+    expect(seen.length).toBeGreaterThan(0)
     expect(t.costs.all().map(e => [e.outputTokens, e.amountUc])).toEqual([[4, 4n]])
     expect(t.closes).toEqual([t.idOf(0)])
+  })
+
+  it('a non-streamed request whose only seller fails mid-way is retried, then fails as no seller; the partial is still booked', async () => {
+    const t = await setup()
+    cleanup = t.cleanup
+    t.offerOf(0)
+    t.behaviour.set(t.idOf(0), 'fail-mid-stream')
+    // nothing reached the caller, so the router may try the next seller; there is none
+    await expect(t.router.infer(MODEL, request, {})).rejects.toMatchObject({ name: 'NoSellerError' })
+    expect(t.costs.all().map(e => [e.outputTokens, e.amountUc])).toEqual([[4, 4n]])
   })
 
   it('a session too spent for the next request is closed and a new one opened', async () => {
