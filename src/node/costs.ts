@@ -14,7 +14,7 @@ import { formatNanoBpt, nanoBpt } from '../exec/pricing.js'
 export type CostKind = 'inference' | 'embeddings' | 'payment-sent' | 'payment-received'
 
 /** a purchase from a seller on a session (settled by the contract's settle) */
-function isPurchase (kind: CostKind): boolean {
+export function isPurchase (kind: CostKind): boolean {
   return kind === 'inference' || kind === 'embeddings'
 }
 

@@ -18,7 +18,7 @@ import type { LedgerSync } from '../ledger/sync/service.js'
 import type { BuyerSessions, SellerSessions } from '../exec/infer/sessions.js'
 import type { MeterRecord } from '../exec/metering.js'
 import { PARAMS_PER_BPT } from '../exec/pricing.js'
-import type { CostBook } from './costs.js'
+import { isPurchase, type CostBook } from './costs.js'
 import type { Clock } from './clock.js'
 import type { TallyNode } from './tally.js'
 
@@ -364,7 +364,7 @@ export class NodeMetrics {
       t.bptNanoServed += m.bptNano
     }
     for (const e of this.src.costs.all()) {
-      if (e.kind !== 'inference') continue
+      if (!isPurchase(e.kind)) continue
       t.tokensBought.input += e.inputTokens
       t.tokensBought.output += e.outputTokens
       t.bptNanoBought += e.tokenParams

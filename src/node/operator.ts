@@ -8,7 +8,7 @@ import { accountIdFromPublicKey } from '../identity/account.js'
 import { offerCapabilities, type Offer } from '../market/offer.js'
 import { diagnose, type DiagnosisCheck, type DiagnosisFacts, type OfferStanding } from './operator-diagnosis.js'
 import type { BackendHealth } from './operator-backend.js'
-import { formatBpt } from './costs.js'
+import { formatBpt, isPurchase } from './costs.js'
 import type { TallyNode } from './tally.js'
 
 /** the series is sampled this often, besides on every ledger change of the own account */
@@ -317,7 +317,7 @@ export class NodeOperator {
     const out: ReceiptView[] = []
     const cumulative = new Map<string, bigint>()
     for (const e of this.node.costs.all()) {
-      if (e.kind !== 'inference') continue
+      if (!isPurchase(e.kind)) continue
       const id = e.contractId ?? ''
       const c = (cumulative.get(id) ?? 0n) + e.amountUc
       cumulative.set(id, c)

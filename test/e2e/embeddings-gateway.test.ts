@@ -129,6 +129,11 @@ describe('POST /v1/embeddings on the market', () => {
     const report = await buyer.report({ by: 'tag' })
     const rag = report.rows.find(r => r.key === 'rag')!
     expect(rag).toMatchObject({ requests: 2, inputTokens: tokens + b64.usage.prompt_tokens, outputTokens: 0, spentUc: paid, pendingUc: 0n })
+    // the operator view and /metrics count them as purchases too
+    const receipts = await (await fetch(`${gw.url}/tally/receipts`)).json() as any
+    expect(receipts.filter((r: any) => r.role === 'buyer' && r.model === MODEL).map((r: any) => r.inputTokens).sort()).toEqual([b64.usage.prompt_tokens, tokens].sort())
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text()
+    expect(metrics).toMatch(new RegExp(`tally_tokens_total\\{role="buyer",direction="input"\\} ${tokens + b64.usage.prompt_tokens}\\b`))
   }, 30_000)
 
   it('refuses what it cannot serve with a 400 naming the field', async () => {
