@@ -235,7 +235,6 @@ export class BuyerRouter {
     throw failures.every(f => TIMEOUT_CODES.has(errorCode(f))) ? new RouteTimeoutError(msg) : new NoSellerError(msg)
   }
 
-  /** why round 0 found no one: a capability no offer lists is the request's fault (400 naming its field), else no seller */
   /**
    * Buy one embeddings request (protocols/infer.md § Embeddings) from the cheapest seller whose
    * offer lists `embeddings`, on the same sessions as chat: one voucher per request. Falls back to
@@ -330,6 +329,7 @@ export class BuyerRouter {
     }
   }
 
+  /** why round 0 found no one: a capability no offer lists is the request's fault (400 naming its field), else no seller */
   private noCandidate (model: string, constraints: RouteConstraints, request: ChatRequest): Error {
     const needs = [...new Set([...(constraints.capabilities ?? []), ...requiredCapabilities(request)])]
     const others = this.candidates(model, { ...constraints, capabilities: undefined })
