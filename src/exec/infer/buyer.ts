@@ -194,36 +194,8 @@ export class InferBuyer {
    */
   async infer (peer: PeerId, terms: SessionTerms, request: ChatRequest, opts: InferOptions = {}): Promise<InferResult> {
     checkChatRequest(request)
-    const { sessions, signer } = this.components
-    if (!bytesEqual(signer.publicKey, terms.buyer)) throw new WrongBuyerError('this node\'s key is not the contract\'s buyer')
-    const sellerKey = peer.publicKey?.raw
-    if (sellerKey == null || !bytesEqual(sellerKey, terms.seller)) throw new WrongSellerError('the peer is not the contract\'s seller')
-    sessions.add(terms)
-    const session = sessions.beginRequest(terms.contractId)
     const counter = opts.tokenCounter ?? this.counter
-    const ctrl = new AbortController()
-    this.inflight.add(ctrl)
-    const onAbort = (): void => { ctrl.abort(opts.signal?.reason) }
-    opts.signal?.addEventListener('abort', onAbort, { once: true })
-    if (opts.signal?.aborted === true) ctrl.abort(opts.signal.reason)
-    let stream: Stream | undefined
-    try {
-      const dialing = deadline(this.dialTimeoutMs, ctrl.signal)
-      try {
-        stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal: dialing.signal })
-      } finally {
-        dialing.clear()
-      }
-      return await this.exchange(stream, session, request, counter, ctrl.signal, opts)
-    } catch (err: any) {
-      stream?.abort(err instanceof Error ? err : new Error(String(err)))
-      if (ctrl.signal.aborted && !(err instanceof InferError)) throw new InferAbortedError('request aborted by the caller')
-      throw err
-    } finally {
-      opts.signal?.removeEventListener('abort', onAbort)
-      this.inflight.delete(ctrl)
-      sessions.endRequest(session)
-    }
+    return await this.onSession(peer, terms, opts.signal, async (stream, session, signal) => await this.exchange(stream, session, request, counter, signal, opts))
   }
 
   /**
@@ -233,6 +205,16 @@ export class InferBuyer {
    */
   async embed (peer: PeerId, terms: SessionTerms, request: EmbedRequest, opts: { signal?: AbortSignal, timeoutMs?: number, maxInputTokens?: number } = {}): Promise<EmbedOutcome> {
     checkEmbedRequest(request)
+    return await this.onSession(peer, terms, opts.signal, async (stream, session, signal) =>
+      await this.embedExchange(stream, session, request, signal, opts.timeoutMs ?? this.firstTokenTimeoutMs, opts.maxInputTokens ?? maxEmbedInputTokens(request.inputs)))
+  }
+
+  /**
+   * One request's stream on a session: checks the parties, takes the session's turn, dials
+   * /tally/infer within the dial deadline and runs `exchange` on the stream; the caller's abort
+   * resets the stream and ends as InferAbortedError.
+   */
+  private async onSession<T> (peer: PeerId, terms: SessionTerms, callerSignal: AbortSignal | undefined, exchange: (stream: Stream, session: BuyerSession, signal: AbortSignal) => Promise<T>): Promise<T> {
     const { sessions, signer } = this.components
     if (!bytesEqual(signer.publicKey, terms.buyer)) throw new WrongBuyerError('this node\'s key is not the contract\'s buyer')
     const sellerKey = peer.publicKey?.raw
@@ -241,9 +223,9 @@ export class InferBuyer {
     const session = sessions.beginRequest(terms.contractId)
     const ctrl = new AbortController()
     this.inflight.add(ctrl)
-    const onAbort = (): void => { ctrl.abort(opts.signal?.reason) }
-    opts.signal?.addEventListener('abort', onAbort, { once: true })
-    if (opts.signal?.aborted === true) ctrl.abort(opts.signal.reason)
+    const onAbort = (): void => { ctrl.abort(callerSignal?.reason) }
+    callerSignal?.addEventListener('abort', onAbort, { once: true })
+    if (callerSignal?.aborted === true) ctrl.abort(callerSignal.reason)
     let stream: Stream | undefined
     try {
       const dialing = deadline(this.dialTimeoutMs, ctrl.signal)
@@ -252,13 +234,13 @@ export class InferBuyer {
       } finally {
         dialing.clear()
       }
-      return await this.embedExchange(stream, session, request, ctrl.signal, opts.timeoutMs ?? this.firstTokenTimeoutMs, opts.maxInputTokens ?? maxEmbedInputTokens(request.inputs))
+      return await exchange(stream, session, ctrl.signal)
     } catch (err: any) {
       stream?.abort(err instanceof Error ? err : new Error(String(err)))
       if (ctrl.signal.aborted && !(err instanceof InferError)) throw new InferAbortedError('request aborted by the caller')
       throw err
     } finally {
-      opts.signal?.removeEventListener('abort', onAbort)
+      callerSignal?.removeEventListener('abort', onAbort)
       this.inflight.delete(ctrl)
       sessions.endRequest(session)
     }
