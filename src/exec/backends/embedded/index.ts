@@ -289,31 +289,24 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
   }
 
   async runDirect (request: ChatRequest): Promise<DirectRun> {
-    if (this.active >= this.maxConcurrency) throw new BackendBusyError(`backend runs ${this.active} of ${this.maxConcurrency} requests`)
-    this.active++
-    let released = false
-    const release = (): void => { if (!released) { released = true; this.active-- } }
-    let handed = false
-    try {
-      await this.start()
-      const child = this.child
-      if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
-      const id = this.nextId++
-      const result = new Promise<DirectRun>((resolve, reject) => {
-        this.pending.set(id, { push: ev => { ev instanceof Error ? reject(ev) : resolve(ev as DirectRun) }, release })
-      })
-      handed = true
-      const m: ToChild = { t: 'direct', id, request }
-      child.send(m)
-      return await result
-    } finally {
-      if (!handed) release()
-    }
+    return await this.askOnce(id => ({ t: 'direct', id, request }), ev => ev as DirectRun)
   }
 
   /** embeddings in the engine child (its embedding context), within the backend's concurrency */
   async embed (request: EmbedRequest, signal: AbortSignal): Promise<EmbedResult> {
     if (this.closed) throw new EngineStartError('backend is closed')
+    const r = await this.askOnce<EngineEmbedResult>(id => ({ t: 'embed', id, request }), ev => {
+      if ('embedded' in ev) return ev.embedded
+      throw new EngineRequestError('engine answered an embeddings request with another kind of result')
+    }, signal)
+    return { vectors: r.vectors.map(v => Float32Array.from(v)), usage: { inputTokens: r.inputTokens, source: 'reported' } }
+  }
+
+  /**
+   * One request answered by one message of the child, within a concurrency slot (released when
+   * the child answers or fails); an abort of `signal` asks the child to cancel it.
+   */
+  private async askOnce<T> (message: (id: number) => ToChild, accept: (ev: BackendEvent | DirectRun | CountResult | EmbedAnswer) => T, signal?: AbortSignal): Promise<T> {
     if (this.active >= this.maxConcurrency) throw new BackendBusyError(`backend runs ${this.active} of ${this.maxConcurrency} requests`)
     this.active++
     let released = false
@@ -324,26 +317,23 @@ class EmbeddedBackendImpl implements EmbeddedBackend {
       const child = this.child
       if (child == null) throw new EngineCrashedError('engine process is not running', null, null, this.stderrTail)
       const id = this.nextId++
-      const result = new Promise<EngineEmbedResult>((resolve, reject) => {
+      const result = new Promise<T>((resolve, reject) => {
         this.pending.set(id, {
           push: ev => {
-            if (ev instanceof Error) reject(ev)
-            else if ('embedded' in ev) resolve(ev.embedded)
-            else reject(new EngineRequestError('engine answered an embeddings request with another kind of result'))
+            if (ev instanceof Error) { reject(ev); return }
+            try { resolve(accept(ev)) } catch (err) { reject(err) }
           },
           release
         })
       })
       handed = true
       const onAbort = (): void => { const m: ToChild = { t: 'cancel', id }; if (child.connected) child.send(m) }
-      signal.addEventListener('abort', onAbort, { once: true })
+      signal?.addEventListener('abort', onAbort, { once: true })
       try {
-        const m: ToChild = { t: 'embed', id, request }
-        child.send(m)
-        const r = await result
-        return { vectors: r.vectors.map(v => Float32Array.from(v)), usage: { inputTokens: r.inputTokens, source: 'reported' } }
+        child.send(message(id))
+        return await result
       } finally {
-        signal.removeEventListener('abort', onAbort)
+        signal?.removeEventListener('abort', onAbort)
       }
     } finally {
       if (!handed) release()
