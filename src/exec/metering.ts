@@ -52,6 +52,13 @@ export interface MeterInput {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 
+/** the fields of a meter that come from the contract: parties, model and prices */
+export type MeterTerms = Pick<MeterInput, 'contractId' | 'seller' | 'buyer' | 'modelId' | 'params' | 'priceInPerMTokUc' | 'priceOutPerMTokUc'>
+
+export function meterTermsOf (t: MeterTerms): MeterTerms {
+  return { contractId: t.contractId, seller: t.seller, buyer: t.buyer, modelId: t.modelId, params: t.params, priceInPerMTokUc: t.priceInPerMTokUc, priceOutPerMTokUc: t.priceOutPerMTokUc }
+}
+
 /** tokens/s over the generation phase; output tokens after the first over the time since it */
 export function tokensPerSec (outputTokens: number, generationMs: number): number {
   if (outputTokens <= 1 || generationMs <= 0) return 0

@@ -10,7 +10,7 @@ import type { Ed25519Signer } from '../../identity/ed25519.js'
 import type { ChatMessage, ChatRequest, EmbedRequest, FinishReason, ToolCall, ToolCallDelta, Usage, UsageSource } from '../backend.js'
 import { accumulateToolCalls, toolCallDeltaBytes } from '../tools.js'
 import { sessionAmountUc } from '../pricing.js'
-import { meterRecord, type MeterRecord } from '../metering.js'
+import { meterTermsOf, meterRecord, type MeterRecord } from '../metering.js'
 import { makeVoucher, type SignedVoucher } from '../voucher.js'
 import { checkChatRequest, parseChunkLogprobs, parseChunkToolCalls, decodeSellerFrame, encodeCloseFrame, encodeRequest, encodeVoucherFrame, INFER_PROTOCOL, MAX_SELLER_FRAME_BYTES, checkEmbedRequest, encodeEmbedRequest, unpackVectors } from './codec.js'
 import { BudgetExhaustedError, FailureCode, FirstTokenTimeoutError, InferAbortedError, InferError, ProtocolViolationError, RemoteInferError, SellerOverclaimError, SessionBusyError, SessionClosedError, SessionExpiredError, StreamIdleTimeoutError, UnknownSessionError, WrongBuyerError, WrongSellerError } from './errors.js'
@@ -319,13 +319,8 @@ export class InferBuyer {
       const finalVoucher = session.lastVoucher!
       const usage = { inputTokens: Number(d.inputTokens), source: d.usageSource as UsageSource }
       const meter = meterRecord({
-        contractId: terms.contractId,
-        seller: terms.seller,
-        buyer: terms.buyer,
-        modelId: terms.modelId,
-        params: terms.params,
-        priceInPerMTokUc: terms.priceInPerMTokUc,
-        priceOutPerMTokUc: terms.priceOutPerMTokUc,
+        // the contract's parties, model and prices
+        ...meterTermsOf(terms),
         inputTokens: usage.inputTokens,
         outputTokens: 0,
         amountBeforeUc: baseAmount,
@@ -445,13 +440,8 @@ export class InferBuyer {
       const usage: Usage = { inputTokens: Number(d.inputTokens), outputTokens: Number(d.outputTokens), source: d.usageSource as UsageSource }
       const ttftMs = (firstAt ?? lastAt) - sentAt
       const meter = meterRecord({
-        contractId: terms.contractId,
-        seller: terms.seller,
-        buyer: terms.buyer,
-        modelId: terms.modelId,
-        params: terms.params,
-        priceInPerMTokUc: terms.priceInPerMTokUc,
-        priceOutPerMTokUc: terms.priceOutPerMTokUc,
+        // the contract's parties, model and prices
+        ...meterTermsOf(terms),
         inputTokens: usage.inputTokens,
         outputTokens: usage.outputTokens,
         amountBeforeUc: baseAmount,

@@ -8,7 +8,7 @@ import { defaultLogger } from '@libp2p/logger'
 import type { ComponentLogger, Connection, Logger, Stream, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import type { Backend, BackendEvent, ChatRequest, EmbedRequest, FinishReason, Usage } from '../backend.js'
 import { amountUc, sessionAmountUc } from '../pricing.js'
-import { meterRecord, type MeterRecord } from '../metering.js'
+import { meterTermsOf, meterRecord, type MeterRecord } from '../metering.js'
 import { VoucherError, type SignedVoucher } from '../voucher.js'
 import { WireError } from '../../wire/errors.js'
 import type { InferFailure } from '../../wire/pb/infer.js'
@@ -442,13 +442,8 @@ export class InferSeller {
       clean = true
       bill(session, syncOnHighest(billedOf(session), session.highest, terms))
       this.components.onMeter?.(meterRecord({
-        contractId: terms.contractId,
-        seller: terms.seller,
-        buyer: terms.buyer,
-        modelId: terms.modelId,
-        params: terms.params,
-        priceInPerMTokUc: terms.priceInPerMTokUc,
-        priceOutPerMTokUc: terms.priceOutPerMTokUc,
+        // the contract's parties, model and prices
+        ...meterTermsOf(terms),
         inputTokens: Number(reqIn),
         outputTokens: Number(reqOut),
         amountBeforeUc: start.amountUc,
@@ -527,13 +522,8 @@ export class InferSeller {
       clean = true
       bill(session, syncOnHighest(billedOf(session), session.highest, terms))
       this.components.onMeter?.(meterRecord({
-        contractId: terms.contractId,
-        seller: terms.seller,
-        buyer: terms.buyer,
-        modelId: terms.modelId,
-        params: terms.params,
-        priceInPerMTokUc: terms.priceInPerMTokUc,
-        priceOutPerMTokUc: terms.priceOutPerMTokUc,
+        // the contract's parties, model and prices
+        ...meterTermsOf(terms),
         inputTokens: usage.inputTokens,
         outputTokens: 0,
         amountBeforeUc: start.amountUc,
