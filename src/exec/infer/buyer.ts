@@ -3,7 +3,7 @@
  * against what it received (never signs for more output tokens than its TokenCounter allows),
  * answers each with a signed cumulative voucher, and abandons a seller that stalls.
  */
-import { lpStream } from '@libp2p/utils'
+import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { defaultLogger } from '@libp2p/logger'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, Stream } from '@libp2p/interface'
 import type { Ed25519Signer } from '../../identity/ed25519.js'
@@ -209,6 +209,19 @@ export class InferBuyer {
       await this.embedExchange(stream, session, request, signal, opts.timeoutMs ?? this.firstTokenTimeoutMs, opts.maxInputTokens ?? maxEmbedInputTokens(request.inputs)))
   }
 
+  /** close our end after the final voucher and wait (bounded) for the seller's end: it has taken the voucher and freed the session */
+  private async closeAfterFinalVoucher (stream: Stream, lp: LengthPrefixedStream<Stream>, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const closing = deadline(timeoutMs, signal)
+    try {
+      await stream.close({ signal: closing.signal })
+      await lp.read({ signal: closing.signal }).catch(() => {})
+    } catch (err: any) {
+      this.log('closing the stream failed after the final voucher: %s', err?.message)
+    } finally {
+      closing.clear()
+    }
+  }
+
   /**
    * One request's stream on a session: checks the parties, takes the session's turn, dials
    * /tally/infer within the dial deadline and runs `exchange` on the stream; the caller's abort
@@ -306,16 +319,7 @@ export class InferBuyer {
         sessions.recordVoucher(session, v)
         await lp.write(encodeVoucherFrame(v.bytes), { signal })
       }
-      const closing = deadline(this.idleTimeoutMs, signal)
-      try {
-        await stream.close({ signal: closing.signal })
-        // wait for the seller's end of stream: it has taken the voucher and freed the session
-        await lp.read({ signal: closing.signal }).catch(() => {})
-      } catch (err: any) {
-        this.log('closing the stream failed after the final voucher: %s', err?.message)
-      } finally {
-        closing.clear()
-      }
+      await this.closeAfterFinalVoucher(stream, lp, this.idleTimeoutMs, signal)
       const finalVoucher = session.lastVoucher!
       const usage = { inputTokens: Number(d.inputTokens), source: d.usageSource as UsageSource }
       const meter = meterRecord({
@@ -426,16 +430,7 @@ export class InferBuyer {
       if (d.totalInputTokens > totalIn || d.totalOutputTokens > totalOut) throw new SellerOverclaimError('done totals exceed what this buyer received')
       if (d.amountUc > sessionAmountUc(totalIn, totalOut, terms)) throw new SellerOverclaimError('done amount exceeds the pricing rule')
       if (session.lastVoucher == null || session.totalInputTokens !== totalIn || session.totalOutputTokens !== totalOut) await sign(totalIn, totalOut)
-      const closing = deadline(idleTimeout, signal)
-      try {
-        await stream.close({ signal: closing.signal })
-        // wait for the seller's end of stream: it has taken the final voucher and freed the session
-        await lp.read({ signal: closing.signal }).catch(() => {})
-      } catch (err: any) {
-        this.log('closing the stream failed after the final voucher: %s', err?.message)
-      } finally {
-        closing.clear()
-      }
+      await this.closeAfterFinalVoucher(stream, lp, idleTimeout, signal)
       const finalVoucher = session.lastVoucher!
       const usage: Usage = { inputTokens: Number(d.inputTokens), outputTokens: Number(d.outputTokens), source: d.usageSource as UsageSource }
       const ttftMs = (firstAt ?? lastAt) - sentAt
