@@ -98,6 +98,11 @@ interface RoutableMarketOffer extends RoutableOffer {
   offer: Offer
 }
 
+/** what a purchase's result says about the seller that served it: who, which model, at what input price */
+function sellerFacts (o: RoutableMarketOffer): Pick<RoutedResult, 'seller' | 'model' | 'fingerprint' | 'fingerprintVerified' | 'params' | 'priceInPerMTokUc'> {
+  return { seller: o.seller, model: o.modelId, fingerprint: o.fingerprint, fingerprintVerified: o.fingerprintVerified, params: o.params, priceInPerMTokUc: o.priceInPerMTokUc }
+}
+
 /** one embeddings request bought on the market: the vectors and what they cost */
 export interface EmbedRoutedResult {
   /** one vector per input, in order */
@@ -305,12 +310,7 @@ export class BuyerRouter {
         vectors: r.vectors,
         inputTokens: r.usage.inputTokens,
         usageSource: r.usage.source,
-        seller: o.seller,
-        model: o.modelId,
-        fingerprint: o.fingerprint,
-        fingerprintVerified: o.fingerprintVerified,
-        params: o.params,
-        priceInPerMTokUc: o.priceInPerMTokUc,
+        ...sellerFacts(o),
         costUc: r.meter.amountUc,
         bpt: r.meter.bpt,
         inputBound: exactIn != null ? 'exact' : 'bytes'
@@ -410,12 +410,7 @@ export class BuyerRouter {
         inputTokens: r.usage.inputTokens,
         outputTokens: r.usage.outputTokens,
         usageSource: r.usage.source,
-        seller: o.seller,
-        model: o.modelId,
-        fingerprint: o.fingerprint,
-        fingerprintVerified: o.fingerprintVerified,
-        params: o.params,
-        priceInPerMTokUc: o.priceInPerMTokUc,
+        ...sellerFacts(o),
         priceOutPerMTokUc: o.priceOutPerMTokUc,
         costUc: r.meter.amountUc,
         bpt: r.meter.bpt,
@@ -436,8 +431,7 @@ export class BuyerRouter {
       if (!aborted && failurePolicy(err) === 'blame') this.c.quality.failure(o.seller, this.c.now())
       if (delivered && toCaller) {
         throw new MidStreamError(`seller ${o.seller} failed mid-stream: ${(err as Error)?.message ?? err}`, {
-          text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', seller: o.seller, model: o.modelId,
-          fingerprint: o.fingerprint, fingerprintVerified: o.fingerprintVerified, params: o.params, priceInPerMTokUc: o.priceInPerMTokUc,
+          text: '', finishReason: 'error', inputTokens: 0, outputTokens: 0, usageSource: 'reported', ...sellerFacts(o),
           priceOutPerMTokUc: o.priceOutPerMTokUc, costUc: 0n, bpt: '0', inputBound: exactIn != null ? 'exact' : 'bytes', ttftMs: 0, attempts: 1
         })
       }
