@@ -16,7 +16,7 @@ import { getLlama, GeneralChatWrapper, LlamaChat, LlamaCompletion, LlamaLogLevel
 import type { ChatRequest, FinishReason, Usage } from '../../backend.js'
 import { ErrorCode, TallyError } from '../../../errors/index.js'
 import type { ToolCallDelta } from '../../backend.js'
-import { countPromptTokens, generateStructured, replyMode, toolChatHistory, usesTools } from './tools.js'
+import { countPromptTokens, finishOf, generateStructured, replyMode, sampling, toolChatHistory, usesTools } from './tools.js'
 import type { EmbedRequest } from '../../backend.js'
 import type { LlamaEmbeddingContext } from 'node-llama-cpp'
 import { InvalidRequestError } from '../../infer/errors.js'
@@ -24,8 +24,6 @@ import { InvalidRequestError } from '../../infer/errors.js'
 export const DEFAULT_ENGINE_THREADS = 1
 export const DEFAULT_ENGINE_CONTEXT_SIZE = 2048
 export const DEFAULT_ENGINE_SEQUENCES = 1
-/** OpenAI's default sampling temperature */
-export const DEFAULT_TEMPERATURE = 1
 
 export interface EngineInit {
   modelPath: string
@@ -174,22 +172,14 @@ export class Engine {
       // tools and response formats (grammars, function calling): ./tools.ts
       if (usesTools(request)) return await generateStructured(request, { llama: this.llama, chat, maxTokens, inputTokens, signal, onChunk })
       const result = await chat.generateResponse(history, {
-        maxTokens,
-        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
-        topP: request.topP,
-        seed: request.seed,
-        customStopTriggers: request.stop != null && request.stop.length > 0 ? request.stop : undefined,
-        signal,
-        stopOnAbortSignal: true,
+        ...sampling(request, maxTokens, signal),
         onResponseChunk: (chunk) => {
           if (chunk.type != null || chunk.text.length === 0) return
           outputTokens += chunk.tokens.length
           onChunk(chunk.text, chunk.tokens.length)
         }
       })
-      const reason = result.metadata.stopReason
-      const finishReason: FinishReason = reason === 'maxTokens' ? 'length' : reason === 'abort' ? 'cancelled' : 'stop'
-      return { usage: { inputTokens, outputTokens, source: 'reported' }, finishReason }
+      return { usage: { inputTokens, outputTokens, source: 'reported' }, finishReason: finishOf(result.metadata.stopReason) }
     } finally {
       chat.dispose({ disposeSequence: false })
       sequence.dispose()
@@ -213,13 +203,7 @@ export class Engine {
       let pending = 0
       // LlamaCompletion prepends the beginning token itself (by the same rule): it gets the text's tokens
       const result = await completion.generateCompletionWithMeta(text, {
-        maxTokens,
-        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
-        topP: request.topP,
-        seed: request.seed,
-        customStopTriggers: request.stop != null && request.stop.length > 0 ? request.stop : undefined,
-        signal,
-        stopOnAbortSignal: true,
+        ...sampling(request, maxTokens, signal),
         onToken: (t) => { pending += t.length },
         onTextChunk: (text) => {
           const n = pending
@@ -229,9 +213,7 @@ export class Engine {
           onChunk(text, n)
         }
       })
-      const reason = result.metadata.stopReason
-      const finishReason: FinishReason = reason === 'maxTokens' ? 'length' : reason === 'abort' ? 'cancelled' : 'stop'
-      return { usage: { inputTokens, outputTokens, source: 'reported' }, finishReason }
+      return { usage: { inputTokens, outputTokens, source: 'reported' }, finishReason: finishOf(result.metadata.stopReason) }
     } finally {
       completion.dispose({ disposeSequence: false })
       sequence.dispose()

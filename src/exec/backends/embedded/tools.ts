@@ -17,8 +17,8 @@ import type { ChatHistoryItem, ChatModelFunctions, ChatWrapper, Llama, LlamaChat
 import type { ChatRequest, FinishReason, ToolCall, ToolCallDelta, ToolDefinition } from '../../backend.js'
 import type { EngineResult } from './engine.js'
 
-/** OpenAI's default sampling temperature (engine.ts's DEFAULT_TEMPERATURE; not imported, engine.ts imports this module) */
-const DEFAULT_TEMPERATURE = 1
+/** OpenAI's default sampling temperature */
+export const DEFAULT_TEMPERATURE = 1
 import { InvalidRequestError } from '../../infer/errors.js'
 
 /** how a request's reply is constrained */
@@ -147,6 +147,25 @@ export interface StructuredRun {
   onChunk: (text: string, outputTokens: number, toolCalls?: ToolCallDelta[]) => void
 }
 
+/** the request's sampling and stop settings as node-llama-cpp's chat and completion both take them */
+export function sampling (request: ChatRequest, maxTokens: number, signal: AbortSignal): { maxTokens: number, temperature: number, topP?: number, seed?: number, customStopTriggers?: string[], signal: AbortSignal, stopOnAbortSignal: true } {
+  return {
+    maxTokens,
+    temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+    topP: request.topP,
+    seed: request.seed,
+    customStopTriggers: request.stop != null && request.stop.length > 0 ? request.stop : undefined,
+    signal,
+    stopOnAbortSignal: true
+  }
+}
+
+/** node-llama-cpp's stop reason as an OpenAI finish reason */
+export function finishOf (reason: string | undefined): FinishReason {
+  return reason === 'maxTokens' ? 'length' : reason === 'abort' ? 'cancelled' : 'stop'
+}
+
+
 /**
  * One completion in a reply mode: JSON text streams as it is generated; a grammar's tool call
  * streams as OpenAI streams one (ToolCallStreamer; finish 'tool_calls' once the answer is
@@ -160,13 +179,7 @@ export async function generateStructured (request: ChatRequest, run: StructuredR
   const holding = mode.kind === 'tool-grammar'
   const streamer = new ToolCallStreamer(run.onChunk)
   const common = {
-    maxTokens: run.maxTokens,
-    temperature: request.temperature ?? DEFAULT_TEMPERATURE,
-    topP: request.topP,
-    seed: request.seed,
-    customStopTriggers: request.stop != null && request.stop.length > 0 ? request.stop : undefined,
-    signal: run.signal,
-    stopOnAbortSignal: true,
+    ...sampling(request, run.maxTokens, run.signal),
     onResponseChunk: (chunk: { type?: string, text: string, tokens: readonly unknown[] }) => {
       if (chunk.type != null || chunk.text.length === 0) return
       if (holding) { streamer.add(chunk.text, chunk.tokens.length); return }
@@ -177,8 +190,7 @@ export async function generateStructured (request: ChatRequest, run: StructuredR
   const result = mode.kind === 'functions'
     ? await run.chat.generateResponse(history, { ...common, functions: mode.functions, documentFunctionParams: true, maxParallelFunctionCalls: request.parallelToolCalls === false ? 1 : undefined })
     : await run.chat.generateResponse(history, { ...common, grammar })
-  const reason = result.metadata.stopReason
-  const finish: FinishReason = reason === 'maxTokens' ? 'length' : reason === 'abort' ? 'cancelled' : 'stop'
+  const finish = finishOf(result.metadata.stopReason)
   if (mode.kind === 'tool-grammar') {
     const complete = finish === 'stop' && toolCallOfAnswer(streamer.text, mode.tools) != null
     return { usage: { inputTokens: run.inputTokens, outputTokens: streamer.finish(complete), source: 'reported' }, finishReason: complete ? 'tool_calls' : finish }
