@@ -62,6 +62,8 @@ export interface OperatorView {
   receipts(limit: number): unknown
   timeseries(sinceMs: number): unknown
   diagnosis(): unknown
+  /** `/tally/network` (src/node/operator-network.ts); probe asks peers whether they hold my offer */
+  network?(opts: { probe?: boolean }): Promise<unknown>
 }
 
 export interface GatewayInit {

@@ -9,6 +9,13 @@ export function parseReceiptsQuery (q: Query): { limit: number } {
   return { limit: Number(q.limit) }
 }
 
+/** `/tally/network?probe=offers`: also ask peers whether they hold my offer (default no) */
+export function parseNetworkQuery (q: Query): { probe: boolean } {
+  if (q.probe === undefined) return { probe: false }
+  if (q.probe !== 'offers') throw badRequest('probe must be "offers" (or absent)', 'probe')
+  return { probe: true }
+}
+
 /** `/tally/timeseries?sinceMs=<unix ms>`: points at or after it (default all) */
 export function parseTimeseriesQuery (q: Query): { sinceMs: number } {
   if (q.sinceMs === undefined) return { sinceMs: 0 }

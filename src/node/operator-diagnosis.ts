@@ -40,6 +40,10 @@ export interface DiagnosisFacts {
   /** peers subscribed to the offers topic, and of them in this node's gossip mesh */
   offersTopicPeers: number
   offersTopicMeshPeers: number
+  /** the reachability verdict (src/node/operator-network.ts), when the node has one */
+  reachability?: { status: 'public' | 'private' | 'unknown', detail: string, relayAddrs: number, publicAddrs: number, relayedConnections: number }
+  /** the last offer probe: peers on the offers topic asked for their book, and of them those holding my current offer */
+  offerProbe?: { asked: number, holding: number }
   flagged: boolean
   backend: { failures: number, successes: number, lastError?: string, lastFailureAtMs?: number, lastSuccessAtMs?: number }
 }
@@ -89,6 +93,16 @@ function reachable (f: DiagnosisFacts): DiagnosisCheck {
   }
   const onlyLocal = scopes.every(s => s === 'loopback' || s === 'private')
   const publicPeers = f.peerAddrs.filter(a => addressScope(a) === 'public').length
+  const r = f.reachability
+  if (r?.status === 'public') {
+    return { check: 'reachable', ok: true, detail: `publicly reachable (${r.detail}); ${f.inboundConnections} inbound connection(s) since start`, fix: '' }
+  }
+  if (r?.status === 'private' && r.relayAddrs > 0) {
+    return { check: 'reachable', ok: true, detail: `behind a NAT, reachable through ${r.relayAddrs} relay address(es): buyers connect over the relay, then hole punching (DCUtR) tries a direct connection; ${r.relayedConnections} relayed connection(s) now`, fix: '' }
+  }
+  if (r?.status === 'private' && publicPeers > 0) {
+    return { check: 'reachable', ok: false, detail: `behind a NAT or firewall (${r.detail}) with no relay address, while ${publicPeers} connected peer(s) are on public addresses: buyers outside your network cannot dial you`, fix: 'Connect to a public node that runs a relay (--bootstrap <its address>; this node then reserves a slot and announces a relay address), or forward the listen port on your router (or try --upnp).' }
+  }
   if (onlyLocal && publicPeers > 0) {
     return { check: 'reachable', ok: false, detail: `this node announces only loopback or private addresses (${f.addrs.slice(0, 3).join(', ')}) while ${publicPeers} connected peer(s) are on public addresses`, fix: 'Forward the listen port on your router (or listen on a public address) so buyers outside your network can dial you.' }
   }
@@ -99,6 +113,11 @@ function reachable (f: DiagnosisFacts): DiagnosisCheck {
 }
 
 function offerSeen (f: DiagnosisFacts): DiagnosisCheck {
+  const p = f.offerProbe
+  if (p != null && p.asked > 0) {
+    if (p.holding === 0) return { check: 'offer-seen', ok: false, detail: `none of the ${p.asked} peer(s) asked holds your current offer in its book (${f.offersTopicPeers} on the offers topic)`, fix: 'Wait a few seconds and run the doctor again; if it stays so, check that peers can reach your announced addresses (see reachable) and that your clock is right (offers expire).' }
+    return { check: 'offer-seen', ok: true, detail: `${p.holding} of ${p.asked} peer(s) asked hold your current offer in their book; ${f.offersTopicPeers} peer(s) on the offers topic, ${f.offersTopicMeshPeers} in your gossip mesh`, fix: '' }
+  }
   if (f.offersTopicPeers === 0) {
     return { check: 'offer-seen', ok: false, detail: `no peer subscribes to the offers topic (${f.connectedPeers} connected): nobody receives your offer`, fix: 'Start the node with --bootstrap <a peer of the network> so your offer is gossiped to buyers.' }
   }

@@ -9,6 +9,7 @@ import { offerCapabilities, type Offer } from '../market/offer.js'
 import { diagnose, type DiagnosisCheck, type DiagnosisFacts, type OfferStanding } from './operator-diagnosis.js'
 import type { BackendHealth } from './operator-backend.js'
 import { formatBpt, isPurchase } from './costs.js'
+import { ConnectionHistory, classifyAddresses, isRelayed, probeOfferSeen, OFFER_PROBE_CACHE_MS, type NetworkLibp2p, type NetworkView, type OfferProbe, type ReachabilityReport } from './operator-network.js'
 import type { TallyNode } from './tally.js'
 
 /** the series is sampled this often, besides on every ledger change of the own account */
@@ -116,6 +117,9 @@ export class NodeOperator {
   private readonly onRecord = (r: { id: string }): void => { this.count(r.id); this.onLedgerChange() }
   private readonly onContract = (c: { contractId: Uint8Array }): void => { this.markOpened(hex(c.contractId)) }
   private readonly onConnection = (e: CustomEvent<{ direction: string }>): void => { if (e.detail.direction === 'inbound') this.inbound++ }
+  private connections?: ConnectionHistory
+  private lastProbe?: OfferProbe
+  private probing?: Promise<OfferProbe>
 
   constructor (private readonly node: TallyNode, private readonly init: OperatorInit = {}) {
     this.sampleEveryMs = init.sampleEveryMs ?? DEFAULT_SAMPLE_EVERY_MS
@@ -131,6 +135,8 @@ export class NodeOperator {
     this.unsubscribeOwn = this.node.ledger.onRecord((_bytes, id) => { this.onRecord({ id }) })
     this.node.on('contract', this.onContract)
     this.node.libp2p.addEventListener('connection:open', this.onConnection as any)
+    this.connections = new ConnectionHistory(this.node.libp2p as unknown as NetworkLibp2p, () => this.now())
+    this.connections.start()
     for (const r of this.node.ledger.ledger.history(this.node.base.publicKey)) this.count(r.id)
     this.sample()
     this.timer = setInterval(() => { this.sample() }, this.sampleEveryMs)
@@ -144,6 +150,7 @@ export class NodeOperator {
     this.unsubscribeOwn?.()
     this.node.off('contract', this.onContract)
     this.node.libp2p.removeEventListener('connection:open', this.onConnection as any)
+    this.connections?.stop()
   }
 
   private markOpened (contractId: string): number {
@@ -329,6 +336,80 @@ export class NodeOperator {
     return out.sort((a, b) => b.atMs - a.atMs).slice(0, n)
   }
 
+  /** the addresses and the reachability verdict (AutoNAT's through the node when it gives one) */
+  private reachabilityView (): Pick<NetworkView, 'reachability' | 'addrs' | 'nat'> {
+    const libp2p = this.node.libp2p as unknown as NetworkLibp2p
+    const meta = libp2p.components?.addressManager?.getAddressesWithMetadata?.() ?? []
+    const reported = (this.node as unknown as { reachability?: () => ReachabilityReport }).reachability?.()
+    return classifyAddresses({
+      announced: this.node.addrs(),
+      meta: meta.map(m => ({ addr: m.multiaddr.toString(), verified: m.verified, type: m.type })),
+      reported: reported?.status
+    })
+  }
+
+  /**
+   * `/tally/network`: reachability, addresses, connections and their history; with probe, also
+   * whether up to three peers on the offers topic hold my current offer (asked at most every 10 s)
+   */
+  async network (opts: { probe?: boolean } = {}): Promise<NetworkView> {
+    const n = this.node
+    const libp2p = n.libp2p
+    const pubsub = libp2p.services.pubsub
+    const byTopic: Record<string, number> = {}
+    const subscribersByTopic: Record<string, number> = {}
+    for (const [kind, topic] of Object.entries(n.base.topics)) {
+      byTopic[kind] = meshPeers(pubsub, topic)
+      subscribersByTopic[kind] = pubsub.getSubscribers(topic).length
+    }
+    const conns = libp2p.getConnections()
+    const list = conns.map(c => ({ peer: c.remotePeer.toString(), remoteAddr: c.remoteAddr.toString(), direction: c.direction, relayed: isRelayed(c), openedAtMs: this.connections?.openedAt(c) ?? this.now() }))
+    const r = this.reachabilityView()
+    const upgrades = this.connections?.upgrades() ?? { relayedPeers: 0, upgradedToDirect: 0 }
+    const nat = r.nat.type === 'unknown' && upgrades.upgradedToDirect > 0
+      ? { type: 'cone-like' as const, detail: `${upgrades.upgradedToDirect} peer(s) first reached over a relay later connected directly: the NAT keeps one mapping per socket (hole punching works)` }
+      : r.nat
+    const view: NetworkView = {
+      peerId: libp2p.peerId.toString(),
+      reachability: r.reachability,
+      addrs: r.addrs,
+      nat,
+      connections: {
+        total: list.length,
+        inbound: list.filter(c => c.direction === 'inbound').length,
+        outbound: list.filter(c => c.direction === 'outbound').length,
+        direct: list.filter(c => !c.relayed).length,
+        relayed: list.filter(c => c.relayed).length,
+        list
+      },
+      peers: { connected: libp2p.getPeers().length, byTopic, subscribersByTopic },
+      upgrades,
+      history: this.connections?.history() ?? []
+    }
+    if (opts.probe === true) view.offerSeen = await this.probeOffer()
+    else if (this.lastProbe != null) view.offerSeen = this.lastProbe
+    return view
+  }
+
+  /** ask mesh peers of the offers topic first, then other subscribers, for their books */
+  private async probeOffer (): Promise<OfferProbe | undefined> {
+    const mine = new Map(this.node.market.ownOffers().map(o => [o.modelId, o.seq]))
+    if (mine.size === 0) return undefined
+    if (this.lastProbe != null && this.now() - this.lastProbe.atMs < OFFER_PROBE_CACHE_MS) return this.lastProbe
+    if (this.probing != null) return await this.probing
+    const pubsub = this.node.libp2p.services.pubsub as unknown as { getMeshPeers?: (t: string) => string[], getSubscribers: (t: string) => Array<{ toString: () => string }> }
+    const topic = this.node.base.topics.offers
+    const mesh = pubsub.getMeshPeers?.(topic) ?? []
+    const peers = [...new Set([...mesh, ...pubsub.getSubscribers(topic).map(p => p.toString())])]
+    this.probing = probeOfferSeen({ libp2p: this.node.libp2p as unknown as NetworkLibp2p, peers, net: this.node.net, sellerId: this.node.account, mine, now: () => this.now() })
+    try {
+      this.lastProbe = await this.probing
+      return this.lastProbe
+    } finally {
+      this.probing = undefined
+    }
+  }
+
   diagnosisFacts (): DiagnosisFacts {
     const n = this.node
     const libp2p = n.libp2p
@@ -347,9 +428,17 @@ export class NodeOperator {
       connectedPeers: libp2p.getPeers().length,
       offersTopicPeers: pubsub.getSubscribers(offersTopic).length,
       offersTopicMeshPeers: meshPeers(pubsub, offersTopic),
+      reachability: this.reachabilityFacts(),
+      offerProbe: this.lastProbe != null ? { asked: this.lastProbe.asked, holding: this.lastProbe.holding } : undefined,
       flagged: n.ledger.balance().flagged,
       backend: this.init.health?.snapshot() ?? { failures: 0, successes: 0 }
     }
+  }
+
+  private reachabilityFacts (): DiagnosisFacts['reachability'] {
+    const r = this.reachabilityView()
+    const conns = this.node.libp2p.getConnections()
+    return { status: r.reachability.status, detail: r.reachability.detail, relayAddrs: r.addrs.relay.length, publicAddrs: r.addrs.public.length, relayedConnections: conns.filter(isRelayed).length }
   }
 
   diagnosis (): DiagnosisCheck[] {

@@ -102,9 +102,13 @@ describe('every tally start serves the node API', () => {
       const report = JSON.parse(doctor.out[0])
       expect(report.status).toMatchObject({ account: info.account, selling: [{ model: 'broken-7b' }] })
       expect(report.diagnosis.find((c: any) => c.check === 'backend')).toMatchObject({ ok: false, detail: expect.stringMatching(/failed/) })
+      expect(report.network).toMatchObject({ peerId: expect.any(String), reachability: { status: expect.stringMatching(/^(public|private|unknown)$/) }, connections: { total: expect.any(Number) } })
       const words = (await cli(['doctor', '--data-dir', d])).out.join('\n')
       expect(words).toMatch(new RegExp(`^account ${info.account}$`, 'm'))
       expect(words).toMatch(/^selling broken-7b at /m)
+      expect(words).toMatch(/^reachability: /m)
+      expect(words).toMatch(/^connections: \d+ \(/m)
+      expect(words).toMatch(/^gossip mesh peers per topic/m)
       expect(words).toMatch(/^FAIL backend: /m)
       expect(words).toMatch(/^ {5}fix: Check the model backend/m)
     } finally {

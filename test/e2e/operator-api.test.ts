@@ -126,6 +126,27 @@ describe('operator API', () => {
     expect(cheap.operator.diagnosis().find(c => c.check === 'price-rank')?.ok).toBe(true)
   })
 
+  it('/tally/network: the seller\'s addresses and connections; with probe=offers its peers are asked and hold its current offer', async () => {
+    const plain = await get(dearApi, '/tally/network')
+    expect(plain.peerId).toBe(dear.libp2p.peerId.toString())
+    expect(plain.reachability.status).toBe('private') // memory addresses: loopback
+    expect(plain.addrs.private).toEqual(expect.arrayContaining(dear.addrs()))
+    expect(plain.connections.total).toBeGreaterThanOrEqual(1)
+    expect(plain.connections.relayed).toBe(0)
+    expect(plain.connections.list[0]).toMatchObject({ peer: expect.any(String), remoteAddr: expect.stringMatching(/^\/memory\//), relayed: false })
+    expect(plain.history.some((e: any) => e.event === 'open')).toBe(true)
+    expect(plain.offerSeen).toBeUndefined()
+    const probed = await get(dearApi, '/tally/network?probe=offers')
+    expect(probed.offerSeen.asked).toBeGreaterThanOrEqual(1)
+    expect(probed.offerSeen.holding).toBe(probed.offerSeen.asked)
+    expect(probed.offerSeen.peers[0]).toMatchObject({ holds: true, current: [model], stale: [], offersInBook: 2 })
+    // the diagnosis reads the probe
+    const seen = (await get(dearApi, '/tally/diagnosis')).find((c: any) => c.check === 'offer-seen')
+    expect(seen).toMatchObject({ ok: true, detail: expect.stringMatching(/hold your current offer in their book/) })
+    // a buyer-only node sells nothing: nothing to probe
+    expect((await get(buyerApi, '/tally/network?probe=offers')).offerSeen).toBeUndefined()
+  })
+
   it('/tally/offers without a model lists every model\'s offers, grouped by model', async () => {
     const all = await get(buyerApi, '/tally/offers')
     expect(all.offers).toHaveLength(2)
@@ -136,7 +157,7 @@ describe('operator API', () => {
   })
 
   it('bad queries are 400s naming the field', async () => {
-    for (const [path, field] of [['/tally/receipts?limit=0', 'limit'], ['/tally/receipts?limit=x', 'limit'], ['/tally/timeseries?sinceMs=-1', 'sinceMs'], ['/tally/timeseries?sinceMs=1.5', 'sinceMs']]) {
+    for (const [path, field] of [['/tally/receipts?limit=0', 'limit'], ['/tally/receipts?limit=x', 'limit'], ['/tally/timeseries?sinceMs=-1', 'sinceMs'], ['/tally/timeseries?sinceMs=1.5', 'sinceMs'], ['/tally/network?probe=yes', 'probe']]) {
       const res = await fetch(`${buyerApi}${path}`)
       expect(res.status, path).toBe(400)
       expect((await res.json() as any).error.param, path).toBe(field)

@@ -6,7 +6,7 @@ import { dashboardRoutes } from '../dashboard.js'
 import { send } from '../http-util.js'
 import type { GatewayMetrics } from '../metrics.js'
 import type { GatewayBuyer } from '../gateway.js'
-import { parseReceiptsQuery, parseTimeseriesQuery } from '../operator-requests.js'
+import { parseNetworkQuery, parseReceiptsQuery, parseTimeseriesQuery } from '../operator-requests.js'
 
 /** Tally's JSON routes (`/tally/*`), `/metrics` and the dashboard */
 export function tallyRoutes (app: FastifyInstance, buyer: GatewayBuyer, metrics: GatewayMetrics): void {
@@ -66,4 +66,10 @@ export function operatorRoutes (app: FastifyInstance, buyer: GatewayBuyer): void
   app.get('/tally/receipts', async (req, reply) => send(reply, 200, operator().receipts(parseReceiptsQuery(req.query as Query).limit)))
   app.get('/tally/timeseries', async (req, reply) => send(reply, 200, operator().timeseries(parseTimeseriesQuery(req.query as Query).sinceMs)))
   app.get('/tally/diagnosis', async (_req, reply) => send(reply, 200, operator().diagnosis()))
+  app.get('/tally/network', async (req, reply) => {
+    const { probe } = parseNetworkQuery(req.query as Query)
+    const op = operator()
+    if (op.network == null) throw new HttpApiError(404, 'invalid_request_error', 'the network view is not available', null, 'not_found')
+    return send(reply, 200, await op.network({ probe }))
+  })
 }

@@ -12,8 +12,32 @@ function duration (ms: number): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
 }
 
+/** the reachability part (`/tally/network`) in plain words */
+export function networkLines (net: any): string[] {
+  const out: string[] = []
+  const r = net.reachability
+  const how = r.status === 'public' ? 'REACHABLE from the internet' : r.status === 'private' ? 'NOT directly reachable (behind a NAT or on a LAN)' : 'reachability UNKNOWN so far'
+  out.push(`reachability: ${how}: ${String(r.detail)}${r.source === 'autonat' ? '' : ' (judged from its addresses)'}`)
+  for (const a of net.addrs.public as string[]) out.push(`  public address ${a}`)
+  for (const a of net.addrs.relay as string[]) out.push(`  relay address ${a}`)
+  for (const a of net.addrs.unverified as string[]) out.push(`  seen by peers at ${a} (not confirmed by AutoNAT)`)
+  if ((net.addrs.relay as string[]).length === 0 && r.status === 'private') out.push('  no relay address: only peers on your own network can dial you')
+  out.push(`NAT: ${String(net.nat.type)} (${String(net.nat.detail)})`)
+  const c = net.connections
+  out.push(`connections: ${String(c.total)} (${String(c.inbound)} inbound, ${String(c.outbound)} outbound; ${String(c.direct)} direct, ${String(c.relayed)} relayed) to ${String(net.peers.connected)} peer(s)`)
+  const mesh = Object.entries(net.peers.byTopic as Record<string, number>).map(([t, n]) => `${t} ${n} of ${String(net.peers.subscribersByTopic?.[t] ?? '?')}`).join(', ')
+  out.push(`gossip mesh peers per topic (of subscribers): ${mesh}`)
+  if (net.upgrades.relayedPeers > 0) out.push(`hole punching: ${String(net.upgrades.upgradedToDirect)} of ${String(net.upgrades.relayedPeers)} peer(s) first reached over a relay later connected directly`)
+  const p = net.offerSeen
+  if (p != null) {
+    out.push(`offer seen: ${String(p.holding)} of ${String(p.asked)} peer(s) asked hold your current offer in their book`)
+    for (const x of p.peers as any[]) out.push(`  ${String(x.peer)}: ${x.error != null ? `not asked (${String(x.error)})` : x.holds === true ? `holds it (${String(x.offersInBook)} offers in its book)` : `does not hold it${(x.stale as string[]).length > 0 ? ` (an older version of ${(x.stale as string[]).join(', ')})` : ''}`}`)
+  }
+  return out
+}
+
 /** the status and the checks in plain words */
-export function doctorLines (status: any, diagnosis: any[]): string[] {
+export function doctorLines (status: any, diagnosis: any[], network?: any): string[] {
   const out: string[] = []
   const net = status.network
   out.push(`account ${String(status.account)}`)
@@ -29,6 +53,7 @@ export function doctorLines (status: any, diagnosis: any[]): string[] {
   }
   const l = status.ledger
   out.push(`ledger ${String(l.records)} records, ${String(l.pending)} awaited, ${String(l.forks)} forks seen${l.flagged === true ? '; THIS ACCOUNT IS FLAGGED' : ''}`)
+  if (network != null) out.push('', ...networkLines(network))
   out.push('')
   const bad = diagnosis.filter(c => c.ok !== true)
   out.push(bad.length === 0 ? 'checks: all good' : `checks: ${bad.length} of ${diagnosis.length} need attention`)
@@ -41,13 +66,15 @@ export function doctorLines (status: any, diagnosis: any[]): string[] {
 
 export function registerDoctor (program: Command, io: CliIO): void {
   program.command('doctor')
-    .description('the running node\'s status, and for a seller why it is or is not getting jobs (price rank, capacity, reachability, offer seen, flagged, backend)')
+    .description('the running node\'s status, its reachability (AutoNAT, public and relay addresses, NAT, connections, mesh, whether peers hold its offer), and for a seller why it is or is not getting jobs (price rank, capacity, reachability, offer seen, flagged, backend)')
     .option('--api <url>', API_FLAG_HELP)
     .option('--data-dir <dir>', DATA_DIR_FLAG_HELP)
-    .option('--json', 'print {status, diagnosis} as JSON')
+    .option('--json', 'print {status, network, diagnosis} as JSON')
     .action(async (f: Flags) => {
+      // the network view first: its offer probe (peers asked for their book) feeds the diagnosis
+      const network = await callApi(f, io, '/tally/network?probe=offers')
       const [status, diagnosis] = await Promise.all([callApi(f, io, '/tally/status'), callApi(f, io, '/tally/diagnosis')])
-      if (f.json === true) { io.out(JSON.stringify({ status, diagnosis })); return }
-      for (const l of doctorLines(status, diagnosis)) io.out(l)
+      if (f.json === true) { io.out(JSON.stringify({ status, network, diagnosis })); return }
+      for (const l of doctorLines(status, diagnosis, network)) io.out(l)
     })
 }
