@@ -12,6 +12,10 @@
  *
  * Timeouts: `firstByteTimeoutMs` until the first bytes of the response body, `idleTimeoutMs`
  * between reads after that. Time the consumer spends between chunks does not count.
+ *
+ * Connections: undici's pooled client (transport.ts), keep-alive, `maxConcurrency` connections to
+ * the server, so a warm seller pays no TCP handshake per request; a cancelled request's
+ * connection is dropped, a completed one's goes back to the pool.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { deadline } from '../../../wire/deadline.js'
@@ -19,6 +23,7 @@ import { BackendBusyError, type Backend, type BackendEvent, type ChatRequest, ty
 import { ErrorCode, TallyError } from '../../../errors/index.js'
 import { parseToolCallDeltas, type ToolCallDelta } from '../../tools.js'
 import { parseLogprobs, type TokenLogprob } from '../../../wire/logprobs.js'
+import { fetchClient, pooledClient, type UpstreamClient } from './transport.js'
 
 export const DEFAULT_HTTP_MAX_CONCURRENCY = 4
 export const DEFAULT_FIRST_BYTE_TIMEOUT_MS = 60_000
@@ -73,7 +78,7 @@ export interface HttpBackendInit {
   maxResponseBytes?: number
   /** llama-server style tokenizer root (default: baseUrl without a trailing /v1); false = never tokenize */
   tokenizerUrl?: string | false
-  /** the fetch to use (default globalThis.fetch) */
+  /** a fetch to use instead of the pooled undici client (tests, a caller's own proxy) */
   fetch?: typeof fetch
   /**
    * what the upstream serves, as its offers list it (market.md § Capabilities; default ['chat']:
@@ -115,7 +120,7 @@ class HttpBackendImpl implements Backend {
   private active = 0
   private closed = false
   private tokenizeSupported: boolean | undefined
-  private readonly fetch: typeof fetch
+  private readonly client: UpstreamClient
   private readonly url: string
   /** the upstream's legacy text completions, for a request with a raw prompt (infer.md § Text completion) */
   private readonly completionsUrl: string
@@ -131,10 +136,10 @@ class HttpBackendImpl implements Backend {
     this.embeddingsUrl = `${base}/embeddings`
     this.tokenizerRoot = init.tokenizerUrl === false ? undefined : (init.tokenizerUrl ?? base.replace(/\/v1$/, '')).replace(/\/+$/, '')
     if (this.tokenizerRoot == null) this.tokenizeSupported = false
-    this.fetch = init.fetch ?? globalThis.fetch
     this.capabilities = init.capabilities != null && init.capabilities.length > 0 ? [...init.capabilities] : ['chat']
     this.maxConcurrency = init.maxConcurrency ?? DEFAULT_HTTP_MAX_CONCURRENCY
     if (!Number.isInteger(this.maxConcurrency) || this.maxConcurrency < 1) throw new RangeError(`maxConcurrency must be a positive integer, got ${this.maxConcurrency}`)
+    this.client = init.fetch != null ? fetchClient(init.fetch) : pooledClient(this.maxConcurrency)
     this.model = {
       id: init.modelId ?? init.model,
       fingerprint: init.model,
@@ -152,14 +157,9 @@ class HttpBackendImpl implements Backend {
   }
 
   private async postJson (path: string, body: unknown): Promise<any> {
-    const res = await this.fetch(`${this.tokenizerRoot ?? ''}${path}`, {
-      method: 'POST',
-      headers: this.headers(),
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.init.tokenizeTimeoutMs ?? DEFAULT_TOKENIZE_TIMEOUT_MS)
-    })
-    if (!res.ok) { await res.body?.cancel(); throw new BackendHttpError(res.status, `${path} answered ${res.status}`) }
-    return await res.json()
+    const res = await this.client.post(`${this.tokenizerRoot ?? ''}${path}`, this.headers(), JSON.stringify(body), AbortSignal.timeout(this.init.tokenizeTimeoutMs ?? DEFAULT_TOKENIZE_TIMEOUT_MS))
+    if (res.status < 200 || res.status > 299) { await res.release(true); throw new BackendHttpError(res.status, `${path} answered ${res.status}`) }
+    return JSON.parse(await res.text())
   }
 
   private async tokenize (content: string, addSpecial: boolean): Promise<number> {
@@ -240,24 +240,23 @@ class HttpBackendImpl implements Backend {
           if (request.parallelToolCalls != null) body.parallel_tool_calls = request.parallelToolCalls
           if (request.responseFormat != null) body.response_format = request.responseFormat
           arm('first-byte')
-          const res = await this.fetch(request.prompt != null ? this.completionsUrl : this.url, { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal: ac.signal })
-          if (!res.ok) {
+          const res = await this.client.post(request.prompt != null ? this.completionsUrl : this.url, this.headers(), JSON.stringify(body), ac.signal)
+          if (res.status < 200 || res.status > 299) {
             const excerpt = (await res.text().catch(() => '')).slice(0, ERROR_BODY_EXCERPT)
-            throw new BackendHttpError(res.status, `server answered ${res.status} ${res.statusText}: ${excerpt}`, retryAfterMs(res.headers.get('retry-after')))
+            throw new BackendHttpError(res.status, `server answered ${res.status} ${res.statusText}: ${excerpt}`, retryAfterMs(res.header('retry-after')))
           }
-          if (res.body == null) throw new BackendStreamError('server answered without a body')
+          if (!res.hasBody) throw new BackendStreamError('server answered without a body')
           const events: EventSourceMessage[] = []
           const parser = createParser({ onEvent: e => { events.push(e) } })
-          const reader = res.body.getReader()
           const decoder = new TextDecoder()
           const maxBytes = this.init.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
           let bytes = 0
           let sawDone = false
           try {
             while (!sawDone) {
-              const { value, done } = await reader.read()
+              const value = await res.next()
               disarm()
-              if (done) break
+              if (value == null) break
               bytes += value.byteLength
               if (bytes > maxBytes) throw new BackendStreamError(`response larger than ${maxBytes} bytes`)
               parser.feed(decoder.decode(value, { stream: true }))
@@ -316,7 +315,7 @@ class HttpBackendImpl implements Backend {
             }
           } finally {
             disarm()
-            if (!sawDone) await reader.cancel().catch(() => {})
+            await res.release(sawDone)
           }
         } catch (err: any) {
           if (signal.aborted) cancelled = true
@@ -357,15 +356,19 @@ class HttpBackendImpl implements Backend {
     try {
       const body: Record<string, unknown> = { model: this.init.model, input: request.inputs, encoding_format: 'float' }
       if (request.dimensions != null) body.dimensions = request.dimensions
-      let res: Response
+      let text: string
+      let status: number
+      let retryAfter: string | null
       try {
-        res = await this.fetch(this.embeddingsUrl, { method: 'POST', headers: { ...this.headers(), accept: 'application/json' }, body: JSON.stringify(body), signal: timer.signal })
+        const res = await this.client.post(this.embeddingsUrl, { ...this.headers(), accept: 'application/json' }, JSON.stringify(body), timer.signal)
+        status = res.status
+        retryAfter = res.header('retry-after')
+        text = await res.text()
       } catch (err: any) {
         if (timer.expired) throw new BackendTimeoutError('first-byte', this.init.firstByteTimeoutMs ?? DEFAULT_FIRST_BYTE_TIMEOUT_MS)
         throw new BackendHttpError(0, `embeddings request failed: ${err?.message ?? err}`)
       }
-      const text = await res.text()
-      if (!res.ok) throw new BackendHttpError(res.status, `the server answered ${res.status} to /embeddings: ${text.slice(0, ERROR_BODY_EXCERPT)}`, retryAfterMs(res.headers.get('retry-after')))
+      if (status < 200 || status > 299) throw new BackendHttpError(status, `the server answered ${status} to /embeddings: ${text.slice(0, ERROR_BODY_EXCERPT)}`, retryAfterMs(retryAfter))
       if (text.length > (this.init.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES)) throw new BackendStreamError('the embeddings response exceeds the response size limit')
       let json: any
       try { json = JSON.parse(text) } catch { throw new BackendStreamError('the embeddings response is not JSON') }
@@ -391,6 +394,7 @@ class HttpBackendImpl implements Backend {
 
   async close (): Promise<void> {
     this.closed = true
+    await this.client.close()
   }
 }
 
