@@ -106,7 +106,11 @@ export const HTTP_BY_CODE: Readonly<Partial<Record<ErrorCode, HttpMapping>>> = {
   [ErrorCode.syncTooManyRounds]: [502, UPSTREAM, 'sync_failed'],
   [ErrorCode.syncTooManyIds]: [502, UPSTREAM, 'sync_failed'],
   [ErrorCode.syncMalformedFetch]: [502, UPSTREAM, 'sync_failed'],
-  [ErrorCode.nodeApi]: [502, UPSTREAM, 'node_api_failed']
+  [ErrorCode.nodeApi]: [502, UPSTREAM, 'node_api_failed'],
+  // batch jobs (src/node/batch, docs/batch.md)
+  [ErrorCode.batchInvalid]: [400, BAD_INPUT, 'invalid_request'],
+  [ErrorCode.batchNotFound]: [404, BAD_INPUT, 'not_found'],
+  [ErrorCode.batchState]: [409, BAD_INPUT, 'invalid_state']
 }
 
 export function toHttpError (err: unknown): HttpApiError {

@@ -13,6 +13,7 @@ import { GatewayMetrics } from './metrics.js'
 import { openAiRoutes } from './routes/openai-routes.js'
 import { embeddingsRoutes } from './routes/embeddings-routes.js'
 import { operatorRoutes, tallyRoutes } from './routes/tally-routes.js'
+import { batchRoutes } from './routes/batch-routes.js'
 import type { ChatRequest, TokenLogprob, ToolCallDelta } from '../exec/backend.js'
 import type { RouteConstraints, RoutedResult } from '../market/router-types.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
@@ -52,6 +53,10 @@ export interface GatewayBuyer {
   history?(account?: string): Promise<unknown>
   /** the operator's view (src/node/operator.ts); a TallyNode has one */
   operator?: OperatorView
+  /** the book's offers of a model with their posted prices: a batch's quotes (src/node/batch) */
+  offerList?(model?: string): Array<{ seller: string, priceInPerMTokUc: bigint, priceOutPerMTokUc: bigint }>
+  /** where batch files and jobs live (`<dataDir>/batch`); none: no /v1/files, /v1/batches */
+  batchDir?(): string | undefined
 }
 
 /** what the operator routes read: the JSON shapes are src/node/operator.ts's */
@@ -83,6 +88,8 @@ export interface GatewayInit {
   maxConnectionsPerAddress?: number
   /** resolves the host for the bind rule; the system's dns.lookup by default */
   resolver?: HostResolver
+  /** batch files and jobs (docs/batch.md) under this dir; default: the buyer's batchDir() */
+  batchDir?: string
 }
 
 export interface Gateway {
@@ -225,6 +232,8 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
   embeddingsRoutes(app, buyer)
   tallyRoutes(app, buyer, metrics)
   operatorRoutes(app, buyer)
+  const batchDir = init.batchDir ?? buyer.batchDir?.()
+  const batches = batchDir != null && buyer.offerList != null ? batchRoutes(app, buyer, batchDir) : undefined
 
   // a loopback name is bound by the address it was checked by, so a second lookup cannot move it
   try {
@@ -237,11 +246,14 @@ export async function startGateway (buyer: GatewayBuyer, init: GatewayInit = {})
   const addr = app.server.address()
   const boundPort = typeof addr === 'object' && addr != null ? addr.port : port
   for (const h of loopbackHosts(host, boundPort)) hosts.add(h)
+  // batches that were running when the node stopped (or was killed) go on
+  batches?.start()
   const urlHost = host.includes(':') ? `[${host}]` : host
   return {
     url: `http://${urlHost}:${boundPort}`,
     app,
     close: async () => {
+      await batches?.stop()
       const closing = app.close()
       // sockets that never sent a whole request would hold close() until their deadline
       guard.closeWaiting()

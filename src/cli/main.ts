@@ -21,6 +21,7 @@ import { registerReport } from './report/index.js'
 import { registerDoctor } from './doctor/index.js'
 import { registerDemo } from './demo/index.js'
 import { registerSimCommand } from './sim/index.js'
+import { registerBatch } from './batch/index.js'
 import { registerTestnet } from './testnet/index.js'
 
 export const EXIT_OK = 0
@@ -68,6 +69,7 @@ export function buildProgram (io: CliIO, signal: AbortSignal): Command {
   registerReport(program, io)
   registerDoctor(program, io)
   registerSimCommand(program, io, signal)
+  registerBatch(program, io, signal)
   registerTestnet(program, io)
 
   for (const cmd of [program, keys, ...program.commands, ...keys.commands]) {

@@ -121,6 +121,11 @@ export const ErrorCode = {
   idempotencyKeyReused: 'idempotency-key-reused',
   openFileLimit: 'open-file-limit',
   nodeApi: 'node-api',
+  /** a batch request or input file Tally cannot run (src/node/batch) */
+  batchInvalid: 'batch-invalid',
+  batchNotFound: 'batch-not-found',
+  /** a move the batch's status does not allow (cancel a finished batch) */
+  batchState: 'batch-state',
   simulation: 'simulation'
 } as const
 

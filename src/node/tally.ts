@@ -470,6 +470,11 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     }))
   }
 
+  /** where batch files and jobs live (src/node/batch, served by the gateway); none for a memory node */
+  batchDir (): string | undefined {
+    return this.init.memoryLedger === true ? undefined : join(this.base.config.dataDir, 'batch')
+  }
+
   async offers (model?: string): Promise<{ offers: OfferView[] }> {
     return { offers: this.offerList(model) }
   }
