@@ -116,7 +116,8 @@ export function classifyAddresses (f: AddressFacts): Pick<NetworkView, 'reachabi
   const publicAddrs = direct.filter(a => addressScope(a) === 'public')
   const privateAddrs = direct.filter(a => addressScope(a) !== 'public')
   const unverified = unique(f.meta.filter(m => !m.verified && !m.addr.includes('/p2p-circuit') && addressScope(m.addr) === 'public').map(m => m.addr)).filter(a => !publicAddrs.includes(a))
-  const hostPublic = f.meta.some(m => m.type === 'transport' && addressScope(m.addr) === 'public')
+  // a relay listener's address is a transport address too, with the relay's public IP: not the host's
+  const hostPublic = f.meta.some(m => m.type === 'transport' && !m.addr.includes('/p2p-circuit') && addressScope(m.addr) === 'public')
   let status: Reachability
   let detail: string
   const source: 'autonat' | 'addresses' = f.reported != null ? 'autonat' : 'addresses'

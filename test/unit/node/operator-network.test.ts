@@ -17,7 +17,8 @@ describe('classifyAddresses', () => {
   })
 
   it('behind a NAT: private addresses only, a relay address kept apart', () => {
-    const r = classifyAddresses({ announced: ['/ip4/10.0.0.2/tcp/4001/p2p/x', RELAY], meta: [{ addr: '/ip4/10.0.0.2/tcp/4001', verified: true, type: 'transport' }] })
+    // the relay listener's address is a transport address with the relay's public IP
+    const r = classifyAddresses({ announced: ['/ip4/10.0.0.2/tcp/4001/p2p/x', RELAY], meta: [{ addr: '/ip4/10.0.0.2/tcp/4001', verified: true, type: 'transport' }, { addr: RELAY, verified: true, type: 'transport' }] })
     expect(r.reachability.status).toBe('private')
     expect(r.addrs.relay).toEqual([RELAY])
     expect(r.addrs.public).toEqual([])
