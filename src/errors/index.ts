@@ -28,6 +28,8 @@ export const ErrorCode = {
   expiryTooFar: 'expiry-too-far',
   invalidPrice: 'invalid-price',
   invalidStringField: 'invalid-string-field',
+  /** an offer's address names another peer than its seller (protocols/market.md § Addresses) */
+  foreignAddress: 'foreign-address',
   /** a deadline the node owns ran out (src/wire/deadline.ts) */
   deadlineExceeded: 'deadline-exceeded',
 

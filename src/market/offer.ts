@@ -17,6 +17,7 @@ import {
   MAX_TOKENS_PER_SEC, MAX_CAPABILITIES, MAX_CAPABILITY_CHARS
 } from '../wire/limits.js'
 import { FieldRangeError } from '../wire/errors.js'
+import { ForeignAddressError } from './errors.js'
 
 /** the capability names of market.md § Capabilities; receivers keep names they do not know */
 export const CAPABILITIES = ['chat', 'tools', 'json_schema', 'embeddings', 'logprobs', 'completions'] as const
@@ -131,10 +132,36 @@ export function checkOfferTerms (o: OfferTerms, withdrawn = false): void {
   }
 }
 
+/**
+ * The peer an address reaches: its last /p2p/ component, unless that is a relay's (followed by
+ * /p2p-circuit, the target then being implicit); undefined when the address names none.
+ */
+function targetPeerOf (ma: string): string | undefined {
+  const parts = ma.split('/')
+  let target: string | undefined
+  for (let i = 1; i < parts.length; i++) {
+    if ((parts[i] === 'p2p' || parts[i] === 'ipfs') && i + 1 < parts.length) target = parts[++i]
+    else if (parts[i] === 'p2p-circuit') target = undefined
+  }
+  return target
+}
+
+/**
+ * Every address of an offer reaches its seller (protocols/market.md § Addresses): one naming
+ * another peer would send buyers to whoever that is, with the seller's prices on it.
+ */
+export function checkOfferAddresses (multiaddrs: readonly string[], sellerId: string): void {
+  for (const ma of multiaddrs) {
+    const target = targetPeerOf(ma)
+    if (target != null && target !== sellerId) throw new ForeignAddressError(`offer address ${JSON.stringify(ma.slice(0, 120))} reaches peer ${target.slice(0, 60)}, not the seller ${sellerId}`)
+  }
+}
+
 /** Sign an offer (or, with `withdrawn`, its withdrawal). Throws on out-of-range terms. */
 export function signOffer (signer: Ed25519Signer, net: Uint8Array, terms: OfferTerms, opts: SignOfferOptions): Offer {
   checkOfferTerms(terms, opts.withdrawn)
   const env = sealEnvelope(signer, Domain.offer, net, OfferPb.encode(toPb(terms, opts)))
+  checkOfferAddresses(terms.multiaddrs, sellerIdOf(env.publicKey))
   return {
     ...terms,
     multiaddrs: [...terms.multiaddrs],
@@ -187,6 +214,7 @@ export function openOffer (bytes: Uint8Array, net: Uint8Array, nowMs: number): O
   }
   checkRange('seq', offer.seq, 1n, 2n ** 63n - 1n)
   checkOfferTerms(offer, offer.withdrawn)
+  checkOfferAddresses(offer.multiaddrs, offer.sellerId)
   checkExpiry('expiresAtMs', offer.expiresAtMs, nowMs, MAX_OFFER_TTL_MS)
   return offer
 }

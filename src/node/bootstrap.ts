@@ -13,6 +13,11 @@ export interface BootstrapInit {
   maxBackoffMs?: number
   /** one dial may take this long before it counts as failed */
   dialTimeoutMs?: number
+  /**
+   * whether the node still needs its bootstrap peers; when not, a dropped bootstrap connection is
+   * not redialled (the connection target hangs up on them once the node has enough others)
+   */
+  needed?: () => boolean
 }
 
 /** a restarting peer is usually back within a second */
@@ -30,6 +35,7 @@ export class BootstrapDialer {
   private readonly initialBackoffMs: number
   private readonly maxBackoffMs: number
   private readonly dialTimeoutMs: number
+  private readonly needed: () => boolean
   private controller?: AbortController
 
   constructor (libp2p: Libp2p, addrs: string[], init: BootstrapInit = {}) {
@@ -37,6 +43,7 @@ export class BootstrapDialer {
     this.initialBackoffMs = init.initialBackoffMs ?? DEFAULT_INITIAL_BACKOFF_MS
     this.maxBackoffMs = init.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS
     this.dialTimeoutMs = init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS
+    this.needed = init.needed ?? (() => true)
     this.targets = addrs.map(a => {
       const addr = multiaddr(a)
       const peer = addr.getComponents().find(c => c.name === 'p2p')?.value ?? ''
@@ -46,6 +53,7 @@ export class BootstrapDialer {
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
+    if (!this.needed()) return
     for (const t of this.targets) if (t.peer === id) this.schedule(t, this.initialBackoffMs)
   }
 

@@ -13,6 +13,7 @@ import { fetchGenesisFrom } from '../ledger/genesis-exchange.js'
 import { publicKeyFromAccountId } from '../identity/account.js'
 import { DEFAULT_GATEWAY_HOST, DEFAULT_MEMORY_LISTEN, DEFAULT_TCP_LISTEN, DEV_GENESIS, defaultDataDir } from './defaults.js'
 import { ErrorCode, TallyError } from '../errors/index.js'
+import { parseNetworkConfig, CLOSED_NETWORK, type NetworkConfig } from './network/config.js'
 
 export type TransportName = 'tcp' | 'memory'
 export type EncryptionName = 'noise' | 'plaintext'
@@ -44,6 +45,8 @@ export interface TallyConfig {
   gateway?: GatewayConfig
   /** opens a sealed identity file; from TALLY_PASSPHRASE only, never from a file or a flag */
   passphrase?: string
+  /** discovery and NAT traversal (docs/network.md); absent: CLOSED_NETWORK, the in-process API's */
+  network?: NetworkConfig
 }
 
 /** what a CLI passes in; undefined means "not given" */
@@ -57,6 +60,10 @@ export interface ConfigFlags {
   simulation?: boolean
   gateway?: string
   net?: string
+  /** `network` fields given as flags (strings or booleans), over the file's */
+  network?: Record<string, unknown>
+  /** the defaults under the file's `network` (tally start: OPEN_NETWORK) */
+  networkDefaults?: NetworkConfig
 }
 
 export class ConfigError extends TallyError {
@@ -73,7 +80,7 @@ export class ConfigError extends TallyError {
 const MAX_CONFIG_BYTES = 1024 * 1024
 const MAX_ADDRS = 64
 const UC_PATTERN = /^(0|[1-9][0-9]{0,29})$/
-const FILE_KEYS = new Set(['dataDir', 'listen', 'bootstrap', 'transport', 'encryption', 'simulation', 'genesis', 'gateway', 'api', 'net'])
+const FILE_KEYS = new Set(['dataDir', 'listen', 'bootstrap', 'transport', 'encryption', 'simulation', 'genesis', 'gateway', 'api', 'net', 'network'])
 
 type Raw = Record<string, unknown>
 
@@ -237,7 +244,7 @@ function gateway (v: unknown): GatewayConfig {
  * Validates a merged raw object into a TallyConfig. Fields left out take their defaults;
  * unknown fields are refused so a typo never silently does nothing.
  */
-export function parseConfig (raw: unknown): TallyConfig {
+export function parseConfig (raw: unknown, opts: { networkDefaults?: NetworkConfig } = {}): TallyConfig {
   if (!isObject(raw)) throw new ConfigError('(config)', 'expected a JSON object')
   for (const k of Object.keys(raw)) {
     if (k === 'passphrase') throw new ConfigError('passphrase', 'set it with the TALLY_PASSPHRASE environment variable, never in a file or flag')
@@ -265,6 +272,7 @@ export function parseConfig (raw: unknown): TallyConfig {
     simulation,
     genesis: raw.genesis == null ? { ...DEV_GENESIS, issuers: [] } : genesis(raw.genesis)
   }
+  if (raw.network != null || opts.networkDefaults != null) config.network = parseNetworkConfig(raw.network, opts.networkDefaults ?? CLOSED_NETWORK)
   if (raw.net != null) {
     if (typeof raw.net !== 'string' || !NET_HEX_PATTERN.test(raw.net)) throw new ConfigError('net', `expected a network id of 64 lowercase hex characters, got ${JSON.stringify(String(raw.net).slice(0, 100))}`)
     config.net = raw.net
@@ -353,11 +361,18 @@ export async function loadConfig (flags: ConfigFlags = {}, env: Record<string, s
     net: flags.net
   }
   for (const [k, v] of Object.entries(fromFlags)) if (v !== undefined) raw[k] = v
+  if (flags.network != null) {
+    const given = Object.fromEntries(Object.entries(flags.network).filter(([, v]) => v !== undefined))
+    if (Object.keys(given).length > 0) {
+      if (raw.network != null && (typeof raw.network !== 'object' || Array.isArray(raw.network))) throw new ConfigError('network', 'expected an object')
+      raw.network = { ...(raw.network as Raw | undefined), ...given }
+    }
+  }
   if (fromEnv.gatewayToken != null) {
     if (raw.gateway == null) throw new ConfigError('TALLY_GATEWAY_TOKEN', 'set, but no gateway is configured')
     raw.gateway = { ...gateway(raw.gateway), token: fromEnv.gatewayToken }
   }
-  const config = parseConfig(raw)
+  const config = parseConfig(raw, { networkDefaults: flags.networkDefaults })
   await checkGatewayBind(config)
   if (fromEnv.passphrase != null) config.passphrase = fromEnv.passphrase
   return config

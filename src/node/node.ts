@@ -24,6 +24,10 @@ import type { Ed25519Signer } from '../identity/ed25519.js'
 import { BootstrapDialer, type BootstrapInit } from './bootstrap.js'
 import { ServiceRegistry, type TallyService } from './services.js'
 import { TOPIC_KINDS, topicName, type TopicKind } from '../wire/topics.js'
+import { CLOSED_NETWORK } from './network/config.js'
+import { isOpen, networkServiceFactories, planNetwork, relayTransport, RELAY_LISTEN, type NetworkPlan } from './network/services.js'
+import { reachabilityOf, type Reachability } from './network/reachability.js'
+import type { ConnectionTarget } from './network/connection-target.js'
 
 export { TOPIC_KINDS, topicName, type TopicKind }
 
@@ -108,6 +112,10 @@ export interface BaseNode<S extends ExtraServices = ExtraServices> extends Event
   addrs(): string[]
   /** remote peers subscribed to this network's topic of one kind */
   gossipPeers(kind?: TopicKind): string[]
+  /** what the node runs of the open network (config.network with `auto` resolved) */
+  readonly network: NetworkPlan
+  /** AutoNAT verdict, public/private/relay addresses, relay slots served, DHT mode, connections (docs/network.md) */
+  reachability(): Reachability
   start(): Promise<void>
   stop(): Promise<void>
 }
@@ -123,13 +131,15 @@ class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> impleme
   readonly config: TallyConfig
   readonly services: ServiceRegistry
   readonly libp2pMetrics?: Registry
+  readonly network: NetworkPlan
   private readonly handlers: Partial<Record<TopicKind, TopicHandler>>
   private readonly bootstrapDialer: BootstrapDialer
   private readonly kindOfTopic: Map<string, TopicKind>
   private running = false
 
-  constructor (libp2p: Libp2p<TallyLibp2pServices & S>, identity: Identity, config: TallyConfig, init: BaseNodeInit<S>, libp2pMetrics?: Registry) {
+  constructor (libp2p: Libp2p<TallyLibp2pServices & S>, identity: Identity, config: TallyConfig, init: BaseNodeInit<S>, network: NetworkPlan, libp2pMetrics?: Registry) {
     super()
+    this.network = network
     this.libp2p = libp2p
     this.libp2pMetrics = libp2pMetrics
     this.account = identity.account
@@ -142,7 +152,9 @@ class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> impleme
     this.config = config
     this.handlers = init.topicHandlers ?? {}
     this.services = new ServiceRegistry()
-    this.bootstrapDialer = new BootstrapDialer(libp2p, config.bootstrap, init.bootstrap)
+    // a joiner redials its bootstrap peers only while it has too few others (no hub)
+    const target = (libp2p.services as Record<string, unknown>).network as ConnectionTarget | undefined
+    this.bootstrapDialer = new BootstrapDialer(libp2p, config.bootstrap, { needed: () => target?.needsBootstrap() ?? true, ...init.bootstrap })
     for (const [name, factory] of Object.entries(init.services ?? {})) this.services.add(name, factory(this))
   }
 
@@ -200,6 +212,10 @@ class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> impleme
     })
   }
 
+  reachability (): Reachability {
+    return reachabilityOf(this.libp2p, this.network)
+  }
+
   gossipPeers (kind: TopicKind = 'records'): string[] {
     if (!this.running) return []
     return this.libp2p.services.pubsub.getSubscribers(this.topics[kind]).map(p => p.toString())
@@ -240,9 +256,15 @@ async function ownPrometheusMetrics (): Promise<typeof prometheusMetrics> {
 export async function createBaseNode<S extends ExtraServices = ExtraServices> (config: TallyConfig, init: BaseNodeInit<S> = {}): Promise<BaseNode<S>> {
   const identity = init.identity ?? await loadOrCreateIdentity(config.dataDir, { passphrase: config.passphrase })
   const privateKey = await generateKeyPairFromSeed('Ed25519', identity.seed)
-  const listen = config.listen.length > 0 || config.transport === 'tcp'
+  const direct = config.listen.length > 0 || config.transport === 'tcp'
     ? config.listen
     : [`/memory/${identity.account}`]
+  const networkConfig = config.network ?? CLOSED_NETWORK
+  const plan = planNetwork(networkConfig, direct, config.transport)
+  const open = isOpen(networkConfig) && !config.simulation
+  // listening on /p2p-circuit reserves a slot on a relay and advertises it
+  const listen = open && plan.relayClient ? [...direct, RELAY_LISTEN] : direct
+  const transport = init.transport ?? (config.transport === 'memory' ? memory({ latency: init.memoryLatencyMs ?? 0 }) : tcp())
   const services = {
     identify: identify(),
     pubsub: gossipsub({
@@ -250,17 +272,20 @@ export async function createBaseNode<S extends ExtraServices = ExtraServices> (c
       emitSelf: false,
       ...(init.gossipsub ?? {})
     }),
+    ...(open ? networkServiceFactories(plan, Buffer.from(netId(config.genesis)).toString('hex'), config.bootstrap) : {}),
     ...init.libp2pServices
   } as ServiceFactoryMap<TallyLibp2pServices & S>
   const options: Libp2pOptions<TallyLibp2pServices & S> = {
     privateKey,
     start: false,
     addresses: { listen },
-    transports: [init.transport ?? (config.transport === 'memory' ? memory({ latency: init.memoryLatencyMs ?? 0 }) : tcp())],
+    transports: open ? [transport, relayTransport()] : [transport],
     connectionEncrypters: [config.encryption === 'plaintext' && config.simulation ? plaintext() : noise()],
     streamMuxers: [yamux()],
     connectionMonitor: { enabled: !config.simulation },
-    ...(init.connectionManager != null ? { connectionManager: init.connectionManager } : {}),
+    ...(init.connectionManager != null || (open && networkConfig.maxConnections > 0)
+      ? { connectionManager: { ...(open && networkConfig.maxConnections > 0 ? { maxConnections: networkConfig.maxConnections } : {}), ...init.connectionManager } }
+      : {}),
     services
   }
   if (init.logger != null) options.logger = init.logger
@@ -270,5 +295,5 @@ export async function createBaseNode<S extends ExtraServices = ExtraServices> (c
   const libp2pMetrics = (init.libp2pMetrics ?? !config.simulation) ? new Registry() : undefined
   if (libp2pMetrics != null) options.metrics = (await ownPrometheusMetrics())({ registry: libp2pMetrics, collectDefaultMetrics: false, preserveExistingMetrics: true })
   const libp2p = await createLibp2p(options)
-  return new Node<S>(libp2p, identity, config, init, libp2pMetrics)
+  return new Node<S>(libp2p, identity, config, init, open ? plan : { ...plan, relayServer: false, relayClient: false, mdns: false, dht: 'off' }, libp2pMetrics)
 }

@@ -50,6 +50,8 @@ import { LocalTokenizers } from './tokenizers.js'
 import { BuyerRouter, type BuyerRouterInit, type EmbedRoutedResult, type InferCallOptions } from './buyer.js'
 import type { EmbedRequest } from '../exec/backend.js'
 import { peerJoinSync } from './peer-join-sync.js'
+import { dialableAddrs } from './network/addresses.js'
+import type { Reachability } from './network/reachability.js'
 import { SellerDesk } from './seller.js'
 import { sellerStanding } from './market-standing.js'
 import { sellerJournal, type SellerJournal } from './seller-journal.js'
@@ -153,6 +155,8 @@ const DEFAULT_INBOUND_STREAMS = 32
 
 /** the buyer's sessions get this long to be closed (sellers settle them) when the node stops */
 const CLOSE_SESSIONS_ON_STOP_MS = 2_000
+/** addresses arrive in bursts (a relay reservation, AutoNAT confirmations): the offer is re-signed once they settle */
+const OFFER_ADDRS_SETTLE_MS = 1_000
 /** the other peers a seller asks whether they hold a buyer's open (second-peer rule) */
 const SECOND_PEER_ASK = 3
 /** records of a buyer's chain a seller pulls in one /tally/fetch */
@@ -271,7 +275,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       s.add('seller-journal', this.seller.journal)
       s.add('seller-desk', this.seller.desk)
       s.add('infer-seller', this.seller.infer)
-      s.add('offer', step(async () => { await this.marketSvc.setOffer(this.offerTerms(sell)) }))
+      s.add('offer', this.offerStep(sell, logger))
     }
     const router = this.routerSvc
     s.add('router', step(() => { router.start() }, async () => { await router.closeAll(AbortSignal.timeout(CLOSE_SESSIONS_ON_STOP_MS)).catch(() => 0) }))
@@ -335,6 +339,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   get sellerJournal (): SellerJournal | undefined { return this.seller?.journal }
 
   addrs (): string[] { return this.base.addrs() }
+  /** AutoNAT verdict, addresses, relay slots, DHT mode, connections (docs/network.md § Reachability) */
+  reachability (): Reachability { return this.base.reachability() }
 
   async start (): Promise<void> { await this.base.start() }
   async stop (): Promise<void> { await this.base.stop() }
@@ -425,6 +431,36 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     return { desk, infer, journal }
   }
 
+  /**
+   * Publishes the own offer, and again whenever the addresses a buyer can dial change (a relay
+   * slot reserved, a public address confirmed), unless the offer is withdrawn (full) right now.
+   */
+  private offerStep (sell: SellInit, logger: ComponentLogger): TallyService {
+    let announced = ''
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const announce = async (): Promise<void> => {
+      const terms = this.offerTerms(sell)
+      announced = terms.multiaddrs.join(' ')
+      await this.marketSvc.setOffer(terms)
+    }
+    const onSelfUpdate = (): void => {
+      clearTimeout(timer)
+      timer = setTimeout(() => {
+        if (dialableAddrs(this.base.addrs()).slice(0, 8).join(' ') === announced) return
+        if (!this.marketSvc.ownOffers().some(o => o.modelId === sell.backend.model.id)) return
+        announce().catch((err) => { logger.forComponent('tally:offer').error('re-announcing the offer failed: %e', err) })
+      }, OFFER_ADDRS_SETTLE_MS)
+      timer.unref?.()
+    }
+    return step(async () => {
+      await announce()
+      this.libp2p.addEventListener('self:peer:update', onSelfUpdate)
+    }, () => {
+      this.libp2p.removeEventListener('self:peer:update', onSelfUpdate)
+      clearTimeout(timer)
+    })
+  }
+
   /** the own offer, from the backend's model and the seller's prices */
   private offerTerms (sell: SellInit): OfferTerms {
     const m = sell.backend.model
@@ -442,7 +478,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       capabilities: sell.backend.capabilities ?? ['chat'],
       tokensPerSec: 0,
       region: sell.region ?? '',
-      multiaddrs: this.base.addrs().slice(0, 8)
+      // only what a buyer can dial (protocols/market.md § Addresses)
+      multiaddrs: dialableAddrs(this.base.addrs()).slice(0, 8)
     }
   }
 

@@ -8,7 +8,8 @@ import { loadConfig, parseGatewayAddress, resolveGenesis } from '../../node/conf
 import type { Gateway } from '../../api/gateway.js'
 import { UsageError, type CliIO } from '../io.js'
 import { removeApiFile, serveApi, writeApiFile } from './api.js'
-import type { StartOptions } from './options.js'
+import { networkFlags, type StartOptions } from './options.js'
+import { OPEN_NETWORK } from '../../node/network/config.js'
 import { sellPlan } from './serve.js'
 import { accountIdFromPublicKey } from '../../identity/account.js'
 import { ensureTinyModel } from '../../exec/model/tiny.js'
@@ -40,7 +41,10 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
     bootstrap: opts.bootstrap,
     transport: opts.transport,
     gateway: api === false ? undefined : api,
-    net: opts.net
+    net: opts.net,
+    network: networkFlags(opts),
+    // a node started from the command line joins the open network (the in-process API does not)
+    networkDefaults: OPEN_NETWORK
   }, io.env), { signal })
   const sell = await sellPlan(opts, io.env)
   const tokenizers = (opts.tokenizer ?? []).map(t => t === 'tiny' ? ensureTinyModel() : t)

@@ -15,6 +15,19 @@ export interface StartOptions extends ServeFlags {
   net?: string
   tokenizer?: string[]
   json?: boolean
+  // open network (docs/network.md)
+  dht?: string
+  minConnections?: string
+  maxConnections?: string
+  mdns?: boolean
+  autonat?: boolean
+  relay?: string
+  relayClient?: string
+  relayMaxReservations?: string
+  relayDataLimit?: string
+  relayDurationLimit?: string
+  dcutr?: boolean
+  upnp?: boolean
 }
 
 export function startOptions (cmd: Command): Command {
@@ -46,4 +59,37 @@ export function startOptions (cmd: Command): Command {
     .option('--gpu', 'let the embedded engine use a GPU when present')
     .option('--tokenizer <gguf>', 'a GGUF file whose tokenizer counts your prompts exactly when an offer\'s verified fingerprint matches it ("tiny" = the generated test model); repeat for several', collect)
     .option('--json', 'print one JSON line at start and one per event')
+    // open network: discovery and NAT traversal (docs/network.md)
+    .addOption(new Option('--dht <mode>', 'Kademlia DHT on this network\'s protocol id: auto (server once a public address is confirmed), server, client, off (default auto)').choices(['auto', 'server', 'client', 'off']))
+    .option('--min-connections <n>', 'dial more peers (peer store, DHT random walk) below this many; 0: never (default 8)')
+    .option('--max-connections <n>', 'prune connections above this many (default 32)')
+    .option('--mdns', 'find peers on the LAN by multicast DNS (default: on unless the host has a public address)')
+    .option('--no-mdns', 'no multicast DNS')
+    .option('--no-autonat', 'do not ask peers to dial this node back (AutoNAT v2; default on)')
+    .addOption(new Option('--relay <mode>', 'serve circuit relay v2 to private peers: auto (when the host has a public address), on, off (default auto)').choices(['auto', 'on', 'off']))
+    .addOption(new Option('--relay-client <mode>', 'reserve a slot on a relay and advertise it: auto (when the host has no public address and is no relay), on, off (default auto)').choices(['auto', 'on', 'off']))
+    .option('--relay-max-reservations <n>', 'relay: slots held at once, the rest refused (default 32)')
+    .option('--relay-data-limit <bytes>', 'relay: bytes one relayed connection carries each way before it is cut (default 8388608)')
+    .option('--relay-duration-limit <ms>', 'relay: how long one relayed connection stays open (default 600000)')
+    .option('--no-dcutr', 'do not upgrade relayed connections by hole punching (DCUtR; default on)')
+    .option('--upnp', 'map a port on the router by UPnP / NAT-PMP (default off)')
+}
+
+/** the `network` config fields the flags give (undefined: not given, the file or default holds) */
+export function networkFlags (o: StartOptions): Record<string, unknown> {
+  return {
+    dht: o.dht,
+    minConnections: o.minConnections,
+    maxConnections: o.maxConnections,
+    mdns: o.mdns == null ? undefined : o.mdns ? 'on' : 'off',
+    // commander's --no-x sets x true by default: only false was given
+    autonat: o.autonat === false ? false : undefined,
+    relay: o.relay,
+    relayClient: o.relayClient,
+    relayMaxReservations: o.relayMaxReservations,
+    relayDataLimitBytes: o.relayDataLimit,
+    relayDurationLimitMs: o.relayDurationLimit,
+    dcutr: o.dcutr === false ? false : undefined,
+    upnp: o.upnp
+  }
 }

@@ -1,0 +1,146 @@
+/**
+ * The libp2p pieces an open-network node adds to its host: services (Kademlia DHT, ping, AutoNAT
+ * v2, circuit relay server, DCUtR, UPnP/NAT-PMP, mDNS, Tally's own connection target), the relay
+ * transport and the /p2p-circuit listen address, all from one NetworkConfig (docs/network.md).
+ */
+import { networkInterfaces } from 'node:os'
+import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
+import type { PeerInfo } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import { autoNATv2 } from '@libp2p/autonat-v2'
+import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { uPnPNAT } from '@libp2p/upnp-nat'
+import { mdns } from '@libp2p/mdns'
+import { isPrivate } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { NetworkConfig } from './config.js'
+import { connectionTarget, type ConnectionTarget } from './connection-target.js'
+
+/** the DHT of one Tally network: its own protocol id, so networks (and IPFS) never mix tables */
+export function dhtProtocol (netHex: string): string {
+  return `/tally/kad/${netHex.slice(0, 16)}/1.0.0`
+}
+
+/** mDNS service tag of one Tally network: nodes of another network on the LAN are not announced */
+export function mdnsServiceTag (netHex: string): string {
+  return `_tally-${netHex.slice(0, 16)}._udp.local`
+}
+
+/** what the node decided from its config and host when it was built (`auto` resolved) */
+export interface NetworkPlan {
+  config: NetworkConfig
+  /** the host has a public address (an interface, or a listen address, outside private ranges) */
+  publicHost: boolean
+  relayServer: boolean
+  relayClient: boolean
+  mdns: boolean
+  dht: 'off' | 'auto' | 'server' | 'client'
+}
+
+/** whether a listen address, or (for a wildcard) one of the host's interfaces, is public */
+export function hasPublicAddress (listen: string[], interfaces = networkInterfaces()): boolean {
+  for (const a of listen) {
+    let ma
+    try { ma = multiaddr(a) } catch { continue }
+    const host = ma.getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+    if (host == null) continue
+    if (host === '0.0.0.0' || host === '::') {
+      for (const list of Object.values(interfaces)) {
+        for (const i of list ?? []) {
+          if (i.internal) continue
+          const fam = i.family === 'IPv4' ? 'ip4' : 'ip6'
+          if (fam !== (host === '::' ? 'ip6' : 'ip4')) continue
+          if (isPrivate(multiaddr(`/${fam}/${i.address}/tcp/1`)) !== true) return true
+        }
+      }
+    } else if (isPrivate(ma) !== true) {
+      return true
+    }
+  }
+  return false
+}
+
+export function planNetwork (config: NetworkConfig, listen: string[], transport: 'tcp' | 'memory'): NetworkPlan {
+  const publicHost = transport === 'tcp' && hasPublicAddress(listen)
+  const relayServer = config.relay === 'on' || (config.relay === 'auto' && publicHost)
+  return {
+    config,
+    publicHost,
+    relayServer,
+    relayClient: config.relayClient === 'on' || (config.relayClient === 'auto' && !publicHost && !relayServer),
+    // multicast needs a real network interface
+    mdns: transport === 'tcp' && (config.mdns === 'on' || (config.mdns === 'auto' && !publicHost)),
+    dht: config.dht
+  }
+}
+
+/**
+ * The addresses a DHT record keeps, in and out: public and relay ones always; private ones only
+ * on a node without a public address (a LAN, one machine, a testnet), where they are the way in.
+ * A public node drops them, as libp2p's DHT does by default: strangers cannot dial them. They
+ * are hints either way: every dial checks the peer id (noise), so a lying record costs a dial.
+ */
+export function dhtAddressMapper (keepPrivate: boolean): (peer: PeerInfo) => PeerInfo {
+  return (peer) => keepPrivate
+    ? peer
+    : { ...peer, multiaddrs: peer.multiaddrs.filter(ma => ma.getComponents().some(c => c.name === 'p2p-circuit') || isPrivate(ma) !== true) }
+}
+
+/** the extra libp2p services, by name; each present only when the plan turns it on */
+export interface NetworkServices {
+  ping?: unknown
+  dht?: KadDHT
+  autonat?: unknown
+  relay?: CircuitRelayService
+  dcutr?: unknown
+  upnp?: unknown
+  mdns?: unknown
+  network: ConnectionTarget
+}
+
+export function networkServiceFactories (plan: NetworkPlan, netHex: string, bootstrap: string[]): Record<string, (components: any) => unknown> {
+  const c = plan.config
+  const f: Record<string, (components: any) => unknown> = {}
+  if (plan.dht !== 'off') {
+    // kad-dht pings contacts before evicting them
+    f.ping = ping()
+    f.dht = kadDHT({
+      protocol: dhtProtocol(netHex),
+      clientMode: plan.dht === 'auto' ? undefined : plan.dht === 'client',
+      peerInfoMapper: dhtAddressMapper(!plan.publicHost),
+      logPrefix: 'tally:dht'
+    })
+  }
+  if (c.autonat) f.autonat = autoNATv2()
+  if (plan.relayServer) {
+    f.relay = circuitRelayServer({
+      reservations: {
+        maxReservations: c.relayMaxReservations,
+        applyDefaultLimit: true,
+        defaultDataLimit: BigInt(c.relayDataLimitBytes),
+        defaultDurationLimit: c.relayDurationLimitMs
+      }
+    })
+  }
+  if (c.dcutr) f.dcutr = dcutr()
+  if (c.upnp) f.upnp = uPnPNAT()
+  if (plan.mdns) f.mdns = mdns({ serviceTag: mdnsServiceTag(netHex) })
+  f.network = connectionTarget({ minConnections: c.minConnections, bootstrap, randomWalk: plan.dht !== 'off' })
+  return f
+}
+
+/**
+ * Whether any open-network service is on. Such a node can dial /p2p-circuit addresses (the
+ * relay transport), since offers on an open network carry them; a closed one has no use for it.
+ */
+export function isOpen (c: NetworkConfig): boolean {
+  return c.dht !== 'off' || c.minConnections > 0 || c.mdns !== 'off' || c.autonat || c.relay !== 'off' || c.relayClient !== 'off' || c.dcutr || c.upnp
+}
+
+export function relayTransport (): ReturnType<typeof circuitRelayTransport> {
+  return circuitRelayTransport()
+}
+
+/** listening on /p2p-circuit makes the relay transport reserve a slot on a relay and advertise it */
+export const RELAY_LISTEN = '/p2p-circuit'
