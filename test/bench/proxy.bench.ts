@@ -18,6 +18,9 @@
  * PROXY_BENCH_BASE=<dir>: a fourth path, `tally_base`, a second buyer + seller pair run from the
  * source tree in <dir> (an older commit, e.g. `git archive <rev> | tar -x -C <dir>` with a
  * node_modules link), interleaved with the others: before and after in one run.
+ * PROXY_BENCH_TALLY=<dir>: run the `tally` path from that tree instead of this one (a committed
+ * snapshot, when others are editing this tree). PROXY_BENCH_PROF=<dir>: the Tally processes
+ * write V8 CPU profiles there (--cpu-prof).
  */
 import '../../src/polyfill.js'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -29,6 +32,7 @@ import { fileURLToPath } from 'node:url'
 import { Agent, request } from 'undici'
 
 const here = dirname(fileURLToPath(import.meta.url))
+const PROF = process.env.PROXY_BENCH_PROF
 const QUICK = process.argv.includes('--quick') || process.env.PROXY_BENCH_QUICK === '1'
 const CONCURRENCIES = (process.env.PROXY_BENCH_CONCURRENCY ?? '1,8,32,64').split(',').map(Number)
 const ROUNDS = Number(process.env.PROXY_BENCH_ROUNDS ?? (QUICK ? 1 : 4))
@@ -60,7 +64,8 @@ function cpuMs (pid: number): number {
 interface Child { proc: ChildProcess, lines: string[], waitLine: (pred: (o: any) => boolean, what: string, ms?: number) => Promise<any> }
 
 function start (args: string[]): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: '' } })
+  const prof = PROF != null && args[0].endsWith('tally.ts') ? ['--cpu-prof', '--cpu-prof-dir', PROF] : []
+  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: '' } })
   const lines: string[] = []
   let buf = ''
   let err = ''
@@ -198,7 +203,7 @@ export default async function (): Promise<Record<string, unknown>> {
       }
       return { api, pids: [buyer.proc.pid!, seller.proc.pid!] }
     }
-    const tally = await tallyPair(join(here, '../..'))
+    const tally = await tallyPair(process.env.PROXY_BENCH_TALLY ?? join(here, '../..'))
     const base = BASE != null ? await tallyPair(BASE) : undefined
     const bases: Record<Path, string> = { direct: upstream, proxy, tally: tally.api, tally_base: base?.api ?? '' }
     const pids: Record<Path, number[]> = { direct: [], proxy: [px.proc.pid!], tally: tally.pids, tally_base: base?.pids ?? [] }
