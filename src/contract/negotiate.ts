@@ -315,7 +315,9 @@ export class Negotiator extends EventTarget implements Startable {
   async start (): Promise<void> {
     if (this.started) return
     await this.c.libp2p.handle(NEGOTIATE_PROTOCOL, (stream, connection) => { void this.onStream(stream, connection) }, {
-      maxInboundStreams: this.maxInboundStreams
+      maxInboundStreams: this.maxInboundStreams,
+      // a seller behind NAT is reached over a circuit relay (docs/network.md)
+      runOnLimitedConnection: true
     })
     this.started = true
   }
@@ -757,7 +759,7 @@ export class Negotiator extends EventTarget implements Startable {
   private async exchange (connection: Connection, req: NegotiateRequest, signal: AbortSignal, t0: number): Promise<Contract> {
     const sellerKey = this.remoteKey(connection)
     // optimistic select: the protocol id travels with the QuoteRequest, saving a round trip
-    const stream = await connection.newStream(NEGOTIATE_PROTOCOL, { signal, negotiateFully: false })
+    const stream = await connection.newStream(NEGOTIATE_PROTOCOL, { signal, negotiateFully: false, runOnLimitedConnection: true })
     const lp = lpStream(stream, { maxDataLength: this.maxFrameBytes })
     try {
       const nonce = this.randomBytes(NONCE_LENGTH)

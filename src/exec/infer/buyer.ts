@@ -38,7 +38,7 @@ export interface InferBuyerInit {
 
 /** the slice of a Libp2p node (or its connection manager, adapted) the buyer uses */
 export interface InferDialer {
-  dialProtocol(peer: PeerId, protocol: string, options?: AbortOptions): Promise<Stream>
+  dialProtocol(peer: PeerId, protocol: string, options?: AbortOptions & { runOnLimitedConnection?: boolean }): Promise<Stream>
 }
 
 export interface InferBuyerComponents {
@@ -167,7 +167,7 @@ export class InferBuyer {
     const signal = closing.signal
     let stream: Stream
     try {
-      stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal })
+      stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal, runOnLimitedConnection: true })
     } catch (err) {
       closing.clear()
       throw err
@@ -243,7 +243,7 @@ export class InferBuyer {
     try {
       const dialing = deadline(this.dialTimeoutMs, ctrl.signal)
       try {
-        stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal: dialing.signal })
+        stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal: dialing.signal, runOnLimitedConnection: true })
       } finally {
         dialing.clear()
       }

@@ -219,7 +219,7 @@ export class InferSeller {
       const p = this.handle(stream, connection)
       this.handling.add(p)
       void p.finally(() => this.handling.delete(p))
-    }, { maxInboundStreams: this.maxInboundStreams })
+    }, { maxInboundStreams: this.maxInboundStreams, runOnLimitedConnection: true })
     this.started = true
     this.stopping = false
   }
