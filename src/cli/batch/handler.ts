@@ -60,7 +60,7 @@ async function api (base: URL, io: CliIO, path: string, init: { method?: string,
 function progressLine (b: BatchObject): string {
   const c = b.request_counts
   const done = c.completed + c.failed
-  const fill = c.total > 0 ? Math.round(BAR * done / c.total) : 0
+  const fill = c.total > 0 ? Math.min(BAR, Math.max(0, Math.round(BAR * done / c.total))) : 0
   return `[${'#'.repeat(fill)}${'-'.repeat(BAR - fill)}] ${done}/${c.total} (${c.completed} ok, ${c.failed} failed) ${b.status}, spent ${formatCredits(b.tally.spent_uc)} credits, ${b.tally.bpt} Bpt`
 }
 

@@ -91,6 +91,11 @@ export function lineEstimateUc (request: ChatRequest, q: Quote): bigint {
   return (inTok * q.priceInPerMTokUc + outTok * q.priceOutPerMTokUc + 999_999n) / 1_000_000n
 }
 
+/** a seller that answered busy gets no line for this long (its line waits, or goes to another seller) */
+const BUSY_BACKOFF_MS = 250
+/** the seller is full right now: not a failure, the line is tried again */
+const BUSY_CODES = new Set<string>([ErrorCode.sellerBusy, ErrorCode.sessionBusy, ErrorCode.backendBusy, ErrorCode.tooManyNegotiations])
+
 /** errors that are the line's own fault: another seller would fail it the same way */
 const LINE_FAULTS = new Set<string>([ErrorCode.invalidRequest, ErrorCode.invalidArgument, ErrorCode.capabilityUnavailable, ErrorCode.unknownModel, ErrorCode.insufficientCredit])
 
@@ -100,7 +105,7 @@ interface Pending extends RunnableLine {
   firstNoOfferAtMs?: number
 }
 
-interface SellerState { busy: number, failuresInRow: number, dropped: boolean }
+interface SellerState { busy: number, failuresInRow: number, dropped: boolean, busyUntilMs: number }
 
 /** the OpenAI error code a seller's failure is reported as in the error file */
 export function failureCodeOf (err: unknown): string {
@@ -194,7 +199,7 @@ export class BatchRunner {
 
   private state (seller: string): SellerState {
     let s = this.sellers.get(seller)
-    if (s == null) { s = { busy: 0, failuresInRow: 0, dropped: false }; this.sellers.set(seller, s) }
+    if (s == null) { s = { busy: 0, failuresInRow: 0, dropped: false, busyUntilMs: 0 }; this.sellers.set(seller, s) }
     return s
   }
 
@@ -218,8 +223,9 @@ export class BatchRunner {
       const cause = l.lastError
       return { kind: 'fail', failure: { code: cause != null ? failureCodeOf(cause) : 'no_seller', message: `every seller tried failed this line (${l.tried.size} tried)${cause != null ? `: ${(cause as Error).message ?? String(cause)}` : ''}`, cause } }
     }
-    const free = open.filter(q => this.state(q.seller).busy < this.init.limits.concurrencyPerSeller)
-    if (free.length === 0) return { kind: 'wait' }
+    const now = this.now()
+    const free = open.filter(q => this.state(q.seller).busy < this.init.limits.concurrencyPerSeller && this.state(q.seller).busyUntilMs <= now)
+    if (free.length === 0) return { kind: 'wait', ms: BUSY_BACKOFF_MS }
     free.sort((a, b) => {
       const ea = lineEstimateUc(l.request, a)
       const eb = lineEstimateUc(l.request, b)
@@ -250,6 +256,13 @@ export class BatchRunner {
           return
         }
         const code = errorCode(err)
+        if (BUSY_CODES.has(code)) {
+          // full right now: no mark, and the line may come back to it
+          l.tried.delete(q.seller)
+          s.busyUntilMs = this.now() + BUSY_BACKOFF_MS
+          queue.unshift(l)
+          return
+        }
         if (LINE_FAULTS.has(code)) { this.sink.failed(l, { code: failureCodeOf(err), message: (err as Error).message, cause: err }); return }
         // the seller failed it: the line moves to another seller, the seller gets a mark
         l.lastError = err
