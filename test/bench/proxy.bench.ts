@@ -97,7 +97,8 @@ async function stop (c: Child): Promise<void> {
 
 const agent = new Agent({ connections: 256, keepAliveTimeout: 60_000, pipelining: 1 })
 
-interface Sample { ttftMs: number, totalMs: number }
+/** tailMs: from the last content chunk to the end of the body (finish, usage, [DONE]: how soon the end follows the last token) */
+interface Sample { ttftMs: number, totalMs: number, tailMs: number }
 
 /** one streamed chat completion; TTFT = first SSE chunk with content, total = end of the body */
 async function once (base: string, w: typeof WORKLOADS[number], seed: number): Promise<Sample> {
@@ -111,6 +112,7 @@ async function once (base: string, w: typeof WORKLOADS[number], seed: number): P
   let first: number | undefined
   let buf = ''
   let done = false
+  let last = 0
   for await (const b of res.body) {
     buf += (b as Buffer).toString()
     let nl: number
@@ -120,18 +122,21 @@ async function once (base: string, w: typeof WORKLOADS[number], seed: number): P
       if (!ev.startsWith('data:')) continue
       const data = ev.slice(5).trim()
       if (data === '[DONE]') { done = true; continue }
-      // after the first content only errors matter: the client parses as little as it can
-      if (first != null && !data.startsWith('{"error"')) continue
+      // after the first content only errors and the last content chunk matter: the client parses as little as it can
+      if (first != null && !data.startsWith('{"error"')) {
+        if (data.includes('"content":"') && !data.includes('"content":""')) last = performance.now()
+        continue
+      }
       const o = JSON.parse(data)
       if (o.error != null) throw new Error(`stream error ${String(o.error.code ?? o.error.type)}`)
       const c = o.choices?.[0]?.delta?.content
-      if (typeof c === 'string' && c.length > 0) first ??= performance.now()
+      if (typeof c === 'string' && c.length > 0) { first ??= performance.now(); last = first }
     }
   }
   const end = performance.now()
   if (!done) throw new Error('no [DONE]')
   if (first == null) throw new Error('no content')
-  return { ttftMs: first - t0, totalMs: end - t0 }
+  return { ttftMs: first - t0, totalMs: end - t0, tailMs: end - last }
 }
 
 interface Acc { samples: Sample[], errors: Map<string, number>, wallMs: number, cpuMs: number }
@@ -166,6 +171,7 @@ function figures (acc: Acc): Record<string, unknown> {
     ttft_p95_ms: round(quantile(t, 0.95)),
     total_p50_ms: round(quantile(T, 0.5)),
     total_p95_ms: round(quantile(T, 0.95)),
+    tail_p50_ms: round(quantile(acc.samples.map(s => s.tailMs), 0.5)),
     requests_per_s: round(acc.samples.length / (acc.wallMs / 1000), 1),
     cpu_ms_per_request: acc.samples.length > 0 ? round(acc.cpuMs / acc.samples.length) : null
   }
