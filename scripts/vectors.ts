@@ -252,7 +252,7 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
       topP: i.top_p,
       seed: i.seed,
       stop: i.stop
-    })
+    }, i.keep_open)
     return { frame_hex: hex(frame), framed_hex: framed(frame) }
   },
 
@@ -269,7 +269,7 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
   'infer-seller' (i) {
     const f = i.frame
     const frame = encodeSellerFrame(f.chunk != null
-      ? { chunk: { text: f.chunk.text, outputTokens: f.chunk.output_tokens, totalInputTokens: big(f.chunk.total_input_tokens), totalOutputTokens: big(f.chunk.total_output_tokens), amountUc: big(f.chunk.amount_uc) } }
+      ? { chunk: { text: f.chunk.text, outputTokens: f.chunk.output_tokens, totalInputTokens: big(f.chunk.total_input_tokens), totalOutputTokens: big(f.chunk.total_output_tokens), amountUc: big(f.chunk.amount_uc), windowUc: f.chunk.window_uc != null ? big(f.chunk.window_uc) : undefined } }
       : f.done != null
         ? {
             done: {
@@ -280,7 +280,8 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
               amountUc: big(f.done.amount_uc),
               finishReason: f.done.finish_reason,
               usageSource: f.done.usage_source,
-              stopReason: f.done.stop_reason
+              stopReason: f.done.stop_reason,
+              streamOpen: f.done.stream_open
             }
           }
         : { failure: { code: f.failure.code, message: f.failure.message } })
@@ -505,7 +506,16 @@ export function buildVectors (): Record<string, VectorFile> {
     vector('answer to a close: done with finish_reason closed, the highest voucher\'s totals', 'infer-seller', {
       frame: { done: { input_tokens: '0', output_tokens: '0', total_input_tokens: '25', total_output_tokens: '9', amount_uc: finalVoucher.inputs.amount_uc, finish_reason: 'closed', usage_source: '', stop_reason: '' } }
     }),
-    vector('failure', 'infer-seller', { frame: { failure: { code: 'busy', message: 'a request is already running on this session' } } })
+    vector('failure', 'infer-seller', { frame: { failure: { code: 'busy', message: 'a request is already running on this session' } } }),
+    // stream reuse and the paid-ahead window (infer.md § Stream reuse, Flow 4-5)
+    vector('request asking to keep the stream (keep_open)', 'infer-request', {
+      contract_id_hex: contractId, messages: [{ role: 'user', content: 'Say hi.' }], max_tokens: 16, keep_open: true
+    }),
+    vector('chunk under a paid-ahead window (window_uc: the buyer signs at half of it)', 'infer-seller', { frame: { chunk: { text: 'Hi th', output_tokens: 4, total_input_tokens: '0', total_output_tokens: '4', amount_uc: '12', window_uc: '1250' } } }),
+    vector('empty chunk: the seller asks for the voucher it waits on', 'infer-seller', { frame: { chunk: { text: '', output_tokens: 0, total_input_tokens: '0', total_output_tokens: '4', amount_uc: '12', window_uc: '20' } } }),
+    vector('done keeping the stream for the next request (stream_open)', 'infer-seller', {
+      frame: { done: { input_tokens: '25', output_tokens: '9', total_input_tokens: '25', total_output_tokens: '9', amount_uc: finalVoucher.inputs.amount_uc, finish_reason: 'stop', usage_source: 'tokenized', stop_reason: '', stream_open: true } }
+    })
   ]
 
   const file = (description: string, vectors: Vector[]): VectorFile => ({ description, vectors })

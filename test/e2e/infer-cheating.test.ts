@@ -7,7 +7,7 @@ import { lpStream } from '@libp2p/utils'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 import type { ChatRequest } from '../../src/exec/backend.js'
 import { BuyerSessions, SellerSessions } from '../../src/exec/infer/sessions.js'
-import { InferSeller } from '../../src/exec/infer/seller.js'
+import { InferSeller, type InferSellerInit } from '../../src/exec/infer/seller.js'
 import { InferBuyer } from '../../src/exec/infer/buyer.js'
 import { decodeBuyerFrame, decodeSellerFrame, encodeRequest, encodeSellerFrame, encodeVoucherFrame, INFER_PROTOCOL } from '../../src/exec/infer/codec.js'
 import { FirstTokenTimeoutError, ProtocolViolationError, SellerOverclaimError, StreamIdleTimeoutError } from '../../src/exec/infer/errors.js'
@@ -23,11 +23,11 @@ const request: ChatRequest = { messages: [{ role: 'user', content: 'cheat me if 
 let peers: InferPeer[] = []
 afterEach(async () => { await stopAll(...peers); peers = [] })
 
-async function honestSeller (backendInit: ConstructorParameters<typeof SimulatedBackend>[0] = {}, voucherTimeoutMs = 400) {
+async function honestSeller (backendInit: ConstructorParameters<typeof SimulatedBackend>[0] = {}, voucherTimeoutMs = 400, sellerInit: InferSellerInit = {}) {
   const { buyer, seller } = await connectedPair()
   peers.push(buyer, seller)
   const sessions = new SellerSessions({ net: inferNet, now: Date.now })
-  const svc = new InferSeller({ registrar: seller.libp2p, backend: new SimulatedBackend(backendInit), sessions }, { voucherTimeoutMs })
+  const svc = new InferSeller({ registrar: seller.libp2p, backend: new SimulatedBackend(backendInit), sessions }, { voucherTimeoutMs, ...sellerInit })
   await svc.start()
   const terms = makeTerms(buyer, seller)
   sessions.add(terms)
@@ -69,7 +69,8 @@ describe('a dishonest buyer', () => {
   })
 
   it('that stops signing after one voucher loses the seller one chunk only', async () => {
-    const { buyer, seller, sessions, terms } = await honestSeller({ tokensPerChunk: 1 }, 400)
+    // chunks of at most 8 tokens: the 50-token answer cannot leave in the chunk after the voucher
+    const { buyer, seller, sessions, terms } = await honestSeller({ tokensPerChunk: 1, naturalTokens: 1000 }, 400, { maxChunkTokens: 8 })
     const raw = await rawBuyer(buyer, seller, terms)
     const first = await raw.read()
     const out1 = first.chunk!.totalOutputTokens
@@ -111,7 +112,7 @@ describe('a dishonest buyer', () => {
   }
 
   it('replaying a lower nonce is refused and the highest voucher stays', async () => {
-    const { buyer, seller, sessions, terms } = await honestSeller({ tokensPerChunk: 1 })
+    const { buyer, seller, sessions, terms } = await honestSeller({ tokensPerChunk: 1, naturalTokens: 1000 }, 400, { maxChunkTokens: 8 })
     const raw = await rawBuyer(buyer, seller, terms)
     const first = await raw.read()
     const v2 = makeVoucher(buyer.signer, inferNet, voucherFor(terms, 2n, first.chunk!.totalOutputTokens))

@@ -1,7 +1,9 @@
 /**
  * The buyer's end of /tally/infer/1.0.0: sends one request on a session, checks every chunk
  * against what it received (never signs for more output tokens than its TokenCounter allows),
- * answers each with a signed cumulative voucher, and abandons a seller that stalls.
+ * forwards it, then pays with signed cumulative vouchers (one per half of the seller's paid-ahead
+ * window, or per chunk), abandons a seller that stalls, and keeps the session's stream open for
+ * its next request when the seller agrees (infer.md § Stream reuse).
  */
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { defaultLogger } from '@libp2p/logger'
@@ -15,10 +17,12 @@ import { makeVoucher, type SignedVoucher } from '../voucher.js'
 import { checkChatRequest, parseChunkLogprobs, parseChunkToolCalls, decodeSellerFrame, encodeCloseFrame, encodeRequest, encodeVoucherFrame, INFER_PROTOCOL, MAX_SELLER_FRAME_BYTES, checkEmbedRequest, encodeEmbedRequest, unpackVectors } from './codec.js'
 import { BudgetExhaustedError, FailureCode, FirstTokenTimeoutError, InferAbortedError, InferError, ProtocolViolationError, RemoteInferError, SellerOverclaimError, SessionBusyError, SessionClosedError, SessionExpiredError, StreamIdleTimeoutError, UnknownSessionError, WrongBuyerError, WrongSellerError } from './errors.js'
 import type { BuyerSession, BuyerSessions } from './sessions.js'
-import { bytesEqual, type SessionTerms } from './terms.js'
+import { bytesEqual, contractKey, type SessionTerms } from './terms.js'
 import { maxEmbedInputTokens, utf8BoundCounter, type TokenCounter } from './token-counter.js'
+import { voucherDue } from './window.js'
 import { WireError } from '../../wire/errors.js'
 import { deadline } from '../../wire/deadline.js'
+import { raceSignal } from './notifier.js'
 import type { TokenLogprob } from '../../wire/logprobs.js'
 
 /** a seller that sends no first token in this long is abandoned */
@@ -34,6 +38,8 @@ export interface InferBuyerInit {
   dialTimeoutMs?: number
   /** clock for meter records' startedAtMs; default Date.now */
   now?: () => number
+  /** ask the seller to keep each session's stream for its next request (default true) */
+  keepOpen?: boolean
 }
 
 /** the slice of a Libp2p node (or its connection manager, adapted) the buyer uses */
@@ -54,7 +60,7 @@ export interface InferBuyerComponents {
 
 export interface InferOptions {
   signal?: AbortSignal
-  /** each chunk's text (and tool-call deltas, when it carries any), after its voucher is on the way */
+  /** each chunk's text (and tool-call deltas, when it carries any), as soon as it passed the checks (its voucher, when due, follows) */
   onChunk?: (text: string, toolCalls?: ToolCallDelta[], logprobs?: TokenLogprob[]) => void
   firstTokenTimeoutMs?: number
   idleTimeoutMs?: number
@@ -114,6 +120,34 @@ export interface EmbedOutcome {
 
 const SOURCES = new Set<UsageSource>(['reported', 'tokenized', 'estimated'])
 
+/** a session's /tally/infer stream, kept for its next request */
+interface SessionStream {
+  stream: Stream
+  lp: LengthPrefixedStream<Stream>
+  /** the request's voucher writes in flight (settles, never rejects) */
+  writing?: Promise<void>
+}
+
+/** a kept stream failed before the seller answered anything: the request may go once more on a new stream */
+class StaleStreamError extends Error {}
+
+/** the stream still carries requests both ways */
+function usable (stream: Stream): boolean {
+  return stream.status === 'open' && stream.writeStatus === 'writable' && stream.remoteWriteStatus === 'writable'
+}
+
+/** what the buyer's streams did (for tests, benches and metrics) */
+export interface InferBuyerStats {
+  /** /tally/infer streams opened for requests (closes excluded) */
+  streamsOpened: number
+  /** requests sent on a stream kept from the session's previous request */
+  streamsReused: number
+  /** requests resent on a new stream after a kept one failed before any answer */
+  resent: number
+  /** errors after a request had resolved (the final voucher's write, closing): logged, never thrown */
+  tailErrors: number
+}
+
 function remoteError (code: string, message: string): Error {
   if (code === FailureCode.budget) return new BudgetExhaustedError(`seller: ${message}`)
   if (code === FailureCode.expired) return new SessionExpiredError(`seller: ${message}`)
@@ -133,6 +167,12 @@ export class InferBuyer {
   private readonly log: Logger
   private readonly counter: TokenCounter
   private readonly inflight = new Set<AbortController>()
+  private readonly keepOpen: boolean
+  /** per session: its stream kept for the next request */
+  private readonly kept = new Map<string, SessionStream>()
+  /** per session: the previous request's tail (final voucher on its way, stream closing); never rejects */
+  private readonly tails = new Map<string, Promise<void>>()
+  readonly stats: InferBuyerStats = { streamsOpened: 0, streamsReused: 0, resent: 0, tailErrors: 0 }
 
   constructor (components: InferBuyerComponents, init: InferBuyerInit = {}) {
     this.components = components
@@ -140,6 +180,7 @@ export class InferBuyer {
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.dialTimeoutMs = init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS
     this.now = init.now ?? Date.now
+    this.keepOpen = init.keepOpen ?? true
     this.counter = components.tokenCounter ?? utf8BoundCounter()
     this.log = (components.logger ?? defaultLogger()).forComponent('tally:infer:buyer')
   }
@@ -150,6 +191,33 @@ export class InferBuyer {
 
   async stop (): Promise<void> {
     for (const c of this.inflight) c.abort(new InferAbortedError('buyer stopping'))
+    for (const k of this.kept.values()) k.stream.abort(new InferAbortedError('buyer stopping'))
+    this.kept.clear()
+  }
+
+  /** the previous request on this session has finished its tail (its final voucher is written) */
+  async settled (contractId: Uint8Array): Promise<void> {
+    await this.tails.get(contractKey(contractId))
+  }
+
+  /** keep a session's stream for its next request, until the seller ends its side (idle, stopping) */
+  private keep (key: string, conn: SessionStream): void {
+    this.kept.set(key, conn)
+    const onRemoteClose = (): void => { if (this.kept.get(key) === conn) this.dropKept(key) }
+    conn.stream.addEventListener('remoteCloseWrite', onRemoteClose, { once: true })
+    conn.stream.addEventListener('close', () => {
+      conn.stream.removeEventListener('remoteCloseWrite', onRemoteClose)
+      if (this.kept.get(key) === conn) this.kept.delete(key)
+    }, { once: true })
+  }
+
+  /** stop keeping a session's stream: closed gracefully (the seller ends its side) */
+  private dropKept (key: string): void {
+    const k = this.kept.get(key)
+    if (k == null) return
+    this.kept.delete(key)
+    const closing = deadline(this.idleTimeoutMs)
+    void k.stream.close({ signal: closing.signal }).catch((err: any) => { k.stream.abort(err) }).finally(() => { closing.clear() })
   }
 
   /** the last voucher this buyer signed on a contract */
@@ -162,6 +230,9 @@ export class InferBuyer {
    * holds. Returns the seller's view of the session's cumulative totals.
    */
   async closeSession (peer: PeerId, contractId: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<{ totalInputTokens: bigint, totalOutputTokens: bigint, amountUc: bigint }> {
+    // the last request's final voucher reaches the seller before the close it settles on
+    await this.settled(contractId)
+    this.dropKept(contractKey(contractId))
     this.components.sessions.closeSession(contractId)
     const closing = deadline(this.dialTimeoutMs, opts.signal)
     const signal = closing.signal
@@ -195,7 +266,38 @@ export class InferBuyer {
   async infer (peer: PeerId, terms: SessionTerms, request: ChatRequest, opts: InferOptions = {}): Promise<InferResult> {
     checkChatRequest(request)
     const counter = opts.tokenCounter ?? this.counter
-    return await this.onSession(peer, terms, opts.signal, async (stream, session, signal) => await this.exchange(stream, session, request, counter, signal, opts))
+    return await this.onSession(peer, terms, opts.signal, async (session, signal) => {
+      const key = contractKey(terms.contractId)
+      const kept = this.kept.get(key)
+      this.kept.delete(key)
+      if (kept != null && usable(kept.stream)) {
+        this.stats.streamsReused++
+        try {
+          return await this.exchange(kept, session, request, counter, signal, opts, true)
+        } catch (err) {
+          if (!(err instanceof StaleStreamError)) throw err
+          // the kept stream failed before the seller answered anything: once more, on a new stream
+          this.log('kept stream failed before an answer (%s): resending on a new stream', err.message)
+          this.stats.resent++
+        }
+      } else if (kept != null) {
+        kept.stream.abort(new InferError('kept stream no longer usable'))
+      }
+      const stream = await this.dial(peer, signal)
+      return await this.exchange({ stream, lp: lpStream(stream, { maxDataLength: MAX_SELLER_FRAME_BYTES }) }, session, request, counter, signal, opts, false)
+    })
+  }
+
+  /** open a /tally/infer stream within the dial deadline */
+  private async dial (peer: PeerId, signal: AbortSignal): Promise<Stream> {
+    const dialing = deadline(this.dialTimeoutMs, signal)
+    try {
+      const stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal: dialing.signal, runOnLimitedConnection: true })
+      this.stats.streamsOpened++
+      return stream
+    } finally {
+      dialing.clear()
+    }
   }
 
   /**
@@ -205,8 +307,15 @@ export class InferBuyer {
    */
   async embed (peer: PeerId, terms: SessionTerms, request: EmbedRequest, opts: { signal?: AbortSignal, timeoutMs?: number, maxInputTokens?: number } = {}): Promise<EmbedOutcome> {
     checkEmbedRequest(request)
-    return await this.onSession(peer, terms, opts.signal, async (stream, session, signal) =>
-      await this.embedExchange(stream, session, request, signal, opts.timeoutMs ?? this.firstTokenTimeoutMs, opts.maxInputTokens ?? maxEmbedInputTokens(request.inputs)))
+    return await this.onSession(peer, terms, opts.signal, async (session, signal) => {
+      const stream = await this.dial(peer, signal)
+      try {
+        return await this.embedExchange(stream, session, request, signal, opts.timeoutMs ?? this.firstTokenTimeoutMs, opts.maxInputTokens ?? maxEmbedInputTokens(request.inputs))
+      } catch (err) {
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        throw err
+      }
+    })
   }
 
   /** close our end after the final voucher and wait (bounded) for the seller's end: it has taken the voucher and freed the session */
@@ -223,33 +332,28 @@ export class InferBuyer {
   }
 
   /**
-   * One request's stream on a session: checks the parties, takes the session's turn, dials
-   * /tally/infer within the dial deadline and runs `exchange` on the stream; the caller's abort
-   * resets the stream and ends as InferAbortedError.
+   * One request on a session: checks the parties, waits for the previous request's tail, takes
+   * the session's turn and runs `exchange` (which gets its stream); the caller's abort ends it as
+   * InferAbortedError (the exchange resets its stream).
    */
-  private async onSession<T> (peer: PeerId, terms: SessionTerms, callerSignal: AbortSignal | undefined, exchange: (stream: Stream, session: BuyerSession, signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async onSession<T> (peer: PeerId, terms: SessionTerms, callerSignal: AbortSignal | undefined, exchange: (session: BuyerSession, signal: AbortSignal) => Promise<T>): Promise<T> {
     const { sessions, signer } = this.components
     if (!bytesEqual(signer.publicKey, terms.buyer)) throw new WrongBuyerError('this node\'s key is not the contract\'s buyer')
     const sellerKey = peer.publicKey?.raw
     if (sellerKey == null || !bytesEqual(sellerKey, terms.seller)) throw new WrongSellerError('the peer is not the contract\'s seller')
     sessions.add(terms)
+    // the previous request's final voucher is on its way: it goes first (bounded, never rejects)
+    const tail = this.tails.get(contractKey(terms.contractId))
+    if (tail != null) await tail
     const session = sessions.beginRequest(terms.contractId)
     const ctrl = new AbortController()
     this.inflight.add(ctrl)
     const onAbort = (): void => { ctrl.abort(callerSignal?.reason) }
     callerSignal?.addEventListener('abort', onAbort, { once: true })
     if (callerSignal?.aborted === true) ctrl.abort(callerSignal.reason)
-    let stream: Stream | undefined
     try {
-      const dialing = deadline(this.dialTimeoutMs, ctrl.signal)
-      try {
-        stream = await this.components.dialer.dialProtocol(peer, INFER_PROTOCOL, { signal: dialing.signal, runOnLimitedConnection: true })
-      } finally {
-        dialing.clear()
-      }
-      return await exchange(stream, session, ctrl.signal)
+      return await exchange(session, ctrl.signal)
     } catch (err: any) {
-      stream?.abort(err instanceof Error ? err : new Error(String(err)))
       if (ctrl.signal.aborted && !(err instanceof InferError)) throw new InferAbortedError('request aborted by the caller')
       throw err
     } finally {
@@ -338,10 +442,36 @@ export class InferBuyer {
     }
   }
 
-  private async exchange (stream: Stream, session: BuyerSession, request: ChatRequest, counter: TokenCounter, signal: AbortSignal, opts: InferOptions): Promise<InferResult> {
+  /**
+   * One chat request on a stream (new, or kept from the session's previous request: `reused`).
+   * Every chunk is checked, forwarded (onChunk), then paid when a voucher is due; vouchers are
+   * written behind the stream, never awaited in front of the next chunk. The result resolves once
+   * done is checked; the final voucher's write (and, unless the seller keeps the stream, the close)
+   * is the session's tail, which the next request waits for. Any failure resets the stream; on a
+   * reused stream, one before any seller frame is a StaleStreamError (the caller resends once).
+   */
+  private async exchange (conn: SessionStream, session: BuyerSession, request: ChatRequest, counter: TokenCounter, signal: AbortSignal, opts: InferOptions, reused: boolean): Promise<InferResult> {
+    let answered = false
+    try {
+      return await this.chat(conn, session, request, counter, signal, opts, () => { answered = true })
+    } catch (err: any) {
+      // the voucher for what was received goes out first (bounded), then the stream is reset
+      const reason = err instanceof Error ? err : new Error(String(err))
+      if (conn.writing == null) conn.stream.abort(reason)
+      else {
+        const bounded = deadline(this.idleTimeoutMs)
+        void raceSignal(conn.writing, bounded.signal).catch(() => {}).finally(() => { bounded.clear(); conn.stream.abort(reason) })
+      }
+      if (reused && !answered && !signal.aborted && !(err instanceof InferError)) throw new StaleStreamError(err?.message ?? String(err))
+      throw err
+    }
+  }
+
+  private async chat (conn: SessionStream, session: BuyerSession, request: ChatRequest, counter: TokenCounter, signal: AbortSignal, opts: InferOptions, onAnswer: () => void): Promise<InferResult> {
+    const { stream, lp } = conn
     const { terms } = session
+    const key = contractKey(terms.contractId)
     const { sessions, signer, net } = this.components
-    const lp = lpStream(stream, { maxDataLength: MAX_SELLER_FRAME_BYTES })
     const startedAtMs = this.now()
     const baseIn = session.totalInputTokens
     const baseOut = session.totalOutputTokens
@@ -349,7 +479,10 @@ export class InferBuyer {
     const firstTimeout = opts.firstTokenTimeoutMs ?? this.firstTokenTimeoutMs
     const idleTimeout = opts.idleTimeoutMs ?? this.idleTimeoutMs
 
-    const sign = async (totalIn: bigint, totalOut: bigint): Promise<void> => {
+    // voucher writes go behind the stream in order; the first failure ends the request at its next frame
+    let writing: Promise<void> = Promise.resolve()
+    let writeError: unknown
+    const sign = (totalIn: bigint, totalOut: bigint): void => {
       const v = makeVoucher(signer, net, {
         contractId: terms.contractId,
         nonce: session.nonce + 1n,
@@ -358,10 +491,13 @@ export class InferBuyer {
         amountUc: sessionAmountUc(totalIn, totalOut, terms)
       })
       sessions.recordVoucher(session, v)
-      await lp.write(encodeVoucherFrame(v.bytes), { signal })
+      const bytes = encodeVoucherFrame(v.bytes)
+      writing = writing.then(async () => { if (writeError == null) await lp.write(bytes, { signal }) }).catch(err => { writeError ??= err })
+      conn.writing = writing
     }
+    conn.writing = undefined
 
-    await lp.write(encodeRequest(terms.contractId, request), { signal })
+    await lp.write(encodeRequest(terms.contractId, request, this.keepOpen), { signal })
     const sentAt = performance.now()
     let text = ''
     /** the chunks' tool calls, and the bytes of their deltas as received (the bound on their tokens) */
@@ -371,94 +507,135 @@ export class InferBuyer {
     let claimedOut = 0n
     let firstAt: number | undefined
     let lastAt = sentAt
-    while (true) {
-      const timer = deadline(firstAt == null ? firstTimeout : idleTimeout, signal)
-      let bytes
-      try {
-        bytes = await lp.read({ signal: timer.signal })
-      } catch (err) {
-        if (timer.expired && !signal.aborted) {
-          throw firstAt == null
-            ? new FirstTokenTimeoutError(`no first token within ${firstTimeout} ms`)
-            : new StreamIdleTimeoutError(`no frame for ${idleTimeout} ms`)
+    const loop = async (): Promise<InferResult> => {
+      while (true) {
+        if (writeError != null) throw writeError
+        const timer = deadline(firstAt == null ? firstTimeout : idleTimeout, signal)
+        let bytes
+        try {
+          bytes = await lp.read({ signal: timer.signal })
+        } catch (err) {
+          if (timer.expired && !signal.aborted) {
+            throw firstAt == null
+              ? new FirstTokenTimeoutError(`no first token within ${firstTimeout} ms`)
+              : new StreamIdleTimeoutError(`no frame for ${idleTimeout} ms`)
+          }
+          throw err
+        } finally {
+          timer.clear()
         }
-        throw err
-      } finally {
-        timer.clear()
+        onAnswer()
+        const frame = decodeSellerFrame(bytes)
+        if (frame.failure != null) throw remoteError(frame.failure.code, frame.failure.message)
+        if (frame.embeddings != null) throw new ProtocolViolationError('an embeddings frame in answer to a chat request')
+        if (frame.chunk != null) {
+          const c = frame.chunk
+          const newText = text + c.text
+          const deltas = parseChunkToolCalls(c.toolCallsJson)
+          const lps = parseChunkLogprobs(c.logprobsJson)
+          if (lps.length > 0 && request.logprobs !== true) throw new ProtocolViolationError('logprobs in a chunk of a request that did not ask for them')
+          const newToolBytes = toolBytes + toolCallDeltaBytes(deltas)
+          const newClaimed = claimedOut + BigInt(c.outputTokens)
+          const bound = BigInt(counter.maxOutputTokens(newText) + newToolBytes)
+          if (newClaimed > bound) throw new SellerOverclaimError(`seller claims ${newClaimed} output tokens for text worth at most ${bound}`)
+          const totalOut = baseOut + newClaimed
+          // the seller may lag the buyer's own totals (a voucher lost in flight), never lead them
+          if (c.totalOutputTokens > totalOut || c.totalInputTokens > baseIn) throw new SellerOverclaimError('chunk totals exceed what this buyer received')
+          if (c.amountUc > sessionAmountUc(baseIn, totalOut, terms)) throw new SellerOverclaimError('chunk amount exceeds the pricing rule')
+          text = newText
+          toolBytes = newToolBytes
+          accumulateToolCalls(toolCalls, deltas)
+          claimedOut = newClaimed
+          // an empty chunk is the seller asking for the voucher it waits on (infer.md § Flow 5)
+          const asking = c.outputTokens === 0 && c.text.length === 0 && deltas.length === 0 && lps.length === 0
+          if (!asking) {
+            firstAt ??= performance.now()
+            lastAt = performance.now()
+            logprobs.push(...lps)
+            // forwarded first: the voucher (when due) is signed after the caller has the chunk
+            if (lps.length > 0) opts.onChunk?.(c.text, deltas.length > 0 ? deltas : undefined, lps)
+            else if (deltas.length > 0) opts.onChunk?.(c.text, deltas)
+            else opts.onChunk?.(c.text)
+          }
+          const unvouchered = sessionAmountUc(baseIn, totalOut, terms) - session.amountUc
+          const owed = session.totalOutputTokens !== totalOut || session.totalInputTokens !== baseIn
+          if (owed && (asking || voucherDue(unvouchered, c.windowUc))) sign(baseIn, totalOut)
+          continue
+        }
+        const d = frame.done!
+        if (!FINISH.has(d.finishReason as FinishReason)) throw new ProtocolViolationError(`unknown finish reason ${JSON.stringify(d.finishReason.slice(0, 32))}`)
+        if (!SOURCES.has(d.usageSource as UsageSource)) throw new ProtocolViolationError(`unknown usage source ${JSON.stringify(d.usageSource.slice(0, 32))}`)
+        if (d.stopReason !== '' && d.stopReason !== FailureCode.budget) throw new ProtocolViolationError('unknown stop reason')
+        if (d.outputTokens < claimedOut) throw new ProtocolViolationError(`done reports ${d.outputTokens} output tokens, chunks carried ${claimedOut}`)
+        const outBound = BigInt(counter.maxOutputTokens(text) + toolBytes)
+        if (d.outputTokens > outBound) throw new SellerOverclaimError(`seller claims ${d.outputTokens} output tokens for text worth at most ${outBound}`)
+        const inBound = BigInt(counter.maxInputTokens(boundMessages(request)))
+        if (d.inputTokens > inBound) throw new SellerOverclaimError(`seller claims ${d.inputTokens} input tokens for a prompt worth at most ${inBound}`)
+        const totalIn = baseIn + d.inputTokens
+        const totalOut = baseOut + d.outputTokens
+        if (d.totalInputTokens > totalIn || d.totalOutputTokens > totalOut) throw new SellerOverclaimError('done totals exceed what this buyer received')
+        if (d.amountUc > sessionAmountUc(totalIn, totalOut, terms)) throw new SellerOverclaimError('done amount exceeds the pricing rule')
+        if (Array.from(toolCalls).some(tc => tc == null || tc.id === '' || tc.function.name === '')) throw new ProtocolViolationError('a tool call arrived without its id or name')
+        if (session.lastVoucher == null || session.totalInputTokens !== totalIn || session.totalOutputTokens !== totalOut) sign(totalIn, totalOut)
+        // the tail: the final voucher's write, then the stream is kept (the seller agreed) or closed
+        const keep = this.keepOpen && d.streamOpen === true
+        if (keep) this.keep(key, conn)
+        const tail = (async () => {
+          const bounded = deadline(idleTimeout)
+          try {
+            await raceSignal(writing, bounded.signal)
+            if (writeError != null) throw writeError
+          } finally {
+            bounded.clear()
+          }
+          if (!keep) await this.closeAfterFinalVoucher(stream, lp, idleTimeout, new AbortController().signal)
+        })().catch((err: any) => {
+          this.stats.tailErrors++
+          this.log.error('after the request: %s', err?.message ?? err)
+          if (this.kept.get(key) === conn) this.kept.delete(key)
+          stream.abort(err instanceof Error ? err : new Error(String(err)))
+        })
+        this.tails.set(key, tail)
+        void tail.finally(() => { if (this.tails.get(key) === tail) this.tails.delete(key) })
+        const finalVoucher = session.lastVoucher!
+        const usage: Usage = { inputTokens: Number(d.inputTokens), outputTokens: Number(d.outputTokens), source: d.usageSource as UsageSource }
+        const ttftMs = (firstAt ?? lastAt) - sentAt
+        const meter = meterRecord({
+          // the contract's parties, model and prices
+          ...meterTermsOf(terms),
+          inputTokens: usage.inputTokens,
+          outputTokens: usage.outputTokens,
+          amountBeforeUc: baseAmount,
+          amountAfterUc: finalVoucher.amountUc,
+          ttftMs,
+          generationMs: lastAt - (firstAt ?? lastAt),
+          usageSource: usage.source,
+          startedAtMs
+        })
+        return {
+          text,
+          ...(toolCalls.length > 0 ? { toolCalls } : {}),
+          ...(request.logprobs === true ? { logprobs } : {}),
+          usage,
+          finishReason: d.finishReason as FinishReason,
+          stopReason: d.stopReason === FailureCode.budget ? 'budget' : undefined,
+          finalVoucher,
+          ttftMs,
+          tokensPerSec: meter.tokensPerSec,
+          meter
+        }
       }
-      const frame = decodeSellerFrame(bytes)
-      if (frame.failure != null) throw remoteError(frame.failure.code, frame.failure.message)
-      if (frame.embeddings != null) throw new ProtocolViolationError('an embeddings frame in answer to a chat request')
-      if (frame.chunk != null) {
-        const c = frame.chunk
-        const newText = text + c.text
-        const deltas = parseChunkToolCalls(c.toolCallsJson)
-        const lps = parseChunkLogprobs(c.logprobsJson)
-        if (lps.length > 0 && request.logprobs !== true) throw new ProtocolViolationError('logprobs in a chunk of a request that did not ask for them')
-        const newToolBytes = toolBytes + toolCallDeltaBytes(deltas)
-        const newClaimed = claimedOut + BigInt(c.outputTokens)
-        const bound = BigInt(counter.maxOutputTokens(newText) + newToolBytes)
-        if (newClaimed > bound) throw new SellerOverclaimError(`seller claims ${newClaimed} output tokens for text worth at most ${bound}`)
-        const totalOut = baseOut + newClaimed
-        // the seller may lag the buyer's own totals (a voucher lost in flight), never lead them
-        if (c.totalOutputTokens > totalOut || c.totalInputTokens > baseIn) throw new SellerOverclaimError('chunk totals exceed what this buyer received')
-        if (c.amountUc > sessionAmountUc(baseIn, totalOut, terms)) throw new SellerOverclaimError('chunk amount exceeds the pricing rule')
-        text = newText
-        toolBytes = newToolBytes
-        accumulateToolCalls(toolCalls, deltas)
-        claimedOut = newClaimed
-        await sign(baseIn, totalOut)
-        firstAt ??= performance.now()
-        lastAt = performance.now()
-        logprobs.push(...lps)
-        if (lps.length > 0) opts.onChunk?.(c.text, deltas.length > 0 ? deltas : undefined, lps)
-        else if (deltas.length > 0) opts.onChunk?.(c.text, deltas)
-        else opts.onChunk?.(c.text)
-        continue
+    }
+    try {
+      return await loop()
+    } catch (err) {
+      // an honest buyer pays for every chunk it accepted, also when the request ends early (its
+      // caller cancelled, the seller failed, or broke a rule on a later frame): the window bounds
+      // a seller's loss to a buyer that does not; it is not a discount (infer.md § Cancelling)
+      if (session.totalOutputTokens < baseOut + claimedOut) {
+        try { sign(baseIn, baseOut + claimedOut) } catch (e: any) { this.log('signing for what was received failed: %s', e?.message) }
       }
-      const d = frame.done!
-      if (!FINISH.has(d.finishReason as FinishReason)) throw new ProtocolViolationError(`unknown finish reason ${JSON.stringify(d.finishReason.slice(0, 32))}`)
-      if (!SOURCES.has(d.usageSource as UsageSource)) throw new ProtocolViolationError(`unknown usage source ${JSON.stringify(d.usageSource.slice(0, 32))}`)
-      if (d.stopReason !== '' && d.stopReason !== FailureCode.budget) throw new ProtocolViolationError('unknown stop reason')
-      if (d.outputTokens < claimedOut) throw new ProtocolViolationError(`done reports ${d.outputTokens} output tokens, chunks carried ${claimedOut}`)
-      const outBound = BigInt(counter.maxOutputTokens(text) + toolBytes)
-      if (d.outputTokens > outBound) throw new SellerOverclaimError(`seller claims ${d.outputTokens} output tokens for text worth at most ${outBound}`)
-      const inBound = BigInt(counter.maxInputTokens(boundMessages(request)))
-      if (d.inputTokens > inBound) throw new SellerOverclaimError(`seller claims ${d.inputTokens} input tokens for a prompt worth at most ${inBound}`)
-      const totalIn = baseIn + d.inputTokens
-      const totalOut = baseOut + d.outputTokens
-      if (d.totalInputTokens > totalIn || d.totalOutputTokens > totalOut) throw new SellerOverclaimError('done totals exceed what this buyer received')
-      if (d.amountUc > sessionAmountUc(totalIn, totalOut, terms)) throw new SellerOverclaimError('done amount exceeds the pricing rule')
-      if (session.lastVoucher == null || session.totalInputTokens !== totalIn || session.totalOutputTokens !== totalOut) await sign(totalIn, totalOut)
-      await this.closeAfterFinalVoucher(stream, lp, idleTimeout, signal)
-      const finalVoucher = session.lastVoucher!
-      const usage: Usage = { inputTokens: Number(d.inputTokens), outputTokens: Number(d.outputTokens), source: d.usageSource as UsageSource }
-      const ttftMs = (firstAt ?? lastAt) - sentAt
-      const meter = meterRecord({
-        // the contract's parties, model and prices
-        ...meterTermsOf(terms),
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-        amountBeforeUc: baseAmount,
-        amountAfterUc: finalVoucher.amountUc,
-        ttftMs,
-        generationMs: lastAt - (firstAt ?? lastAt),
-        usageSource: usage.source,
-        startedAtMs
-      })
-      if (Array.from(toolCalls).some(tc => tc == null || tc.id === '' || tc.function.name === '')) throw new ProtocolViolationError('a tool call arrived without its id or name')
-      return {
-        text,
-        ...(toolCalls.length > 0 ? { toolCalls } : {}),
-        ...(request.logprobs === true ? { logprobs } : {}),
-        usage,
-        finishReason: d.finishReason as FinishReason,
-        stopReason: d.stopReason === FailureCode.budget ? 'budget' : undefined,
-        finalVoucher,
-        ttftMs,
-        tokensPerSec: meter.tokensPerSec,
-        meter
-      }
+      throw err
     }
   }
 }

@@ -61,6 +61,22 @@ export function decodeBuyerFrame (bytes: Uint8Array | Uint8ArrayList, first: boo
   return frame
 }
 
+/**
+ * A buyer frame after the request on a stream the seller keeps open (infer.md § Stream reuse):
+ * a voucher (≤ MAX_VOUCHER_FRAME_BYTES), or, once `next` allows it, the session's next request or
+ * a close. Throws MalformedMessageError / MessageTooLargeError.
+ */
+export function decodeLaterBuyerFrame (bytes: Uint8Array | Uint8ArrayList, next: boolean): BuyerFrame {
+  if (!next || bytes.byteLength <= MAX_VOUCHER_FRAME_BYTES) {
+    try {
+      return decodeBuyerFrame(bytes, false)
+    } catch (err) {
+      if (!next) throw err
+    }
+  }
+  return decodeBuyerFrame(bytes, true)
+}
+
 export function decodeSellerFrame (bytes: Uint8Array | Uint8ArrayList): SellerFrame {
   const frame = decodeBounded(SellerFrame, bytes, MAX_SELLER_FRAME_BYTES, 'seller frame')
   const parts = (frame.chunk != null ? 1 : 0) + (frame.done != null ? 1 : 0) + (frame.failure != null ? 1 : 0) + (frame.embeddings != null ? 1 : 0)
@@ -68,7 +84,8 @@ export function decodeSellerFrame (bytes: Uint8Array | Uint8ArrayList): SellerFr
   return frame
 }
 
-export function encodeRequest (contractId: Uint8Array, r: ChatRequest): Uint8Array {
+/** `keepOpen`: ask the seller to keep the stream for the session's next request (infer.md § Stream reuse) */
+export function encodeRequest (contractId: Uint8Array, r: ChatRequest, keepOpen?: boolean): Uint8Array {
   checkChatRequest(r)
   return BuyerFrame.encode({
     request: {
@@ -90,7 +107,8 @@ export function encodeRequest (contractId: Uint8Array, r: ChatRequest): Uint8Arr
       toolsJson: r.tools != null ? JSON.stringify(r.tools) : undefined,
       toolChoiceJson: r.toolChoice != null ? JSON.stringify(r.toolChoice) : undefined,
       parallelToolCalls: r.parallelToolCalls,
-      responseFormatJson: r.responseFormat != null ? JSON.stringify(r.responseFormat) : undefined
+      responseFormatJson: r.responseFormat != null ? JSON.stringify(r.responseFormat) : undefined,
+      keepOpen: keepOpen === true ? true : undefined
     }
   })
 }

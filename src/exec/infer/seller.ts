@@ -1,7 +1,8 @@
 /**
- * The seller's end of /tally/infer/1.0.0: checks the session, runs the backend, streams chunks,
- * pauses while the buyer's voucher lags by more than one chunk, stops at the max spend, and keeps
- * the highest voucher per contract in its SellerSessions.
+ * The seller's end of /tally/infer/1.0.0: checks the session, runs the backend, streams chunks
+ * within the paid-ahead window (or one chunk ahead of the buyer's vouchers when the contract
+ * states none), stops at the max spend, keeps the highest voucher per contract in its
+ * SellerSessions, and keeps a stream open for the session's next request when asked.
  */
 import { lpStream, type LengthPrefixedStream } from '@libp2p/utils'
 import { defaultLogger } from '@libp2p/logger'
@@ -11,8 +12,8 @@ import { amountUc, sessionAmountUc } from '../pricing.js'
 import { meterTermsOf, meterRecord, type MeterRecord } from '../metering.js'
 import { VoucherError, type SignedVoucher } from '../voucher.js'
 import { WireError } from '../../wire/errors.js'
-import type { InferFailure } from '../../wire/pb/infer.js'
-import { decodeBuyerFrame, embeddingsFrames, encodeSellerFrame, INFER_PROTOCOL, MAX_CHUNK_TEXT_BYTES, MAX_EMBED_DIMENSIONS, MAX_FAILURE_MESSAGE_BYTES, MAX_REQUEST_FRAME_BYTES, parseEmbedRequest, parseRequest } from './codec.js'
+import type { BuyerFrame, InferFailure, InferRequest } from '../../wire/pb/infer.js'
+import { decodeBuyerFrame, decodeLaterBuyerFrame, embeddingsFrames, encodeSellerFrame, INFER_PROTOCOL, MAX_CHUNK_TEXT_BYTES, MAX_EMBED_DIMENSIONS, MAX_FAILURE_MESSAGE_BYTES, MAX_REQUEST_FRAME_BYTES, parseEmbedRequest, parseRequest } from './codec.js'
 import { BudgetExhaustedError, FailureCode, InferError, InvalidRequestError, UnknownSessionError, VoucherTimeoutError, WrongBuyerError, failureCodeOf, type FailureCodeName } from './errors.js'
 import { errorCode } from '../../errors/index.js'
 import { requiredCapabilities } from '../tools.js'
@@ -20,7 +21,7 @@ import { deadline, endStream } from '../../wire/deadline.js'
 import { Notifier, raceSignal } from './notifier.js'
 import type { ClosedSession, SellerSession, SellerSessions } from './sessions.js'
 import { bytesEqual, contractKey } from './terms.js'
-import { covers, nextChunk, paidTotals, requestOutputTokens, syncOnHighest, unpaidLoss, type Billed, type ChunkLimits, type NextChunk, type PendingOutput, type Totals } from './window.js'
+import { covers, nextChunk, paidTotals, requestOutputTokens, syncOnHighest, unpaidLoss, type Billed, type ChunkLimits, type NextChunk, type PendingOutput, type Totals, type UnpaidRoom } from './window.js'
 
 /** how long the seller waits, paused, for the voucher that covers what it sent */
 export const DEFAULT_VOUCHER_TIMEOUT_MS = 10_000
@@ -28,8 +29,13 @@ export const DEFAULT_VOUCHER_TIMEOUT_MS = 10_000
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 /** most output tokens in one chunk frame: the most a seller risks on an unpaid chunk */
 export const DEFAULT_MAX_CHUNK_TOKENS = 64
-/** after the first chunk, a chunk gathers tokens this long (unless full): bounds vouchers per second */
-export const DEFAULT_MIN_CHUNK_INTERVAL_MS = 10
+/**
+ * after the first chunk, a chunk gathers tokens this long (unless full); 0 (the default): a chunk
+ * takes what the backend has ready now (one macrotask) and leaves (infer.md § Flow 5, Chunks)
+ */
+export const DEFAULT_MIN_CHUNK_INTERVAL_MS = 0
+/** how long a kept-open stream waits for the session's next request (infer.md § Stream reuse) */
+export const DEFAULT_STREAM_IDLE_MS = 60_000
 /** concurrent infer streams per connection */
 export const DEFAULT_MAX_INBOUND_STREAMS = 8
 /** running requests are aborted at stop() unless given this long to finish (new ones get `shutting-down` meanwhile) */
@@ -43,6 +49,10 @@ export interface InferSellerInit {
   maxInboundStreams?: number
   /** how long stop() lets running requests finish before aborting them */
   drainTimeoutMs?: number
+  /** how long a kept-open stream waits for the next request (never past the session's expiry) */
+  streamIdleMs?: number
+  /** honour a request's keep_open (default true; false behaves as a seller that predates it) */
+  keepOpen?: boolean
   /** clock for meter records' startedAtMs; default Date.now */
   now?: () => number
 }
@@ -84,6 +94,20 @@ function failureFor (err: unknown): { code: FailureCodeName, message: string } {
 /** a request that ended without a done frame, with the failure to tell the buyer (if it is still there) */
 class RequestFailed extends Error {
   constructor (readonly failure: { code: FailureCodeName, message: string }) { super(failure.message) }
+}
+
+/** a request admitted on a session */
+interface Admitted {
+  session: SellerSession
+  request?: ChatRequest
+  embed?: EmbedRequest
+  /** the buyer asked to keep the stream for the session's next request */
+  keepOpen: boolean
+}
+
+function admission (session: SellerSession, request: ChatRequest | EmbedRequest, embedding: boolean, pb: InferRequest): Admitted {
+  const keepOpen = pb.keepOpen === true
+  return embedding ? { session, embed: request as EmbedRequest, keepOpen } : { session, request: request as ChatRequest, keepOpen }
 }
 
 /** the seller's counts on a session, as cumulative billed totals */
@@ -155,24 +179,42 @@ class BackendOutput {
   }
 }
 
-/** Every buyer frame after the request is one cumulative voucher: each accepted one wakes the request. */
-class VoucherReader {
-  /** why reading stopped, as the request's failure */
+/**
+ * Reads a stream's buyer frames after its first request, for the stream's life: each cumulative
+ * voucher is accepted and wakes the request; once a done with stream_open has gone out (`between`),
+ * the session's next request or a close is kept for the stream's loop.
+ */
+class FrameReader {
+  /** why reading stopped during a request, as the request's failure */
   error: unknown
+  /** the buyer ended its side between requests */
+  ended = false
+  /** a request or close received between requests */
+  next?: BuyerFrame
+  /** a done with stream_open went out: the next frame may be a request or a close */
+  between = false
 
   constructor (lp: LengthPrefixedStream<Stream>, sessions: SellerSessions, contractId: Uint8Array, signal: AbortSignal, changed: Notifier, onAccepted?: (v: SignedVoucher) => void) {
     void (async () => {
       while (!signal.aborted) {
         const bytes = await lp.read({ signal })
-        const frame = decodeBuyerFrame(bytes, false)
-        const v = sessions.acceptVoucher(contractId, frame.voucher!)
+        const frame = decodeLaterBuyerFrame(bytes, this.between && this.next == null)
+        if (frame.voucher == null) {
+          this.next = frame
+          changed.notify()
+          continue
+        }
+        const v = sessions.acceptVoucher(contractId, frame.voucher)
         changed.notify()
         onAccepted?.(v)
       }
     })().catch(err => {
-      this.error = err instanceof VoucherError || err instanceof WireError || err instanceof InferError
-        ? new RequestFailed({ code: FailureCode.badVoucher, message: err.message })
-        : err
+      if (this.between && this.next == null && !(err instanceof VoucherError || err instanceof WireError || err instanceof InferError)) this.ended = true
+      else {
+        this.error = err instanceof VoucherError || err instanceof WireError || err instanceof InferError
+          ? new RequestFailed({ code: FailureCode.badVoucher, message: err.message })
+          : err
+      }
       changed.notify()
     })
   }
@@ -186,6 +228,10 @@ export class InferSeller {
   private readonly minChunkIntervalMs: number
   private readonly maxInboundStreams: number
   private readonly drainTimeoutMs: number
+  private readonly streamIdleMs: number
+  private readonly keepOpen: boolean
+  /** kept-open streams waiting for their next request: woken by stop() */
+  private readonly idle = new Set<Notifier>()
   private readonly now: () => number
   private readonly log: Logger
   private readonly inflight = new Set<AbortController>()
@@ -207,6 +253,8 @@ export class InferSeller {
     this.minChunkIntervalMs = Math.max(0, init.minChunkIntervalMs ?? DEFAULT_MIN_CHUNK_INTERVAL_MS)
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.drainTimeoutMs = Math.max(0, init.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS)
+    this.streamIdleMs = Math.max(0, init.streamIdleMs ?? DEFAULT_STREAM_IDLE_MS)
+    this.keepOpen = init.keepOpen ?? true
     this.now = init.now ?? Date.now
     this.log = (components.logger ?? defaultLogger()).forComponent('tally:infer:seller')
   }
@@ -232,6 +280,8 @@ export class InferSeller {
     if (!this.started) return
     this.started = false
     this.stopping = true
+    // kept-open streams waiting for a next request end now
+    for (const n of this.idle) n.notify()
     if (this.drainTimeoutMs > 0 && this.handling.size > 0) {
       const drain = deadline(this.drainTimeoutMs)
       await raceSignal(Promise.allSettled([...this.handling]), drain.signal).catch(() => {})
@@ -255,11 +305,31 @@ export class InferSeller {
     let session: SellerSession | undefined
     let unpaid = false
     try {
-      const admitted = await this.admit(lp, stream, connection, ctrl.signal)
+      let admitted = await this.admit(lp, stream, connection, ctrl.signal)
       if (admitted == null) return
       session = admitted.session
-      if (admitted.embed != null) await this.runEmbed(lp, stream, session, admitted.embed, ctrl.signal)
-      else await this.run(lp, stream, session, admitted.request!, ctrl.signal)
+      const changed = new Notifier()
+      const reader = new FrameReader(lp, this.components.sessions, session.terms.contractId, ctrl.signal, changed, this.persisting(session))
+      this.wake.set(session, changed)
+      while (true) {
+        // stream reuse (infer.md § Stream reuse): chat requests that ask for it, while the seller is not stopping
+        const keep = this.keepOpen && admitted.keepOpen && admitted.embed == null && !this.stopping
+        if (admitted.embed != null) await this.runEmbed(lp, stream, session, admitted.embed, ctrl.signal, reader, changed)
+        else await this.run(lp, stream, session, admitted.request!, ctrl.signal, reader, changed, keep)
+        if (!keep) return
+        const next = await this.awaitNext(session, reader, changed, ctrl.signal)
+        if (next == null) {
+          void endStream(stream, this.requestTimeoutMs, ctrl.signal)
+          return
+        }
+        reader.between = false
+        reader.next = undefined
+        if (next.close != null) {
+          await this.close(lp, stream, next.close.contractId, connection.remotePeer.publicKey?.raw, ctrl.signal)
+          return
+        }
+        admitted = this.admitNext(next.request!, session, connection.remotePeer.publicKey?.raw)
+      }
     } catch (err) {
       if (err instanceof RequestFailed && (err.failure.code === FailureCode.voucherTimeout || err.failure.code === FailureCode.badVoucher)) unpaid = true
       if (err instanceof RequestFailed && !ctrl.signal.aborted) {
@@ -288,7 +358,7 @@ export class InferSeller {
    * the session's state, so a stranger learns nothing about someone else's session (busy,
    * closed, spent). A refusal is thrown as a RequestFailed.
    */
-  private async admit (lp: LengthPrefixedStream<Stream>, stream: Stream, connection: Connection, signal: AbortSignal): Promise<{ session: SellerSession, request?: ChatRequest, embed?: EmbedRequest } | undefined> {
+  private async admit (lp: LengthPrefixedStream<Stream>, stream: Stream, connection: Connection, signal: AbortSignal): Promise<Admitted | undefined> {
     const remote = connection.remotePeer.publicKey?.raw
     const firstFrame = deadline(this.requestTimeoutMs, signal)
     try {
@@ -299,14 +369,7 @@ export class InferSeller {
         await this.close(lp, stream, frame.close.contractId, remote, signal)
         return undefined
       }
-      // an embeddings request (infer.md § Embeddings) or a chat request
-      const embedding = frame.request!.embed != null
-      const { contractId, request } = embedding ? parseEmbedRequest(frame.request!) : parseRequest(frame.request!)
-      if (embedding && (this.components.backend.embed == null || !(this.components.backend.capabilities ?? []).includes('embeddings'))) throw new InvalidRequestError('this seller does not serve embeddings')
-      // a request needing a capability (tools, json_schema) the offer does not list is refused, never served plain
-      const lacking = embedding ? undefined : requiredCapabilities(request as ChatRequest).find(c => !(this.components.backend.capabilities ?? ['chat']).includes(c))
-      if (lacking !== undefined) throw new InvalidRequestError(`this seller does not serve ${lacking}`)
-      if (this.stopping) throw new RequestFailed({ code: FailureCode.shuttingDown, message: 'the seller is shutting down: no new requests' })
+      const { contractId, request, embedding } = this.parse(frame.request!)
       const sessions = this.components.sessions
       if (sessions.get(contractId) == null && this.components.awaitSession != null) {
         const late = deadline(this.requestTimeoutMs, signal)
@@ -317,12 +380,68 @@ export class InferSeller {
         }
       }
       const session = sessions.beginRequest(contractId, remote)
-      return embedding ? { session, embed: request as EmbedRequest } : { session, request: request as ChatRequest }
+      return admission(session, request, embedding, frame.request!)
     } catch (err) {
       if (signal.aborted) throw err
       throw err instanceof RequestFailed ? err : new RequestFailed(failureFor(err))
     } finally {
       firstFrame.clear()
+    }
+  }
+
+  /** a request frame's checks that need no session: decodes, in range, served, not stopping */
+  private parse (pb: InferRequest): { contractId: Uint8Array, request: ChatRequest | EmbedRequest, embedding: boolean } {
+    // an embeddings request (infer.md § Embeddings) or a chat request
+    const embedding = pb.embed != null
+    const { contractId, request } = embedding ? parseEmbedRequest(pb) : parseRequest(pb)
+    if (embedding && (this.components.backend.embed == null || !(this.components.backend.capabilities ?? []).includes('embeddings'))) throw new InvalidRequestError('this seller does not serve embeddings')
+    // a request needing a capability (tools, json_schema) the offer does not list is refused, never served plain
+    const lacking = embedding ? undefined : requiredCapabilities(request as ChatRequest).find(c => !(this.components.backend.capabilities ?? ['chat']).includes(c))
+    if (lacking !== undefined) throw new InvalidRequestError(`this seller does not serve ${lacking}`)
+    if (this.stopping) throw new RequestFailed({ code: FailureCode.shuttingDown, message: 'the seller is shutting down: no new requests' })
+    return { contractId, request, embedding }
+  }
+
+  /**
+   * The session's next request on a kept-open stream: the same checks as a first request (Flow 2),
+   * for the same contract only (another contract opens its own stream: `bad-request`).
+   */
+  private admitNext (pb: InferRequest, session: SellerSession, remote: Uint8Array | undefined): Admitted {
+    try {
+      const { contractId, request, embedding } = this.parse(pb)
+      if (!bytesEqual(contractId, session.terms.contractId)) throw new InvalidRequestError('a kept-open stream carries its own session\'s requests only')
+      return admission(this.components.sessions.beginRequest(contractId, remote), request, embedding, pb)
+    } catch (err) {
+      throw err instanceof RequestFailed ? err : new RequestFailed(failureFor(err))
+    }
+  }
+
+  /**
+   * After a done with stream_open: the session's next request or a close, or undefined when the
+   * buyer ends its side, the seller stops, or nothing comes within streamIdleMs (never past the
+   * session's expiry).
+   */
+  private async awaitNext (session: SellerSession, reader: FrameReader, changed: Notifier, signal: AbortSignal): Promise<BuyerFrame | undefined> {
+    const left = Math.min(this.streamIdleMs, session.terms.expiresAtMs - this.now())
+    if (left <= 0) return undefined
+    const idle = deadline(left, signal)
+    this.idle.add(changed)
+    try {
+      while (true) {
+        if (reader.next != null) return reader.next
+        if (reader.error != null) throw reader.error
+        if (reader.ended || this.stopping) return undefined
+        if (signal.aborted) throw signal.reason
+        try {
+          await raceSignal(changed.wait(), idle.signal)
+        } catch {
+          if (signal.aborted) throw signal.reason
+          return undefined
+        }
+      }
+    } finally {
+      idle.clear()
+      this.idle.delete(changed)
     }
   }
 
@@ -366,17 +485,16 @@ export class InferSeller {
 
   /**
    * One request: stream the backend's output in chunks, each leaving once the window allows
-   * (covers), trimmed to the budget (nextChunk); then done, the final voucher and the meter
-   * record. A request that ends otherwise is resynchronized on the highest voucher (unpaidLoss).
+   * (the paid-ahead window in µc when the contract states max_unpaid_uc, else one chunk: covers),
+   * trimmed to the budget (nextChunk); then done (in the last chunk's write), the final voucher and
+   * the meter record. A request that ends otherwise is resynchronized on the highest voucher (unpaidLoss).
+   * `keep`: the done says stream_open and the stream stays for the session's next request.
    */
-  private async run (lp: LengthPrefixedStream<Stream>, stream: Stream, session: SellerSession, request: ChatRequest, signal: AbortSignal): Promise<void> {
+  private async run (lp: LengthPrefixedStream<Stream>, stream: Stream, session: SellerSession, request: ChatRequest, signal: AbortSignal, reader: FrameReader, changed: Notifier, keep: boolean): Promise<void> {
     const { terms } = session
     const receivedAt = performance.now()
     const startedAtMs = this.now()
     const start = billedOf(session)
-    const changed = new Notifier()
-    const vouchers = new VoucherReader(lp, this.components.sessions, terms.contractId, signal, changed, this.persisting(session))
-    this.wake.set(session, changed)
     const output = new BackendOutput(this.components.backend, request, this.maxChunkTokens, signal, changed)
     const onAbort = (): void => { output.abort(signal.reason) }
     signal.addEventListener('abort', onAbort, { once: true })
@@ -387,25 +505,41 @@ export class InferSeller {
     let lastChunkAt = receivedAt
     let budgetStop = false
     let clean = false
+    let windowUc: bigint | undefined
+    /** the last chunk, held to leave in one write with done when the backend has finished */
+    let held: Uint8Array | undefined
     try {
       while (true) {
-        if (vouchers.error != null) throw vouchers.error
+        if (reader.error != null) throw reader.error
         if (signal.aborted) throw signal.reason
-        await this.waitCovered(session, { inputTokens: start.inputTokens, outputTokens: sentOut }, vouchers, signal, changed)
+        // nothing left to send: done follows at once (the final voucher pays for the last chunk too)
+        if (output.pending.length === 0 && output.finished) break
+        const windowed = this.components.sessions.unpaidRoom(session)?.window === true
+        if (!windowed) await this.waitCovered(session, { inputTokens: start.inputTokens, outputTokens: sentOut }, reader, signal, changed)
         if (output.pending.length === 0) {
           if (output.finished) break
           await changed.wait()
           continue
         }
-        if (firstChunkAt != null) await this.gather(output, lastChunkAt, vouchers, signal, changed)
-        const chunk = nextChunk(output.pending, { inputTokens: start.inputTokens, outputTokens: sentOut }, terms, limits, this.components.sessions.unpaidRoom(session))
+        if (firstChunkAt != null) await this.gather(output, lastChunkAt, reader, signal, changed)
+        const room = this.roomFor(session)
+        const sent: Totals = { inputTokens: start.inputTokens, outputTokens: sentOut }
+        const chunk = nextChunk(output.pending, sent, terms, limits, room)
+        if (chunk.count === 0 && !chunk.budgetStop) {
+          // the paid-ahead window is full: wait for the voucher that makes room
+          await this.waitRoom(lp, session, sent, reader, signal, changed, room!)
+          continue
+        }
         output.take(chunk)
         if (chunk.outputTokens > 0 || chunk.text.length > 0 || chunk.toolCalls != null) {
           sentOut += BigInt(chunk.outputTokens)
           bill(session, { inputTokens: session.totalInputTokens, outputTokens: sentOut, amountUc: sessionAmountUc(start.inputTokens, sentOut, terms) })
-          await lp.write(encodeSellerFrame({
-            chunk: { text: chunk.text, outputTokens: chunk.outputTokens, totalInputTokens: start.inputTokens, totalOutputTokens: sentOut, amountUc: session.amountUc, toolCallsJson: chunk.toolCalls != null ? JSON.stringify(chunk.toolCalls) : undefined, logprobsJson: chunk.logprobs != null ? JSON.stringify(chunk.logprobs) : undefined }
-          }), { signal })
+          windowUc = room?.window === true ? room.roomUc : undefined
+          const frame = encodeSellerFrame({
+            chunk: { text: chunk.text, outputTokens: chunk.outputTokens, totalInputTokens: start.inputTokens, totalOutputTokens: sentOut, amountUc: session.amountUc, toolCallsJson: chunk.toolCalls != null ? JSON.stringify(chunk.toolCalls) : undefined, logprobsJson: chunk.logprobs != null ? JSON.stringify(chunk.logprobs) : undefined, windowUc }
+          })
+          if (output.finished && output.pending.length === 0 && output.done != null && !chunk.budgetStop) held = frame
+          else await lp.write(frame, { signal })
           firstChunkAt ??= performance.now()
           lastChunkAt = performance.now()
         }
@@ -419,12 +553,17 @@ export class InferSeller {
       await output.ended
       if (signal.aborted) throw signal.reason
       const done = output.done
-      if (done == null) throw new RequestFailed(failureFor(output.error ?? new Error('backend ended without a done event')))
+      if (done == null) {
+        if (held != null) await lp.write(held, { signal })
+        throw new RequestFailed(failureFor(output.error ?? new Error('backend ended without a done event')))
+      }
       const reqOut = requestOutputTokens(sentOut - start.outputTokens, BigInt(done.usage.outputTokens), budgetStop)
       const reqIn = BigInt(done.usage.inputTokens)
       const total: Totals = { inputTokens: start.inputTokens + reqIn, outputTokens: start.outputTokens + reqOut }
       bill(session, { ...total, amountUc: sessionAmountUc(total.inputTokens, total.outputTokens, terms) })
-      await lp.write(encodeSellerFrame({
+      // from here the buyer may send its next request on this stream (after its final voucher)
+      if (keep) reader.between = true
+      const doneFrame = encodeSellerFrame({
         done: {
           inputTokens: reqIn,
           outputTokens: reqOut,
@@ -433,12 +572,16 @@ export class InferSeller {
           amountUc: session.amountUc,
           finishReason: budgetStop ? 'length' : done.finishReason,
           usageSource: done.usage.source,
-          stopReason: budgetStop ? FailureCode.budget : ''
+          stopReason: budgetStop ? FailureCode.budget : '',
+          streamOpen: keep ? true : undefined
         }
-      }), { signal })
+      })
+      // the last chunk and done in one write (infer.md § Flow 5, Chunks)
+      if (held != null) await lp.writeV([held, doneFrame], { signal })
+      else await lp.write(doneFrame, { signal })
       // the final voucher carries the input tokens: the receipt for the whole request (the next
       // request's first chunk waits for it to be durable, not the end of this one)
-      await this.waitCovered(session, total, vouchers, signal, changed, false)
+      await this.waitCovered(session, total, reader, signal, changed, false)
       clean = true
       bill(session, syncOnHighest(billedOf(session), session.highest, terms))
       this.components.onMeter?.(meterRecord({
@@ -455,17 +598,51 @@ export class InferSeller {
       }))
       // the session is free before the stream closes, so the buyer's next request never finds it busy
       this.components.sessions.endRequest(session)
-      void endStream(stream, this.requestTimeoutMs, signal).then(closed => { if (!closed) this.log('the buyer did not close after the final voucher: stream reset') })
+      if (!keep) void endStream(stream, this.requestTimeoutMs, signal).then(closed => { if (!closed) this.log('the buyer did not close after the final voucher: stream reset') })
     } finally {
       signal.removeEventListener('abort', onAbort)
       output.stop(new InferError('request ended'))
       if (!clean) {
-        // resynchronize on what the buyer has signed: the unpaid chunk (at most one) is the loss
-        const loss = unpaidLoss(billedOf(session), session.highest, terms, this.maxChunkTokens)
+        // resynchronize on what the buyer has signed: the unpaid work (within the window) is the loss
+        const loss = unpaidLoss(billedOf(session), session.highest, terms, this.maxChunkTokens, windowUc)
         if (loss != null) this.components.sessions.recordUnpaid(loss)
         bill(session, paidTotals(session.highest))
       }
       bill(session, syncOnHighest(billedOf(session), session.highest, terms))
+    }
+  }
+
+  /** the session's unpaid room, counted from the highest durable voucher when the seller journals */
+  private roomFor (session: SellerSession): UnpaidRoom | undefined {
+    const room = this.components.sessions.unpaidRoom(session)
+    if (room?.window !== true || this.components.persistVoucher == null) return room
+    return { ...room, paidUc: this.durable.get(session)?.amountUc ?? 0n }
+  }
+
+  /**
+   * The paid-ahead window is full: wait (at most voucherTimeoutMs) until a voucher makes room. A
+   * buyer signs at half the window; if what it has not vouchered is below that (one output larger
+   * than the rest of the window), the seller asks with an empty chunk, once (infer.md § Flow 5).
+   */
+  private async waitRoom (lp: LengthPrefixedStream<Stream>, session: SellerSession, sent: Totals, reader: FrameReader, signal: AbortSignal, changed: Notifier, room: UnpaidRoom): Promise<void> {
+    const paidAt = room.paidUc
+    const unvouchered = session.amountUc - (session.highest?.amountUc ?? 0n)
+    if (unvouchered > 0n && 2n * unvouchered < room.roomUc) {
+      await lp.write(encodeSellerFrame({ chunk: { text: '', outputTokens: 0, totalInputTokens: sent.inputTokens, totalOutputTokens: sent.outputTokens, amountUc: session.amountUc, windowUc: room.roomUc } }), { signal })
+    }
+    const timer = deadline(this.voucherTimeoutMs)
+    try {
+      for (let r = this.roomFor(session); r?.window === true && r.paidUc <= paidAt && r.roomUc <= room.roomUc; r = this.roomFor(session)) {
+        if (reader.error != null) throw reader.error
+        if (signal.aborted) throw signal.reason
+        try {
+          await raceSignal(changed.wait(), timer.signal)
+        } catch {
+          throw new RequestFailed(failureFor(new VoucherTimeoutError(`no voucher for ${sent.outputTokens} output tokens within ${this.voucherTimeoutMs} ms`)))
+        }
+      }
+    } finally {
+      timer.clear()
     }
   }
 
@@ -474,14 +651,11 @@ export class InferSeller {
    * backend on every input, check the amount against the max spend and the unpaid room before
    * anything leaves, send the vectors and done, and wait for the one voucher that pays them.
    */
-  private async runEmbed (lp: LengthPrefixedStream<Stream>, stream: Stream, session: SellerSession, request: EmbedRequest, signal: AbortSignal): Promise<void> {
+  private async runEmbed (lp: LengthPrefixedStream<Stream>, stream: Stream, session: SellerSession, request: EmbedRequest, signal: AbortSignal, vouchers: FrameReader, changed: Notifier): Promise<void> {
     const { terms } = session
     const receivedAt = performance.now()
     const startedAtMs = this.now()
     const start = billedOf(session)
-    const changed = new Notifier()
-    const vouchers = new VoucherReader(lp, this.components.sessions, terms.contractId, signal, changed, this.persisting(session))
-    this.wake.set(session, changed)
     let clean = false
     try {
       await this.waitCovered(session, start, vouchers, signal, changed)
@@ -565,7 +739,7 @@ export class InferSeller {
   }
 
   /** wait until the highest (durable) voucher covers `sent` (window = 1), at most voucherTimeoutMs */
-  private async waitCovered (session: SellerSession, sent: Totals, vouchers: VoucherReader, signal: AbortSignal, changed: Notifier, durableOnly = true): Promise<void> {
+  private async waitCovered (session: SellerSession, sent: Totals, vouchers: FrameReader, signal: AbortSignal, changed: Notifier, durableOnly = true): Promise<void> {
     if (covers(this.paidFor(session, durableOnly), sent)) return
     const timer = deadline(this.voucherTimeoutMs)
     try {
@@ -584,11 +758,11 @@ export class InferSeller {
   }
 
   /**
-   * After the first token goes out at once, later chunks gather tokens for up to
-   * minChunkIntervalMs (unless full): fewer, larger chunks and vouchers, so signing never competes
-   * with the backend for CPU token by token.
+   * After the first chunk, which leaves at once: a chunk takes what the backend has ready within
+   * one macrotask (setImmediate) and leaves, unless full; with minChunkIntervalMs > 0 it gathers
+   * for up to that long instead (fewer, larger chunks for a slow backend).
    */
-  private async gather (output: BackendOutput, lastChunkAt: number, vouchers: VoucherReader, signal: AbortSignal, changed: Notifier): Promise<void> {
+  private async gather (output: BackendOutput, lastChunkAt: number, vouchers: FrameReader, signal: AbortSignal, changed: Notifier): Promise<void> {
     if (output.pendingTokens >= this.maxChunkTokens || output.finished) return
     const left = lastChunkAt + this.minChunkIntervalMs - performance.now()
     if (left > 0) {

@@ -174,7 +174,7 @@ export class SellerSessions {
   /**
    * How far this session may bill ahead of its highest voucher: the contract's max_unpaid_uc,
    * within what the node's cap leaves after the other sessions' unpaid work (undefined: neither
-   * is set, the window alone bounds it).
+   * is set, the window of one chunk alone bounds it). With the term it is a paid-ahead window.
    */
   unpaidRoom (session: SellerSession): UnpaidRoom | undefined {
     const term = session.terms.maxUnpaidUc ?? 0n
@@ -184,7 +184,10 @@ export class SellerSessions {
       if (room == null || left < room) room = left
     }
     if (room == null) return undefined
-    return { paidUc: session.highest?.amountUc ?? 0n, roomUc: room > 0n ? room : 0n }
+    const r: UnpaidRoom = { paidUc: session.highest?.amountUc ?? 0n, roomUc: room > 0n ? room : 0n }
+    // a stated term makes the room a paid-ahead window (infer.md § Flow 5); the node's cap alone only tightens one chunk
+    if (term > 0n) r.window = true
+    return r
   }
 
   /** count work a request streamed beyond what its buyer vouchered (`boundUc`: that request's bound) */

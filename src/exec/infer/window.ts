@@ -1,6 +1,6 @@
 /**
- * The seller's one-chunk window, pure: whether the buyer's highest voucher lets the next chunk
- * leave, how much of the backend's output the next chunk may carry within the max spend, and what
+ * The seller's window, pure: whether the buyer's highest voucher lets the next chunk leave (one
+ * chunk, or a paid-ahead window in µc when the contract states max_unpaid_uc), how much of the backend's output the next chunk may carry within the max spend, and what
  * a request that ended without its final voucher streamed unpaid. Rules: protocols/infer.md
  * (Flow 5–7, Cancelling). No I/O, no clock.
  */
@@ -54,6 +54,11 @@ export interface UnpaidRoom {
   paidUc: bigint
   /** the most the session's billed amount may run ahead of `paidUc` */
   roomUc: bigint
+  /**
+   * the contract states max_unpaid_uc: `roomUc` is a paid-ahead window (chunks flow while the
+   * billed amount stays within it). Absent: window of one chunk, `roomUc` only tightens that chunk.
+   */
+  window?: boolean
 }
 
 export interface NextChunk {
@@ -91,6 +96,8 @@ export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budg
   let count = 0
   const toolCalls: ToolCallDelta[] = []
   const logprobs: TokenLogprob[] = []
+  // with a paid-ahead window, an output beyond the room leaves first only when nothing sent is unpaid
+  const unpaidBefore = room?.window === true ? amountUc(sent.inputTokens, sent.outputTokens, budget.priceInPerMTokUc, budget.priceOutPerMTokUc) - room.paidUc : 0n
   for (const c of pending) {
     // logprobs are not billed, but their JSON rides in the frame: it counts toward the chunk's size
     const bytes = Buffer.byteLength(c.text) + toolCallDeltaBytes(c.toolCalls ?? []) + (c.logprobs != null ? Buffer.byteLength(JSON.stringify(c.logprobs)) : 0)
@@ -99,7 +106,7 @@ export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budg
     if (amount > budget.maxSpendUc) {
       return { count, text, outputTokens: tokens, ...withToolCalls(toolCalls), ...(logprobs.length > 0 ? { logprobs } : {}), budgetStop: true }
     }
-    if (room != null && count > 0 && amount - room.paidUc > room.roomUc) break
+    if (room != null && (count > 0 || unpaidBefore > 0n) && amount - room.paidUc > room.roomUc) break
     count++
     text += c.text
     if (c.toolCalls != null) toolCalls.push(...c.toolCalls)
@@ -112,6 +119,26 @@ export function nextChunk (pending: readonly PendingOutput[], sent: Totals, budg
 
 function withToolCalls (deltas: ToolCallDelta[]): { toolCalls?: ToolCallDelta[] } {
   return deltas.length > 0 ? { toolCalls: mergeToolCallDeltas(deltas) } : {}
+}
+
+/**
+ * The buyer's voucher cadence (infer.md § Flow 4): with the seller's window `windowUc` (the chunk's
+ * window_uc), sign once the amount received and not yet vouchered reaches half of it, so the
+ * seller never waits while a voucher is due; without one (an old seller, window of one chunk),
+ * sign every chunk.
+ */
+export function voucherDue (unvoucheredUc: bigint, windowUc: bigint | undefined): boolean {
+  if (windowUc == null || windowUc <= 0n) return true
+  return 2n * unvoucheredUc >= windowUc
+}
+
+/**
+ * The most a paid-ahead window lets the seller bill beyond the highest voucher while a request
+ * streams (output only; infer.md § Flow 5): the window, or one backend output's amount when that
+ * alone is larger (it leaves only when nothing sent is unpaid).
+ */
+export function windowBoundUc (windowUc: bigint, largestOutputUc: bigint): bigint {
+  return largestOutputUc > windowUc ? largestOutputUc : windowUc
 }
 
 /**
@@ -145,17 +172,20 @@ export interface UnpaidLoss extends Billed {
  * (undefined when the voucher covers it all). The bound adds 1 µc: the difference of two rounded-up
  * cumulative amounts may exceed the rounded-up difference by 1.
  */
-export function unpaidLoss (billed: Billed, highest: Billed | undefined, prices: Prices, maxChunkTokens: number): UnpaidLoss | undefined {
+export function unpaidLoss (billed: Billed, highest: Billed | undefined, prices: Prices, maxChunkTokens: number, windowUc?: bigint): UnpaidLoss | undefined {
   const paid = paidTotals(highest)
   const lostIn = billed.inputTokens - paid.inputTokens
   const lostOut = billed.outputTokens - paid.outputTokens
   const lostUc = billed.amountUc - paid.amountUc
   if (lostIn <= 0n && lostOut <= 0n && lostUc <= 0n) return undefined
   const inputTokens = lostIn > 0n ? lostIn : 0n
+  const chunkBound = amountUc(inputTokens, BigInt(maxChunkTokens), prices.priceInPerMTokUc, prices.priceOutPerMTokUc) + 1n
+  // a paid-ahead window: the window (or one output larger than it, within one chunk) plus the input
+  const windowBound = windowUc != null && windowUc > 0n ? windowUc + amountUc(inputTokens, 0n, prices.priceInPerMTokUc, prices.priceOutPerMTokUc) + 1n : 0n
   return {
     inputTokens,
     outputTokens: lostOut > 0n ? lostOut : 0n,
     amountUc: lostUc > 0n ? lostUc : 0n,
-    boundUc: amountUc(inputTokens, BigInt(maxChunkTokens), prices.priceInPerMTokUc, prices.priceOutPerMTokUc) + 1n
+    boundUc: windowBound > chunkBound ? windowBound : chunkBound
   }
 }

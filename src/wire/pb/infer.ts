@@ -175,6 +175,7 @@ export interface InferRequest {
   prompt?: string
   logprobs?: boolean
   topLogprobs?: number
+  keepOpen?: boolean
 }
 
 export namespace InferRequest {
@@ -266,6 +267,11 @@ export namespace InferRequest {
           w.uint32(obj.topLogprobs)
         }
 
+        if (obj.keepOpen != null) {
+          w.uint32(400)
+          w.bool(obj.keepOpen)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -352,6 +358,10 @@ export namespace InferRequest {
             }
             case 42: {
               obj.topLogprobs = reader.uint32()
+              break
+            }
+            case 50: {
+              obj.keepOpen = reader.bool()
               break
             }
             default: {
@@ -498,6 +508,13 @@ export namespace InferRequest {
               }
               break
             }
+            case 50: {
+              yield {
+                field: `${prefix}.keepOpen`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -611,6 +628,11 @@ export namespace InferRequest {
     value: number
   }
 
+  export interface InferRequestKeepOpenFieldEvent {
+    field: '$.keepOpen'
+    value: boolean
+  }
+
   export function encode (obj: Partial<InferRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferRequest.codec())
   }
@@ -619,7 +641,7 @@ export namespace InferRequest {
     return decodeMessage(buf, InferRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferRequest>): Generator<InferRequestContractIdFieldEvent | InferRequestMessagesRoleFieldEvent | InferRequestMessagesContentFieldEvent | InferRequestMessagesToolCallsJsonFieldEvent | InferRequestMessagesToolCallIdFieldEvent | InferRequestMaxTokensFieldEvent | InferRequestTemperatureFieldEvent | InferRequestTopPFieldEvent | InferRequestSeedFieldEvent | InferRequestStopFieldEvent | InferRequestToolsJsonFieldEvent | InferRequestToolChoiceJsonFieldEvent | InferRequestParallelToolCallsFieldEvent | InferRequestResponseFormatJsonFieldEvent | InferRequestEmbedInputsFieldEvent | InferRequestEmbedDimensionsFieldEvent | InferRequestPromptFieldEvent | InferRequestLogprobsFieldEvent | InferRequestTopLogprobsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferRequest>): Generator<InferRequestContractIdFieldEvent | InferRequestMessagesRoleFieldEvent | InferRequestMessagesContentFieldEvent | InferRequestMessagesToolCallsJsonFieldEvent | InferRequestMessagesToolCallIdFieldEvent | InferRequestMaxTokensFieldEvent | InferRequestTemperatureFieldEvent | InferRequestTopPFieldEvent | InferRequestSeedFieldEvent | InferRequestStopFieldEvent | InferRequestToolsJsonFieldEvent | InferRequestToolChoiceJsonFieldEvent | InferRequestParallelToolCallsFieldEvent | InferRequestResponseFormatJsonFieldEvent | InferRequestEmbedInputsFieldEvent | InferRequestEmbedDimensionsFieldEvent | InferRequestPromptFieldEvent | InferRequestLogprobsFieldEvent | InferRequestTopLogprobsFieldEvent | InferRequestKeepOpenFieldEvent> {
     return streamMessage(buf, InferRequest.codec(), opts)
   }
 }
@@ -1051,6 +1073,11 @@ export namespace BuyerFrame {
     value: number
   }
 
+  export interface BuyerFrameRequestKeepOpenFieldEvent {
+    field: '$.request.keepOpen'
+    value: boolean
+  }
+
   export interface BuyerFrameVoucherFieldEvent {
     field: '$.voucher'
     value: Uint8Array<ArrayBuffer>
@@ -1069,7 +1096,7 @@ export namespace BuyerFrame {
     return decodeMessage(buf, BuyerFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BuyerFrame>): Generator<BuyerFrameRequestContractIdFieldEvent | BuyerFrameRequestMessagesRoleFieldEvent | BuyerFrameRequestMessagesContentFieldEvent | BuyerFrameRequestMessagesToolCallsJsonFieldEvent | BuyerFrameRequestMessagesToolCallIdFieldEvent | BuyerFrameRequestMaxTokensFieldEvent | BuyerFrameRequestTemperatureFieldEvent | BuyerFrameRequestTopPFieldEvent | BuyerFrameRequestSeedFieldEvent | BuyerFrameRequestStopFieldEvent | BuyerFrameRequestToolsJsonFieldEvent | BuyerFrameRequestToolChoiceJsonFieldEvent | BuyerFrameRequestParallelToolCallsFieldEvent | BuyerFrameRequestResponseFormatJsonFieldEvent | BuyerFrameRequestEmbedInputsFieldEvent | BuyerFrameRequestEmbedDimensionsFieldEvent | BuyerFrameRequestPromptFieldEvent | BuyerFrameRequestLogprobsFieldEvent | BuyerFrameRequestTopLogprobsFieldEvent | BuyerFrameVoucherFieldEvent | BuyerFrameCloseContractIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BuyerFrame>): Generator<BuyerFrameRequestContractIdFieldEvent | BuyerFrameRequestMessagesRoleFieldEvent | BuyerFrameRequestMessagesContentFieldEvent | BuyerFrameRequestMessagesToolCallsJsonFieldEvent | BuyerFrameRequestMessagesToolCallIdFieldEvent | BuyerFrameRequestMaxTokensFieldEvent | BuyerFrameRequestTemperatureFieldEvent | BuyerFrameRequestTopPFieldEvent | BuyerFrameRequestSeedFieldEvent | BuyerFrameRequestStopFieldEvent | BuyerFrameRequestToolsJsonFieldEvent | BuyerFrameRequestToolChoiceJsonFieldEvent | BuyerFrameRequestParallelToolCallsFieldEvent | BuyerFrameRequestResponseFormatJsonFieldEvent | BuyerFrameRequestEmbedInputsFieldEvent | BuyerFrameRequestEmbedDimensionsFieldEvent | BuyerFrameRequestPromptFieldEvent | BuyerFrameRequestLogprobsFieldEvent | BuyerFrameRequestTopLogprobsFieldEvent | BuyerFrameRequestKeepOpenFieldEvent | BuyerFrameVoucherFieldEvent | BuyerFrameCloseContractIdFieldEvent> {
     return streamMessage(buf, BuyerFrame.codec(), opts)
   }
 }
@@ -1082,6 +1109,7 @@ export interface InferChunk {
   amountUc: bigint
   toolCallsJson?: string
   logprobsJson?: string
+  windowUc?: bigint
 }
 
 export namespace InferChunk {
@@ -1129,6 +1157,11 @@ export namespace InferChunk {
           w.string(obj.logprobsJson)
         }
 
+        if (obj.windowUc != null) {
+          w.uint32(400)
+          w.uint64(obj.windowUc)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1173,6 +1206,10 @@ export namespace InferChunk {
             }
             case 41: {
               obj.logprobsJson = reader.string()
+              break
+            }
+            case 50: {
+              obj.windowUc = reader.uint64()
               break
             }
             default: {
@@ -1239,6 +1276,13 @@ export namespace InferChunk {
               }
               break
             }
+            case 50: {
+              yield {
+                field: `${prefix}.windowUc`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1286,6 +1330,11 @@ export namespace InferChunk {
     value: string
   }
 
+  export interface InferChunkWindowUcFieldEvent {
+    field: '$.windowUc'
+    value: bigint
+  }
+
   export function encode (obj: Partial<InferChunk>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferChunk.codec())
   }
@@ -1294,7 +1343,7 @@ export namespace InferChunk {
     return decodeMessage(buf, InferChunk.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferChunk>): Generator<InferChunkTextFieldEvent | InferChunkOutputTokensFieldEvent | InferChunkTotalInputTokensFieldEvent | InferChunkTotalOutputTokensFieldEvent | InferChunkAmountUcFieldEvent | InferChunkToolCallsJsonFieldEvent | InferChunkLogprobsJsonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferChunk>): Generator<InferChunkTextFieldEvent | InferChunkOutputTokensFieldEvent | InferChunkTotalInputTokensFieldEvent | InferChunkTotalOutputTokensFieldEvent | InferChunkAmountUcFieldEvent | InferChunkToolCallsJsonFieldEvent | InferChunkLogprobsJsonFieldEvent | InferChunkWindowUcFieldEvent> {
     return streamMessage(buf, InferChunk.codec(), opts)
   }
 }
@@ -1308,6 +1357,7 @@ export interface InferDone {
   finishReason: string
   usageSource: string
   stopReason: string
+  streamOpen?: boolean
 }
 
 export namespace InferDone {
@@ -1358,6 +1408,11 @@ export namespace InferDone {
         if ((obj.stopReason != null && obj.stopReason !== '')) {
           w.uint32(66)
           w.string(obj.stopReason)
+        }
+
+        if (obj.streamOpen != null) {
+          w.uint32(400)
+          w.bool(obj.streamOpen)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1411,6 +1466,10 @@ export namespace InferDone {
             }
             case 8: {
               obj.stopReason = reader.string()
+              break
+            }
+            case 50: {
+              obj.streamOpen = reader.bool()
               break
             }
             default: {
@@ -1484,6 +1543,13 @@ export namespace InferDone {
               }
               break
             }
+            case 50: {
+              yield {
+                field: `${prefix}.streamOpen`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1536,6 +1602,11 @@ export namespace InferDone {
     value: string
   }
 
+  export interface InferDoneStreamOpenFieldEvent {
+    field: '$.streamOpen'
+    value: boolean
+  }
+
   export function encode (obj: Partial<InferDone>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, InferDone.codec())
   }
@@ -1544,7 +1615,7 @@ export namespace InferDone {
     return decodeMessage(buf, InferDone.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferDone>): Generator<InferDoneInputTokensFieldEvent | InferDoneOutputTokensFieldEvent | InferDoneTotalInputTokensFieldEvent | InferDoneTotalOutputTokensFieldEvent | InferDoneAmountUcFieldEvent | InferDoneFinishReasonFieldEvent | InferDoneUsageSourceFieldEvent | InferDoneStopReasonFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<InferDone>): Generator<InferDoneInputTokensFieldEvent | InferDoneOutputTokensFieldEvent | InferDoneTotalInputTokensFieldEvent | InferDoneTotalOutputTokensFieldEvent | InferDoneAmountUcFieldEvent | InferDoneFinishReasonFieldEvent | InferDoneUsageSourceFieldEvent | InferDoneStopReasonFieldEvent | InferDoneStreamOpenFieldEvent> {
     return streamMessage(buf, InferDone.codec(), opts)
   }
 }
@@ -1959,6 +2030,11 @@ export namespace SellerFrame {
     value: string
   }
 
+  export interface SellerFrameChunkWindowUcFieldEvent {
+    field: '$.chunk.windowUc'
+    value: bigint
+  }
+
   export interface SellerFrameDoneInputTokensFieldEvent {
     field: '$.done.inputTokens'
     value: bigint
@@ -1999,6 +2075,11 @@ export namespace SellerFrame {
     value: string
   }
 
+  export interface SellerFrameDoneStreamOpenFieldEvent {
+    field: '$.done.streamOpen'
+    value: boolean
+  }
+
   export interface SellerFrameFailureCodeFieldEvent {
     field: '$.failure.code'
     value: string
@@ -2032,7 +2113,7 @@ export namespace SellerFrame {
     return decodeMessage(buf, SellerFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SellerFrame>): Generator<SellerFrameChunkTextFieldEvent | SellerFrameChunkOutputTokensFieldEvent | SellerFrameChunkTotalInputTokensFieldEvent | SellerFrameChunkTotalOutputTokensFieldEvent | SellerFrameChunkAmountUcFieldEvent | SellerFrameChunkToolCallsJsonFieldEvent | SellerFrameChunkLogprobsJsonFieldEvent | SellerFrameDoneInputTokensFieldEvent | SellerFrameDoneOutputTokensFieldEvent | SellerFrameDoneTotalInputTokensFieldEvent | SellerFrameDoneTotalOutputTokensFieldEvent | SellerFrameDoneAmountUcFieldEvent | SellerFrameDoneFinishReasonFieldEvent | SellerFrameDoneUsageSourceFieldEvent | SellerFrameDoneStopReasonFieldEvent | SellerFrameFailureCodeFieldEvent | SellerFrameFailureMessageFieldEvent | SellerFrameEmbeddingsFirstIndexFieldEvent | SellerFrameEmbeddingsDimensionsFieldEvent | SellerFrameEmbeddingsVectorsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SellerFrame>): Generator<SellerFrameChunkTextFieldEvent | SellerFrameChunkOutputTokensFieldEvent | SellerFrameChunkTotalInputTokensFieldEvent | SellerFrameChunkTotalOutputTokensFieldEvent | SellerFrameChunkAmountUcFieldEvent | SellerFrameChunkToolCallsJsonFieldEvent | SellerFrameChunkLogprobsJsonFieldEvent | SellerFrameChunkWindowUcFieldEvent | SellerFrameDoneInputTokensFieldEvent | SellerFrameDoneOutputTokensFieldEvent | SellerFrameDoneTotalInputTokensFieldEvent | SellerFrameDoneTotalOutputTokensFieldEvent | SellerFrameDoneAmountUcFieldEvent | SellerFrameDoneFinishReasonFieldEvent | SellerFrameDoneUsageSourceFieldEvent | SellerFrameDoneStopReasonFieldEvent | SellerFrameDoneStreamOpenFieldEvent | SellerFrameFailureCodeFieldEvent | SellerFrameFailureMessageFieldEvent | SellerFrameEmbeddingsFirstIndexFieldEvent | SellerFrameEmbeddingsDimensionsFieldEvent | SellerFrameEmbeddingsVectorsFieldEvent> {
     return streamMessage(buf, SellerFrame.codec(), opts)
   }
 }

@@ -76,18 +76,18 @@ describe('SellerSessions', () => {
     const reg = new SellerSessions({ net, now: () => 0, maxUnpaidTotalUc: 50n })
     const a = reg.add(terms({ maxSpendUc: 1_000n, maxUnpaidUc: 30n }))
     const b = reg.add(terms({ contractId: new Uint8Array(32).fill(7), maxSpendUc: 1_000n }))
-    expect(reg.unpaidRoom(a)).toEqual({ paidUc: 0n, roomUc: 30n })
+    expect(reg.unpaidRoom(a)).toEqual({ paidUc: 0n, roomUc: 30n, window: true })
     expect(reg.unpaidRoom(b)).toEqual({ paidUc: 0n, roomUc: 50n })
     // b has billed 40 µc no voucher covers: a may run 10 ahead, b its 50 (its own unpaid is not "other")
     b.amountUc = 40n
     expect(reg.exposureUc()).toBe(40n)
-    expect(reg.unpaidRoom(a)).toEqual({ paidUc: 0n, roomUc: 10n })
+    expect(reg.unpaidRoom(a)).toEqual({ paidUc: 0n, roomUc: 10n, window: true })
     expect(reg.unpaidRoom(b)).toEqual({ paidUc: 0n, roomUc: 50n })
     // a voucher for b's work frees the room again
     const v = makeVoucher(buyer, net, { contractId: b.terms.contractId, nonce: 1n, inputTokens: 0n, outputTokens: 20n, amountUc: sessionAmountUc(0n, 20n, b.terms) })
     reg.acceptVoucher(b.terms.contractId, v.bytes)
     expect(reg.exposureUc()).toBe(0n)
-    expect(reg.unpaidRoom(a)).toEqual({ paidUc: 0n, roomUc: 30n })
+    expect(reg.unpaidRoom(a)).toEqual({ paidUc: 0n, roomUc: 30n, window: true })
     expect(reg.unpaidRoom(b)).toEqual({ paidUc: 40n, roomUc: 50n })
     // neither a term nor a cap: the window alone
     expect(new SellerSessions({ net, now: () => 0 }).unpaidRoom(b)).toBeUndefined()

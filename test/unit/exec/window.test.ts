@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { covers, nextChunk, paidTotals, requestOutputTokens, syncOnHighest, unpaidLoss, type Billed, type Budget, type PendingOutput, type Totals } from '../../../src/exec/infer/window.js'
+import { covers, nextChunk, paidTotals, requestOutputTokens, syncOnHighest, unpaidLoss, voucherDue, windowBoundUc, type Billed, type Budget, type PendingOutput, type Totals } from '../../../src/exec/infer/window.js'
 import { amountUc, sessionAmountUc } from '../../../src/exec/pricing.js'
 
 // whole µc per token often, so amounts land exactly on the max spend
@@ -169,5 +169,79 @@ describe('totals', () => {
     expect(requestOutputTokens(10n, 12n, false)).toBe(12n)
     expect(requestOutputTokens(10n, 8n, false)).toBe(10n)
     expect(requestOutputTokens(10n, 12n, true)).toBe(10n)
+  })
+})
+
+describe('the paid-ahead window in µc (max_unpaid_uc stated)', () => {
+  it('for any chunk sizes and voucher arrivals, unpaid ≤ max(window, one output), and the seller stalls only while something is unpaid', () => {
+    // a run: backend outputs; per step, whether the buyer's due voucher arrives now (else it is in flight, or never sent)
+    fc.assert(fc.property(fc.array(output, { maxLength: 60 }), fc.array(fc.boolean(), { maxLength: 200 }), budget, limits, fc.bigInt({ min: 1n, max: 400n }), fc.boolean(), (outs, arrivals, b, lim, windowUc, honest) => {
+      const pending: PendingOutput[] = [...outs]
+      let sent: Totals = { inputTokens: 0n, outputTokens: 0n }
+      let paidUc = 0n
+      /** the buyer's last signed amount, and what is signed but not yet arrived */
+      let signedUc = 0n
+      let largestOutputUc = 0n
+      for (const arrive of arrivals) {
+        if (pending.length === 0) break
+        if (arrive) paidUc = signedUc
+        const before = amountUc(0n, sent.outputTokens, b.priceInPerMTokUc, b.priceOutPerMTokUc)
+        const c = nextChunk(pending, sent, b, lim, { paidUc, roomUc: windowUc, window: true })
+        if (c.count === 0 && !c.budgetStop) {
+          // stalled: only when what is unpaid is real (the first output after full payment always leaves)
+          expect(before - paidUc).toBeGreaterThan(0n)
+          // an honest buyer has signed for everything at half the window, or the seller asks (one output > the rest)
+          continue
+        }
+        pending.splice(0, c.count)
+        if (c.outputTokens > 0) {
+          const after = amountUc(0n, sent.outputTokens + BigInt(c.outputTokens), b.priceInPerMTokUc, b.priceOutPerMTokUc)
+          if (c.count === 1 && after - before > largestOutputUc) largestOutputUc = after - before
+          sent = { ...sent, outputTokens: sent.outputTokens + BigInt(c.outputTokens) }
+          const unpaid = (after > b.maxSpendUc ? b.maxSpendUc : after) - paidUc
+          expect(unpaid).toBeLessThanOrEqual(windowBoundUc(windowUc, largestOutputUc))
+          if (unpaid > windowUc) expect(before).toBe(paidUc) // beyond the window only when nothing was unpaid before it
+          // the buyer signs at half the window (an honest one; a dishonest one never)
+          if (honest && voucherDue(after - signedUc, windowUc)) signedUc = after
+        }
+        if (c.budgetStop) break
+      }
+    }), { numRuns: 500 })
+  })
+
+  it('a chunk ends before the output that would exceed the window; a window below one output\'s price lets one leave when all is paid', () => {
+    const b: Budget = { priceInPerMTokUc: 0n, priceOutPerMTokUc: 1_000_000n, maxSpendUc: 1_000_000n }
+    const lim = { maxChunkTokens: 64, maxChunkTextBytes: 1024 }
+    const outs: PendingOutput[] = Array.from({ length: 20 }, () => ({ text: 'x', outputTokens: 1 }))
+    // 10 µc window, 1 µc per token, 3 unpaid already: 7 more leave
+    expect(nextChunk(outs, { inputTokens: 0n, outputTokens: 3n }, b, lim, { paidUc: 0n, roomUc: 10n, window: true }).count).toBe(7)
+    // full: nothing leaves until a voucher arrives
+    expect(nextChunk(outs, { inputTokens: 0n, outputTokens: 10n }, b, lim, { paidUc: 0n, roomUc: 10n, window: true }).count).toBe(0)
+    // paid up to 10: the window opens again
+    expect(nextChunk(outs, { inputTokens: 0n, outputTokens: 10n }, b, lim, { paidUc: 10n, roomUc: 10n, window: true }).count).toBe(10)
+    // one 5-token output against a 2 µc window: leaves only when nothing is unpaid
+    const big: PendingOutput[] = [{ text: 'xxxxx', outputTokens: 5 }]
+    expect(nextChunk(big, { inputTokens: 0n, outputTokens: 10n }, b, lim, { paidUc: 10n, roomUc: 2n, window: true }).count).toBe(1)
+    expect(nextChunk(big, { inputTokens: 0n, outputTokens: 11n }, b, lim, { paidUc: 10n, roomUc: 2n, window: true }).count).toBe(0)
+    // without `window` (the node cap alone): the room only tightens one chunk, whose first output always leaves
+    expect(nextChunk(big, { inputTokens: 0n, outputTokens: 11n }, b, lim, { paidUc: 10n, roomUc: 2n }).count).toBe(1)
+    expect(windowBoundUc(10n, 5n)).toBe(10n)
+    expect(windowBoundUc(2n, 5n)).toBe(5n)
+  })
+
+  it('the buyer signs at half the window, every chunk without one', () => {
+    expect(voucherDue(1n, undefined)).toBe(true)
+    expect(voucherDue(1n, 0n)).toBe(true)
+    expect(voucherDue(4n, 10n)).toBe(false)
+    expect(voucherDue(5n, 10n)).toBe(true)
+    expect(voucherDue(5n, 11n)).toBe(false)
+    expect(voucherDue(6n, 11n)).toBe(true)
+  })
+
+  it('a request\'s unpaid loss under a window is bounded by the window plus its input', () => {
+    const prices = { priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: 1_000_000n }
+    const loss = unpaidLoss({ inputTokens: 7n, outputTokens: 500n, amountUc: 507n }, { inputTokens: 0n, outputTokens: 100n, amountUc: 100n }, prices, 4, 400n)!
+    expect(loss.amountUc).toBe(407n)
+    expect(loss.boundUc).toBe(400n + 7n + 1n)
   })
 })
