@@ -14,6 +14,7 @@
  * (the simulated network delivers what is due in one). While a request to the outside (a file, a socket) is in flight the clock waits for it,
  * at most MAX_REAL_WAIT_MS of wall time, so real I/O is not overtaken by simulated seconds.
  */
+import { getEventListeners } from 'node:events'
 import { ErrorCode, TallyError } from '../errors/index.js'
 
 /** how long the clock waits (wall time) for real I/O in flight before it moves on anyway */
@@ -118,7 +119,27 @@ const real = {
   setImmediate: globalThis.setImmediate,
   Date: globalThis.Date,
   performanceNow: performance.now.bind(performance),
-  abortSignalTimeout: AbortSignal.timeout.bind(AbortSignal)
+  abortSignalTimeout: AbortSignal.timeout.bind(AbortSignal),
+  abortSignalAny: AbortSignal.any.bind(AbortSignal)
+}
+
+/** on a timeout signal of this clock: its clock, and the controller that aborts it */
+const kTimeoutOf = Symbol('tally.sim.timeoutOf')
+const kController = Symbol('tally.sim.timeoutController')
+type TimeoutSignal = AbortSignal & { [kTimeoutOf]?: VirtualClock, [kController]?: AbortController }
+const onabortProp = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'onabort')
+
+/**
+ * A timeout signal's timer callback, built outside timeoutSignal's scope: a closure made there
+ * would share its context, which holds the signal strongly
+ */
+function abortLater (ref: WeakRef<TimeoutSignal>, held: Set<AbortSignal>): () => void {
+  return () => {
+    const s = ref.deref()
+    if (s === undefined) return
+    held.delete(s)
+    s[kController]?.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+  }
 }
 
 /** wall time in ms, whatever clock is installed (for "how long did the run take") */
@@ -172,10 +193,13 @@ export class VirtualClock {
     g.clearTimeout = (t: unknown) => { clock.clearAny(t, real.clearTimeout) }
     g.clearInterval = (t: unknown) => { clock.clearAny(t, real.clearInterval) }
     performance.now = () => clock.perfStartMs + clock.nowMs
-    AbortSignal.timeout = (ms: number) => {
-      const ctrl = new AbortController()
-      clock.set(() => { ctrl.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) }, ms, [], false).unref()
-      return ctrl.signal
+    AbortSignal.timeout = (ms: number) => clock.timeoutSignal(ms)
+    AbortSignal.any = (signals: Iterable<AbortSignal>) => {
+      // Node 20 links a combined signal to its sources only weakly: pin a timeout source until
+      // it fires, so a deadline built with any() comes whatever the collector does (see timeoutSignal)
+      const list = [...signals]
+      for (const s of list) if ((s as TimeoutSignal)[kTimeoutOf] === clock && !s.aborted) clock.heldSignals.add(s)
+      return real.abortSignalAny(list)
     }
     const RealDate = real.Date
     class VirtualDate extends RealDate {
@@ -207,12 +231,48 @@ export class VirtualClock {
     // the real method lives on Performance.prototype: drop the own property installed over it
     delete (performance as { now?: unknown }).now
     AbortSignal.timeout = real.abortSignalTimeout
+    AbortSignal.any = real.abortSignalAny
+    this.heldSignals.clear()
     for (const t of this.live.values()) {
       const left = Math.max(1, t.at - this.nowMs)
       const r = t.repeat ? real.setInterval(t.callback, t.delayMs, ...t.args) : real.setTimeout(t.callback, left, ...t.args)
       if (!t.hasRef()) r.unref()
     }
     this.live.clear()
+  }
+
+  /** @internal timeout signals held strongly: abort listeners attached, or the source of an any() */
+  readonly heldSignals = new Set<AbortSignal>()
+
+  /**
+   * AbortSignal.timeout(ms) on this clock, held as Node holds its own: the timer keeps only a
+   * weak reference, and the signal is held strongly only while it has `abort` listeners (or is
+   * a source of AbortSignal.any). Held until it fired, a signal nobody looks at any more kept
+   * its controller, event target and timer for the whole timeout: under a sybil-drain attack
+   * 99.8 % of the timeout signals pending were such (libp2p's upgrade, identify, dial and
+   * stream-open deadlines of connections long closed), about 7 per key × seller of the attack,
+   * all of the attack's tries inside one timeout (10 s) at once, and the growing live heap
+   * slowed every garbage collection: CPU grew faster than the tries.
+   */
+  timeoutSignal (ms: number): AbortSignal {
+    const ctrl = new AbortController()
+    const signal = ctrl.signal as TimeoutSignal
+    signal[kTimeoutOf] = this
+    signal[kController] = ctrl
+    const held = this.heldSignals
+    const recheck = (): void => {
+      if (signal.aborted) return
+      if (getEventListeners(signal, 'abort').length > 0) held.add(signal)
+      else held.delete(signal)
+    }
+    const add = signal.addEventListener; const remove = signal.removeEventListener
+    Object.defineProperties(signal, {
+      addEventListener: { configurable: true, writable: true, value: function (this: AbortSignal, ...a: Parameters<AbortSignal['addEventListener']>) { add.apply(this, a); recheck() } },
+      removeEventListener: { configurable: true, writable: true, value: function (this: AbortSignal, ...a: Parameters<AbortSignal['removeEventListener']>) { remove.apply(this, a); recheck() } },
+      onabort: { configurable: true, get () { return onabortProp?.get?.call(signal) }, set (v: unknown) { onabortProp?.set?.call(signal, v); recheck() } }
+    })
+    this.set(abortLater(new WeakRef(signal), held), ms, [], false).unref()
+    return signal
   }
 
   private set (fn: Callback, ms: number | undefined, args: unknown[], repeat: boolean): VirtualTimer {

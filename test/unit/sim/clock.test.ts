@@ -7,6 +7,8 @@ import { VirtualClock, VirtualClockError, installedClock, wallNowMs } from '../.
 let clock: VirtualClock | undefined
 afterEach(() => { clock?.uninstall(); clock = undefined })
 const install = (): VirtualClock => { clock = new VirtualClock(); clock.install(); return clock }
+/** what a test keeps alive on purpose */
+const kept: unknown[] = []
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 describe('virtual clock', () => {
@@ -144,6 +146,38 @@ describe('virtual clock', () => {
     const reason = await new Promise<any>(resolve => { signal.addEventListener('abort', () => { resolve(signal.reason) }) })
     expect(reason.name).toBe('TimeoutError')
     expect(c.elapsedMs() - t0).toBe(30_000)
+  })
+
+  it('a timeout signal nobody holds or listens to is collected before it fires, as Node\'s own; one with listeners, onabort or an any() still fires', async () => {
+    install()
+    v8.setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    // what libp2p leaves behind per connection: deadlines whose exchange finished, listeners removed
+    const dropped: Array<WeakRef<AbortSignal>> = []
+    ;(() => {
+      for (let i = 0; i < 100; i++) {
+        const s = AbortSignal.timeout(10_000)
+        const onAbort = (): void => {}
+        s.addEventListener('abort', onAbort)
+        s.removeEventListener('abort', onAbort)
+        dropped.push(new WeakRef(s))
+        dropped.push(new WeakRef(AbortSignal.timeout(10_000)))
+      }
+    })()
+    // signals the caller drops but still waits on
+    const fired: string[] = []
+    ;(() => {
+      AbortSignal.timeout(1_000).addEventListener('abort', () => { fired.push('listener') })
+      AbortSignal.timeout(1_000).onabort = () => { fired.push('onabort') }
+      const any = AbortSignal.any([AbortSignal.timeout(1_000)])
+      any.addEventListener('abort', () => { fired.push(`any: ${(any.reason as Error).name}`) })
+      kept.push(any)
+    })()
+    await new Promise(resolve => setImmediate(resolve))
+    gc()
+    expect(dropped.filter(r => r.deref() !== undefined)).toHaveLength(0)
+    await sleep(1_000)
+    expect(fired.sort()).toEqual(['any: TimeoutError', 'listener', 'onabort'])
   })
 
   it('waits for real I/O in flight before it jumps ahead', async () => {
