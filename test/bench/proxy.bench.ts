@@ -25,7 +25,7 @@
 import '../../src/polyfill.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,6 +39,8 @@ const ROUNDS = Number(process.env.PROXY_BENCH_ROUNDS ?? (QUICK ? 1 : 4))
 /** requests per path per round at concurrency c */
 const perRound = (c: number): number => QUICK ? Math.max(20, 2 * c) : (c === 1 ? 50 : Math.max(64, 4 * c))
 const MODEL = 'bench-1b'
+/** a process start compiles the whole tree through tsx: minutes on a loaded 2-core machine */
+const START_TIMEOUT_MS = 300_000
 const WORKLOADS = [
   { name: 'paced16', maxTokens: 16, prompt: 'pace:2' },
   { name: 'fast256', maxTokens: 256, prompt: 'fast' }
@@ -187,17 +189,25 @@ export default async function (): Promise<Record<string, unknown>> {
     const px = start([join(here, 'procs/proxy.ts'), upstream]); children.push(px)
     const proxy = `http://127.0.0.1:${(await px.waitLine(o => o.port != null, 'the proxy')).port}`
 
-    /** one seller `--serve-http` the upstream and one buyer with its API, from the source tree at `root` */
+    /**
+     * one seller `--serve-http` the upstream and one buyer with its API, from the source tree at
+     * `root`; where that tree's `tally start` has the open-network services (discovery, NAT
+     * traversal), they are off: other nodes on this host (mDNS) must not join the measured pair
+     */
     const tallyPair = async (root: string): Promise<{ api: string, pids: number[] }> => {
+      const optionsFile = join(root, 'src/cli/start/options.ts')
+      const closed = existsSync(optionsFile) && readFileSync(optionsFile, 'utf8').includes('--no-mdns')
+        ? ['--no-mdns', '--dht', 'off', '--min-connections', '0', '--no-autonat', '--relay', 'off', '--relay-client', 'off', '--no-dcutr']
+        : []
       const sellerDir = await mkdtemp(join(tmpdir(), 'tally-bench-proxy-s-')); dirs.push(sellerDir)
       const buyerDir = await mkdtemp(join(tmpdir(), 'tally-bench-proxy-b-')); dirs.push(buyerDir)
       const tallyBin = join(root, 'test/bench/procs/tally.ts')
       const seller = start([tallyBin, 'start', '--json', '--data-dir', sellerDir, '--transport', 'tcp', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-api',
-        '--serve-http', `${upstream}/v1`, '--model-id', MODEL, '--params', '1000000000', '--max-sessions', String(Math.max(...CONCURRENCIES))]); children.push(seller)
-      const sInfo = await seller.waitLine(o => Array.isArray(o.addrs), 'the seller start line')
+        '--serve-http', `${upstream}/v1`, '--model-id', MODEL, '--params', '1000000000', '--max-sessions', String(Math.max(...CONCURRENCIES)), ...closed]); children.push(seller)
+      const sInfo = await seller.waitLine(o => Array.isArray(o.addrs), 'the seller start line', START_TIMEOUT_MS)
       const buyer = start([tallyBin, 'start', '--json', '--data-dir', buyerDir, '--transport', 'tcp', '--listen', '/ip4/127.0.0.1/tcp/0', '--api', '127.0.0.1:0',
-        '--bootstrap', sInfo.addrs[0]]); children.push(buyer)
-      const bInfo = await buyer.waitLine(o => o.api != null, 'the buyer start line')
+        '--bootstrap', sInfo.addrs[0], ...closed]); children.push(buyer)
+      const bInfo = await buyer.waitLine(o => o.api != null, 'the buyer start line', START_TIMEOUT_MS)
       const api = String(bInfo.api).replace(/\/$/, '')
       const until = Date.now() + 60_000
       for (;;) {
