@@ -22,6 +22,7 @@ import { loadOrCreateIdentity, type Identity } from '../identity/keystore.js'
 import { netId, type Genesis } from '../ledger/genesis.js'
 import type { Ed25519Signer } from '../identity/ed25519.js'
 import { BootstrapDialer, type BootstrapInit } from './bootstrap.js'
+import { PeerStoreBound, type PeerStoreBoundInit } from './peer-store-bound.js'
 import { ServiceRegistry, type TallyService } from './services.js'
 import { TOPIC_KINDS, topicName, type TopicKind } from '../wire/topics.js'
 import { CLOSED_NETWORK } from './network/config.js'
@@ -73,6 +74,8 @@ export interface BaseNodeInit<S extends ExtraServices = ExtraServices> {
   /** libp2p logger, e.g. a per-node prefixed one in simulations */
   logger?: ComponentLogger
   bootstrap?: BootstrapInit
+  /** how many disconnected peers the libp2p peer store keeps, and how long (src/node/peer-store-bound.ts) */
+  peerStore?: PeerStoreBoundInit
   /** simulation: latency in ms added to every buffer on the memory transport (default 0) */
   memoryLatencyMs?: number
   /**
@@ -134,6 +137,8 @@ class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> impleme
   readonly network: NetworkPlan
   private readonly handlers: Partial<Record<TopicKind, TopicHandler>>
   private readonly bootstrapDialer: BootstrapDialer
+  /** forgets disconnected peers: a dial from a fresh key leaves no entry for hours */
+  readonly peerStoreBound: PeerStoreBound
   private readonly kindOfTopic: Map<string, TopicKind>
   private running = false
 
@@ -155,6 +160,7 @@ class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> impleme
     // a joiner redials its bootstrap peers only while it has too few others (no hub)
     const target = (libp2p.services as Record<string, unknown>).network as ConnectionTarget | undefined
     this.bootstrapDialer = new BootstrapDialer(libp2p, config.bootstrap, { needed: () => target?.needsBootstrap() ?? true, ...init.bootstrap })
+    this.peerStoreBound = new PeerStoreBound(libp2p, init.peerStore)
     for (const [name, factory] of Object.entries(init.services ?? {})) this.services.add(name, factory(this))
   }
 
@@ -186,6 +192,7 @@ class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> impleme
       throw err
     }
     this.bootstrapDialer.start()
+    this.peerStoreBound.start()
     this.running = true
   }
 
@@ -193,6 +200,7 @@ class Node<S extends ExtraServices> extends EventEmitter<BaseNodeEvents> impleme
     if (!this.running) return
     this.running = false
     this.bootstrapDialer.stop()
+    this.peerStoreBound.stop()
     try {
       await this.services.stop()
     } finally {
