@@ -3,7 +3,8 @@
  * of real seller nodes (memory transport): three sellers of sim-8b, the cheapest of which fails
  * every request, and one slow seller of slow-1b. Upload, create, poll, read the output and error
  * files; bad lines reported per line while the rest runs; a failing seller's lines move to the
- * others and it is paid nothing; the budget, the deadline, cancel and bad requests.
+ * others and it is paid nothing; the budget, the deadline, cancel, a node that stops mid-job
+ * (lines in flight finish first) and bad requests.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import OpenAI, { toFile } from 'openai'
@@ -190,6 +191,27 @@ describe('batches through the openai client', () => {
     expect(errs.map(e => e.error.code)).toEqual(['batch_expired', 'batch_expired', 'batch_expired'])
     expect(errs.map(e => e.custom_id).sort()).toEqual(['e-0', 'e-1', 'e-2'])
   }, 30_000)
+
+  it('a node that stops lets the lines in flight finish and resumes the rest: no line bought twice', async () => {
+    const batchDir = join(await dir(), 'batch')
+    let gw = await startGateway(buyer, { port: 0, batchDir })
+    const c = (g: Gateway): OpenAI => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'x', maxRetries: 0 })
+    const input = jsonl(Array.from({ length: 6 }, (_, i) => chatLine(`s-${i}`, `stop ${i}`, 'slow-1b')))
+    const f = await c(gw).files.create({ file: await toFile(Buffer.from(input), 'in.jsonl'), purpose: 'batch' })
+    const b0 = await c(gw).batches.create({ input_file_id: f.id, endpoint: '/v1/chat/completions', completion_window: '1h' })
+    await waitFor(async () => (await c(gw).batches.retrieve(b0.id)).request_counts!.completed >= 2, 'two lines done')
+    // lines are in flight now (2 at a time at the slow seller, 2 s each)
+    await gw.close()
+    gw = await startGateway(buyer, { port: 0, batchDir })
+    try {
+      await waitFor(async () => (await c(gw).batches.retrieve(b0.id)).status === 'completed', 'the resumed batch completed')
+      const out = (await (await c(gw).files.content(`file-${b0.id.slice('batch-'.length)}-output`)).text()).split('\n').filter(l => l !== '').map(l => JSON.parse(l))
+      expect(out.map(o => o.custom_id).sort()).toEqual(['s-0', 's-1', 's-2', 's-3', 's-4', 's-5'])
+      expect(buyer.costs.all().filter(e => e.tag === `batch:${b0.id}`).length).toBe(6)
+    } finally {
+      await gw.close()
+    }
+  })
 
   it('bad requests answer 4xx naming the field', async () => {
     const fileId = await upload(jsonl([chatLine('x', 'x')]))

@@ -138,12 +138,18 @@ export class BatchRunner {
   /** µc this job has spent: what the sellers were paid for its lines (resumed part included) */
   get spent (): bigint { return this.spentUc }
 
-  /** end the run: `cancelled` and `stopped` leave lines not done unwritten, `expired` fails them */
-  end (why: 'expired' | 'cancelled' | 'stopped'): void {
+  /**
+   * End the run: `cancelled` and `stopped` leave lines not done unwritten, `expired` fails them.
+   * `stopped` (the node shuts down) starts no line and gives those in flight `graceMs` to finish
+   * and be written before they are aborted: a line aborted there is bought again on resume.
+   */
+  end (why: 'expired' | 'cancelled' | 'stopped', graceMs = 0): void {
     if (this.ending != null) return
     this.ending = why
-    this.controller.abort(new Error(`batch ${why}`))
     this.wake?.()
+    if (graceMs <= 0) { this.controller.abort(new Error(`batch ${why}`)); return }
+    const t = setTimeout(() => { this.controller.abort(new Error(`batch ${why}`)) }, graceMs)
+    t.unref?.()
   }
 
   async run (lines: RunnableLine[]): Promise<RunOutcome> {

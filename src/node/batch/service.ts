@@ -40,6 +40,8 @@ export interface BatchServiceInit {
   runner?: { maxAttemptsPerLine?: number, sellerFailuresToDrop?: number, noOfferWaitMs?: number }
 }
 
+/** when the node stops, lines in flight get this long to finish (and be written) before they are cut */
+export const STOP_GRACE_MS = 5_000
 /** the batch object is rewritten at most this often while lines finish (counts survive a kill: they are recounted from the files) */
 const SAVE_EVERY_MS = 500
 
@@ -79,10 +81,10 @@ export class BatchService {
     }
   }
 
-  /** end every run: lines in flight are not written, so the next start buys them again */
+  /** end every run: lines in flight get STOP_GRACE_MS to finish; those cut then are not written, so the next start buys them again */
   async stop (): Promise<void> {
     this.stopped = true
-    for (const l of this.live.values()) l.runner?.end('stopped')
+    for (const l of this.live.values()) l.runner?.end('stopped', STOP_GRACE_MS)
     await Promise.allSettled([...this.live.values()].map(async l => await l.done))
   }
 
