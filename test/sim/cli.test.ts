@@ -101,4 +101,24 @@ describe('tally sim flags', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('the same flags in another order give the identical result, figure for figure', async () => {
+    const run = async (args: string[]): Promise<string> => {
+      const io = memIO()
+      const program = new Command('tally').exitOverride()
+      registerSimCommand(program, io, new AbortController().signal)
+      await program.parseAsync(['node', 'tally', 'sim', ...args])
+      // resources are the host's (CPU, RSS, wall time); everything else is the simulation's
+      const { resources, ...rest } = JSON.parse(io.lines[0])
+      expect(resources.simulatedMs).toBeGreaterThan(0)
+      return JSON.stringify(rest)
+    }
+    const a = await run(['--peers', '8', '--scenario', 'sybil-drain', '--seed', 'order', '--duration', '1500ms', '--sellers', '0.4', '--latency', '12', '--jitter', '0.3', '--rate', '4', '--clock', 'virtual', '--json'])
+    const b = await run(['--json', '--clock', 'virtual', '--rate', '4', '--jitter', '0.3', '--latency', '12', '--sellers', '0.4', '--duration', '1500ms', '--seed', 'order', '--scenario', 'sybil-drain', '--peers', '8'])
+    const r = JSON.parse(a)
+    expect(r).toMatchObject({ scenario: 'sybil-drain', peers: 8, seed: 'order', durationMs: 1_500, latencyMs: 12 })
+    expect(r.figures.sybilAttempts).toBeGreaterThan(0)
+    expect(r.requests.sent).toBeGreaterThan(0)
+    expect(b).toBe(a)
+  })
 })
