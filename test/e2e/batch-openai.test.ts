@@ -198,7 +198,7 @@ describe('batches through the openai client', () => {
     const c = (g: Gateway): OpenAI => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: 'x', maxRetries: 0 })
     const input = jsonl(Array.from({ length: 6 }, (_, i) => chatLine(`s-${i}`, `stop ${i}`, 'slow-1b')))
     const f = await c(gw).files.create({ file: await toFile(Buffer.from(input), 'in.jsonl'), purpose: 'batch' })
-    const b0 = await c(gw).batches.create({ input_file_id: f.id, endpoint: '/v1/chat/completions', completion_window: '1h' })
+    const b0 = await c(gw).batches.create({ input_file_id: f.id, endpoint: '/v1/chat/completions', completion_window: '1h' as any })
     await waitFor(async () => (await c(gw).batches.retrieve(b0.id)).request_counts!.completed >= 2, 'two lines done')
     // lines are in flight now (2 at a time at the slow seller, 2 s each)
     await gw.close()
