@@ -72,3 +72,17 @@ export async function buyChat (t: Testnet, i: number, prompt = 'Hello', maxToken
 export async function everyNode<T> (t: Testnet, read: (t: Testnet, i: number) => Promise<T>): Promise<Array<T | undefined>> {
   return await Promise.all(t.nodes.map(async n => await read(t, n.index).catch(() => undefined)))
 }
+
+/**
+ * What node i knows of its own reachability (/tally/network: 'public', 'private', 'unknown'):
+ * a public node's offer carries its address only once AutoNAT has confirmed it. 'n/a' where the
+ * node has no /tally/network.
+ */
+export async function selfReachability (t: Testnet, i: number): Promise<string> {
+  try {
+    return (await t.api(i, '/tally/network')).reachability?.status ?? 'n/a'
+  } catch (err: any) {
+    if (/HTTP 404/.test(String(err?.message))) return 'n/a'
+    throw err
+  }
+}

@@ -15,7 +15,7 @@
  *   lan 10.k.i.1); nftables masquerades lan→wan (cone-like: Linux keeps the source port when it
  *   can) or, for `symmetric`, with `random,fully-random` ports; the router forwards no new
  *   connection from the internet, except from the harness's 11.k.0.1 (the API reads).
- * - every node listens on /ip4/0.0.0.0/tcp/4001 (namespaces have their own ports) and serves its
+ * - every node listens on /ip4/<its address>/tcp/4001 (namespaces have their own ports) and serves its
  *   API on <its address>:8080 with a bearer token (the state file's, mode 600); the root
  *   namespace reaches NATed nodes' APIs through a route via their router.
  * - node 0 is public and the bootstrap (and, where the node offers it, the relay); every other
@@ -460,7 +460,9 @@ async function startNode (state: TestnetState, n: TestnetNodeState, bin: string,
   const args = [
     'netns', 'exec', n.ns, process.execPath, bin, 'start', '--json',
     '--data-dir', n.dataDir,
-    '--listen', `/ip4/0.0.0.0/tcp/${LIBP2P_PORT}`,
+    // its own address, not 0.0.0.0: a wildcard listener also announces 127.0.0.1, which another
+    // namespace's node dials into itself
+    '--listen', `/ip4/${n.ip}/tcp/${LIBP2P_PORT}`,
     '--api', `${n.ip}:${API_PORT}`,
     ...extra,
     ...(n.seller ? ['--serve', 'tiny', '--threads', '1'] : []),
