@@ -72,7 +72,33 @@ export interface NetworkView {
   /** peers first connected over a relay, and of them those that later got a direct connection */
   upgrades: { relayedPeers: number, upgradedToDirect: number }
   history: ConnectionEvent[]
+  /** the network layer's services, when the node runs them: the relay it serves (slots held for others, limits), DHT, connection target */
+  services?: {
+    autonat: boolean
+    relayServer?: { reservations: number, maxReservations: number, dataLimitBytes: number, durationLimitMs: number }
+    relayClient: boolean
+    dcutr: boolean
+    dht: { mode: string, routingTablePeers: number }
+    connectionTarget?: { min: number, max: number }
+    mdns: boolean
+    upnp: boolean
+  }
   offerSeen?: OfferProbe
+}
+
+/** the network layer's report as the view's services section */
+export function servicesOf (r: ReachabilityReport | undefined): NetworkView['services'] {
+  if (r == null || r.relay == null) return undefined
+  return {
+    autonat: r.autonat === true,
+    relayServer: r.relay.server ? { reservations: r.relay.reservations, maxReservations: r.relay.maxReservations, dataLimitBytes: r.relay.dataLimitBytes, durationLimitMs: r.relay.durationLimitMs } : undefined,
+    relayClient: r.relayClient === true,
+    dcutr: r.dcutr === true,
+    dht: r.dht ?? { mode: 'off', routingTablePeers: 0 },
+    connectionTarget: r.connections != null ? { min: r.connections.minConnections, max: r.connections.maxConnections } : undefined,
+    mdns: r.mdns === true,
+    upnp: r.upnp === true
+  }
 }
 
 /** a relayed connection: its address goes through /p2p-circuit, or the relay put limits on it */
@@ -92,8 +118,18 @@ export interface NetworkLibp2p {
   components?: { addressManager?: { getAddressesWithMetadata?: () => Array<{ multiaddr: { toString: () => string }, verified: boolean, type: string }> } }
 }
 
-/** what the node's network layer says about its reachability, when it says it (AutoNAT) */
-export interface ReachabilityReport { status?: Reachability }
+/** what the node's network layer says about its reachability, when it says it (src/node/network/reachability.ts) */
+export interface ReachabilityReport {
+  status?: Reachability
+  autonat?: boolean
+  relay?: { server: boolean, reservations: number, maxReservations: number, dataLimitBytes: number, durationLimitMs: number }
+  relayClient?: boolean
+  dht?: { mode: string, routingTablePeers: number }
+  connections?: { minConnections: number, maxConnections: number }
+  mdns?: boolean
+  upnp?: boolean
+  dcutr?: boolean
+}
 
 export interface AddressFacts {
   /** every address libp2p announces (verified or configured), with the id suffix or not */

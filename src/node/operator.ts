@@ -9,7 +9,7 @@ import { offerCapabilities, type Offer } from '../market/offer.js'
 import { diagnose, type DiagnosisCheck, type DiagnosisFacts, type OfferStanding } from './operator-diagnosis.js'
 import type { BackendHealth } from './operator-backend.js'
 import { formatBpt, isPurchase } from './costs.js'
-import { ConnectionHistory, classifyAddresses, isRelayed, probeOfferSeen, OFFER_PROBE_CACHE_MS, type NetworkLibp2p, type NetworkView, type OfferProbe, type ReachabilityReport } from './operator-network.js'
+import { ConnectionHistory, classifyAddresses, isRelayed, probeOfferSeen, servicesOf, OFFER_PROBE_CACHE_MS, type NetworkLibp2p, type NetworkView, type OfferProbe, type ReachabilityReport } from './operator-network.js'
 import type { TallyNode } from './tally.js'
 
 /** the series is sampled this often, besides on every ledger change of the own account */
@@ -337,15 +337,18 @@ export class NodeOperator {
   }
 
   /** the addresses and the reachability verdict (AutoNAT's through the node when it gives one) */
-  private reachabilityView (): Pick<NetworkView, 'reachability' | 'addrs' | 'nat'> {
+  private reachabilityView (): Pick<NetworkView, 'reachability' | 'addrs' | 'nat' | 'services'> {
     const libp2p = this.node.libp2p as unknown as NetworkLibp2p
     const meta = libp2p.components?.addressManager?.getAddressesWithMetadata?.() ?? []
     const reported = (this.node as unknown as { reachability?: () => ReachabilityReport }).reachability?.()
-    return classifyAddresses({
+    return {
+      services: servicesOf(reported),
+      ...classifyAddresses({
       announced: this.node.addrs(),
       meta: meta.map(m => ({ addr: m.multiaddr.toString(), verified: m.verified, type: m.type })),
-      reported: reported?.status
-    })
+        reported: reported?.status
+      })
+    }
   }
 
   /**
@@ -384,7 +387,8 @@ export class NodeOperator {
       },
       peers: { connected: libp2p.getPeers().length, byTopic, subscribersByTopic },
       upgrades,
-      history: this.connections?.history() ?? []
+      history: this.connections?.history() ?? [],
+      services: r.services
     }
     if (opts.probe === true) view.offerSeen = await this.probeOffer()
     else if (this.lastProbe != null) view.offerSeen = this.lastProbe

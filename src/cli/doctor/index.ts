@@ -27,6 +27,12 @@ export function networkLines (net: any): string[] {
   out.push(`connections: ${String(c.total)} (${String(c.inbound)} inbound, ${String(c.outbound)} outbound; ${String(c.direct)} direct, ${String(c.relayed)} relayed) to ${String(net.peers.connected)} peer(s)`)
   const mesh = Object.entries(net.peers.byTopic as Record<string, number>).map(([t, n]) => `${t} ${n} of ${String(net.peers.subscribersByTopic?.[t] ?? '?')}`).join(', ')
   out.push(`gossip mesh peers per topic (of subscribers): ${mesh}`)
+  const s = net.services
+  if (s != null) {
+    if (s.relayServer != null) out.push(`relay: serving ${String(s.relayServer.reservations)} of ${String(s.relayServer.maxReservations)} slots (each relayed connection cut after ${String(s.relayServer.dataLimitBytes)} bytes or ${String(Math.round(Number(s.relayServer.durationLimitMs) / 1000))} s)`)
+    else out.push(`relay: not serving${s.relayClient === true ? '; reserves a slot on a relay' : ''}`)
+    out.push(`AutoNAT ${s.autonat === true ? 'on' : 'off'}, hole punching (DCUtR) ${s.dcutr === true ? 'on' : 'off'}, DHT ${String(s.dht.mode)} (${String(s.dht.routingTablePeers)} peers in its table)${s.connectionTarget != null ? `, connection target ${String(s.connectionTarget.min)}-${String(s.connectionTarget.max)}` : ''}, mDNS ${s.mdns === true ? 'on' : 'off'}, UPnP ${s.upnp === true ? 'on' : 'off'}`)
+  }
   if (net.upgrades.relayedPeers > 0) out.push(`hole punching: ${String(net.upgrades.upgradedToDirect)} of ${String(net.upgrades.relayedPeers)} peer(s) first reached over a relay later connected directly`)
   const p = net.offerSeen
   if (p != null) {
