@@ -3,7 +3,7 @@
  * serves its HTTP API (unless --no-api) and names it in `<dataDir>/api.json`, prints its
  * account and addresses, reports peers and sales, and stops when the signal aborts.
  */
-import { createTallyNode } from '../../node/tally.js'
+import { createTallyNode, type TallyNode } from '../../node/tally.js'
 import { loadConfig, parseGatewayAddress, resolveGenesis } from '../../node/config.js'
 import type { Gateway } from '../../api/gateway.js'
 import { UsageError, type CliIO } from '../io.js'
@@ -29,6 +29,31 @@ function apiFlag (opts: StartOptions): string | false | undefined {
   // checked here too, so that the error names the flag given
   if (api != null) parseGatewayAddress(api, '--api')
   return api ?? opts.gateway
+}
+
+/** what the node runs of the open network, as the start line reports it (docs/network.md) */
+function networkSummary (node: TallyNode): Record<string, unknown> {
+  const p = node.base.network
+  const c = p.config
+  return {
+    dht: c.dht,
+    connections: { min: c.minConnections, max: c.maxConnections },
+    mdns: p.mdns,
+    autonat: c.autonat,
+    relayServer: p.relayServer ? { maxReservations: c.relayMaxReservations, dataLimitBytes: c.relayDataLimitBytes, durationLimitMs: c.relayDurationLimitMs } : false,
+    relayClient: p.relayClient,
+    dcutr: c.dcutr,
+    upnp: c.upnp,
+    publicHost: p.publicHost
+  }
+}
+
+function networkLine (n: Record<string, unknown>): string {
+  const relay = n.relayServer as false | { maxReservations: number, dataLimitBytes: number, durationLimitMs: number }
+  const conns = n.connections as { min: number, max: number }
+  return `network: dht ${String(n.dht)}, connections ${conns.min}-${conns.max}, mdns ${n.mdns === true ? 'on' : 'off'}, autonat ${n.autonat === true ? 'on' : 'off'}, ` +
+    `relay server ${relay === false ? 'off' : `on (${relay.maxReservations} slots, ${relay.dataLimitBytes} bytes / ${relay.durationLimitMs} ms per circuit)`}, ` +
+    `relay client ${n.relayClient === true ? 'on' : 'off'}, dcutr ${n.dcutr === true ? 'on' : 'off'}, upnp ${n.upnp === true ? 'on' : 'off'}`
 }
 
 export async function startHandler (opts: StartOptions, io: CliIO, signal: AbortSignal): Promise<void> {
@@ -78,13 +103,14 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
   })
   const offer = sell != null ? { model: sell.backend.model.id, params: sell.backend.model.params, priceInPerMTokUc: sell.priceInPerMTokUc, priceOutPerMTokUc: sell.priceOutPerMTokUc } : undefined
   if (json) {
-    say({ account: node.account, peerId: node.libp2p.peerId.toString(), addrs: node.addrs(), net: Buffer.from(node.net).toString('hex'), topics: node.base.topics, api: gateway?.url, gateway: gateway?.url, apiNote, selling: offer }, '')
+    say({ account: node.account, peerId: node.libp2p.peerId.toString(), addrs: node.addrs(), net: Buffer.from(node.net).toString('hex'), topics: node.base.topics, api: gateway?.url, gateway: gateway?.url, apiNote, selling: offer, network: networkSummary(node) }, '')
   } else {
     io.out(`account ${node.account}`)
     io.out(`network ${node.base.genesis.name} (net ${Buffer.from(node.net).toString('hex').slice(0, 8)})`)
     const dev = developmentNotice(node.base.genesis)
     if (dev != null) io.out(dev)
     for (const a of node.addrs()) io.out(`listening on ${a}`)
+    io.out(networkLine(networkSummary(node)))
     if (offer != null) io.out(`selling ${offer.model} (${offer.params} params) at ${offer.priceInPerMTokUc}/${offer.priceOutPerMTokUc} µc per 1M tokens in/out`)
     if (apiNote != null) io.out(apiNote)
     if (gateway != null) {
@@ -93,7 +119,18 @@ export async function startHandler (opts: StartOptions, io: CliIO, signal: Abort
       io.out(`api ${gateway.url} (tally balance, offers, doctor … find it through ${config.dataDir}/api.json)`)
     }
   }
+  // a relay slot reserved, an address confirmed by AutoNAT: one line each time the addresses change
+  let lastAddrs = node.addrs().join(' ')
+  const onAddrs = (): void => {
+    const addrs = node.addrs()
+    if (addrs.join(' ') === lastAddrs) return
+    lastAddrs = addrs.join(' ')
+    const r = node.reachability()
+    say({ event: 'addresses', addrs, reachability: r.status, publicAddrs: r.publicAddrs, relayAddrs: r.relayAddrs }, `addresses now ${addrs.join(', ')} (reachability ${r.status}${r.relayAddrs.length > 0 ? `, ${r.relayAddrs.length} relay address(es)` : ''})`)
+  }
+  node.libp2p.addEventListener('self:peer:update', onAddrs)
   await stopped
+  node.libp2p.removeEventListener('self:peer:update', onAddrs)
   if (gateway != null) removeApiFile(config.dataDir)
   await gateway?.close()
   await node.stop()

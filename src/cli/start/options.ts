@@ -63,7 +63,7 @@ export function startOptions (cmd: Command): Command {
     .addOption(new Option('--dht <mode>', 'Kademlia DHT on this network\'s protocol id: auto (server once a public address is confirmed), server, client, off (default auto)').choices(['auto', 'server', 'client', 'off']))
     .option('--min-connections <n>', 'dial more peers (peer store, DHT random walk) below this many; 0: never (default 8)')
     .option('--max-connections <n>', 'prune connections above this many (default 32)')
-    .option('--mdns', 'find peers on the LAN by multicast DNS (default: on unless the host has a public address)')
+    .option('--mdns', 'find peers on the LAN by multicast DNS (default: on when the host has no public address and listens beyond loopback)')
     .option('--no-mdns', 'no multicast DNS')
     .option('--no-autonat', 'do not ask peers to dial this node back (AutoNAT v2; default on)')
     .addOption(new Option('--relay <mode>', 'serve circuit relay v2 to private peers: auto (when the host has a public address), on, off (default auto)').choices(['auto', 'on', 'off']))

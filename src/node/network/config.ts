@@ -17,7 +17,7 @@ export interface NetworkConfig {
   minConnections: number
   /** libp2p's connection manager prunes above this many */
   maxConnections: number
-  /** multicast DNS on the LAN; `auto`: on when the node has no public address */
+  /** multicast DNS on the LAN; `auto`: on when the node has no public address and listens beyond loopback */
   mdns: AutoSwitch
   /** AutoNAT v2: asks peers to dial its addresses back, so it knows which are reachable */
   autonat: boolean

@@ -61,6 +61,16 @@ export function hasPublicAddress (listen: string[], interfaces = networkInterfac
   return false
 }
 
+/** whether any listen address can be reached from another host (a wildcard or a non-loopback IP) */
+export function listensBeyondLoopback (listen: string[]): boolean {
+  return listen.some(a => {
+    try {
+      const host = multiaddr(a).getComponents().find(c => c.name === 'ip4' || c.name === 'ip6')?.value
+      return host != null && !host.startsWith('127.') && host !== '::1'
+    } catch { return false }
+  })
+}
+
 export function planNetwork (config: NetworkConfig, listen: string[], transport: 'tcp' | 'memory'): NetworkPlan {
   const publicHost = transport === 'tcp' && hasPublicAddress(listen)
   const relayServer = config.relay === 'on' || (config.relay === 'auto' && publicHost)
@@ -69,8 +79,9 @@ export function planNetwork (config: NetworkConfig, listen: string[], transport:
     publicHost,
     relayServer,
     relayClient: config.relayClient === 'on' || (config.relayClient === 'auto' && !publicHost && !relayServer),
-    // multicast needs a real network interface
-    mdns: transport === 'tcp' && (config.mdns === 'on' || (config.mdns === 'auto' && !publicHost)),
+    // multicast is for a LAN: a loopback-only node (tests, one machine) would only find the
+    // unrelated nodes of other processes on the same host
+    mdns: transport === 'tcp' && (config.mdns === 'on' || (config.mdns === 'auto' && !publicHost && listensBeyondLoopback(listen))),
     dht: config.dht
   }
 }
