@@ -27,8 +27,13 @@ import { covers, nextChunk, paidTotals, requestOutputTokens, syncOnHighest, unpa
 export const DEFAULT_VOUCHER_TIMEOUT_MS = 10_000
 /** how long a new stream may take to send its request frame */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
-/** most output tokens in one chunk frame: the most a seller risks on an unpaid chunk */
+/** most output tokens in one chunk frame: the most a seller risks on an unpaid chunk (window of one chunk) */
 export const DEFAULT_MAX_CHUNK_TOKENS = 64
+/**
+ * most output tokens in one chunk under a paid-ahead window, where the window, not the chunk,
+ * bounds the risk: fewer, larger frames for a fast backend (text stays ≤ 32 KiB per chunk)
+ */
+export const DEFAULT_MAX_WINDOW_CHUNK_TOKENS = 1024
 /**
  * after the first chunk, a chunk gathers tokens this long (unless full); 0 (the default): a chunk
  * takes what the backend has ready now (one macrotask) and leaves (infer.md § Flow 5, Chunks)
@@ -45,6 +50,8 @@ export interface InferSellerInit {
   voucherTimeoutMs?: number
   requestTimeoutMs?: number
   maxChunkTokens?: number
+  /** chunk size cap under a paid-ahead window (default DEFAULT_MAX_WINDOW_CHUNK_TOKENS) */
+  maxWindowChunkTokens?: number
   minChunkIntervalMs?: number
   maxInboundStreams?: number
   /** how long stop() lets running requests finish before aborting them */
@@ -225,6 +232,7 @@ export class InferSeller {
   private readonly voucherTimeoutMs: number
   private readonly requestTimeoutMs: number
   private readonly maxChunkTokens: number
+  private readonly maxWindowChunkTokens: number
   private readonly minChunkIntervalMs: number
   private readonly maxInboundStreams: number
   private readonly drainTimeoutMs: number
@@ -250,6 +258,7 @@ export class InferSeller {
     this.voucherTimeoutMs = init.voucherTimeoutMs ?? DEFAULT_VOUCHER_TIMEOUT_MS
     this.requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     this.maxChunkTokens = Math.max(1, init.maxChunkTokens ?? DEFAULT_MAX_CHUNK_TOKENS)
+    this.maxWindowChunkTokens = Math.max(1, init.maxWindowChunkTokens ?? DEFAULT_MAX_WINDOW_CHUNK_TOKENS)
     this.minChunkIntervalMs = Math.max(0, init.minChunkIntervalMs ?? DEFAULT_MIN_CHUNK_INTERVAL_MS)
     this.maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
     this.drainTimeoutMs = Math.max(0, init.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS)
@@ -495,10 +504,15 @@ export class InferSeller {
     const receivedAt = performance.now()
     const startedAtMs = this.now()
     const start = billedOf(session)
-    const output = new BackendOutput(this.components.backend, request, this.maxChunkTokens, signal, changed)
+    // a stated max_unpaid_uc: the window bounds the risk, so chunks may be larger, up to half the
+    // window's worth of output (the buyer pays one while the seller sends the next)
+    const term = terms.maxUnpaidUc ?? 0n
+    const halfWindowTokens = term > 0n ? Number(term / 2n * 1_000_000n / terms.priceOutPerMTokUc) : 0
+    const chunkTokens = term > 0n ? Math.max(1, Math.min(this.maxWindowChunkTokens, halfWindowTokens)) : this.maxChunkTokens
+    const output = new BackendOutput(this.components.backend, request, chunkTokens, signal, changed)
     const onAbort = (): void => { output.abort(signal.reason) }
     signal.addEventListener('abort', onAbort, { once: true })
-    const limits: ChunkLimits = { maxChunkTokens: this.maxChunkTokens, maxChunkTextBytes: MAX_CHUNK_TEXT_BYTES }
+    const limits: ChunkLimits = { maxChunkTokens: chunkTokens, maxChunkTextBytes: MAX_CHUNK_TEXT_BYTES }
 
     let sentOut = start.outputTokens
     let firstChunkAt: number | undefined
@@ -521,7 +535,7 @@ export class InferSeller {
           await changed.wait()
           continue
         }
-        if (firstChunkAt != null) await this.gather(output, lastChunkAt, reader, signal, changed)
+        if (firstChunkAt != null) await this.gather(output, lastChunkAt, reader, signal, changed, chunkTokens)
         const room = this.roomFor(session)
         const sent: Totals = { inputTokens: start.inputTokens, outputTokens: sentOut }
         const chunk = nextChunk(output.pending, sent, terms, limits, room)
@@ -758,21 +772,27 @@ export class InferSeller {
   }
 
   /**
-   * After the first chunk, which leaves at once: a chunk takes what the backend has ready within
-   * one macrotask (setImmediate) and leaves, unless full; with minChunkIntervalMs > 0 it gathers
+   * After the first chunk, which leaves at once: a chunk takes what the backend has ready, one
+   * macrotask (setImmediate) at a time while more keeps arriving, and leaves once a macrotask adds
+   * nothing or it is full; with minChunkIntervalMs > 0 it gathers
    * for up to that long instead (fewer, larger chunks for a slow backend).
    */
-  private async gather (output: BackendOutput, lastChunkAt: number, vouchers: FrameReader, signal: AbortSignal, changed: Notifier): Promise<void> {
-    if (output.pendingTokens >= this.maxChunkTokens || output.finished) return
+  private async gather (output: BackendOutput, lastChunkAt: number, vouchers: FrameReader, signal: AbortSignal, changed: Notifier, chunkTokens: number): Promise<void> {
+    if (output.pendingTokens >= chunkTokens || output.finished) return
     const left = lastChunkAt + this.minChunkIntervalMs - performance.now()
     if (left > 0) {
       const timer = deadline(Math.ceil(left))
-      while (!timer.signal.aborted && output.pendingTokens < this.maxChunkTokens && !output.finished && vouchers.error == null && !signal.aborted) {
+      while (!timer.signal.aborted && output.pendingTokens < chunkTokens && !output.finished && vouchers.error == null && !signal.aborted) {
         await raceSignal(changed.wait(), timer.signal).catch(() => {})
       }
       timer.clear()
     } else {
-      await new Promise(resolve => setImmediate(resolve))
+      // one macrotask at a time, while the backend keeps adding output and the chunk is not full
+      let before = -1
+      while (output.pendingTokens < chunkTokens && !output.finished && output.pendingTokens !== before && vouchers.error == null && !signal.aborted) {
+        before = output.pendingTokens
+        await new Promise(resolve => setImmediate(resolve))
+      }
     }
   }
 }
