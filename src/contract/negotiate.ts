@@ -67,7 +67,13 @@ export interface SellerTerms {
   params: bigint
   priceInPerMTokUc: bigint
   priceOutPerMTokUc: bigint
+  /** requests run at once (the offer's max_sessions; negotiate.md § Capacity) */
   maxSessions: number
+  /**
+   * sessions held open at once, idle or running (negotiate.md § Capacity): what quotes and
+   * contracts are counted against; absent = maxSessions (every open session is a slot)
+   */
+  maxOpenSessions?: number
   /** quote term: locks above this (µc) are served only once a second peer holds the open; 0/absent = none */
   secondPeerAboveUc?: bigint
 }
@@ -487,7 +493,7 @@ export class Negotiator extends EventTarget implements Startable {
     if (this.c.onCapacity == null || !this.started) return
     const terms = this.c.sellerTerms?.(modelId)
     try {
-      this.c.onCapacity(modelId, this.reserved(modelId), terms?.maxSessions ?? 0)
+      this.c.onCapacity(modelId, this.reserved(modelId), terms != null ? openCap(terms) : 0)
     } catch (err: any) {
       this.log.error('onCapacity hook failed: %s', err?.message ?? err)
     }
@@ -544,9 +550,11 @@ export class Negotiator extends EventTarget implements Startable {
    * quote (a burst from one buyer spreads over sellers), other buyers' do not (a squatter blocks no
    * one); unopened contracts are capped per buyer and, with open quotes, per model.
    */
-  private checkReservations (buyer: Uint8Array, modelId: string, maxSessions: number): void {
+  private checkReservations (buyer: Uint8Array, modelId: string, maxSessions: number, maxOpen: number): void {
     const own = this.reservations(modelId, buyer)
-    if (this.reserved(modelId) + own.quotes + own.unopened >= maxSessions) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${maxSessions} sessions of ${modelId} are taken, counting this buyer's own quotes and unopened contracts`)
+    if (this.reserved(modelId) + own.quotes + own.unopened >= maxOpen) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${maxOpen} sessions of ${modelId} are taken, counting this buyer's own quotes and unopened contracts`)
+    // a buyer's own pending reservations count as slots for its next quote: a burst spreads over sellers
+    if (own.quotes + own.unopened >= maxSessions) throw new Refusal(RefusalReason.NO_CAPACITY, `this buyer's ${own.quotes + own.unopened} quotes and unopened contracts take all ${maxSessions} slots of ${modelId}`)
     const mine = own.unopened
     if (mine >= this.maxUnopenedPerBuyer) throw new Refusal(RefusalReason.NO_CAPACITY, `this buyer holds ${mine} contracts whose open has not arrived`)
     const all = this.reservations(modelId)
@@ -610,8 +618,9 @@ export class Negotiator extends EventTarget implements Startable {
     let open = 0
     for (const p of this.pending.values()) if (eq(p.quote.buyer, req.buyer)) open++
     if (open >= this.maxOpenQuotesPerBuyer) throw new Refusal(RefusalReason.NO_CAPACITY, `this buyer already holds ${open} open quotes`)
-    if (this.reserved(req.modelId) >= terms.maxSessions) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${terms.maxSessions} sessions of ${req.modelId} are taken`)
-    if (this.slotsOnOpen) this.checkReservations(req.buyer, req.modelId, terms.maxSessions)
+    const maxOpen = openCap(terms)
+    if (this.reserved(req.modelId) >= maxOpen) throw new Refusal(RefusalReason.NO_CAPACITY, `all ${maxOpen} sessions of ${req.modelId} are taken`)
+    if (this.slotsOnOpen) this.checkReservations(req.buyer, req.modelId, terms.maxSessions, maxOpen)
     const maxUnpaidUc = this.unpaidTerm(req.buyer, shaped.maxUnpaidUc)
     const now = this.now()
     const latestEnd = BigInt(Math.floor(now + this.maxSessionMs))
@@ -841,4 +850,9 @@ export class Negotiator extends EventTarget implements Startable {
 
 export function negotiate (init: NegotiateInit = {}): (components: NegotiateComponents) => Negotiator {
   return (components) => new Negotiator(components, init)
+}
+
+/** the sessions a seller holds open at once for a model: its open-session cap, or one per slot */
+function openCap (terms: SellerTerms): number {
+  return terms.maxOpenSessions ?? terms.maxSessions
 }

@@ -77,6 +77,8 @@ export interface Offer extends OfferTerms {
   seq: bigint
   expiresAtMs: bigint
   withdrawn: boolean
+  /** every slot runs a request now (market.md § Capacity): the offer stands, buyers prefer free sellers */
+  busy: boolean
   /** envelope id (SHA-256 of the signing input) */
   id: Uint8Array
   /** the exact signed bytes, forwarded as they are */
@@ -87,6 +89,8 @@ export interface SignOfferOptions {
   seq: bigint
   expiresAtMs: bigint
   withdrawn?: boolean
+  /** market.md § Capacity: all slots running */
+  busy?: boolean
 }
 
 function toPb (terms: OfferTerms, opts: SignOfferOptions): OfferPb {
@@ -106,7 +110,8 @@ function toPb (terms: OfferTerms, opts: SignOfferOptions): OfferPb {
     multiaddrs: terms.multiaddrs,
     capabilities: terms.capabilities ?? [],
     expiresAtMs: opts.expiresAtMs,
-    withdrawn: opts.withdrawn ?? false
+    withdrawn: opts.withdrawn ?? false,
+    busy: opts.busy ?? false
   }
 }
 
@@ -171,6 +176,7 @@ export function signOffer (signer: Ed25519Signer, net: Uint8Array, terms: OfferT
     seq: opts.seq,
     expiresAtMs: opts.expiresAtMs,
     withdrawn: opts.withdrawn ?? false,
+    busy: opts.busy ?? false,
     id: env.id,
     bytes: env.bytes
   }
@@ -209,6 +215,7 @@ export function openOffer (bytes: Uint8Array, net: Uint8Array, nowMs: number): O
     seq: pb.seq,
     expiresAtMs: pb.expiresAtMs,
     withdrawn: pb.withdrawn,
+    busy: pb.busy,
     id: env.id,
     bytes
   }

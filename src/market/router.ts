@@ -18,6 +18,8 @@ export interface RoutableOffer {
   priceOutPerMTokUc: bigint
   /** the offer's capabilities (market.md § Capabilities); absent or empty = ['chat'] */
   capabilities?: string[]
+  /** every slot of the seller runs a request now (market.md § Capacity): tried after free sellers */
+  busy?: boolean
 }
 
 /** consecutive failures that put a seller in cooldown */
@@ -114,7 +116,7 @@ export function meetsConstraints (o: RoutableOffer, c: RouteConstraints, quality
 
 /**
  * The order in which to try sellers. Offers in cooldown go last (still tried if nothing else
- * is left). Reliability below one half doubles the effective price for ranking.
+ * is left), busy ones just before them (market.md § Capacity). Reliability below one half doubles the effective price for ranking.
  */
 export function rankOffers<T extends RoutableOffer> (offers: T[], c: RouteConstraints, quality: QualityTracker | undefined, opts: RankOptions): T[] {
   const expIn = opts.expectedInputTokens ?? Number(DEFAULT_EXPECTED_INPUT_TOKENS)
@@ -122,10 +124,11 @@ export function rankOffers<T extends RoutableOffer> (offers: T[], c: RouteConstr
   const scored = offers.filter(o => meetsConstraints(o, c, quality)).map(o => {
     let price = effectivePrice(o, expIn, expOut)
     if (quality != null && quality.reliability(o.seller) < 0.5) price *= 2n
-    return { o, price, cooldown: quality?.inCooldown(o.seller, opts.nowMs) === true, ttft: quality?.ttftMs(o.seller) ?? Number.POSITIVE_INFINITY }
+    return { o, price, busy: o.busy === true, cooldown: quality?.inCooldown(o.seller, opts.nowMs) === true, ttft: quality?.ttftMs(o.seller) ?? Number.POSITIVE_INFINITY }
   })
   scored.sort((a, b) => {
     if (a.cooldown !== b.cooldown) return a.cooldown ? 1 : -1
+    if (a.busy !== b.busy) return a.busy ? 1 : -1
     if (a.price !== b.price) return a.price < b.price ? -1 : 1
     if (a.ttft !== b.ttft) return a.ttft < b.ttft ? -1 : 1
     return a.o.seller < b.o.seller ? -1 : a.o.seller > b.o.seller ? 1 : 0

@@ -32,6 +32,11 @@ export const UNHEARD_ANNOUNCE_DELAY_MS = 250
 export const DEFAULT_PRUNE_INTERVAL_MS = 10_000
 /** a withdrawal on stop gets this long to leave the node */
 export const DEFAULT_STOP_PUBLISH_TIMEOUT_MS = 2_000
+/**
+ * a change of an offer's busy flag is announced at most this often: a seller at the edge of its
+ * capacity flips on every request, and each flip is a gossiped offer (market.md § Capacity)
+ */
+export const DEFAULT_BUSY_ANNOUNCE_MIN_MS = 1_000
 
 export interface MarketInit {
   announceIntervalMs?: number
@@ -47,6 +52,8 @@ export interface MarketInit {
    * replaces Date process-wide, so the default reads it too.
    */
   now?: () => number
+  /** a busy flag change is announced at most this often (default DEFAULT_BUSY_ANNOUNCE_MIN_MS) */
+  busyAnnounceMinMs?: number
 }
 
 export interface MarketComponents {
@@ -98,8 +105,12 @@ export class MarketService extends EventTarget implements Startable {
   private readonly joinAnnounceDelayMs: number | false
   private readonly own = new Map<string, OfferTerms>()
   private readonly ownSigned = new Map<string, Offer>()
-  /** models whose offer is withdrawn while full, terms kept for quoting live sessions */
-  private readonly full = new Set<string>()
+  /** models whose every slot is taken (market.md § Capacity): their offer stands, flagged busy */
+  private readonly busy = new Set<string>()
+  /** a busy change waiting for the announce interval: the newest state goes out when it fires */
+  private readonly busyTimers = new Map<string, ReturnType<typeof setTimeout>>()
+  private readonly busyAnnouncedAt = new Map<string, number>()
+  private readonly busyAnnounceMinMs: number
   private lastSeq = 0n
   private announceTimer?: ReturnType<typeof setInterval>
   private joinTimer?: ReturnType<typeof setTimeout>
@@ -120,6 +131,7 @@ export class MarketService extends EventTarget implements Startable {
     this.bidTtlMs = Math.min(init.bidTtlMs ?? DEFAULT_BID_TTL_MS, MAX_BID_TTL_MS)
     this.pruneIntervalMs = init.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS
     this.joinAnnounceDelayMs = init.joinAnnounceDelayMs ?? DEFAULT_JOIN_ANNOUNCE_DELAY_MS
+    this.busyAnnounceMinMs = init.busyAnnounceMinMs ?? DEFAULT_BUSY_ANNOUNCE_MIN_MS
     this.book = components.orderBook ?? new OrderBook(init.book)
     this.bids = new BidBook()
     this.offersTopic = offersTopic(this.net)
@@ -153,6 +165,8 @@ export class MarketService extends EventTarget implements Startable {
     clearInterval(this.announceTimer)
     clearInterval(this.pruneTimer)
     clearTimeout(this.joinTimer)
+    for (const t of this.busyTimers.values()) clearTimeout(t)
+    this.busyTimers.clear()
     this.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     const models = [...this.own.keys()]
     await Promise.all(models.map(async m => this.withdraw(m, AbortSignal.timeout(DEFAULT_STOP_PUBLISH_TIMEOUT_MS)).catch(() => {})))
@@ -180,23 +194,47 @@ export class MarketService extends EventTarget implements Startable {
 
   /** Publish (or replace) this node's offer for `terms.modelId`; it is re-announced until withdrawn. */
   async setOffer (terms: OfferTerms): Promise<Offer> {
-    const offer = this.sign(terms, false)
+    const offer = this.sign(terms, false, this.busy.has(terms.modelId))
     this.own.set(terms.modelId, { ...terms, multiaddrs: [...terms.multiaddrs] })
-    this.full.delete(terms.modelId)
     await this.publish(this.offersTopic, offer)
     return offer
   }
 
   /**
-   * Mark a model full (all sessions taken): its offer is withdrawn from every book but its
-   * terms stay (ownTerms) for the sessions in progress; not full again re-announces it.
+   * Mark a model busy (every slot taken) or free again (market.md § Capacity): the offer stays
+   * in every book, re-announced with the flag. A change within busyAnnounceMinMs of the last
+   * busy announce goes out once that interval has passed, with the state then (a flip and a
+   * flip back in between announce nothing).
    */
-  async setFull (modelId: string, full: boolean): Promise<void> {
+  setBusy (modelId: string, busy: boolean): void {
+    if (!this.own.has(modelId)) return
+    if (busy) this.busy.add(modelId)
+    else this.busy.delete(modelId)
+    if (this.busyTimers.has(modelId)) return
+    const wait = (this.busyAnnouncedAt.get(modelId) ?? Number.NEGATIVE_INFINITY) + this.busyAnnounceMinMs - this.now()
+    if (wait <= 0) {
+      this.announceBusy(modelId)
+      return
+    }
+    const t = setTimeout(() => {
+      this.busyTimers.delete(modelId)
+      this.announceBusy(modelId)
+    }, wait)
+    t.unref?.()
+    this.busyTimers.set(modelId, t)
+  }
+
+  /** whether the own offer of a model is marked busy */
+  isBusy (modelId: string): boolean {
+    return this.busy.has(modelId)
+  }
+
+  private announceBusy (modelId: string): void {
     const terms = this.own.get(modelId)
-    if (terms == null || full === this.full.has(modelId)) return
-    if (full) this.full.add(modelId)
-    else this.full.delete(modelId)
-    await this.publish(this.offersTopic, this.sign(terms, full))
+    const busy = this.busy.has(modelId)
+    if (terms == null || !this.started || this.ownSigned.get(modelId)?.busy === busy) return
+    this.busyAnnouncedAt.set(modelId, this.now())
+    void this.publish(this.offersTopic, this.sign(terms, false, busy))
   }
 
   /** Publish a withdrawal (newer seq, withdrawn=true) and stop announcing the model. */
@@ -204,7 +242,9 @@ export class MarketService extends EventTarget implements Startable {
     const terms = this.own.get(modelId)
     if (terms == null) return undefined
     this.own.delete(modelId)
-    this.full.delete(modelId)
+    this.busy.delete(modelId)
+    clearTimeout(this.busyTimers.get(modelId))
+    this.busyTimers.delete(modelId)
     const offer = this.sign(terms, true)
     await this.publish(this.offersTopic, offer, signal)
     return offer
@@ -222,12 +262,13 @@ export class MarketService extends EventTarget implements Startable {
     return bid
   }
 
-  private sign (terms: OfferTerms, withdrawn: boolean): Offer {
+  private sign (terms: OfferTerms, withdrawn: boolean, busy = false): Offer {
     const now = this.now()
     const offer = signOffer(this.signer, this.net, terms, {
       seq: this.nextSeq(),
       expiresAtMs: BigInt(Math.floor(now + this.offerTtlMs)),
-      withdrawn
+      withdrawn,
+      busy: !withdrawn && busy
     })
     this.ownSigned.set(terms.modelId, offer)
     if (withdrawn) this.ownSigned.delete(terms.modelId)
@@ -252,8 +293,7 @@ export class MarketService extends EventTarget implements Startable {
 
   private async announceAll (): Promise<void> {
     for (const terms of this.own.values()) {
-      if (this.full.has(terms.modelId)) continue
-      await this.publish(this.offersTopic, this.sign(terms, false))
+      await this.publish(this.offersTopic, this.sign(terms, false, this.busy.has(terms.modelId)))
     }
   }
 

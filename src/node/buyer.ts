@@ -35,12 +35,21 @@ const SESSION_EXPIRY_MARGIN_MS = 5_000
 export const DEFAULT_SESSION_TTL_MS = 10 * 60_000
 /** default lock per session, capped by the network's maxSessionLockUc (1 credit) */
 export const DEFAULT_SESSION_LOCK_UC = 1_000_000n
-/** when every seller is busy the router retries after this, doubling ... */
+/** when every seller is busy a queued request looks again after this without being woken, doubling ... */
 const BUSY_BACKOFF_START_MS = 25
-/** ... up to this ... */
+/** ... up to this (a session freed here wakes it at once; a seller's slot freed for another buyer does not) */
 const BUSY_BACKOFF_MAX_MS = 500
-/** ... for at most this long in all */
-const BUSY_WAIT_MAX_MS = 10_000
+/** default: a request waits in the queue this long in all for a session or a seller's slot */
+export const DEFAULT_QUEUE_WAIT_MS = 30_000
+/** default: requests waiting at once; one more is answered seller-busy (503) at once */
+export const DEFAULT_MAX_QUEUED = 1_024
+/**
+ * a seller that refused this buyer another session for capacity is not asked again for this long
+ * while the buyer holds as many sessions with it (queued requests would each negotiate in vain)
+ */
+const NO_ROOM_MS = 1_000
+/** Retry-After told a caller whose every seller stayed busy through its wait */
+const BUSY_RETRY_AFTER_MS = 1_000
 /** output tokens assumed for a request that does not set max_tokens */
 const DEFAULT_MAX_TOKENS_ESTIMATE = 512
 /** prompt tokens per character, upper bound for the estimate (byte-level tokenizers) */
@@ -57,6 +66,10 @@ export interface BuyerRouterInit {
    * of the seller's offered sessions that another buyer could use; default 60 s
    */
   idleCloseMs?: number
+  /** a request finding every session busy and no room for another waits this long in all (FIFO) before seller-busy; default 30 s */
+  queueWaitMs?: number
+  /** requests waiting at once; past it a request is answered seller-busy at once; default 1,024 */
+  maxQueued?: number
 }
 
 /** default idle time after which a warm session is closed */
@@ -138,10 +151,23 @@ class NothingDelivered extends Error {
 }
 
 /** every session this buyer holds with a seller is busy and the seller has no room for another */
-class SellerBusyError extends TallyError {
+export class SellerBusyError extends TallyError {
   override name = 'SellerBusyError'
   override readonly code: ErrorCode = ErrorCode.sellerBusy
+  /** when to try again (ms): the gateway's Retry-After */
+  retryAfterMs = 0
 }
+
+/**
+ * The buyer's credit cannot cover one more lock now, but sessions it holds (or is opening) will
+ * free or settle: the request waits its turn like a busy seller's (never blamed on the seller).
+ * Still waiting at the end of the queue wait, it is a 402.
+ */
+class CreditWaitError extends SellerBusyError {
+  override name = 'CreditWaitError'
+}
+
+interface Waiter { ticket: number, wake: () => void }
 
 export class BuyerRouter {
   private readonly sessions = new Map<string, RoutedSession[]>()
@@ -154,6 +180,15 @@ export class BuyerRouter {
   private readonly idleCloseMs: number
   private readonly machine: BuyerMachineConfig
   private idleTimer?: ReturnType<typeof setInterval>
+  private readonly queueWaitMs: number
+  private readonly maxQueued: number
+  /** requests waiting for a session, a slot or credit, oldest ticket first */
+  private readonly waiters: Waiter[] = []
+  private nextTicket = 0
+  /** per seller and model: how many sessions this buyer held when the seller last had no room for one more, and until when that holds */
+  private readonly noRoom = new Map<string, { held: number, untilMs: number }>()
+  /** per seller and model: sessions being negotiated and opened right now (not in `sessions` yet) */
+  private readonly opening = new Map<string, number>()
 
   constructor (private readonly c: BuyerRouterComponents, init: BuyerRouterInit = {}) {
     this.lockUc = init.sessionLockUc ?? DEFAULT_SESSION_LOCK_UC
@@ -162,6 +197,72 @@ export class BuyerRouter {
     this.maxAttempts = init.maxAttempts ?? 4
     this.idleCloseMs = init.idleCloseMs ?? DEFAULT_IDLE_CLOSE_MS
     this.machine = { idleCloseMs: this.idleCloseMs }
+    this.queueWaitMs = init.queueWaitMs ?? DEFAULT_QUEUE_WAIT_MS
+    this.maxQueued = init.maxQueued ?? DEFAULT_MAX_QUEUED
+  }
+
+  /** requests waiting now for a session, a seller's slot or credit */
+  queued (): number {
+    return this.waiters.length
+  }
+
+  /** the ledger settled a session (a lock may be back): requests queued for credit look again */
+  creditChanged (): void {
+    this.wakeWaiters()
+  }
+
+  /**
+   * Wait until a session of this buyer frees or ends, a lock being opened is settled, or `ms`
+   * pass. Waiters are woken oldest ticket first, so the oldest retries first and takes a freed
+   * session before a younger one (a request keeps its ticket across rounds).
+   */
+  private async waitTurn (ticket: number, ms: number, signal?: AbortSignal): Promise<void> {
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        const i = this.waiters.indexOf(w)
+        if (i >= 0) this.waiters.splice(i, 1)
+        resolve()
+      }
+      const w: Waiter = { ticket, wake: done }
+      const timer = setTimeout(done, ms)
+      signal?.addEventListener('abort', done, { once: true })
+      let i = this.waiters.length
+      while (i > 0 && this.waiters[i - 1].ticket > ticket) i--
+      this.waiters.splice(i, 0, w)
+    })
+  }
+
+  /** something a waiter may use has freed: wake every waiter, oldest first */
+  private wakeWaiters (): void {
+    for (const w of [...this.waiters]) w.wake()
+  }
+
+  /**
+   * Every candidate was busy: wait for a turn (FIFO) unless the queue is full or the request's
+   * wait is spent; false = stop waiting. `ticket` is the request's place, kept across rounds.
+   */
+  private async queueTurn (ticket: { n?: number }, startedAt: number, waitMs: number, signal?: AbortSignal): Promise<boolean> {
+    const left = this.queueWaitMs - (this.c.now() - startedAt)
+    if (left <= 0 || signal?.aborted === true) return false
+    if (ticket.n === undefined) {
+      if (this.waiters.length >= this.maxQueued) return false
+      ticket.n = this.nextTicket++
+    }
+    await this.waitTurn(ticket.n, Math.min(waitMs, left), signal)
+    // the wait may have ended because the caller gave up
+    return !isAborted(signal)
+  }
+
+  /** the error for a request whose every seller stayed busy (or whose credit stayed short) through its wait */
+  private busyAnswer (model: string, failures: unknown[], waitedMs: number): Error | undefined {
+    if (failures.length === 0 || !failures.every(f => failurePolicy(f) === 'skip')) return undefined
+    const credit = failures.findLast(f => f instanceof CreditWaitError)
+    if (credit !== undefined) return new InsufficientCreditError(`${(credit as Error).message} (waited ${waitedMs} ms for sessions to free)`)
+    const e = new SellerBusyError(`every seller of ${model} is busy (waited ${waitedMs} ms): ${[...new Set(failures.map(messageOf))].slice(0, 3).join('; ')}`)
+    e.retryAfterMs = BUSY_RETRY_AFTER_MS
+    return e
   }
 
   /** the market's offers for a model as the router sees them, cheapest first */
@@ -198,12 +299,13 @@ export class BuyerRouter {
     // sellers whose policy refused this buyer (not trusted, terms it cannot meet): not asked again in this call
     const refusedBy = new Set<string>()
     let waitMs = BUSY_BACKOFF_START_MS
+    const ticket: { n?: number } = {}
     for (let round = 0; ; round++) {
       const candidates = this.candidates(model, constraints, request).filter(o => !busySellers.has(o.seller) && !refusedBy.has(o.seller)).slice(0, this.maxAttempts)
       if (candidates.length === 0) {
         if (round === 0) throw this.noCandidate(model, constraints, request)
-        if (busySellers.size === 0 || this.c.now() - now + waitMs > BUSY_WAIT_MAX_MS) break
-        await new Promise(resolve => setTimeout(resolve, waitMs))
+        // every seller was busy: queue for a session, a slot or credit (FIFO), then go round again
+        if (busySellers.size === 0 || !(await this.queueTurn(ticket, now, waitMs, opts.signal))) break
         waitMs = Math.min(waitMs * 2, BUSY_BACKOFF_MAX_MS)
         busySellers.clear()
         continue
@@ -236,6 +338,9 @@ export class BuyerRouter {
     // every seller refused this buyer by policy: say why (buyer-not-trusted is a 402), not "no seller"
     const untrusted = failures.find(f => errorCode(f) === ErrorCode.buyerNotTrusted) ?? failures.find(f => errorCode(f) === ErrorCode.reservationsLapsed)
     if (untrusted !== undefined && failures.every(f => REFUSED_CODES.has(errorCode(f)))) throw untrusted
+    if (opts.signal?.aborted === true) throw opts.signal.reason
+    const busy = this.busyAnswer(model, failures, this.c.now() - now)
+    if (busy !== undefined) throw busy
     const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(failures.map(messageOf))].slice(0, 4).join('; ')}`
     throw failures.every(f => TIMEOUT_CODES.has(errorCode(f))) ? new RouteTimeoutError(msg) : new NoSellerError(msg)
   }
@@ -254,6 +359,7 @@ export class BuyerRouter {
     const busySellers = new Set<string>()
     const refusedBy = new Set<string>()
     let waitMs = BUSY_BACKOFF_START_MS
+    const ticket: { n?: number } = {}
     for (let round = 0; ; round++) {
       const candidates = this.candidates(model, needs).filter(o => !busySellers.has(o.seller) && !refusedBy.has(o.seller)).slice(0, this.maxAttempts)
       if (candidates.length === 0) {
@@ -262,8 +368,7 @@ export class BuyerRouter {
           if (others.length > 0 && others.every(o => !offerServes(o, ['embeddings']))) throw new CapabilityUnavailableError(`no seller of ${model} serves embeddings`, 'model')
           throw new NoSellerError(`no seller of ${model} that serves embeddings meets the constraints`)
         }
-        if (busySellers.size === 0 || this.c.now() - now + waitMs > BUSY_WAIT_MAX_MS) break
-        await new Promise(resolve => setTimeout(resolve, waitMs))
+        if (busySellers.size === 0 || !(await this.queueTurn(ticket, now, waitMs, opts.signal))) break
         waitMs = Math.min(waitMs * 2, BUSY_BACKOFF_MAX_MS)
         busySellers.clear()
         continue
@@ -286,6 +391,9 @@ export class BuyerRouter {
     }
     const untrusted = failures.find(f => errorCode(f) === ErrorCode.buyerNotTrusted)
     if (untrusted !== undefined && failures.every(f => REFUSED_CODES.has(errorCode(f)))) throw untrusted
+    if (opts.signal?.aborted === true) throw opts.signal.reason
+    const busy = this.busyAnswer(model, failures, this.c.now() - now)
+    if (busy !== undefined) throw busy
     const msg = `every seller of ${model} failed (${attempts} tried): ${[...new Set(failures.map(messageOf))].slice(0, 4).join('; ')}`
     throw failures.every(f => TIMEOUT_CODES.has(errorCode(f))) ? new RouteTimeoutError(msg) : new NoSellerError(msg)
   }
@@ -325,7 +433,7 @@ export class BuyerRouter {
       if (signal?.aborted !== true && failurePolicy(err) === 'blame') this.c.quality.failure(o.seller, this.c.now())
       throw err
     } finally {
-      if (session != null) void this.feed(session, { type: 'request-ended', retire })
+      if (session != null) this.release(session, retire)
     }
   }
 
@@ -437,8 +545,14 @@ export class BuyerRouter {
       }
       throw new NothingDelivered([err], paid > 0n ? paid : 0n)
     } finally {
-      if (session != null) void this.feed(session, { type: 'request-ended', retire })
+      if (session != null) this.release(session, retire)
     }
+  }
+
+  /** a request on this session ended: the session is free again (or retired), and a waiter may take it */
+  private release (session: RoutedSession, retire: boolean): void {
+    void this.feed(session, { type: 'request-ended', retire })
+    this.wakeWaiters()
   }
 
   private book (tag: string | undefined, o: RoutableMarketOffer, inputTokens: number, outputTokens: number, amount: bigint, atMs: number, contractId: Uint8Array, kind: 'inference' | 'embeddings' = 'inference'): void {
@@ -477,8 +591,26 @@ export class BuyerRouter {
       return s
     }
     const held = (this.sessions.get(key) ?? []).filter(x => isBuyerLive(x.state))
-    if (held.length >= o.offer.maxSessions) throw new SellerBusyError(`all ${held.length} sessions with ${o.seller} are busy`)
-    const s = await this.open(o, estimate, signal)
+    const opening = this.opening.get(key) ?? 0
+    // a seller runs max_sessions requests at once: more sessions with it would only wait there
+    if (held.length + opening >= o.offer.maxSessions) throw new SellerBusyError(`all ${held.length} sessions with ${o.seller} are busy (${opening} more being opened)`)
+    // a seller marked busy runs other buyers' requests in every slot: wait for the sessions held with it
+    if (held.length > 0 && o.offer.busy) throw new SellerBusyError(`${o.seller} is busy and the ${held.length} sessions with it are in use`)
+    const full = this.noRoom.get(key)
+    if (full != null && held.length >= full.held && now < full.untilMs) throw new SellerBusyError(`${o.seller} had no room for session ${held.length + 1} of this buyer`)
+    let s: RoutedSession
+    this.opening.set(key, opening + 1)
+    try {
+      s = await this.open(o, estimate, signal)
+    } catch (err) {
+      if (errorCode(err) === ErrorCode.sellerBusy && !(err instanceof CreditWaitError)) this.noRoom.set(key, { held: held.length, untilMs: this.c.now() + NO_ROOM_MS })
+      throw err
+    } finally {
+      const left = (this.opening.get(key) ?? 1) - 1
+      if (left > 0) this.opening.set(key, left)
+      else this.opening.delete(key)
+    }
+    this.noRoom.delete(key)
     void this.feed(s, { type: 'request-began' })
     this.sessions.set(key, [...(this.sessions.get(key) ?? []).filter(x => isBuyerLive(x.state)), s])
     return s
@@ -494,10 +626,17 @@ export class BuyerRouter {
     let lock = this.lockUc > estimate ? this.lockUc : estimate
     if (lock > cap) lock = cap
     // opens still being negotiated count against the balance already, so concurrent requests that
-    // together cannot be covered are refused here (402) instead of each reserving a seller's capacity
-    const spendable = this.c.ledger.balance().spendableUc - this.lockingUc
+    // together cannot be covered do not each reserve a seller's capacity
+    const balance = this.c.ledger.balance()
+    const spendable = balance.spendableUc - this.lockingUc
     if (spendable < lock) {
-      if (spendable < estimate || spendable <= 0n) throw new InsufficientCreditError(`spendable ${spendable} µc (after ${this.lockingUc} µc being locked by requests in flight) cannot lock ${estimate} µc for this request`)
+      if (spendable < estimate || spendable <= 0n) {
+        const why = `spendable ${spendable} µc (after ${this.lockingUc} µc being locked by requests in flight) cannot lock ${estimate} µc for this request`
+        // sessions held, closing or being opened, and locks not settled yet, will free or return
+        // their credit: wait for them; with none, credit truly cannot cover one lock (402)
+        if (this.lockingUc > 0n || this.sessions.size > 0 || balance.lockedUc > 0n) throw new CreditWaitError(why)
+        throw new InsufficientCreditError(why)
+      }
       lock = spendable
     }
     this.lockingUc += lock
@@ -505,6 +644,7 @@ export class BuyerRouter {
       return await this.negotiateAndOpen(o, lock, signal)
     } finally {
       this.lockingUc -= lock
+      this.wakeWaiters()
     }
   }
 
@@ -584,6 +724,8 @@ export class BuyerRouter {
     const list = (this.sessions.get(s.key) ?? []).filter(x => x !== s)
     if (list.length === 0) this.sessions.delete(s.key)
     else this.sessions.set(s.key, list)
+    // its lock is settled (or about to be): credit and the seller's room for a session are back
+    this.wakeWaiters()
   }
 
   /** start closing sessions idle longer than idleCloseMs (checked every half of it) */
@@ -648,6 +790,10 @@ export function failurePolicy (err: unknown): 'stop' | 'skip' | 'blame' {
   return STOP_CODES.has(code) ? 'stop' : SKIP_CODES.has(code) ? 'skip' : 'blame'
 }
 
+function isAborted (signal?: AbortSignal): boolean {
+  return signal?.aborted === true
+}
+
 function messageOf (err: unknown): string {
   return (err as Error)?.message ?? String(err)
 }
@@ -669,6 +815,7 @@ function toRoutable (o: Offer): RoutableMarketOffer {
     fingerprintVerified: o.fingerprintVerified,
     priceInPerMTokUc: o.priceInPerMTokUc,
     priceOutPerMTokUc: o.priceOutPerMTokUc,
-    capabilities: o.capabilities
+    capabilities: o.capabilities,
+    busy: o.busy
   }
 }

@@ -66,6 +66,8 @@ export interface SellerDeskComponents {
   machine?: SellerMachineConfig
   /** a contract whose quote states no open_within_ms is reserved this long for its open (default 5 s) */
   openWithinMs?: number
+  /** told whenever the number of requests running on a model's sessions changes (its slots; infer.md § Capacity) */
+  onRunning?: (modelId: string, running: number) => void
 }
 
 /**
@@ -85,6 +87,8 @@ export class SellerDesk {
   /** one timer per reservation, so it ends at its open deadline rather than on the next tick */
   private readonly openTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly myKey: string
+  /** sessions running a request now (contract id hex → model): what the offer's slots count */
+  private readonly running = new Map<string, string>()
   private ticker?: ReturnType<typeof setInterval>
   /** set by stop(): requests still waiting for their session are told the seller is shutting down */
   private stopping = false
@@ -196,11 +200,29 @@ export class SellerDesk {
     return this.table.count('confirming') + this.table.count('serving')
   }
 
+  /** requests running now on sessions of a model (or of all models) */
+  runningRequests (modelId?: string): number {
+    let n = 0
+    for (const m of this.running.values()) if (modelId == null || m === modelId) n++
+    return n
+  }
+
+  private setRunning (hex: string, running: boolean): void {
+    const model = running ? this.contracts.get(hex)?.modelId : this.running.get(hex)
+    if (model == null || running === this.running.has(hex)) return
+    if (running) this.running.set(hex, model)
+    else this.running.delete(hex)
+    this.c.onRunning?.(model, this.runningRequests(model))
+  }
+
   private onActivity (contractId: Uint8Array, a: SessionActivity): void {
+    const hex = Buffer.from(contractId).toString('hex')
+    if (a.type === 'request-began') this.setRunning(hex, true)
+    else if (a.type === 'request-ended') this.setRunning(hex, false)
     const e: SellerEvent = a.type === 'voucher'
       ? { type: 'voucher', voucher: { nonce: a.voucher.nonce, amountUc: a.voucher.amountUc, bytes: a.voucher.bytes } }
       : a
-    this.feed(Buffer.from(contractId).toString('hex'), e)
+    this.feed(hex, e)
   }
 
   private feed (hex: string, e: SellerEvent): void {
@@ -212,7 +234,10 @@ export class SellerDesk {
     const contract = this.contracts.get(hex)
     if (contract == null) return
     // an ended session's data goes with it, whatever its last effects
-    if (!this.table.has(hex)) this.contracts.delete(hex)
+    if (!this.table.has(hex)) {
+      this.setRunning(hex, false)
+      this.contracts.delete(hex)
+    }
     if (!this.table.has(hex) || this.table.get(hex)?.phase !== 'contracted') this.clearOpenTimer(hex)
     for (const e of effects) {
       switch (e.type) {

@@ -64,8 +64,10 @@ export interface SellInit {
   backend: Backend
   priceInPerMTokUc: bigint
   priceOutPerMTokUc: bigint
-  /** concurrent sessions offered; default the backend's concurrency */
+  /** requests run at once (the offer's slots, infer.md § Capacity); default the backend's concurrency */
   maxSessions?: number
+  /** sessions held open at once, idle ones included (negotiate.md § Capacity); default DEFAULT_OPEN_SESSIONS_PER_SLOT × maxSessions */
+  maxOpenSessions?: number
   region?: string
   /** sessions locking more than this (µc) are served only once a second peer holds the buyer's open; default 2 credits */
   secondPeerAboveUc?: bigint
@@ -155,6 +157,8 @@ const DEFAULT_INBOUND_STREAMS = 32
 
 /** the buyer's sessions get this long to be closed (sellers settle them) when the node stops */
 const CLOSE_SESSIONS_ON_STOP_MS = 2_000
+/** open sessions a seller holds per slot by default: idle warm sessions of several buyers fit beside the running ones */
+export const DEFAULT_OPEN_SESSIONS_PER_SLOT = 8
 /** addresses arrive in bursts (a relay reservation, AutoNAT confirmations): the offer is re-signed once they settle */
 const OFFER_ADDRS_SETTLE_MS = 1_000
 /** the other peers a seller asks whether they hold a buyer's open (second-peer rule) */
@@ -181,6 +185,9 @@ interface SellerParts {
 
 export class TallyNode extends EventEmitter<TallyNodeEvents> {
   readonly base: BaseNode<TallyServices>
+  /** models at their open-session cap (negotiator), and models whose every slot runs a request (seller desk): either marks the offer busy */
+  private readonly openSessionsFull = new Set<string>()
+  private readonly slotsFull = new Set<string>()
   readonly ledger: LedgerService
   readonly book: OrderBook
   readonly quality = new QualityTracker()
@@ -231,7 +238,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       logger,
       sellerTerms: (model) => this.sellerTerms(model),
       buyerPolicy: (buyer, request) => this.buyerPolicy(buyer, request),
-      onCapacity: (model, reserved, max) => { void this.marketSvc.setFull(model, reserved >= max) }
+      onCapacity: (model, reserved, max) => { this.capacityChanged(model, this.openSessionsFull, reserved >= max) }
     })
     this.negotiatorSvc.addEventListener('contract', (e) => {
       const contract = (e as CustomEvent<Contract>).detail
@@ -359,6 +366,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   /** records that became valid here: the seller's desk, `record` events, payments received */
   private onRecordsAccepted (accepted: ParsedRecord[]): void {
     this.seller?.desk.onAccepted(accepted)
+    // a settle may return a lock of this buyer: requests queued for credit look again
+    if (this.routerSvc.queued() > 0 && accepted.some(r => r.kind.type === 'settle')) this.routerSvc.creditChanged()
     const me = Buffer.from(this.base.publicKey).toString('hex')
     for (const rec of accepted) {
       this.emit('record', { id: rec.id, from: rec.from, type: rec.kind.type })
@@ -373,7 +382,14 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     const t = this.marketSvc.ownTerms(model)
     if (t == null) return undefined
     const secondPeerAboveUc = this.init.sell?.secondPeerAboveUc ?? DEFAULT_SECOND_PEER_ABOVE_UC
-    return { modelId: t.modelId, fingerprint: t.fingerprint, fingerprintVerified: t.fingerprintVerified, params: t.params, priceInPerMTokUc: t.priceInPerMTokUc, priceOutPerMTokUc: t.priceOutPerMTokUc, maxSessions: t.maxSessions, secondPeerAboveUc }
+    return { modelId: t.modelId, fingerprint: t.fingerprint, fingerprintVerified: t.fingerprintVerified, params: t.params, priceInPerMTokUc: t.priceInPerMTokUc, priceOutPerMTokUc: t.priceOutPerMTokUc, maxSessions: t.maxSessions, maxOpenSessions: this.init.sell?.maxOpenSessions ?? DEFAULT_OPEN_SESSIONS_PER_SLOT * t.maxSessions, secondPeerAboveUc }
+  }
+
+  /** a seller at capacity stays on the market marked busy (market.md § Capacity) */
+  private capacityChanged (model: string, set: Set<string>, full: boolean): void {
+    if (full) set.add(model)
+    else set.delete(model)
+    this.marketSvc.setBusy(model, this.openSessionsFull.has(model) || this.slotsFull.has(model))
   }
 
   /** the seller's risk policy (contract/policy.ts) on its own ledger's view of the buyer */
@@ -413,6 +429,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       sessions: this.sellerSessions,
       now: () => this.clock.now(),
       log: logger.forComponent('tally:seller'),
+      onRunning: (model, running) => { this.capacityChanged(model, this.slotsFull, running >= (this.marketSvc.ownTerms(model)?.maxSessions ?? Number.POSITIVE_INFINITY)) },
       journal: {
         opened: (hex, openId) => { void journal.opened(hex, openId, this.ledger.ledger.get(openId)?.rec.bytes).catch(() => {}) },
         settled: (hex) => { journal.forget(hex) }

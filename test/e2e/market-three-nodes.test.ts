@@ -29,8 +29,8 @@ async function node (): Promise<Node> {
     net: testNet,
     logger: defaultLogger(),
     sellerTerms: id => m.ownTerms(id),
-    // a full seller withdraws its offer and re-announces it when a session ends
-    onCapacity: (id, reserved, max) => { void m.setFull(id, reserved >= max) }
+    // a full seller stays on the market marked busy, and is free again when a session ends
+    onCapacity: (id, reserved, max) => { m.setBusy(id, reserved >= max) }
   })
   await m.start()
   await negotiator.start()
@@ -93,7 +93,7 @@ describe('market: two sellers, one buyer', () => {
     expect(buyer.market.book.query({ model: 'qwen-14b' }, Date.now()).map(r => r.offer.sellerId)).toEqual([sellerB.peer.libp2p.peerId.toString()])
   })
 
-  it('a seller at capacity leaves every book and comes back when the session ends', async () => {
+  it('a seller at capacity stays in every book marked busy and is free again when the session ends', async () => {
     const seller = await node()
     const buyer = await node()
     await connect(seller.peer, buyer.peer)
@@ -103,9 +103,11 @@ describe('market: two sellers, one buyer', () => {
     const contract = await buyer.negotiator.negotiate(seller.peer.libp2p.getMultiaddrs(), {
       modelId: 'qwen-14b', maxSpendUc: 1_000n, sessionExpiresAtMs: BigInt(Date.now() + 60_000)
     })
-    await waitFor(() => buyer.market.book.query({ model: 'qwen-14b' }, Date.now()).length === 0)
+    const offers = (): Array<{ busy: boolean }> => buyer.market.book.query({ model: 'qwen-14b' }, Date.now()).map(r => r.offer)
+    await waitFor(() => offers().length === 1 && offers()[0].busy)
     expect(seller.market.ownTerms('qwen-14b')).toBeDefined()
     seller.negotiator.releaseSession(contract.contractId)
-    await waitFor(() => buyer.market.book.query({ model: 'qwen-14b' }, Date.now()).length === 1)
+    // the busy announce is rate-limited (DEFAULT_BUSY_ANNOUNCE_MIN_MS): free again within about a second
+    await waitFor(() => offers().length === 1 && !offers()[0].busy)
   })
 })

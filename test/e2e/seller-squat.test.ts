@@ -1,7 +1,7 @@
 /**
  * Capacity squatting (issue 14.3, 15.3): a buyer that takes contracts and never publishes their
  * `open` holds no slot. Its contracts are reservations that end open_within_ms after signing,
- * whatever the contract's end; the seller's offer is never withdrawn because of them; an honest
+ * whatever the contract's end; the seller's offer is never marked busy because of them; an honest
  * buyer is served during the squat, or, when squatters fill every reservation, as soon as the
  * reservations end. Real nodes on the memory transport, simulated backends, real ledgers.
  */
@@ -25,10 +25,10 @@ async function seller (maxSessions: number): Promise<{ node: TallyNode, fullCall
     sell: { backend: new SimulatedBackend({ modelId: MODEL, params: 7_000_000_000, tokensPerChunk: 4, maxConcurrency: 4 }), priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: 2_000_000n, maxSessions },
     negotiate: { openWithinMs: OPEN_WITHIN_MS }
   })
-  // every decision to withdraw (true) or re-announce (false) the offer
+  // every decision to mark the offer busy (true) or free (false): it is never withdrawn
   const fullCalls: boolean[] = []
-  const setFull = node.market.setFull.bind(node.market)
-  node.market.setFull = async (model, full) => { fullCalls.push(full); await setFull(model, full) }
+  const setBusy = node.market.setBusy.bind(node.market)
+  node.market.setBusy = (model, busy) => { fullCalls.push(busy); setBusy(model, busy) }
   return { node, fullCalls }
 }
 
@@ -92,22 +92,22 @@ describe('a squatter holds no seller capacity', () => {
         served = await buyer.infer(MODEL, request)
       } catch (err: any) {
         expect(err.code).toMatch(/seller-busy|no-seller/)
-        // no session is open while the buyer is refused: the offer was never withdrawn
+        // no request runs while the buyer is refused: the offer was never marked busy
         expect(fullCalls).not.toContain(true)
         refused++
         await new Promise(resolve => setTimeout(resolve, 100))
       }
     }
     const unavailableMs = Date.now() - squattedAt
-    // only the honest session's open withdrew the offer (the seller is full now)
+    // only the honest request, running in the one slot, marked the offer busy
     expect(fullCalls.filter(full => full)).toHaveLength(1)
     expect(served.seller).toBe(s.account)
     expect(refused + served.attempts).toBeGreaterThan(1)
     await waitFor(() => s.negotiator.reservations(MODEL).unopened === 0, 'the squatters\' reservations end')
     expect(Date.now()).toBeLessThan(first.expiresAtMs)
-    // the honest session holds the one slot: only now is the offer withdrawn as full
+    // the honest session is open (idle now): it holds one of the open sessions, not the slot
     expect(s.negotiator.reserved(MODEL)).toBe(1)
-    await waitFor(() => fullCalls.includes(true), 'the opened session fills the seller')
+    await waitFor(() => fullCalls.at(-1) === false, 'the request ended: the slot is free again')
     console.log(JSON.stringify({ figure: 'squatted seller unavailable to an honest buyer', openWithinMs: OPEN_WITHIN_MS, unavailableMs, attempts: served.attempts + refused }))
   })
 })

@@ -19,6 +19,7 @@ export interface Offer {
   expiresAtMs: bigint
   withdrawn: boolean
   capabilities: string[]
+  busy: boolean
 }
 
 export namespace Offer {
@@ -115,6 +116,11 @@ export namespace Offer {
           }
         }
 
+        if ((obj.busy != null && obj.busy !== false)) {
+          w.uint32(136)
+          w.bool(obj.busy)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -135,7 +141,8 @@ export namespace Offer {
           multiaddrs: [],
           expiresAtMs: 0n,
           withdrawn: false,
-          capabilities: []
+          capabilities: [],
+          busy: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -214,6 +221,10 @@ export namespace Offer {
               }
 
               obj.capabilities.push(reader.string())
+              break
+            }
+            case 17: {
+              obj.busy = reader.bool()
               break
             }
             default: {
@@ -364,6 +375,13 @@ export namespace Offer {
 
               break
             }
+            case 17: {
+              yield {
+                field: `${prefix}.busy`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -458,6 +476,11 @@ export namespace Offer {
     value: string
   }
 
+  export interface OfferBusyFieldEvent {
+    field: '$.busy'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Offer>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Offer.codec())
   }
@@ -466,7 +489,7 @@ export namespace Offer {
     return decodeMessage(buf, Offer.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferSeqFieldEvent | OfferModelIdFieldEvent | OfferFingerprintFieldEvent | OfferFingerprintVerifiedFieldEvent | OfferParamsFieldEvent | OfferQuantizationFieldEvent | OfferContextLengthFieldEvent | OfferPriceInPerMtokUcFieldEvent | OfferPriceOutPerMtokUcFieldEvent | OfferMaxSessionsFieldEvent | OfferTokensPerSecFieldEvent | OfferRegionFieldEvent | OfferMultiaddrsFieldEvent | OfferExpiresAtMsFieldEvent | OfferWithdrawnFieldEvent | OfferCapabilitiesFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Offer>): Generator<OfferSeqFieldEvent | OfferModelIdFieldEvent | OfferFingerprintFieldEvent | OfferFingerprintVerifiedFieldEvent | OfferParamsFieldEvent | OfferQuantizationFieldEvent | OfferContextLengthFieldEvent | OfferPriceInPerMtokUcFieldEvent | OfferPriceOutPerMtokUcFieldEvent | OfferMaxSessionsFieldEvent | OfferTokensPerSecFieldEvent | OfferRegionFieldEvent | OfferMultiaddrsFieldEvent | OfferExpiresAtMsFieldEvent | OfferWithdrawnFieldEvent | OfferCapabilitiesFieldEvent | OfferBusyFieldEvent> {
     return streamMessage(buf, Offer.codec(), opts)
   }
 }
