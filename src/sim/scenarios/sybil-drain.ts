@@ -105,6 +105,13 @@ export function sybilDrain (opts: { name: string, keys?: number }): Scenario {
       // the honest sellers' own count of work no voucher covers
       const unpaid = ctx.peers.filter(p => p.adversary == null && p.running && p.role === 'seller').reduce((s, p) => s + p.node.sellerSessions.unpaid().amountUc, 0n)
       ctx.figure('honestSellersUnpaidUc', unpaid.toString())
+      // what the keys left in the sellers' libp2p peer stores: bounded by the node (src/node/peer-store-bound.ts)
+      let peerStoreMax = 0
+      for (const p of ctx.peers) {
+        if (p.adversary != null || !p.running || p.role !== 'seller') continue
+        peerStoreMax = Math.max(peerStoreMax, (await p.node.libp2p.peerStore.all()).length)
+      }
+      ctx.figure('honestSellerPeerStoreMax', peerStoreMax)
     }
   })
 }
