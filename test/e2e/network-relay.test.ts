@@ -74,7 +74,7 @@ describe('a seller reached only through a relay', () => {
     relay = await tally({ relay: 'on' })
     // the two know each other's ids only once both exist: the gaters read this set
     const pair = new Set<string>()
-    seller = await tally({ relayClient: 'on' }, relay.addrs(), {
+    seller = await tally({ relayClient: 'on', dht: 'auto' }, relay.addrs(), {
       connectionGater: onlyRelayedWith(pair),
       sell: { backend, priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: 1_000_000n }
     })
@@ -86,6 +86,8 @@ describe('a seller reached only through a relay', () => {
   it('the seller reserves a slot and its offer carries only its relay address', async () => {
     await waitFor(() => seller.reachability().relayAddrs.length > 0, 'the seller holds a relay reservation')
     expect(seller.reachability()).toMatchObject({ relayClient: true, status: 'private' })
+    // reached only through a relay: a DHT client (peers could not dial its direct addresses)
+    await waitFor(() => seller.reachability().dht.mode === 'client', 'the seller became a DHT client')
     expect(relay.reachability().relay).toMatchObject({ server: true })
     expect(relay.reachability().relay.reservations).toBeGreaterThanOrEqual(1)
     const sellerOffer = (): string[] | undefined => buyer.market.book.query({}, Date.now()).find(r => r.offer.sellerId === seller.account)?.offer.multiaddrs

@@ -60,7 +60,7 @@ export function startOptions (cmd: Command): Command {
     .option('--tokenizer <gguf>', 'a GGUF file whose tokenizer counts your prompts exactly when an offer\'s verified fingerprint matches it ("tiny" = the generated test model); repeat for several', collect)
     .option('--json', 'print one JSON line at start and one per event')
     // open network: discovery and NAT traversal (docs/network.md)
-    .addOption(new Option('--dht <mode>', 'Kademlia DHT on this network\'s protocol id: auto (server once a public address is confirmed), server, client, off (default auto)').choices(['auto', 'server', 'client', 'off']))
+    .addOption(new Option('--dht <mode>', 'Kademlia DHT on this network\'s protocol id: auto (public host: server once a public address is confirmed; private host: server until it holds a relay address), server, client, off (default auto)').choices(['auto', 'server', 'client', 'off']))
     .option('--min-connections <n>', 'dial more peers (peer store, DHT random walk) below this many; 0: never (default 8)')
     .option('--max-connections <n>', 'prune connections above this many (default 32)')
     .option('--mdns', 'find peers on the LAN by multicast DNS (default: on when the host has no public address and listens beyond loopback)')

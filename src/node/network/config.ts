@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../config.js'
 
-/** `auto`: libp2p's rule (server once the node has a verified public address); client otherwise */
+/** `auto`: on a public host libp2p's rule (server once a public address is confirmed); on a private one server until it holds a relay address */
 export type DhtMode = 'off' | 'auto' | 'server' | 'client'
 /** `auto`: decided when the node is built, from whether its host has a public address */
 export type AutoSwitch = 'auto' | 'on' | 'off'

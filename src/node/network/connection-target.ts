@@ -34,6 +34,8 @@ export interface ConnectionTargetComponents {
 export const DEFAULT_CHECK_INTERVAL_MS = 2_000
 /** loopback and LAN dials take milliseconds, internet ones a few seconds */
 export const DEFAULT_TARGET_DIAL_TIMEOUT_MS = 10_000
+/** a peer whose dial failed waits this long before the next try: a lying record costs one dial per period */
+const FAILED_PEER_BACKOFF_MS = 10_000
 /** a random walk yields peers one at a time; this bounds one top-up's walk */
 const WALK_MS = 10_000
 
@@ -109,7 +111,8 @@ export class ConnectionTarget implements Startable {
         }
         return
       }
-      await this.topUp(connected, this.minConnections - connected.size)
+      // counted without the bootstrap peers: they are released once the others suffice
+      await this.topUp(connected, this.minConnections - others.length)
     } catch (err) {
       this.log.error('connection target round failed: %e', err)
     } finally {
@@ -124,7 +127,7 @@ export class ConnectionTarget implements Startable {
 
   private recentlyFailed (id: string): boolean {
     const at = this.failedAt.get(id)
-    return at != null && Date.now() - at < this.intervalMs * 15
+    return at != null && Date.now() - at < Math.max(FAILED_PEER_BACKOFF_MS, this.intervalMs * 3)
   }
 
   private async dialPeer (peer: PeerId): Promise<boolean> {

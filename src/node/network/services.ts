@@ -5,7 +5,7 @@
  */
 import { networkInterfaces } from 'node:os'
 import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
-import type { PeerInfo } from '@libp2p/interface'
+import type { ComponentLogger, Libp2pEvents, PeerInfo, Startable, TypedEventTarget } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
@@ -16,6 +16,7 @@ import { isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NetworkConfig } from './config.js'
 import { connectionTarget, type ConnectionTarget } from './connection-target.js'
+import { isRelayAddr } from './addresses.js'
 
 /** the DHT of one Tally network: its own protocol id, so networks (and IPFS) never mix tables */
 export function dhtProtocol (netHex: string): string {
@@ -98,6 +99,25 @@ export function dhtAddressMapper (keepPrivate: boolean): (peer: PeerInfo) => Pee
     : { ...peer, multiaddrs: peer.multiaddrs.filter(ma => ma.getComponents().some(c => c.name === 'p2p-circuit') || isPrivate(ma) !== true) }
 }
 
+interface DhtModeComponents { events: TypedEventTarget<Libp2pEvents>, dht: KadDHT, logger: ComponentLogger }
+
+/**
+ * `--dht auto` on a host without a public address: a DHT server while the node can be dialled
+ * directly on its network (a LAN, a testnet segment), a client once it holds a relay address
+ * (it is behind a NAT: peers handed its direct addresses could not dial them).
+ */
+class DhtMode implements Startable {
+  constructor (private readonly c: DhtModeComponents) {}
+  readonly [Symbol.toStringTag] = 'tally:dht-mode'
+  start (): void { this.c.events.addEventListener('self:peer:update', this.onUpdate) }
+  stop (): void { this.c.events.removeEventListener('self:peer:update', this.onUpdate) }
+  private readonly onUpdate = (evt: CustomEvent<{ peer: { addresses: Array<{ multiaddr: { toString: () => string } }> } }>): void => {
+    const want = evt.detail.peer.addresses.some(a => isRelayAddr(a.multiaddr.toString())) ? 'client' : 'server'
+    if (this.c.dht.getMode() === want) return
+    this.c.dht.setMode(want).catch((err) => { this.c.logger.forComponent('tally:dht-mode').error('setting DHT mode %s failed: %e', want, err) })
+  }
+}
+
 /** the extra libp2p services, by name; each present only when the plan turns it on */
 export interface NetworkServices {
   ping?: unknown
@@ -118,11 +138,14 @@ export function networkServiceFactories (plan: NetworkPlan, netHex: string, boot
     f.ping = ping()
     f.dht = kadDHT({
       protocol: dhtProtocol(netHex),
-      clientMode: plan.dht === 'auto' ? undefined : plan.dht === 'client',
+      // auto on a public host: libp2p's rule (server once a public address is confirmed); on a
+      // private one (LAN, testnet, behind NAT): server until reached only through a relay (dhtMode)
+      clientMode: plan.dht === 'auto' ? (plan.publicHost ? undefined : false) : plan.dht === 'client',
       peerInfoMapper: dhtAddressMapper(!plan.publicHost),
       logPrefix: 'tally:dht'
     })
   }
+  if (plan.dht === 'auto' && !plan.publicHost) f.dhtMode = (components: DhtModeComponents) => new DhtMode(components)
   if (c.autonat) f.autonat = autoNATv2()
   if (plan.relayServer) {
     f.relay = circuitRelayServer({
