@@ -165,7 +165,7 @@ describe('batches through the openai client', () => {
     expect(b.status).toBe('completed')
     const errs = await lines(b.error_file_id)
     expect(errs.length).toBeGreaterThan(0)
-    expect(errs.every(e => e.error.code === 'budget_exceeded')).toBe(true)
+    expect(errs.every(e => e.error.code === 'budget_exceeded' && e.response.status_code === 402)).toBe(true)
     expect(b.request_counts!.completed + b.request_counts!.failed).toBe(8)
     expect(b.request_counts!.completed).toBeGreaterThan(0)
     expect(BigInt((b as any).tally.spent_uc)).toBeLessThanOrEqual(100n)
@@ -188,7 +188,7 @@ describe('batches through the openai client', () => {
     expect(eb.status).toBe('expired')
     expect(eb.expired_at).not.toBeNull()
     const errs = await lines(eb.error_file_id)
-    expect(errs.map(e => e.error.code)).toEqual(['batch_expired', 'batch_expired', 'batch_expired'])
+    expect(errs.map(e => [e.error.code, e.response.status_code])).toEqual([['batch_expired', 408], ['batch_expired', 408], ['batch_expired', 408]])
     expect(errs.map(e => e.custom_id).sort()).toEqual(['e-0', 'e-1', 'e-2'])
   }, 30_000)
 

@@ -40,6 +40,8 @@ export interface BatchServiceInit {
   runner?: { maxAttemptsPerLine?: number, sellerFailuresToDrop?: number, noOfferWaitMs?: number }
 }
 
+/** the HTTP status a line's failure of the runner's own would have had */
+const STATUS_OF: Readonly<Record<string, number>> = { batch_expired: 408, budget_exceeded: 402, no_seller: 503 }
 /** when the node stops, lines in flight get this long to finish (and be written) before they are cut */
 export const STOP_GRACE_MS = 5_000
 /** the batch object is rewritten at most this often while lines finish (counts survive a kill: they are recounted from the files) */
@@ -337,7 +339,7 @@ export class BatchService {
   }
 
   private recordFailed (live: Live, l: RunnableLine, f: LineFailure): void {
-    const e = f.cause != null ? this.init.codec.error(f.cause) : { status: f.code === 'batch_expired' ? 408 : 402, body: { error: { message: f.message, type: 'invalid_request_error', param: null, code: f.code } } }
+    const e = f.cause != null ? this.init.codec.error(f.cause) : { status: STATUS_OF[f.code] ?? 500, body: { error: { message: f.message, type: f.code === 'no_seller' ? 'service_unavailable' : 'invalid_request_error', param: null, code: f.code } } }
     live.errors.append(this.errorLine(l.customId, { code: f.code, message: f.message, line: l.line }, e.status, e.body))
     live.stored.batch.request_counts.failed++
     this.maybeSave(live)
