@@ -258,8 +258,10 @@ export class BuyerRouter {
   /** the error for a request whose every seller stayed busy (or whose credit stayed short) through its wait */
   private busyAnswer (model: string, failures: unknown[], waitedMs: number): Error | undefined {
     if (failures.length === 0 || !failures.every(f => failurePolicy(f) === 'skip')) return undefined
+    // credit short through the whole wait and no session held to wait for: the buyer cannot pay (402);
+    // with sessions held (all busy), it is a busy market like any other (503)
     const credit = failures.findLast(f => f instanceof CreditWaitError)
-    if (credit !== undefined) return new InsufficientCreditError(`${(credit as Error).message} (waited ${waitedMs} ms for sessions to free)`)
+    if (credit !== undefined && this.openSessions() === 0) return new InsufficientCreditError(`${(credit as Error).message} (waited ${waitedMs} ms for sessions to free)`)
     const e = new SellerBusyError(`every seller of ${model} is busy (waited ${waitedMs} ms): ${[...new Set(failures.map(messageOf))].slice(0, 3).join('; ')}`)
     e.retryAfterMs = BUSY_RETRY_AFTER_MS
     return e

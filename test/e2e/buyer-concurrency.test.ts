@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
-import type { BackendEvent, ChatRequest } from '../../src/exec/backend.js'
+import { BackendBusyError, type BackendEvent, type ChatRequest } from '../../src/exec/backend.js'
 import { startGateway } from '../../src/api/gateway.js'
 import type { TallyNode } from '../../src/node/tally.js'
 import { startNode, trackGateway, useTallyCleanup } from './tally-helpers.js'
@@ -26,15 +26,25 @@ async function post (url: string, content: string): Promise<{ status: number, re
   return { status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() }
 }
 
-/** a simulated backend whose requests wait for `open` (so sessions are held busy while more requests arrive) */
+/**
+ * A simulated backend whose requests wait for `open` (so sessions are held busy while more
+ * requests arrive), refusing one past its concurrency with BackendBusyError as the real backends do.
+ */
 class GatedBackend extends SimulatedBackend {
   received = 0
+  private active = 0
   private readonly gate = Promise.withResolvers<void>()
   open (): void { this.gate.resolve() }
   override async * stream (request: ChatRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
-    this.received++
-    await this.gate.promise
-    yield * super.stream(request, signal)
+    if (this.active >= this.maxConcurrency) throw new BackendBusyError(`backend runs ${this.active} of ${this.maxConcurrency} requests`)
+    this.active++
+    try {
+      this.received++
+      await this.gate.promise
+      yield * super.stream(request, signal)
+    } finally {
+      this.active--
+    }
   }
 }
 
@@ -77,5 +87,32 @@ describe('concurrent requests through the gateway on the default development net
     expect(first.router.openSessions()).toBe(1)
     const r = await post(gw2.url, 'second buyer')
     expect(r.status, JSON.stringify(r.body)).toBe(200)
+  })
+
+  it('a seller with one slot running a request: marked busy, not gone; a buyer with a short queue wait gets 503 + Retry-After, one with the default wait is queued and served', async () => {
+    const backend = new GatedBackend({ modelId: MODEL, params: 1_000_000_000, tokensPerChunk: 4, naturalTokens: 4, maxConcurrency: 1 })
+    const seller = await startNode({}, { sell: { backend, priceInPerMTokUc: 1_000_000n, priceOutPerMTokUc: 2_000_000n, maxSessions: 1 } })
+    const first = await startNode({ bootstrap: seller.addrs() })
+    const impatient = await startNode({ bootstrap: seller.addrs() }, { buy: { queueWaitMs: 300 } })
+    const patient = await startNode({ bootstrap: seller.addrs() })
+    await waitFor(() => [first, impatient, patient].every(b => b.offerList(MODEL).length === 1), 'the offer in every book')
+    const [gw1, gw2, gw3] = [trackGateway(await startGateway(first, { port: 0 })), trackGateway(await startGateway(impatient, { port: 0 })), trackGateway(await startGateway(patient, { port: 0 }))]
+    const running = post(gw1.url, 'holds the one slot')
+    await waitFor(() => backend.received === 1, 'the first request runs')
+    // the offer stays in the other buyers' books, flagged busy
+    await waitFor(() => impatient.book.query({ model: MODEL }, Date.now()).some(r => r.offer.busy), 'the busy flag reaches the other buyers')
+    expect(impatient.offerList(MODEL)).toHaveLength(1)
+    const refused = await post(gw2.url, 'no room now')
+    expect(refused.status, JSON.stringify(refused.body)).toBe(503)
+    expect(refused.body.error.code).toBe('seller_busy')
+    expect(Number(refused.retryAfter)).toBeGreaterThan(0)
+    const queued = post(gw3.url, 'waits its turn')
+    await waitFor(() => patient.router.queued() > 0, 'the patient buyer queues')
+    backend.open()
+    expect((await running).status).toBe(200)
+    const served = await queued
+    expect(served.status, JSON.stringify(served.body)).toBe(200)
+    // the slot is free again: the flag is cleared (re-announced at most once a second)
+    await waitFor(() => patient.book.query({ model: MODEL }, Date.now()).every(r => !r.offer.busy), 'the busy flag cleared')
   })
 })
