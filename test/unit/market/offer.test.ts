@@ -57,6 +57,14 @@ describe('offer codec', () => {
     }), { numRuns: 200 })
   })
 
+  it('busy (market.md § Capacity) round-trips; an offer without the field (an older seller) reads as not busy', () => {
+    fc.assert(fc.property(termsArb, fc.boolean(), (terms, busy) => {
+      const signed = signOffer(signer, net, terms, { ...opts, busy })
+      expect(openOffer(signed.bytes, net, NOW).busy).toBe(busy)
+    }), { numRuns: 50 })
+    expect(openOffer(signOffer(signer, net, base, opts).bytes, net, NOW).busy).toBe(false)
+  })
+
   it('rejects arbitrary bytes with a typed error, never anything else', () => {
     const typed = new Set(['MalformedMessageError', 'MessageTooLargeError', 'WrongDomainError', 'InvalidSignatureError', 'FieldRangeError', 'InvalidPriceError', 'InvalidStringFieldError', 'ExpiredError', 'ExpiryTooFarError'])
     fc.assert(fc.property(fc.uint8Array({ maxLength: 5000 }), bytes => {

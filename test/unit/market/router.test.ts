@@ -25,6 +25,14 @@ describe('router ranking', () => {
     expect(rankOffers(offers, { excludeSellers: ['cheap-unverified'] }, undefined, { nowMs: 0 })[0].seller).toBe('small')
   })
 
+  it('ranks busy sellers after free ones, whatever their price, and before sellers in cooldown', () => {
+    const q = new QualityTracker()
+    q.failure('cool', 1000)
+    q.failure('cool', 1000)
+    const offers = [offer('busy', 50, { busy: true }), offer('free', 300), offer('cool', 10), offer('free-dear', 400)]
+    expect(rankOffers(offers, {}, q, { nowMs: 2000 }).map(o => o.seller)).toEqual(['free', 'free-dear', 'busy', 'cool'])
+  })
+
   it('puts failing sellers in cooldown and last, then forgives them', () => {
     const q = new QualityTracker()
     q.failure('c', 1000)
