@@ -97,7 +97,8 @@ async function stop (c: Child): Promise<void> {
   if (c.proc.exitCode == null) c.proc.kill('SIGKILL')
 }
 
-const agent = new Agent({ connections: 256, keepAliveTimeout: 60_000, pipelining: 1 })
+/** the client's keep-alive connections per origin (PROXY_BENCH_CLIENT_CONNECTIONS; default 256, as unbounded as a stock client) */
+const agent = new Agent({ connections: Number(process.env.PROXY_BENCH_CLIENT_CONNECTIONS ?? 256), keepAliveTimeout: 60_000, pipelining: 1 })
 
 /** tailMs: from the last content chunk to the end of the body (finish, usage, [DONE]: how soon the end follows the last token) */
 interface Sample { ttftMs: number, totalMs: number, tailMs: number }
