@@ -52,12 +52,18 @@ async function protocolSetup (transport: 'memory' | 'tcp', backend: Backend, jou
   const svc = new InferSeller({ registrar: seller.libp2p, backend, sessions: sellerSessions, persistVoucher })
   await svc.start()
   const buyerSvc = new InferBuyer({ dialer: buyer.libp2p, signer: buyer.signer, net: inferNet, sessions: new BuyerSessions({ now: Date.now }) })
-  const newTerms = () => { const t = makeTerms(buyer, seller, { maxSpendUc: 10n ** 15n }); sellerSessions.add(t); return t }
+  // one warm session for every request, as a buyer's router keeps one (a new contract per request
+  // would also keep a new infer stream open per request, past the seller's stream limit)
+  const terms = makeTerms(buyer, seller, { maxSpendUc: 10n ** 15n })
+  sellerSessions.add(terms)
+  let nonce = 0
   const run = async (r: ChatRequest) => {
     const t0 = performance.now()
     let first: number | undefined
-    const res = await buyerSvc.infer(seller.libp2p.peerId, newTerms(), r, { onChunk: () => { first ??= performance.now() } })
-    return { ms: performance.now() - t0, ttftMs: (first ?? t0) - t0, tokens: res.usage.outputTokens, vouchers: Number(res.finalVoucher.nonce) }
+    const res = await buyerSvc.infer(seller.libp2p.peerId, terms, r, { onChunk: () => { first ??= performance.now() } })
+    const vouchers = Number(res.finalVoucher.nonce) - nonce
+    nonce = Number(res.finalVoucher.nonce)
+    return { ms: performance.now() - t0, ttftMs: (first ?? t0) - t0, tokens: res.usage.outputTokens, vouchers }
   }
   return { run, stop: async () => { await svc.stop(); await stopAll(buyer, seller); await j?.stop(); if (dir != null) rmSync(dir, { recursive: true, force: true }) } }
 }
@@ -95,6 +101,59 @@ async function addedTtft (transport: 'memory' | 'tcp', reps: number, journal = f
   }
   await p.stop()
   return { directTtftP50Ms: round(p50(d), 3), protocolTtftP50Ms: round(p50(q), 3), addedTtftP50Ms: round(p50(q) - p50(d), 3) }
+}
+
+/**
+ * Protocol-only throughput (issue 17): an instant simulated backend (64 tokens per output, as fast
+ * as asked), two real libp2p nodes, one warm session whose stream is kept across requests, the
+ * contract stating a paid-ahead window as a node quotes it. Also the warm TTFT and total for 16
+ * tokens on the kept stream (the backend's own time is ~0).
+ */
+export async function protocolOnly (transport: 'memory' | 'tcp', tokens: number, reps: number) {
+  const { buyer, seller } = await connectedPair(transport)
+  const sessions = new SellerSessions({ net: inferNet, now: Date.now })
+  const svc = new InferSeller({ registrar: seller.libp2p, backend: new SimulatedBackend({ naturalTokens: 10 ** 9, tokensPerChunk: 64 }), sessions })
+  await svc.start()
+  const b = new InferBuyer({ dialer: buyer.libp2p, signer: buyer.signer, net: inferNet, sessions: new BuyerSessions({ now: Date.now }) })
+  // 6,250 µc: the reference seller's quote for a known buyer (policy 50,000 / 8 shares)
+  const terms = makeTerms(buyer, seller, { maxSpendUc: 10n ** 15n, maxUnpaidUc: 6_250n })
+  sessions.add(terms)
+  const r: ChatRequest = { messages: [{ role: 'user', content: 'benchmark prompt' }], maxTokens: tokens, seed: 1 }
+  await b.infer(seller.libp2p.peerId, terms, { ...r, maxTokens: 1000 })
+  const tps: number[] = []
+  let chunks = 0
+  let vouchers = 0n
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now()
+    let n = 0
+    const nonce = b.lastVoucher(terms.contractId)!.nonce
+    const res = await b.infer(seller.libp2p.peerId, terms, r, { onChunk: () => { n++ } })
+    tps.push(res.usage.outputTokens / ((performance.now() - t0) / 1000))
+    chunks = n
+    vouchers = res.finalVoucher.nonce - nonce
+  }
+  const ttft: number[] = []
+  const total: number[] = []
+  for (let i = 0; i < 40; i++) {
+    const t0 = performance.now()
+    let first: number | undefined
+    await b.infer(seller.libp2p.peerId, terms, { ...r, maxTokens: 16 }, { onChunk: () => { first ??= performance.now() } })
+    total.push(performance.now() - t0)
+    ttft.push((first ?? t0) - t0)
+  }
+  const streams = b.stats.streamsOpened
+  await svc.stop()
+  await stopAll(buyer, seller)
+  return {
+    tokens,
+    tokensPerSecP50: round(p50(tps), 0),
+    tokensPerSecMax: round(Math.max(...tps), 0),
+    chunksPerRequest: chunks,
+    vouchersPerRequest: Number(vouchers),
+    warm16TtftP50Ms: round(p50(ttft), 3),
+    warm16TotalP50Ms: round(p50(total), 3),
+    streamsOpened: streams
+  }
 }
 
 /** the embedded engine with the tiny model: protocol vs the engine run directly (same prompt, seed) */
@@ -154,8 +213,12 @@ export default async function (): Promise<Record<string, unknown>> {
   const voucherFrame = encodeVoucherFrame(lastBytes).length
   const chunkOverhead = encodeSellerFrame({ chunk: { text: '', outputTokens: 64, totalInputTokens: 100_000n, totalOutputTokens: 1_000_000n, amountUc: 123_456_789n } }).length
 
+  const protocolOnlyMemory = await protocolOnly('memory', 100_000, 5)
+  const protocolOnlyTcp = await protocolOnly('tcp', 100_000, 5)
   return {
     backends: 'simulated (no model) for protocol overhead; embedded tiny model for the engine comparison',
+    protocolOnlyMemory,
+    protocolOnlyTcp,
     vouchers: {
       signsPerSec: round(signsPerSec, 0),
       openAndCheckPerSec: round(checksPerSec, 0),

@@ -99,6 +99,23 @@ describe('stream reuse', () => {
   })
 })
 
+describe('kept streams and the connection\'s stream limit', () => {
+  it('a seller keeps at most half its per-connection stream limit open between requests; every session still gets served', async () => {
+    const sessions = new SellerSessions({ net: inferNet, now: Date.now })
+    const { registrar, counts } = countingRegistrar()
+    const svc = new InferSeller({ registrar, backend: new SimulatedBackend({ naturalTokens: 1000 }), sessions }, { maxInboundStreams: 4 })
+    await svc.start()
+    const b = new InferBuyer({ dialer: buyer.libp2p, signer: buyer.signer, net: inferNet, sessions: new BuyerSessions({ now: Date.now }) })
+    const all = Array.from({ length: 5 }, () => { const t = makeTerms(buyer, seller); sessions.add(t); return t })
+    for (const t of all) await b.infer(seller.libp2p.peerId, t, request)
+    // 5 sessions, 5 streams, 2 (= 4 / 2) kept: the others were closed after their request
+    await waitFor(() => counts.live === 2, 'two kept streams left')
+    for (const t of all) expect((await b.infer(seller.libp2p.peerId, t, request)).usage.outputTokens).toBe(24)
+    expect(counts.live).toBeLessThanOrEqual(4)
+    await svc.stop()
+  })
+})
+
 describe('an old seller (window of one chunk, no window_uc, no stream_open)', () => {
   it('gets a voucher after every chunk from a new buyer, even with a stated max_unpaid_uc', async () => {
     const t = makeTerms(buyer, seller, { maxUnpaidUc: 100_000n })

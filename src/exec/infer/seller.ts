@@ -240,6 +240,8 @@ export class InferSeller {
   private readonly keepOpen: boolean
   /** kept-open streams waiting for their next request: woken by stop() */
   private readonly idle = new Set<Notifier>()
+  /** per connection, the streams kept open for a next request (at most half of maxInboundStreams) */
+  private readonly keptOn = new Map<string, number>()
   private readonly now: () => number
   private readonly log: Logger
   private readonly inflight = new Set<AbortController>()
@@ -322,11 +324,23 @@ export class InferSeller {
       this.wake.set(session, changed)
       while (true) {
         // stream reuse (infer.md § Stream reuse): chat requests that ask for it, while the seller is not stopping
-        const keep = this.keepOpen && admitted.keepOpen && admitted.embed == null && !this.stopping
-        if (admitted.embed != null) await this.runEmbed(lp, stream, session, admitted.embed, ctrl.signal, reader, changed)
-        else await this.run(lp, stream, session, admitted.request!, ctrl.signal, reader, changed, keep)
-        if (!keep) return
-        const next = await this.awaitNext(session, reader, changed, ctrl.signal)
+        // kept streams hold at most half of the connection's stream limit: the rest stays free for new ones
+        const kept = this.keptOn.get(connection.id) ?? 0
+        const keep = this.keepOpen && admitted.keepOpen && admitted.embed == null && !this.stopping && kept < Math.floor(this.maxInboundStreams / 2)
+        if (keep) this.keptOn.set(connection.id, kept + 1)
+        let next: BuyerFrame | undefined
+        try {
+          if (admitted.embed != null) await this.runEmbed(lp, stream, session, admitted.embed, ctrl.signal, reader, changed)
+          else await this.run(lp, stream, session, admitted.request!, ctrl.signal, reader, changed, keep)
+          if (!keep) return
+          next = await this.awaitNext(session, reader, changed, ctrl.signal)
+        } finally {
+          if (keep) {
+            const n = (this.keptOn.get(connection.id) ?? 1) - 1
+            if (n > 0) this.keptOn.set(connection.id, n)
+            else this.keptOn.delete(connection.id)
+          }
+        }
         if (next == null) {
           void endStream(stream, this.requestTimeoutMs, ctrl.signal)
           return
