@@ -32,10 +32,10 @@ export async function testnetStatusHandler (flags: TestnetDirFlags, io: CliIO): 
   if (flags.json === true) { io.out(JSON.stringify(s ?? null)); return }
   if (s == null) { io.out(`no testnet up in ${dir}`); return }
   io.out(`testnet ${s.prefix} in ${s.dir}: internet ${s.internet}${s.notes.length > 0 ? ` (${s.notes.join('; ')})` : ''}`)
-  io.out(['node', 'role', 'address', 'internet', 'alive', 'peers', 'offers'].map(pad).join(''))
-  for (const n of s.nodes) {
-    io.out([n.name, n.role, n.ip, n.wanIp, n.alive ? 'yes' : 'NO', n.peers ?? '-', n.offers ?? '-'].map(pad).join('') + (n.error != null ? `  ${n.error}` : ''))
-  }
+  const rows = [['node', 'role', 'address', 'internet', 'alive', 'peers', 'offers'], ...s.nodes.map(n => [n.name, n.role, n.ip, n.wanIp, n.alive ? 'yes' : 'NO', String(n.peers ?? '-'), String(n.offers ?? '-')])]
+  const widths = rows[0].map((_, c) => Math.max(...rows.map(r => r[c].length)) + 2)
+  rows.forEach((r, i) => {
+    const error = i > 0 ? s.nodes[i - 1].error : undefined
+    io.out((r.map((v, c) => v.padEnd(widths[c])).join('').trimEnd()) + (error != null ? `  ${error}` : ''))
+  })
 }
-
-const pad = (v: unknown): string => String(v).padEnd(String(v).length >= 20 ? String(v).length + 1 : 20)
