@@ -492,7 +492,8 @@ export class InferBuyer {
       })
       sessions.recordVoucher(session, v)
       const bytes = encodeVoucherFrame(v.bytes)
-      writing = writing.then(async () => { if (writeError == null) await lp.write(bytes, { signal }) }).catch(err => { writeError ??= err })
+      // no request signal: a voucher for what was received still goes out after the caller aborts (the stream reset that follows bounds it)
+      writing = writing.then(async () => { if (writeError == null) await lp.write(bytes) }).catch(err => { writeError ??= err })
       conn.writing = writing
     }
     conn.writing = undefined
