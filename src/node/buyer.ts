@@ -592,6 +592,8 @@ export class BuyerRouter {
       void this.feed(s, { type: 'request-began' })
       return s
     }
+    // a buyer that cannot cover this request's lock and has nothing to wait for is told so at once (402), whatever the seller's room
+    this.refuseIfBroke(estimate)
     const held = (this.sessions.get(key) ?? []).filter(x => isBuyerLive(x.state))
     const opening = this.opening.get(key) ?? 0
     // a seller runs max_sessions requests at once: more sessions with it would only wait there
@@ -616,6 +618,14 @@ export class BuyerRouter {
     void this.feed(s, { type: 'request-began' })
     this.sessions.set(key, [...(this.sessions.get(key) ?? []).filter(x => isBuyerLive(x.state)), s])
     return s
+  }
+
+  /** credit cannot cover `estimate` and no session, open or lock will return any: insufficient-credit */
+  private refuseIfBroke (estimate: bigint): void {
+    if (this.lockingUc > 0n || this.sessions.size > 0) return
+    const balance = this.c.ledger.balance()
+    if (balance.spendableUc >= estimate || balance.lockedUc > 0n) return
+    throw new InsufficientCreditError(`spendable ${balance.spendableUc} µc cannot lock ${estimate} µc for this request`)
   }
 
   /** sessions with sellers of this model that are open and unexpired */
