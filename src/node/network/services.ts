@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os'
 import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
 import type { ComponentLogger, Libp2pEvents, PeerInfo, Startable, TypedEventTarget } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
+import { identifyPush } from '@libp2p/identify'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
@@ -16,7 +17,7 @@ import { isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NetworkConfig } from './config.js'
 import { connectionTarget, type ConnectionTarget } from './connection-target.js'
-import { isRelayAddr } from './addresses.js'
+import { isPublicAddr, isRelayAddr } from './addresses.js'
 
 /** the DHT of one Tally network: its own protocol id, so networks (and IPFS) never mix tables */
 export function dhtProtocol (netHex: string): string {
@@ -118,6 +119,41 @@ class DhtMode implements Startable {
   }
 }
 
+/**
+ * How long a public host's own interface address counts as confirmed before AutoNAT v2 tests it
+ * (docs/network.md § Addresses): a few peers' worth of dial-backs, after the node has met them.
+ */
+export const PROVISIONAL_ADDR_TTL_MS = 60_000
+
+interface HostAddressesComponents {
+  events: TypedEventTarget<Libp2pEvents>
+  transportManager: { getAddrs: () => Array<{ toString: () => string }> }
+  addressManager: { confirmObservedAddr: (addr: any, options?: { type?: string, ttl?: number }) => void }
+}
+
+/**
+ * On a host with a public address of its own (an interface outside private ranges, no NAT in
+ * front of it), its public listen addresses are announced from the start, provisionally: libp2p
+ * announces a public transport address only once AutoNAT v2 has confirmed it, which takes peers
+ * that a young node has not met yet, so until then identify, DHT records and offers carried no
+ * address and the DHT stayed a client (the overlay a star around the bootstrap, docs/network.md
+ * § Figures). AutoNAT v2 tests each address once its provisional TTL ends and withdraws it if
+ * peers cannot dial it back (a firewall).
+ */
+class HostAddresses implements Startable {
+  constructor (private readonly c: HostAddressesComponents, private readonly ttlMs: number) {}
+  readonly [Symbol.toStringTag] = 'tally:host-addresses'
+  start (): void { this.c.events.addEventListener('transport:listening', this.confirm) }
+  afterStart (): void { this.confirm() }
+  stop (): void { this.c.events.removeEventListener('transport:listening', this.confirm) }
+  private readonly confirm = (): void => {
+    for (const ma of this.c.transportManager.getAddrs()) {
+      if (!isPublicAddr(ma.toString())) continue
+      this.c.addressManager.confirmObservedAddr(ma, { type: 'transport', ttl: this.ttlMs })
+    }
+  }
+}
+
 /** the extra libp2p services, by name; each present only when the plan turns it on */
 export interface NetworkServices {
   ping?: unknown
@@ -133,6 +169,10 @@ export interface NetworkServices {
 export function networkServiceFactories (plan: NetworkPlan, netHex: string, bootstrap: string[]): Record<string, (components: any) => unknown> {
   const c = plan.config
   const f: Record<string, (components: any) => unknown> = {}
+  // identify runs once per connection; a node's protocols and addresses change after it (the DHT
+  // turning server, an address confirmed, a relay slot reserved): push them to connected peers,
+  // or a DHT server met as a client never enters their routing tables (the overlay stays a star)
+  f.identifyPush = identifyPush()
   if (plan.dht !== 'off') {
     // kad-dht pings contacts before evicting them
     f.ping = ping()
@@ -145,6 +185,7 @@ export function networkServiceFactories (plan: NetworkPlan, netHex: string, boot
       logPrefix: 'tally:dht'
     })
   }
+  if (plan.publicHost) f.hostAddresses = (components: HostAddressesComponents) => new HostAddresses(components, PROVISIONAL_ADDR_TTL_MS)
   if (plan.dht === 'auto' && !plan.publicHost) f.dhtMode = (components: DhtModeComponents) => new DhtMode(components)
   if (c.autonat) f.autonat = autoNATv2()
   if (plan.relayServer) {
