@@ -128,7 +128,9 @@ export const ErrorCode = {
   batchNotFound: 'batch-not-found',
   /** a move the batch's status does not allow (cancel a finished batch) */
   batchState: 'batch-state',
-  simulation: 'simulation'
+  simulation: 'simulation',
+  /** a command of the namespace testnet's kernel setup (ip, nft) failed */
+  testnetCommand: 'testnet-command'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]

@@ -25,6 +25,7 @@ const NOT_TALLY_ERRORS: Record<string, string> = {
   HttpApiError: 'the HTTP answer itself (status and OpenAI error shape), the output of the code mapping',
   NothingDelivered: 'node/buyer.ts, not exported: carries failed attempts to the retry loop, never thrown out',
   RequestFailed: 'exec/infer/seller.ts, not exported: carries the wire failure to send, never thrown out',
+  StaleStreamError: 'exec/infer/buyer.ts, not exported: a kept stream that failed before the seller answered, caught to resend once on a new stream',
   Refusal: 'contract/negotiate.ts, not exported: carries a refusal reason to the frame that sends it, never thrown out',
   Truncated: 'exec/model/gguf.ts, not exported: a short header read, caught to read more of the file'
 }

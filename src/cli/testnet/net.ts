@@ -8,22 +8,24 @@ import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import { UsageError } from '../io.js'
+import { ErrorCode, TallyError } from '../../errors/index.js'
 
 const execFileAsync = promisify(execFile)
 
 /** a command of the testnet's kernel setup failed: which one, and what it said */
-export class TestnetCommandError extends Error {
+export class TestnetCommandError extends TallyError {
   override name = 'TestnetCommandError'
+  override readonly code: ErrorCode = ErrorCode.testnetCommand
   constructor (readonly command: string, readonly stderr: string) {
-    super(`${command} failed: ${stderr.trim().split('\n')[0] ?? ''}`)
+    super(`${command} failed: ${String(stderr).trim().split('\n')[0] ?? ''}`)
   }
 }
 
 /** the testnet cannot run here (not root, or `ip`/`nft` missing): exit code 2 */
 export class TestnetUnavailableError extends UsageError {
   override name = 'TestnetUnavailableError'
-  constructor (readonly missing: string[]) {
-    super(`testnet needs ${missing.join(', ')} (network namespaces, veth pairs and nftables rules are made with root's ip and nft)`)
+  constructor (readonly missing: readonly string[] | string) {
+    super(`testnet needs ${[missing].flat().join(', ')} (network namespaces, veth pairs and nftables rules are made with root's ip and nft)`)
   }
 }
 
