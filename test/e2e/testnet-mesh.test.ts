@@ -42,11 +42,18 @@ describe.skipIf(SKIP)('testnet: a market from one bootstrap address', () => {
     await waitFor(async () => (await everyNode(net, selfReachability)).every(r => r === 'public'), 'every node to know it is publicly reachable', MESH_TIMEOUT_MS)
   }, 150_000)
 
+  it('a young public seller announces its own address from the start, so its first offer is dialable', () => {
+    // the start line's addresses are node.addrs() right after start, the set the first offer is
+    // signed with (protocols/market.md § Addresses); before, a public address waited for AutoNAT
+    // dial-backs from peers the node had not met yet, and the first offer carried none
+    for (const n of t!.nodes) expect(n.addrs?.some(a => a.startsWith(`/ip4/${n.ip}/tcp/`)), `${n.name}'s addresses at start: ${JSON.stringify(n.addrs)}`).toBe(true)
+  })
+
   it('a mesh: every node holds at least 2 connections, so no node hangs on the bootstrap alone', async () => {
     const net = t!
-    // one bootstrap: 2 distinct peers means a peer other than the bootstrap. Before a public
-    // host announced its own addresses from the start, identify carried none, the DHT stayed a
-    // client and every other node held 1 connection (the bootstrap) for good
+    // one bootstrap: 2 distinct peers means a peer other than the bootstrap. Before identify
+    // push, a node that turned DHT server after meeting the bootstrap never entered its routing
+    // table, lookups found nobody, and every other node held 1 connection (the bootstrap) for good
     await waitFor(async () => (await everyNode(net, connectedPeers)).every(c => c != null && c >= 2), 'every node to hold at least 2 connections', MESH_TIMEOUT_MS)
   }, 90_000)
 })

@@ -75,7 +75,8 @@ export async function everyNode<T> (t: Testnet, read: (t: Testnet, i: number) =>
 
 /**
  * What node i knows of its own reachability (/tally/network: 'public', 'private', 'unknown'):
- * a public node's offer carries its address only once AutoNAT has confirmed it. 'n/a' where the
+ * a public host announces its own interface addresses from the start, then AutoNAT re-tests
+ * them (docs/network.md § Reachability). 'n/a' where the
  * node has no /tally/network.
  */
 export async function selfReachability (t: Testnet, i: number): Promise<string> {
