@@ -31,8 +31,10 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 /** an idle keep-alive connection is closed after this */
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000
-/** connections one client address may hold (on loopback every local client shares one address) */
-export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64
+/** connections one client address may hold (on loopback every local client shares one address: 256 leaves room for a
+ * stock client pool at 64 requests in flight, which opens a few more than 64 connections and would otherwise be
+ * sent on one this cap just evicted) */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256
 
 export type { ModelListing }
 
