@@ -58,14 +58,19 @@ describe('sim: adversaries', () => {
     expect(r.balancesAgree).toBe(true)
   })
 
-  it('non-paying-buyer: each seller streams at most one unpaid chunk', async () => {
+  it('non-paying-buyer: each seller streams at most its paid-ahead window unpaid', async () => {
     const r = await runSmall('non-paying-buyer', { durationMs: 5_000, clock: 'virtual' })
     expect(Number(r.figures.freeRides)).toBeGreaterThan(0)
-    expect(Number(r.figures.maxUnpaidChunksPerSession)).toBeLessThanOrEqual(1)
-    // one chunk of the simulated backend is 4 tokens; the protocol's cap is 64
-    expect(Number(r.figures.maxUnpaidTokensPerSession)).toBeLessThanOrEqual(64)
+    // every session had a paid-ahead window (the contract's max_unpaid_uc, carried as window_uc)
+    expect(Number(r.figures.ridesWithoutWindow)).toBe(0)
+    expect(BigInt(r.figures.minWindowUc)).toBeGreaterThan(0n)
+    // infer.md § Flow 5: unpaid output <= max(W, one backend output), per session, exactly
+    expect(Number(r.figures.ridesBeyondWindow)).toBe(0)
+    // the rider asked for more than the window covers: some seller stopped at its window, unpaid
+    expect(Number(r.figures.ridesStoppedByWindow)).toBeGreaterThan(0)
+    expect(Number(r.figures.maxUnpaidTokensPerSession)).toBeGreaterThan(0)
     expect(r.figures.riderBalanceUc).toBe('0')
-    // the sellers' own count of unpaid work: some, and within the one-chunk bound per request
+    // the sellers' own count of unpaid work: some, and within the window's bound per request (+ input, + 1 µc)
     expect(BigInt(r.losses.honestSellersUnpaidUc)).toBeGreaterThan(0n)
     expect(BigInt(r.losses.honestSellersUnpaidUc)).toBeLessThanOrEqual(BigInt(r.losses.honestSellersUnpaidBoundUc))
     expect(r.losses.withinBounds).toBe(true)
