@@ -10,7 +10,7 @@ import { parseConfig } from '../../src/node/config.js'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 import type { BackendEvent, ChatRequest } from '../../src/exec/backend.js'
 import { amountUc } from '../../src/exec/pricing.js'
-import { DEFAULT_MAX_CHUNK_TOKENS } from '../../src/exec/infer/seller.js'
+import { windowBoundUc } from '../../src/exec/infer/window.js'
 import { waitFor } from '../helpers/wait.js'
 import { NODE_MODEL, NODE_PRICE_IN, NODE_PRICE_OUT } from '../fixtures/seller/journal-net.js'
 
@@ -49,12 +49,18 @@ describe('seller crash safety, whole node', () => {
     await buyer.start()
     let child: Child | undefined
     try {
-      // the window a crash may cost: one full chunk of output plus the request's input tokens (infer.md)
+      // what a crash may cost (infer.md § Seller durability, Bound): the contract's paid-ahead window W
+      // (max_unpaid_uc; the buyer signs at half of it, so a voucher it signed may never reach the
+      // seller), or one backend output when larger, plus the request's input tokens, + 1 µc
       let inputTokens = 0
       for await (const ev of new SimulatedBackend({ modelId: NODE_MODEL }).stream(REQUEST, new AbortController().signal) as AsyncIterable<BackendEvent>) {
         if (ev.type === 'done') inputTokens = ev.usage.inputTokens
       }
-      const windowUc = amountUc(BigInt(inputTokens), BigInt(DEFAULT_MAX_CHUNK_TOKENS), NODE_PRICE_IN, NODE_PRICE_OUT) + 1n
+      const oneOutputUc = amountUc(0n, 1n, NODE_PRICE_IN, NODE_PRICE_OUT)
+      const inputUc = amountUc(BigInt(inputTokens), 0n, NODE_PRICE_IN, NODE_PRICE_OUT)
+      // W from the buyer's copy of the contract (0 when it holds none: the check below fails)
+      const termOf = (contractId: Uint8Array): bigint => buyer.buyerSessions.get(contractId)?.terms.maxUnpaidUc ?? 0n
+      const boundOf = (contractId: Uint8Array): bigint => windowBoundUc(termOf(contractId), oneOutputUc) + inputUc + 1n
       let x = 12345 + Date.now() % 1000
       const rand = (): number => { x = (x * 1103515245 + 12345) % 2 ** 31; return x / 2 ** 31 }
 
@@ -108,7 +114,9 @@ describe('seller crash safety, whole node', () => {
         const settled = settleOf(o.id)
         if (settled == null) { expect(signed).toBe(0n); continue }
         expect(settled).toBeLessThanOrEqual(signed)
-        expect(settled).toBeGreaterThanOrEqual(signed - windowUc)
+        const cid = Buffer.from((o.kind as { contractId: string }).contractId, 'hex')
+        expect(termOf(cid)).toBeGreaterThan(0n)
+        expect(settled).toBeGreaterThanOrEqual(signed - boundOf(cid))
         lost += signed - settled
       }
       // every lock ended but those of never-journaled sessions (released after end + grace); the
@@ -122,7 +130,7 @@ describe('seller crash safety, whole node', () => {
         const row = (await buyer.report({ by: 'seller' })).rows.find(r => r.requests > 0)!
         return b.lockedUc === stuck && -b.balanceUc === charged && row.spentUc === charged && row.pendingUc === 0n && row.spentUc + row.unchargedUc === row.signedUc
       }, 'locks and the cost report equal to the ledger')
-      console.log(`seller crash (node): ${KILLS} kills, lost ${lost} µc in all (window ${windowUc} µc each)`)
+      console.log(`seller crash (node): ${KILLS} kills, lost ${lost} µc in all (input ${inputUc} µc, windows ${opens.map(o => termOf(Buffer.from((o.kind as { contractId: string }).contractId, 'hex'))).join(',')} µc, from the buyer's sessions: ${opens.filter(o => buyer.buyerSessions.get(Buffer.from((o.kind as { contractId: string }).contractId, 'hex')) != null).length}/${opens.length})`)
       child.proc.stdin.write('quit\n')
       expect(await child.exited).toBe(0)
       child = undefined
