@@ -14,19 +14,9 @@ import { join } from 'node:path'
 import { createTallyNode, type SellInit, type TallyNode } from '../../src/node/tally.js'
 import { parseConfig } from '../../src/node/config.js'
 import { startGateway, type Gateway } from '../../src/api/gateway.js'
-import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
-import type { BackendEvent, ChatRequest } from '../../src/exec/backend.js'
+import { CountingBackend } from '../helpers/counting-backend.js'
 import { MAX_BATCH_FILE_BYTES } from '../../src/node/batch/index.js'
 import { waitFor } from '../helpers/wait.js'
-
-/** a simulated backend that counts the requests it was sent */
-class CountingBackend extends SimulatedBackend {
-  requests = 0
-  override async * stream (request: ChatRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
-    this.requests++
-    yield * super.stream(request, signal)
-  }
-}
 
 const nodes: TallyNode[] = []
 const dirs: string[] = []

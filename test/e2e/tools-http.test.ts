@@ -18,7 +18,7 @@ import { startGateway, type Gateway } from '../../src/api/gateway.js'
 import { waitFor } from '../helpers/wait.js'
 import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 import { createHttpBackend } from '../../src/exec/backends/http/index.js'
-import type { BackendEvent, ChatRequest } from '../../src/exec/backend.js'
+import { CountingBackend } from '../helpers/counting-backend.js'
 
 const MODEL = 'toolbox-1'
 const weather = { type: 'function' as const, function: { name: 'get_weather', description: 'current weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }
@@ -61,15 +61,6 @@ async function toolServer (): Promise<{ baseUrl: string, bodies: any[], server: 
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   return { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, bodies, server }
-}
-
-/** a chat-only seller that counts the requests it is given */
-class CountingBackend extends SimulatedBackend {
-  requests = 0
-  override async * stream (request: ChatRequest, signal: AbortSignal): AsyncGenerator<BackendEvent> {
-    this.requests++
-    yield * super.stream(request, signal)
-  }
 }
 
 const nodes: TallyNode[] = []

@@ -658,20 +658,10 @@ export class InferSeller {
     if (unvouchered > 0n && 2n * unvouchered < room.roomUc) {
       await lp.write(encodeSellerFrame({ chunk: { text: '', outputTokens: 0, totalInputTokens: sent.inputTokens, totalOutputTokens: sent.outputTokens, amountUc: session.amountUc, windowUc: room.roomUc } }), { signal })
     }
-    const timer = deadline(this.voucherTimeoutMs)
-    try {
-      for (let r = this.roomFor(session); r?.window === true && r.paidUc <= paidAt && r.roomUc <= room.roomUc; r = this.roomFor(session)) {
-        if (reader.error != null) throw reader.error
-        if (signal.aborted) throw signal.reason
-        try {
-          await raceSignal(changed.wait(), timer.signal)
-        } catch {
-          throw new RequestFailed(failureFor(new VoucherTimeoutError(`no voucher for ${sent.outputTokens} output tokens within ${this.voucherTimeoutMs} ms`)))
-        }
-      }
-    } finally {
-      timer.clear()
-    }
+    await this.waitVoucher(() => {
+      const r = this.roomFor(session)
+      return !(r?.window === true && r.paidUc <= paidAt && r.roomUc <= room.roomUc)
+    }, sent, reader, signal, changed)
   }
 
   /**
@@ -769,9 +759,14 @@ export class InferSeller {
   /** wait until the highest (durable) voucher covers `sent` (window = 1), at most voucherTimeoutMs */
   private async waitCovered (session: SellerSession, sent: Totals, vouchers: FrameReader, signal: AbortSignal, changed: Notifier, durableOnly = true): Promise<void> {
     if (covers(this.paidFor(session, durableOnly), sent)) return
+    await this.waitVoucher(() => covers(this.paidFor(session, durableOnly), sent), sent, vouchers, signal, changed)
+  }
+
+  /** wait for vouchers until `paid()` holds, at most voucherTimeoutMs (then failure voucher-timeout) */
+  private async waitVoucher (paid: () => boolean, sent: Totals, vouchers: FrameReader, signal: AbortSignal, changed: Notifier): Promise<void> {
     const timer = deadline(this.voucherTimeoutMs)
     try {
-      while (!covers(this.paidFor(session, durableOnly), sent)) {
+      while (!paid()) {
         if (vouchers.error != null) throw vouchers.error
         if (signal.aborted) throw signal.reason
         try {
