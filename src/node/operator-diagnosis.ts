@@ -23,6 +23,7 @@ export interface OfferStanding {
   of: number
   /** the cheapest other offer's price out, when there is another offer */
   cheapestOtherPriceOutPerMTokUc?: bigint
+  /** sessions running a request now (max_sessions counts these; idle open sessions hold no slot) */
   sessionsOpen: number
   maxSessions: number
 }
@@ -81,9 +82,9 @@ function priceRank (o: OfferStanding): DiagnosisCheck {
 }
 
 function capacity (o: OfferStanding): DiagnosisCheck {
-  const detail = `${o.model}: ${o.sessionsOpen} of ${o.maxSessions} sessions open`
+  const detail = `${o.model}: ${o.sessionsOpen} of ${o.maxSessions} slots running a request`
   if (o.sessionsOpen < o.maxSessions) return { check: 'capacity', ok: true, detail, fix: '' }
-  return { check: 'capacity', ok: false, detail: `${detail}: the offer is withdrawn while full`, fix: 'Raise --max-sessions if the hardware can run more requests at once, or add a second node.' }
+  return { check: 'capacity', ok: false, detail: `${detail}: the offer is marked busy while full, so buyers queue or go elsewhere`, fix: 'Raise --max-sessions if the hardware can run more requests at once, or add a second node.' }
 }
 
 function reachable (f: DiagnosisFacts): DiagnosisCheck {

@@ -26,7 +26,7 @@ const MAX_OPENED_KEPT = 10_000
 export interface OperatorInit {
   /** the seller backend's outcomes (watchBackend), for the diagnosis */
   health?: BackendHealth
-  /** the model this node sells, if any: its terms stand while the offer is withdrawn (full) */
+  /** the model this node sells, if any: its terms stand while the offer is marked busy (full) */
   sellModel?: string
   sampleEveryMs?: number
   maxPoints?: number
@@ -250,7 +250,7 @@ export class NodeOperator {
     }
   }
 
-  /** the own offers, those withdrawn while full included (their terms stand) */
+  /** the own offers, those marked busy while full included (their terms stand) */
   private ownOffers (): Array<Pick<Offer, 'modelId' | 'priceInPerMTokUc' | 'priceOutPerMTokUc' | 'maxSessions' | 'capabilities' | 'params'>> {
     const signed = this.node.market.ownOffers()
     const out = [...signed]
@@ -264,6 +264,11 @@ export class NodeOperator {
 
   private sessionsOpen (model: string): number {
     return this.node.sellerSessions.list().filter(s => !s.closed && s.terms.modelId === model).length
+  }
+
+  /** the sessions running a request: what max_sessions (the slots) counts */
+  private sessionsRunning (model: string): number {
+    return this.node.sellerSessions.list().filter(s => !s.closed && s.busy && s.terms.modelId === model).length
   }
 
   /** rank 1 = first pick: the router's order (effective price, then quality, then seller id) */
@@ -421,7 +426,7 @@ export class NodeOperator {
     const offersTopic = n.base.topics.offers
     const offers: OfferStanding[] = this.ownOffers().map(o => {
       const st = this.standing(o.modelId, o.priceInPerMTokUc, o.priceOutPerMTokUc)
-      return { model: o.modelId, priceOutPerMTokUc: o.priceOutPerMTokUc, rank: st.rank, of: st.of, cheapestOtherPriceOutPerMTokUc: st.cheapestOther, sessionsOpen: this.sessionsOpen(o.modelId), maxSessions: o.maxSessions }
+      return { model: o.modelId, priceOutPerMTokUc: o.priceOutPerMTokUc, rank: st.rank, of: st.of, cheapestOtherPriceOutPerMTokUc: st.cheapestOther, sessionsOpen: this.sessionsRunning(o.modelId), maxSessions: o.maxSessions }
     })
     return {
       selling: n.selling,

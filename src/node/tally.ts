@@ -450,7 +450,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
 
   /**
    * Publishes the own offer, and again whenever the addresses a buyer can dial change (a relay
-   * slot reserved, a public address confirmed), unless the offer is withdrawn (full) right now.
+   * slot reserved, a public address confirmed); a full seller's offer stays, marked busy.
    */
   private offerStep (sell: SellInit, logger: ComponentLogger): TallyService {
     let announced = ''
