@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { ComponentLogger, Connection, Logger, PeerId, PeerRouting, PeerStore, Startable } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import { multiaddr } from '@multiformats/multiaddr'
+import { deadline } from '../../wire/deadline.js'
 
 export interface ConnectionTargetInit {
   /** dial more below this many connected peers; 0 turns the service off */
@@ -131,13 +132,15 @@ export class ConnectionTarget implements Startable {
   }
 
   private async dialPeer (peer: PeerId): Promise<boolean> {
-    const signal = AbortSignal.any([this.controller?.signal ?? new AbortController().signal, AbortSignal.timeout(this.dialTimeoutMs)])
+    const d = deadline(this.dialTimeoutMs, [this.controller?.signal])
     try {
-      await this.c.connectionManager.openConnection(peer, { signal })
+      await this.c.connectionManager.openConnection(peer, { signal: d.signal })
       return true
     } catch {
       this.failedAt.set(peer.toString(), Date.now())
       return false
+    } finally {
+      d.clear()
     }
   }
 
@@ -172,7 +175,8 @@ export class ConnectionTarget implements Startable {
       return
     }
     const self = this.c.peerId.toString()
-    const signal = AbortSignal.any([this.controller?.signal ?? new AbortController().signal, AbortSignal.timeout(WALK_MS)])
+    const d = deadline(WALK_MS, [this.controller?.signal])
+    const signal = d.signal
     // a lookup of a random key walks the DHT towards it, meeting peers all over the key space;
     // every step is raced with the signal, so a round always ends and the next check runs
     const aborted = new Promise<undefined>(resolve => { signal.addEventListener('abort', () => { resolve(undefined) }, { once: true }) })
@@ -191,6 +195,7 @@ export class ConnectionTarget implements Startable {
       if (!signal.aborted) this.log('random walk ended: %e', err)
     } finally {
       void it.return?.(undefined)?.catch(() => {})
+      d.clear()
     }
   }
 }
