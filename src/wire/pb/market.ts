@@ -504,6 +504,10 @@ export interface Bid {
   expectedInputTokens: bigint
   expectedOutputTokens: bigint
   expiresAtMs: bigint
+  deadlineMs: bigint
+  auctionEndsAtMs: bigint
+  multiaddrs: string[]
+  verifiedOnly: boolean
 }
 
 export namespace Bid {
@@ -563,6 +567,28 @@ export namespace Bid {
           w.uint64(obj.expiresAtMs)
         }
 
+        if ((obj.deadlineMs != null && obj.deadlineMs !== 0n)) {
+          w.uint32(80)
+          w.uint64(obj.deadlineMs)
+        }
+
+        if ((obj.auctionEndsAtMs != null && obj.auctionEndsAtMs !== 0n)) {
+          w.uint32(88)
+          w.uint64(obj.auctionEndsAtMs)
+        }
+
+        if (obj.multiaddrs != null && obj.multiaddrs.length > 0) {
+          for (const value of obj.multiaddrs) {
+            w.uint32(98)
+            w.string(value)
+          }
+        }
+
+        if ((obj.verifiedOnly != null && obj.verifiedOnly !== false)) {
+          w.uint32(104)
+          w.bool(obj.verifiedOnly)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -576,7 +602,11 @@ export namespace Bid {
           maxPriceOutPerMtokUc: 0n,
           expectedInputTokens: 0n,
           expectedOutputTokens: 0n,
-          expiresAtMs: 0n
+          expiresAtMs: 0n,
+          deadlineMs: 0n,
+          auctionEndsAtMs: 0n,
+          multiaddrs: [],
+          verifiedOnly: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -625,6 +655,26 @@ export namespace Bid {
               obj.expiresAtMs = reader.uint64()
               break
             }
+            case 10: {
+              obj.deadlineMs = reader.uint64()
+              break
+            }
+            case 11: {
+              obj.auctionEndsAtMs = reader.uint64()
+              break
+            }
+            case 12: {
+              if (opts.limits?.multiaddrs != null && obj.multiaddrs.length === opts.limits.multiaddrs) {
+                throw new MaxLengthError('Decode error - repeated field "multiaddrs" had too many elements')
+              }
+
+              obj.multiaddrs.push(reader.string())
+              break
+            }
+            case 13: {
+              obj.verifiedOnly = reader.bool()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -635,7 +685,8 @@ export namespace Bid {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          quantizations: 0
+          quantizations: 0,
+          multiaddrs: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -715,6 +766,42 @@ export namespace Bid {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.deadlineMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 11: {
+              yield {
+                field: `${prefix}.auctionEndsAtMs`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 12: {
+              if (opts.limits?.multiaddrs != null && obj.multiaddrs === opts.limits.multiaddrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "multiaddrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.multiaddrs[]`,
+                index: obj.multiaddrs,
+                value: reader.string()
+              }
+
+              obj.multiaddrs++
+
+              break
+            }
+            case 13: {
+              yield {
+                field: `${prefix}.verifiedOnly`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -773,6 +860,27 @@ export namespace Bid {
     value: bigint
   }
 
+  export interface BidDeadlineMsFieldEvent {
+    field: '$.deadlineMs'
+    value: bigint
+  }
+
+  export interface BidAuctionEndsAtMsFieldEvent {
+    field: '$.auctionEndsAtMs'
+    value: bigint
+  }
+
+  export interface BidMultiaddrsFieldEvent {
+    field: '$.multiaddrs[]'
+    index: number
+    value: string
+  }
+
+  export interface BidVerifiedOnlyFieldEvent {
+    field: '$.verifiedOnly'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Bid>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Bid.codec())
   }
@@ -781,7 +889,7 @@ export namespace Bid {
     return decodeMessage(buf, Bid.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Bid>): Generator<BidSeqFieldEvent | BidModelIdFieldEvent | BidMinParamsFieldEvent | BidQuantizationsFieldEvent | BidMaxPriceInPerMtokUcFieldEvent | BidMaxPriceOutPerMtokUcFieldEvent | BidExpectedInputTokensFieldEvent | BidExpectedOutputTokensFieldEvent | BidExpiresAtMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Bid>): Generator<BidSeqFieldEvent | BidModelIdFieldEvent | BidMinParamsFieldEvent | BidQuantizationsFieldEvent | BidMaxPriceInPerMtokUcFieldEvent | BidMaxPriceOutPerMtokUcFieldEvent | BidExpectedInputTokensFieldEvent | BidExpectedOutputTokensFieldEvent | BidExpiresAtMsFieldEvent | BidDeadlineMsFieldEvent | BidAuctionEndsAtMsFieldEvent | BidMultiaddrsFieldEvent | BidVerifiedOnlyFieldEvent> {
     return streamMessage(buf, Bid.codec(), opts)
   }
 }
