@@ -59,6 +59,8 @@ export const FIRST_TOKEN_TIMEOUT_TTFTS = 4
 /** the simulated backend by default: fast, so short runs carry many requests */
 export const DEFAULT_SIM_TOKENS_PER_SEC = 2_000
 export const DEFAULT_SIM_TTFT_MS = 20
+/** a simulated seller runs this many requests at once (its offer's slots) unless a scenario draws them */
+export const SIM_SELLER_SLOTS = 8
 export const MAX_SIM_TOKENS_PER_SEC = 1_000_000
 export const MAX_SIM_TTFT_MS = 60_000
 /** a buyer closes a warm session unused this long (60 s in production): scaled */

@@ -223,6 +223,7 @@ function scenarioContext (w: SimWorld, signal: AbortSignal, timers: Set<NodeJS.T
     rng: scenarioRng,
     peers,
     model: SIM_MODEL,
+    tokensPerSec: w.p.tokensPerSec,
     links: w.net,
     net: peers[0].node.net,
     durationMs: w.p.durationMs,
@@ -296,7 +297,8 @@ function scenarioContext (w: SimWorld, signal: AbortSignal, timers: Set<NodeJS.T
     figure: (name, value) => { w.figures[name] = value },
     requests: () => w.requests,
     balanceViews: () => new Set(peers.filter(p => p.running && p.adversary == null).map(p => balanceView(p.node))).size,
-    markDoubleSpend: (account) => { w.doubleSpend = { account, atMs: w.nowMs(), flagged: new Map() } }
+    markDoubleSpend: (account) => { w.doubleSpend = { account, atMs: w.nowMs(), flagged: new Map() } },
+    slotMeter: (peer) => w.meters.get(peer.index)
   }
   return ctx
 }

@@ -7,6 +7,7 @@ import type { TallyNode, TallyNodeInit } from '../node/tally.js'
 import type { Rng } from './rng.js'
 import type { SimGenesis } from './options.js'
 import type { SimNetwork } from './net/index.js'
+import type { SlotMeter } from './slots.js'
 
 export type PeerRole = 'seller' | 'buyer'
 
@@ -43,6 +44,15 @@ export interface ScenarioDefaults {
   lossRate?: number
   /** the network's credit rules (options.ts SimGenesis; default 'development') */
   genesis?: SimGenesis
+  /**
+   * each simulated seller's slots (its offer's max_sessions), uniform in [min, max], drawn from
+   * the seller's own seeded stream (no other stream shifts); default the simulator's 8
+   */
+  sellerSlots?: readonly [number, number]
+  /** wrap each simulated seller's backend in a SlotMeter (src/sim/slots.ts): busy slot-time, for utilisation */
+  meterSlots?: boolean
+  /** node options every simulated seller gets on top of the simulator's (e.g. its auction pricing) */
+  sellerInit?: Partial<TallyNodeInit>
 }
 
 export interface AddPeerOptions {
@@ -74,6 +84,8 @@ export interface SimContext {
   readonly peers: readonly SimPeer[]
   /** the model every simulated seller serves */
   readonly model: string
+  /** each simulated seller's output speed per slot, tokens/s (the run's tokensPerSec) */
+  readonly tokensPerSec: number
   /** the simulated links, for an adversary's own bare hosts (e.g. many keys without a node each) */
   readonly links: SimNetwork
   /** this network's id (the SHA-256 of its genesis) */
@@ -112,6 +124,8 @@ export interface SimContext {
   balanceViews(): number
   /** mark a moment of interest for time-to-X measurements done by the simulator */
   markDoubleSpend(account: string): void
+  /** a simulated seller's slot meter, when the scenario asks for them (ScenarioDefaults.meterSlots) */
+  slotMeter(peer: SimPeer): SlotMeter | undefined
 }
 
 export interface Scenario {

@@ -18,6 +18,7 @@ import { MemoryLedgerStore } from '../ledger/store.js'
 import type { Genesis } from '../ledger/genesis.js'
 import { DEV_GENESIS } from '../node/defaults.js'
 import { SimulatedBackend } from '../exec/backends/simulated.js'
+import type { Backend } from '../exec/backend.js'
 import { DEFAULT_DIAL_TIMEOUT_MS as DEFAULT_INFER_DIAL_TIMEOUT_MS } from '../exec/infer/buyer.js'
 import { DEFAULT_NEGOTIATE_TIMEOUT_MS, type Negotiated } from '../contract/negotiate.js'
 import { createEmbeddedBackend } from '../exec/backends/embedded/index.js'
@@ -25,10 +26,11 @@ import { ensureTinyModel, TINY_MODEL_ID } from '../exec/model/tiny.js'
 import { createRng, peerSeed, type Rng } from './rng.js'
 import { SimNetwork, simTransport, DEFAULT_JITTER, DEFAULT_RTO_MS } from './net/index.js'
 import { wallNowMs } from './clock.js'
+import { SlotMeter } from './slots.js'
 import type { AddPeerOptions, PeerRole, RequestView, SimPeer } from './scenario.js'
 import {
   ANNOUNCE_MS_PER_PEER, FIRST_TOKEN_TIMEOUT_TTFTS, LOAD_MS_PER_PEER, MAX_ANNOUNCE_INTERVAL_MS, SIM_ANNOUNCE_INTERVAL_MS, SIM_BOOTSTRAP_PEERS,
-  SIM_FIRST_TOKEN_TIMEOUT_MS, SIM_IDLE_CLOSE_MS, SIM_ISSUER_CAP_UC, SIM_MODEL, SIM_MODEL_PARAMS, SIM_STARTING_BALANCE_UC, SIM_SYNC_INTERVAL_MS, SIM_VOUCHER_TIMEOUT_MS, SimulationError, SYNC_MS_PER_PEER,
+  SIM_FIRST_TOKEN_TIMEOUT_MS, SIM_IDLE_CLOSE_MS, SIM_SELLER_SLOTS, SIM_ISSUER_CAP_UC, SIM_MODEL, SIM_MODEL_PARAMS, SIM_STARTING_BALANCE_UC, SIM_SYNC_INTERVAL_MS, SIM_VOUCHER_TIMEOUT_MS, SimulationError, SYNC_MS_PER_PEER,
   type SimClock, type SimParams, type SimProgress, type SimulationOptions
 } from './options.js'
 
@@ -166,6 +168,8 @@ export class SimWorld {
   readonly embedded = new Set<number>()
   /** the genesis issuer of an 'issued' run */
   readonly issuer?: SimIssuer
+  /** simulated sellers' slot meters, by peer index (scenarios that ask: ScenarioDefaults.meterSlots) */
+  readonly meters = new Map<number, SlotMeter>()
 
   constructor (readonly opts: SimulationOptions, readonly p: SimParams, readonly clockKind: SimClock, readonly net: SimNetwork, tinyModelPath: string) {
     this.tinyModelPath = tinyModelPath
@@ -210,6 +214,20 @@ export class SimWorld {
     this.planned(`node ${index}.${generation} ${role} ${priceOutUc} boot ${bootPeers.map(q => q.index).join(',')}`)
     const boot = bootPeers.flatMap(q => q.node.addrs().slice(0, 1))
     const cfg = { ...this.config, bootstrap: boot }
+    const sim = this.opts.scenario.defaults
+    // a scenario's own seller (extra.sell, e.g. an adversary's backend) is neither drawn nor metered
+    const simSeller = role === 'seller' && !this.embedded.has(index) && extra.sell == null
+    const slots = simSeller && sim.sellerSlots != null ? createRng(`${p.seed}/slots/${index}`).int(sim.sellerSlots[0], sim.sellerSlots[1]) : SIM_SELLER_SLOTS
+    if (simSeller && sim.sellerSlots != null) this.planned(`slots ${index} ${slots}`)
+    let simBackend: Backend | undefined
+    if (simSeller) {
+      simBackend = new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: p.tokensPerSec, ttftMs: p.ttftMs, maxConcurrency: slots })
+      if (sim.meterSlots === true) {
+        const meter = new SlotMeter(simBackend)
+        this.meters.set(index, meter)
+        simBackend = meter
+      }
+    }
     const init: TallyNodeInit = {
       identity,
       memoryLedger: true,
@@ -231,9 +249,10 @@ export class SimWorld {
             sell: this.embedded.has(index)
               // the real engine on the tiny model (toy weights): one child process, one session at a time
               ? { backend: await createEmbeddedBackend({ modelPath: this.tinyModelPath, threads: 1, maxConcurrency: 1 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc, maxSessions: 1 }
-              : { backend: new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: p.tokensPerSec, ttftMs: p.ttftMs, maxConcurrency: 8 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc }
+              : { backend: simBackend ?? new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: p.tokensPerSec, ttftMs: p.ttftMs, maxConcurrency: SIM_SELLER_SLOTS }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc }
           }
         : {}),
+      ...(role === 'seller' ? sim.sellerInit : {}),
       ...extra
     }
     if (extra.sell != null) init.sell = extra.sell
