@@ -6,12 +6,15 @@
  * input and --out follows the resumed batch to its end. Every line is in the output once, and the
  * buyer's cost records hold one purchase per line: no line was bought twice. Lines in flight at
  * the kill were served by a seller and are bought again after the restart (docs/batch.md § Resume):
- * the sellers saw at most that many lines twice.
+ * the sellers saw at most that many lines twice. To keep the file short, the replacement process
+ * loads its modules while the first one runs and starts only after the kill, and the sellers
+ * stream at full speed once the buyer is killed (the job is mid-way by then).
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -26,6 +29,10 @@ const ENV = { ...process.env, TALLY_CONFIG: '', TALLY_PASSPHRASE: '', TALLY_API:
 const LINES = 40
 /** lines in flight at once: 2 sellers × concurrency 2 */
 const MAX_IN_FLIGHT = 4
+
+/** the sellers stream at 40 tokens/s until the buyer is killed, at full speed after */
+let fast = false
+const pace = async (ms: number, signal?: AbortSignal): Promise<void> => { if (!fast && ms > 0) await sleep(ms, undefined, { signal }).catch(() => {}) }
 
 /** counts how often each line (its custom_id is its prompt) was served */
 class ServedBackend extends SimulatedBackend {
@@ -61,9 +68,9 @@ function tallyCli (args: string[]): { out: () => string, err: () => string, exit
   return { out: () => out.join('\n'), err: () => err.join('\n'), exit }
 }
 
-/** a buyer process; resolves with its API url once it printed its start line */
-async function startBuyer (dataDir: string, bootstrap: string): Promise<{ child: ChildProcess, api: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', BIN, 'start', '--json', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--gateway', '127.0.0.1:0', '--bootstrap', bootstrap], { stdio: ['ignore', 'pipe', 'pipe'], env: ENV })
+/** a buyer process; resolves with its API url once it printed its start line. With `goFile`, `tally start` runs once that file exists (its modules load before) */
+async function startBuyer (dataDir: string, bootstrap: string, goFile?: string): Promise<{ child: ChildProcess, api: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', BIN, 'start', '--json', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--gateway', '127.0.0.1:0', '--bootstrap', bootstrap], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...ENV, TALLY_BIN_WAIT_FOR: goFile ?? '' } })
   procs.push(child)
   let stderr = ''
   child.stderr!.on('data', (d) => { stderr += String(d) })
@@ -86,7 +93,7 @@ async function getJson (url: string): Promise<any> {
 
 describe('a batch whose buyer is killed mid-job', () => {
   it('resumes after a restart: every line once in the output, one purchase per line', async () => {
-    const backends = [0, 1].map(() => new ServedBackend({ modelId: 'sim-8b', params: 8_000_000_000, tokensPerSec: 40, tokensPerChunk: 2 }))
+    const backends = [0, 1].map(() => new ServedBackend({ modelId: 'sim-8b', params: 8_000_000_000, tokensPerSec: 40, tokensPerChunk: 2, sleep: pace }))
     for (const [i, backend] of backends.entries()) {
       const n = await createTallyNode(parseConfig({ dataDir: await dir(), transport: 'tcp', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: nodes.length > 0 ? [nodes[0].addrs()[0]] : [] }), { memoryLedger: true, sell: { backend, priceInPerMTokUc: 500_000n + BigInt(i) * 100_000n, priceOutPerMTokUc: 1_000_000n + BigInt(i) * 100_000n } })
       nodes.push(n)
@@ -100,6 +107,10 @@ describe('a batch whose buyer is killed mid-job', () => {
     writeFileSync(input, Array.from({ length: LINES }, (_, i) => JSON.stringify({ custom_id: `line-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-8b', messages: [{ role: 'user', content: `line-${i}` }], max_tokens: 16 } })).join('\n') + '\n')
 
     let buyer = await startBuyer(buyerDir, bootstrap)
+    // the process that replaces it after the kill: loading now, `tally start` on the same data dir once goFile exists
+    const goFile = join(work, 'go')
+    const next = startBuyer(buyerDir, bootstrap, goFile)
+    next.catch(() => {})
     await expect.poll(async () => (await getJson(`${buyer.api}/tally/offers?model=sim-8b`)).offers.length, { timeout: 30_000, interval: 100 }).toBe(2)
 
     const first = tallyCli(['batch', 'run', input, '--out', out, '--api', buyer.api, '--poll-ms', '100'])
@@ -108,12 +119,14 @@ describe('a batch whose buyer is killed mid-job', () => {
     await expect.poll(async () => (await getJson(`${buyer.api}/v1/batches/${batchId}`)).request_counts.completed, { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(8)
     buyer.child.kill('SIGKILL')
     await new Promise(resolve => buyer.child.on('exit', resolve))
+    fast = true
     // the CLI loses its node: it says so and exits non-zero; the job is the node's, on disk
     expect(await first.exit).not.toBe(0)
     const doneAtKill = readFileSync(join(buyerDir, 'batch', 'batches', batchId, 'output.jsonl'), 'utf8').split('\n').filter(l => l !== '').length
     expect(doneAtKill).toBeLessThan(LINES)
 
-    buyer = await startBuyer(buyerDir, bootstrap)
+    writeFileSync(goFile, '')
+    buyer = await next
     const second = tallyCli(['batch', 'run', input, '--out', out, '--api', buyer.api, '--poll-ms', '100', '--json'])
     expect(await second.exit, second.err()).toBe(0)
     expect(second.err()).toContain(`resuming ${batchId}`)
