@@ -21,6 +21,8 @@ import { Domain } from '../src/wire/domains.js'
 import { encodeGenesis, netId, net8 } from '../src/ledger/genesis.js'
 import { signOffer } from '../src/market/offer.js'
 import { signBid } from '../src/market/bid.js'
+import { signBidQuote } from '../src/market/bid-quote.js'
+import { AuctionFrame } from '../src/wire/pb/auction.js'
 import { openAccept, openQuote, signAccept, signContract, signQuote } from '../src/contract/messages.js'
 import { NegotiateFrame } from '../src/wire/pb/negotiate.js'
 import { makeVoucher } from '../src/exec/voucher.js'
@@ -117,9 +119,42 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
       maxPriceInPerMTokUc: big(t.max_price_in_per_mtok_uc),
       maxPriceOutPerMTokUc: big(t.max_price_out_per_mtok_uc),
       expectedInputTokens: big(t.expected_input_tokens),
-      expectedOutputTokens: big(t.expected_output_tokens)
+      expectedOutputTokens: big(t.expected_output_tokens),
+      // reverse auction fields (market.md § Bid); absent = 0 / empty, encoded as nothing
+      deadlineMs: big(t.deadline_ms ?? 0),
+      auctionEndsAtMs: big(t.auction_ends_at_ms ?? 0),
+      multiaddrs: t.multiaddrs ?? [],
+      verifiedOnly: t.verified_only === true
     }, { seq: big(i.seq), expiresAtMs: big(i.expires_at_ms) })
     return sealedOutputs(bid.bytes, unhex(i.net_hex))
+  },
+
+  /** auction.md: a seller's BidQuote envelope and the AuctionFrame that carries it */
+  'bid-quote' (i) {
+    const t = i.terms
+    const q = signBidQuote(signerOf(i), unhex(i.net_hex), {
+      bidId: unhex(t.bid_id_hex),
+      buyer: unhex(t.buyer_hex),
+      modelId: t.model_id,
+      fingerprint: t.fingerprint,
+      fingerprintVerified: t.fingerprint_verified,
+      params: big(t.params),
+      quantization: t.quantization,
+      priceInPerMTokUc: big(t.price_in_per_mtok_uc),
+      priceOutPerMTokUc: big(t.price_out_per_mtok_uc),
+      maxOutputTokens: big(t.max_output_tokens),
+      validUntilMs: big(t.valid_until_ms),
+      postedPriceOutPerMTokUc: big(t.posted_price_out_per_mtok_uc),
+      multiaddrs: t.multiaddrs,
+      quoteId: unhex(t.quote_id_hex)
+    })
+    const frame = AuctionFrame.encode({ bidQuote: q.bytes as Uint8Array<ArrayBuffer> })
+    return { ...sealedOutputs(q.bytes, unhex(i.net_hex)), frame_hex: hex(frame), framed_hex: framed(frame) }
+  },
+
+  'auction-ack' (i) {
+    const frame = AuctionFrame.encode({ ack: { accepted: i.accepted, code: i.code, message: i.message } })
+    return { frame_hex: hex(frame), framed_hex: framed(frame) }
   },
 
   'quote-request' (i) {
@@ -375,6 +410,43 @@ export function buildVectors (): Record<string, VectorFile> {
     })
   ]
 
+  const auctionBid = vector('auction bid: a request for quotes (deadline, window, bidder address, verified only)', 'bid', {
+    signer_seed_hex: SEEDS.buyer,
+    net_hex: net,
+    seq: String(T0 + 1),
+    expires_at_ms: String(T0 + 60_000),
+    terms: {
+      model_id: 'tiny-char-v1', min_params: '1000000000', quantizations: ['Q8_0'], max_price_in_per_mtok_uc: '2000000', max_price_out_per_mtok_uc: '4000000',
+      expected_input_tokens: '1000000', expected_output_tokens: '5000000',
+      deadline_ms: String(T0 + 7_200_000), auction_ends_at_ms: String(T0 + 5_000), multiaddrs: ['/ip4/127.0.0.1/tcp/4002'], verified_only: true
+    }
+  })
+  const auction = [
+    auctionBid,
+    vector('bid quote answering the auction bid (frame: AuctionFrame{bid_quote})', 'bid-quote', {
+      signer_seed_hex: SEEDS.seller,
+      net_hex: net,
+      terms: {
+        bid_id_hex: auctionBid.id_hex,
+        buyer_hex: pk('buyer'),
+        model_id: 'tiny-char-v1',
+        fingerprint: 'a'.repeat(64),
+        fingerprint_verified: true,
+        params: '3000000000',
+        quantization: 'Q8_0',
+        price_in_per_mtok_uc: '700000',
+        price_out_per_mtok_uc: '1500000',
+        max_output_tokens: '720000',
+        valid_until_ms: String(T0 + 7_200_000),
+        posted_price_out_per_mtok_uc: '3000000',
+        multiaddrs: ['/ip4/127.0.0.1/tcp/4001'],
+        quote_id_hex: Buffer.alloc(16, 0x30).toString('hex')
+      }
+    }),
+    vector('ack: accepted', 'auction-ack', { accepted: true, code: '', message: '' }),
+    vector('ack: refused (the quote does not match its bid)', 'auction-ack', { accepted: false, code: 'bid-quote-mismatch', message: 'output price 5000000 above the bid\'s maximum 4000000' })
+  ]
+
   const requestNonce = Buffer.alloc(16, 0x20).toString('hex')
   const quoteRequest = vector('quote request (frame 1, unsigned)', 'quote-request', {
     model_id: 'tiny-char-v1', expected_input_tokens: '1000', expected_output_tokens: '3000', buyer_hex: pk('buyer'), nonce_hex: requestNonce,
@@ -524,6 +596,7 @@ export function buildVectors (): Record<string, VectorFile> {
     'genesis.json': file('Genesis encoding (issuers sorted by public key bytes) → net = SHA-256(encoding), net8 and topic names.', genesis),
     'envelope.json': file('Signed envelopes: signing input = u8 len(domain) ‖ domain ‖ net ‖ payload; id = SHA-256(signing input).', envelope),
     'market.json': file('Offer, withdrawal and bid envelopes (gossip payloads).', market),
+    'auction.json': file('/tally/auction/1.0.0 (auction.md): an auction bid, the BidQuote answering it, and both Acks. framed_hex = unsigned-varint length prefix ‖ frame.', auction),
     'negotiate.json': file('/tally/negotiate/1.0.0: the four frames of one exchange and a refusal. framed_hex = unsigned-varint length prefix ‖ frame.', negotiate),
     'voucher.json': file('Pricing rule amounts and the buyer\'s cumulative vouchers for the contract in negotiate.json.', [...pricing, ...vouchers]),
     'ledger.json': file('One record of every kind, forming valid chains on the vectors network (apply in order).', ledger),

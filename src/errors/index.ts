@@ -130,7 +130,18 @@ export const ErrorCode = {
   batchState: 'batch-state',
   simulation: 'simulation',
   /** a command of the namespace testnet's kernel setup (ip, nft) failed */
-  testnetCommand: 'testnet-command'
+  testnetCommand: 'testnet-command',
+  // the reverse auction (protocols/auction.md § Refusal codes)
+  /** a BidQuote for a bid this node did not post or no longer collects for */
+  unknownBid: 'unknown-bid',
+  /** a BidQuote that arrived after the bid's auction window */
+  auctionClosed: 'auction-closed',
+  /** a BidQuote that does not match the bid it answers (model, params, prices, volume, validity) */
+  bidQuoteMismatch: 'bid-quote-mismatch',
+  /** a second BidQuote of one seller for one bid */
+  duplicateBidQuote: 'duplicate-bid-quote',
+  /** the bid holds its cap of quotes */
+  tooManyBidQuotes: 'too-many-bid-quotes'
 } as const
 
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]

@@ -58,6 +58,7 @@ import { sellerJournal, type SellerJournal } from './seller-journal.js'
 import { creditLines, receivedLines, type CreditLines } from './credit-lines.js'
 import { NodeOperator } from './operator.js'
 import { BackendHealth, watchBackend } from './operator-backend.js'
+import { AuctionBuyer, AuctionSeller, type AuctionSellInit, type TallyAuction } from './auction/index.js'
 
 /** What a seller offers one backend at. */
 export interface SellInit {
@@ -73,6 +74,8 @@ export interface SellInit {
   secondPeerAboveUc?: bigint
   /** whom this seller serves on credit and how far ahead of vouchers (negotiate.md § Seller risk policy) */
   risk?: SellerRiskPolicy
+  /** how this seller answers bids in reverse auctions (protocols/auction.md § Seller policy) */
+  auction?: AuctionSellInit
 }
 
 /** the libp2p services a Tally node adds to identify and pubsub */
@@ -207,6 +210,11 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   private readonly routerSvc: BuyerRouter
   private readonly seller?: SellerParts
   private readonly meters: MeterRecord[] = []
+  /** the reverse auction (protocols/auction.md): bidder end always, seller end when selling */
+  private readonly auctionBuyer: AuctionBuyer
+  private readonly auctionSeller?: AuctionSeller
+  /** requests running now per model (the seller desk's count): the auction's free slots */
+  private readonly runningByModel = new Map<string, number>()
 
   private constructor (base: BaseNode<TallyServices>, ledger: LedgerService, costs: CostBook, clock: Clock, init: TallyNodeInit, logger: ComponentLogger) {
     super()
@@ -263,6 +271,10 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     }, init.buy)
     const books = bookSync()({ libp2p, book: this.book, net, now, log: logger.forComponent('tally:book-sync') })
     if (init.sell != null) this.seller = this.sellerParts(init.sell, sync, records, logger)
+    this.auctionBuyer = new AuctionBuyer({ libp2p, publishBid: async (terms) => await this.marketSvc.publishBid(terms), addrs: () => dialableAddrs(this.base.addrs()), net, now, log: logger.forComponent('tally:auction') })
+    if (init.sell != null) {
+      this.auctionSeller = new AuctionSeller({ libp2p, bids: this.marketSvc, ownTerms: (model) => this.marketSvc.ownTerms(model), running: (model) => this.runningByModel.get(model) ?? 0, signer, net, now, log: logger.forComponent('tally:auction-seller') }, init.sell.auction)
+    }
 
     // started in this order after libp2p, stopped in reverse before it: on stop the buyer's
     // sessions close first (sellers settle them), then the seller settles what it holds and
@@ -274,6 +286,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     s.add('book-sync', books)
     s.add('peer-join-sync', peerJoinSync()({ base, book: books, sync, clock, logger }))
     s.add('market', this.marketSvc)
+    s.add('auction', this.auctionBuyer)
     s.add('negotiator', this.negotiatorSvc)
     s.add('infer-buyer', this.inferBuyerSvc)
     s.add('tokenizers', tokenizers)
@@ -283,6 +296,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       s.add('seller-desk', this.seller.desk)
       s.add('infer-seller', this.seller.infer)
       s.add('offer', this.offerStep(sell, logger))
+      const auctionSeller = this.auctionSeller
+      if (auctionSeller != null) s.add('auction-seller', step(() => { auctionSeller.start() }, () => { auctionSeller.stop() }))
     }
     const router = this.routerSvc
     s.add('router', step(() => { router.start() }, async () => { await router.closeAll(AbortSignal.timeout(CLOSE_SESSIONS_ON_STOP_MS)).catch(() => 0) }))
@@ -339,6 +354,17 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
   get market (): MarketService { return this.marketSvc }
   get negotiator (): Negotiator { return this.negotiatorSvc }
   get router (): BuyerRouter { return this.routerSvc }
+  /** the reverse auction: post a bid and collect quotes; a seller's held quotes (protocols/auction.md) */
+  get auction (): TallyAuction {
+    const seller = this.auctionSeller
+    return {
+      postBid: async (spec) => await this.auctionBuyer.postBid(spec),
+      lookupBidQuote: (quoteId) => seller?.lookupBidQuote(quoteId),
+      consumeVolume: (quoteId, tokens) => seller?.consumeVolume(quoteId, tokens)
+    }
+  }
+  /** the seller's auction end (undefined when not selling), for its stats and held quotes */
+  get auctionSellerEnd (): AuctionSeller | undefined { return this.auctionSeller }
   get selling (): boolean { return this.init.sell != null }
   get meterRecords (): readonly MeterRecord[] { return this.meters }
   get settledSessions (): number { return this.seller?.desk.settled ?? 0 }
@@ -429,7 +455,7 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       sessions: this.sellerSessions,
       now: () => this.clock.now(),
       log: logger.forComponent('tally:seller'),
-      onRunning: (model, running) => { this.capacityChanged(model, this.slotsFull, running >= (this.marketSvc.ownTerms(model)?.maxSessions ?? Number.POSITIVE_INFINITY)) },
+      onRunning: (model, running) => { this.runningByModel.set(model, running); this.capacityChanged(model, this.slotsFull, running >= (this.marketSvc.ownTerms(model)?.maxSessions ?? Number.POSITIVE_INFINITY)) },
       journal: {
         opened: (hex, openId) => { void journal.opened(hex, openId, this.ledger.ledger.get(openId)?.rec.bytes).catch(() => {}) },
         settled: (hex) => { journal.forget(hex) }

@@ -4,6 +4,8 @@ export const Domain = {
   bid: 'tally/bid/1',
   quoteRequest: 'tally/quote-request/1',
   quote: 'tally/quote/1',
+  /** a seller's answer to a bid in a reverse auction (protocols/auction.md) */
+  bidQuote: 'tally/bid-quote/1',
   accept: 'tally/accept/1',
   contract: 'tally/contract/1',
   voucher: 'tally/voucher/1',
