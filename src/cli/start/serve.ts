@@ -11,6 +11,7 @@ import { DEFAULT_MAX_UNPAID_YOUNG_UC, type SellerRiskPolicy } from '../../contra
 import { MAX_TRUSTED_GRANTORS } from '../../contract/messages.js'
 import { publicKeyFromAccountId } from '../../identity/account.js'
 import { CAPABILITIES } from '../../market/offer.js'
+import type { AuctionSellInit } from '../../node/auction/index.js'
 
 export interface ServeFlags {
   serve?: string
@@ -31,6 +32,11 @@ export interface ServeFlags {
   trustGrantor?: string[]
   /** what the --serve-http upstream serves (market.md § Capabilities) */
   capabilities?: string[]
+  /** reverse auction (protocols/auction.md § Seller policy): % off posted prices for deferred work, and for idle slots */
+  batchDiscount?: string
+  idleDiscount?: string
+  /** commander's --no-auction: false when given */
+  auction?: boolean
 }
 
 export interface SellPlan {
@@ -40,6 +46,30 @@ export interface SellPlan {
   maxSessions: number
   /** the seller's risk policy (protocols/negotiate.md § Seller risk policy); absent fields take the defaults */
   risk: SellerRiskPolicy
+  /** how it answers bids (protocols/auction.md § Seller policy); absent fields take the defaults */
+  auction: AuctionSellInit
+}
+
+/** --batch-discount / --idle-discount: integer percentages, together at most 100 */
+function pct (v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined
+  if (!/^[0-9]{1,3}$/.test(v) || Number(v) > 100) throw new UsageError(`${flag} must be an integer percentage 0..100, got ${JSON.stringify(v)}`)
+  return Number(v)
+}
+
+function auctionPlan (f: ServeFlags): AuctionSellInit {
+  const auction: AuctionSellInit = {}
+  const batch = pct(f.batchDiscount, '--batch-discount')
+  const idle = pct(f.idleDiscount, '--idle-discount')
+  if (batch != null) auction.batchDiscountPct = batch
+  if (idle != null) auction.idleDiscountPct = idle
+  if (f.auction === false) {
+    if (batch != null || idle != null) throw new UsageError('--no-auction excludes --batch-discount and --idle-discount (a seller that answers no bid has no auction price)')
+    auction.disabled = true
+  }
+  // the defaults are 30 and 20: a flag given alone is checked against the other's default
+  if ((batch ?? 30) + (idle ?? 20) > 100) throw new UsageError(`--batch-discount + --idle-discount must be at most 100 %, got ${batch ?? 30} + ${idle ?? 20}`)
+  return auction
 }
 
 function positiveInt (v: string | undefined, flag: string, max: number): number | undefined {
@@ -117,6 +147,7 @@ export async function sellPlan (f: ServeFlags, env: Record<string, string | unde
     if (f.refuseCredit === true) throw new UsageError('--trust-grantor and --refuse-credit exclude each other (--refuse-credit serves no credit at all)')
     risk.trustedGrantors = grantors
   }
+  const auction = auctionPlan(f)
   let backend: Backend
   if (f.capabilities != null && f.serveHttp == null) throw new UsageError('--capabilities needs --serve-http (the embedded engine\'s capabilities are known: chat, tools, json_schema, …)')
   if (f.serve != null) {
@@ -134,8 +165,9 @@ export async function sellPlan (f: ServeFlags, env: Record<string, string | unde
   } else {
     if (f.priceIn != null || f.priceOut != null) throw new UsageError('--price-in/--price-out need --serve or --serve-http')
     if (Object.keys(risk).length > 0) throw new UsageError('--max-unpaid/--max-unpaid-total/--refuse-credit/--trust-grantor need --serve or --serve-http')
+    if (Object.keys(auction).length > 0) throw new UsageError('--batch-discount/--idle-discount/--no-auction need --serve or --serve-http')
     return undefined
   }
   const par = parPricePerMTokUc(backend.model.params)
-  return { backend, priceInPerMTokUc: priceIn ?? par, priceOutPerMTokUc: priceOut ?? par, maxSessions: maxSessions ?? backend.maxConcurrency, risk }
+  return { backend, priceInPerMTokUc: priceIn ?? par, priceOutPerMTokUc: priceOut ?? par, maxSessions: maxSessions ?? backend.maxConcurrency, risk, auction }
 }
