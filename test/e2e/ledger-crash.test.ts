@@ -8,17 +8,19 @@ import { Ledger } from '../../src/ledger/ledger.js'
 import { createSigner } from '../../src/identity/ed25519.js'
 import { toHex } from '../../src/ledger/record.js'
 import { crashGenesis, PAYER_SEED } from '../fixtures/ledger/crash-net.js'
+import { bundledChild } from '../helpers/bundle.js'
 
 /** lanes run side by side, each SIGKILLing its own child over one data dir */
 const LANES = 10
 const KILLS_PER_LANE = 10
-const CHILD = join(import.meta.dirname, '../fixtures/ledger/payer.ts')
+const CHILD_SRC = join(import.meta.dirname, '../fixtures/ledger/payer.ts')
 
 interface Run { printed: string[], sawReady: boolean }
 
 /** start the payer, SIGKILL it at a random moment, return the ids it printed */
 async function killOnce (dir: string, rand: () => number): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // bundled once: each of the 100 starts skips the TypeScript loader (the early kills land in the store's open, not in tsx)
+  const child = spawn(process.execPath, [await bundledChild(CHILD_SRC), dir], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
