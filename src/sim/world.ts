@@ -249,7 +249,8 @@ export class SimWorld {
             sell: this.embedded.has(index)
               // the real engine on the tiny model (toy weights): one child process, one session at a time
               ? { backend: await createEmbeddedBackend({ modelPath: this.tinyModelPath, threads: 1, maxConcurrency: 1 }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc, maxSessions: 1 }
-              : { backend: simBackend ?? new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: p.tokensPerSec, ttftMs: p.ttftMs, maxConcurrency: SIM_SELLER_SLOTS }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc }
+              // its speed, for the volume it commits to a bid (protocols/auction.md § Seller policy)
+              : { backend: simBackend ?? new SimulatedBackend({ modelId: SIM_MODEL, params: SIM_MODEL_PARAMS, tokensPerChunk: 4, tokensPerSec: p.tokensPerSec, ttftMs: p.ttftMs, maxConcurrency: SIM_SELLER_SLOTS }), priceInPerMTokUc: priceOutUc / 4n, priceOutPerMTokUc: priceOutUc, auction: { tokensPerSecPerSlot: p.tokensPerSec } }
           }
         : {}),
       ...(role === 'seller' ? sim.sellerInit : {}),

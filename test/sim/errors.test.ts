@@ -27,7 +27,7 @@ describe('runSimulation options', () => {
   })
 
   it('every built-in scenario is registered under its own name with a description', () => {
-    expect(Object.keys(SCENARIOS).sort()).toEqual(['capacity-squatter', 'churn', 'double-spender', 'gossip-spammer', 'grant-chain', 'lock-griefer', 'non-paying-buyer', 'overbilling-seller', 'partition', 'price-shock', 'stalling-seller', 'steady', 'sybil-drain', 'sybil-drain-baseline'])
+    expect(Object.keys(SCENARIOS).sort()).toEqual(['batch-auction', 'batch-auction-baseline', 'capacity-squatter', 'churn', 'double-spender', 'gossip-spammer', 'grant-chain', 'lock-griefer', 'non-paying-buyer', 'overbilling-seller', 'partition', 'price-shock', 'stalling-seller', 'steady', 'sybil-drain', 'sybil-drain-baseline'])
     for (const [k, s] of Object.entries(SCENARIOS)) {
       expect(s.name).toBe(k)
       expect(s.description.length).toBeGreaterThan(10)

@@ -13,6 +13,7 @@ import capacitySquatter from './capacity-squatter.js'
 import sybilDrain, { sybilDrainBaseline } from './sybil-drain.js'
 import lockGriefer from './lock-griefer.js'
 import grantChain from './grant-chain.js'
+import batchAuction, { batchAuctionBaseline } from './batch-auction.js'
 
 export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [steady.name]: steady,
@@ -28,7 +29,9 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = Object.freeze({
   [sybilDrain.name]: sybilDrain,
   [sybilDrainBaseline.name]: sybilDrainBaseline,
   [lockGriefer.name]: lockGriefer,
-  [grantChain.name]: grantChain
+  [grantChain.name]: grantChain,
+  [batchAuction.name]: batchAuction,
+  [batchAuctionBaseline.name]: batchAuctionBaseline
 })
 
 export function scenarioNames (): string[] {
