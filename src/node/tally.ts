@@ -359,6 +359,8 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
     const seller = this.auctionSeller
     return {
       postBid: async (spec) => await this.auctionBuyer.postBid(spec),
+      // what this buyer saw of the seller: requests served minus failed (pickQuotes' tie-break)
+      sellerRecord: (sellerId) => { const s = this.quality.snapshot(sellerId); return s == null ? 0 : s.successes - s.failures },
       lookupBidQuote: (quoteId) => seller?.lookupBidQuote(quoteId),
       consumeVolume: (quoteId, tokens) => seller?.consumeVolume(quoteId, tokens)
     }

@@ -11,7 +11,7 @@ import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 import type { BackendEvent, ChatRequest } from '../../src/exec/backend.js'
 import { createTallyNode, type TallyNode, type SellInit } from '../../src/node/tally.js'
 import { parseConfig } from '../../src/node/config.js'
-import { AUCTION_PROTOCOL, decodeAuctionFrame, encodeBidQuoteFrame, type AuctionResult } from '../../src/node/auction/index.js'
+import { AUCTION_PROTOCOL, decodeAuctionFrame, encodeBidQuoteFrame, pickQuotes, type AuctionResult } from '../../src/node/auction/index.js'
 import { signBidQuote, type BidQuoteTerms } from '../../src/market/bid-quote.js'
 import type { Ed25519Signer } from '../../src/identity/ed25519.js'
 import { waitFor } from '../helpers/wait.js'
@@ -123,6 +123,9 @@ describe('reverse auction on the memory transport', () => {
     expect(loaded.auction.consumeVolume(q.quoteId, 20_000n)).toBe(30_000n)
     expect(loaded.auction.consumeVolume(q.quoteId, 40_000n)).toBe(0n)
     expect(cheapIdle.auction.lookupBidQuote(q.quoteId)).toBeUndefined()
+    // the buyer picks: cheapest first, the volume split over the quotes' committed volumes
+    const picked = pickQuotes(result.quotes, 120_000n, buyer.auction.sellerRecord)
+    expect(picked.map(p => [p.quote.sellerId, p.outputTokens])).toEqual([[loaded.libp2p.peerId.toString(), 50_000n], [cheapIdle.libp2p.peerId.toString(), 50_000n], [dear.libp2p.peerId.toString(), 20_000n]])
   })
 
   it('a quote that does not match its bid, or is signed by another than its sender, is refused and never used', async () => {

@@ -93,4 +93,6 @@ export interface AuctionSellInit {
 export interface TallyAuction extends HeldBidQuotes {
   /** publish a request for quotes and collect verified quotes until its window ends */
   postBid: (spec: BidSpec) => Promise<AuctionResult>
+  /** the seller's record as this buyer saw it (requests served minus failed; 0 = unknown): pickQuotes' `record` */
+  sellerRecord: (sellerId: string) => number
 }
