@@ -11,7 +11,7 @@ import { SimulatedBackend } from '../../src/exec/backends/simulated.js'
 import type { BackendEvent, ChatRequest } from '../../src/exec/backend.js'
 import { createTallyNode, type TallyNode, type SellInit } from '../../src/node/tally.js'
 import { parseConfig } from '../../src/node/config.js'
-import { AUCTION_PROTOCOL, decodeAuctionFrame, encodeBidQuoteFrame, pickQuotes, type AuctionResult } from '../../src/node/auction/index.js'
+import { AUCTION_PROTOCOL, decodeAuctionFrame, encodeAckFrame, encodeBidQuoteFrame, pickQuotes, type AuctionResult } from '../../src/node/auction/index.js'
 import { signBidQuote, type BidQuoteTerms } from '../../src/market/bid-quote.js'
 import type { Ed25519Signer } from '../../src/identity/ed25519.js'
 import { waitFor } from '../helpers/wait.js'
@@ -189,5 +189,15 @@ describe('reverse auction on the memory transport', () => {
     await expect(buyer.auction.postBid({ ...spec, deadlineMs: Date.now() + 1_000, windowMs: 5_000 })).rejects.toMatchObject({ code: 'invalid-argument' })
     await expect(buyer.auction.postBid({ ...spec, deadlineMs: Date.now() + HOUR, windowMs: 600_000 })).rejects.toMatchObject({ code: 'invalid-argument' })
     await expect(buyer.auction.postBid({ ...spec, deadlineMs: Date.now() + HOUR, expectedOutputTokens: 100_000_001n })).rejects.toMatchObject({ code: 'field-out-of-range' })
+  })
+
+  it('a frame that does not decode, or is an ack, gets the stream reset and no ack', async () => {
+    await market()
+    for (const bytes of [new Uint8Array([0xff, 0xff, 0xff]), encodeAckFrame(true)]) {
+      const stream = await rogue.libp2p.dialProtocol(buyer.libp2p.peerId, AUCTION_PROTOCOL)
+      const lp = lpStream(stream)
+      await lp.write(bytes)
+      await expect(lp.read()).rejects.toThrow()
+    }
   })
 })
