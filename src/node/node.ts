@@ -26,7 +26,7 @@ import { PeerStoreBound, type PeerStoreBoundInit } from './peer-store-bound.js'
 import { ServiceRegistry, type TallyService } from './services.js'
 import { TOPIC_KINDS, topicName, type TopicKind } from '../wire/topics.js'
 import { CLOSED_NETWORK } from './network/config.js'
-import { isOpen, networkServiceFactories, planNetwork, relayTransport, RELAY_LISTEN, type NetworkPlan } from './network/services.js'
+import { isOpen, networkServiceFactories, planNetwork, relayTransport, RELAY_LISTEN, tcpTransport, type NetworkPlan } from './network/services.js'
 import { reachabilityOf, type Reachability } from './network/reachability.js'
 import type { ConnectionTarget } from './network/connection-target.js'
 
@@ -272,7 +272,7 @@ export async function createBaseNode<S extends ExtraServices = ExtraServices> (c
   const open = isOpen(networkConfig) && !config.simulation
   // listening on /p2p-circuit reserves a slot on a relay and advertises it
   const listen = open && plan.relayClient ? [...direct, RELAY_LISTEN] : direct
-  const transport = init.transport ?? (config.transport === 'memory' ? memory({ latency: init.memoryLatencyMs ?? 0 }) : tcp())
+  const transport = init.transport ?? (config.transport === 'memory' ? memory({ latency: init.memoryLatencyMs ?? 0 }) : open ? tcpTransport(plan) : tcp())
   const services = {
     identify: identify(),
     pubsub: gossipsub({
@@ -303,5 +303,5 @@ export async function createBaseNode<S extends ExtraServices = ExtraServices> (c
   const libp2pMetrics = (init.libp2pMetrics ?? !config.simulation) ? new Registry() : undefined
   if (libp2pMetrics != null) options.metrics = (await ownPrometheusMetrics())({ registry: libp2pMetrics, collectDefaultMetrics: false, preserveExistingMetrics: true })
   const libp2p = await createLibp2p(options)
-  return new Node<S>(libp2p, identity, config, init, open ? plan : { ...plan, relayServer: false, relayClient: false, mdns: false, dht: 'off' }, libp2pMetrics)
+  return new Node<S>(libp2p, identity, config, init, open ? plan : { ...plan, relayServer: false, relayClient: false, mdns: false, dht: 'off', dialPort: undefined }, libp2pMetrics)
 }

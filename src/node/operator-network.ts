@@ -82,6 +82,8 @@ export interface NetworkView {
     connectionTarget?: { min: number, max: number }
     mdns: boolean
     upnp: boolean
+    /** the dial port and where peers saw it (docs/network.md § Hole punching) */
+    holePunch?: { dialPort: number | null, observedAddrs: string[] }
   }
   offerSeen?: OfferProbe
 }
@@ -97,7 +99,8 @@ export function servicesOf (r: ReachabilityReport | undefined): NetworkView['ser
     dht: r.dht ?? { mode: 'off', routingTablePeers: 0 },
     connectionTarget: r.connections != null ? { min: r.connections.minConnections, max: r.connections.maxConnections } : undefined,
     mdns: r.mdns === true,
-    upnp: r.upnp === true
+    upnp: r.upnp === true,
+    holePunch: r.holePunch
   }
 }
 
@@ -129,6 +132,7 @@ export interface ReachabilityReport {
   mdns?: boolean
   upnp?: boolean
   dcutr?: boolean
+  holePunch?: { dialPort: number | null, observedAddrs: string[] }
 }
 
 export interface AddressFacts {

@@ -8,9 +8,8 @@
  * connections are observed on the seller's operator API (/tally/network: the connection history,
  * the relay-to-direct upgrades), and `tally doctor`'s view says the seller is behind a NAT and
  * reachable through its relay address. n3, a buyer behind another NAT, buys from the same seller
- * over the relay: two TCP NATs are not hole punched here (DCUtR's simultaneous dials leave from
- * fresh ports, not the listen port a peer saw, so neither NAT has a mapping the other's SYN fits),
- * so that session runs relayed to the end; docs/network.md § Figures counts it.
+ * over the relay first (its purchase is the point here; the hole punch that then makes their
+ * connection direct is test/e2e/testnet-nat-punch.test.ts, docs/network.md § Hole punching).
  * Needs root, ip and nft (skipped with the reason printed otherwise) and dist/ (`npm run build`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

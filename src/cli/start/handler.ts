@@ -44,6 +44,7 @@ function networkSummary (node: TallyNode): Record<string, unknown> {
     relayClient: p.relayClient,
     dcutr: c.dcutr,
     upnp: c.upnp,
+    dialPort: p.dialPort ?? false,
     publicHost: p.publicHost
   }
 }
@@ -53,7 +54,8 @@ function networkLine (n: Record<string, unknown>): string {
   const conns = n.connections as { min: number, max: number }
   return `network: dht ${String(n.dht)}, connections ${conns.min}-${conns.max}, mdns ${n.mdns === true ? 'on' : 'off'}, autonat ${n.autonat === true ? 'on' : 'off'}, ` +
     `relay server ${relay === false ? 'off' : `on (${relay.maxReservations} slots, ${relay.dataLimitBytes} bytes / ${relay.durationLimitMs} ms per circuit)`}, ` +
-    `relay client ${n.relayClient === true ? 'on' : 'off'}, dcutr ${n.dcutr === true ? 'on' : 'off'}, upnp ${n.upnp === true ? 'on' : 'off'}`
+    `relay client ${n.relayClient === true ? 'on' : 'off'}, dcutr ${n.dcutr === true ? 'on' : 'off'}, upnp ${n.upnp === true ? 'on' : 'off'}, ` +
+    `dial port ${n.dialPort === false ? 'off (a fresh port per dial)' : String(n.dialPort)}`
 }
 
 export async function startHandler (opts: StartOptions, io: CliIO, signal: AbortSignal): Promise<void> {

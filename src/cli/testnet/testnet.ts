@@ -404,13 +404,20 @@ async function buildNetwork (state: TestnetState, latencyMs: number, log: (line:
 /**
  * A home router: masquerade out of `wan`; no new connection in from the internet but the
  * harness's (its API reads). Plain masquerade keeps a flow's source port when free, which is
- * what hole punching needs (cone-like); `symmetric` picks a random port per flow.
+ * what hole punching needs (cone-like); `symmetric` picks a random port per flow. An unsolicited
+ * packet to the router itself from the internet is dropped, as home routers do: otherwise its
+ * kernel answers a hole punch's early SYN (one that arrives before the node's own SYN made the
+ * mapping) with a RST, which ends the other side's attempt (docs/network.md § Hole punching).
  */
 export function natRuleset (kind: NatKind, harnessIp: string): string {
   return `table ip tally_nat {
   chain postrouting {
     type nat hook postrouting priority srcnat;
     oifname "wan" masquerade${kind === 'symmetric' ? ' random,fully-random' : ''}
+  }
+  chain input {
+    type filter hook input priority filter;
+    iifname "wan" ct state new drop
   }
   chain forward {
     type filter hook forward priority filter; policy drop;

@@ -35,6 +35,12 @@ export interface NetworkConfig {
   dcutr: boolean
   /** UPnP IGD / NAT-PMP port mapping on the home router */
   upnp: boolean
+  /**
+   * the one local TCP port every outbound dial leaves from, so a NAT maps all of them to one
+   * external port and DCUtR's hole punch meets an existing mapping (docs/network.md § Hole
+   * punching); `auto`: on (listen port + 1) when the host has no public address
+   */
+  dialPort: 'auto' | 'off' | number
 }
 
 /**
@@ -68,7 +74,8 @@ export const CLOSED_NETWORK: Readonly<NetworkConfig> = Object.freeze({
   relayDataLimitBytes: DEFAULT_RELAY_DATA_LIMIT_BYTES,
   relayDurationLimitMs: DEFAULT_RELAY_DURATION_LIMIT_MS,
   dcutr: false,
-  upnp: false
+  upnp: false,
+  dialPort: 'off'
 })
 
 /** `tally start`'s defaults: a node among strangers on the internet */
@@ -84,7 +91,8 @@ export const OPEN_NETWORK: Readonly<NetworkConfig> = Object.freeze({
   relayDataLimitBytes: DEFAULT_RELAY_DATA_LIMIT_BYTES,
   relayDurationLimitMs: DEFAULT_RELAY_DURATION_LIMIT_MS,
   dcutr: true,
-  upnp: false
+  upnp: false,
+  dialPort: 'auto'
 })
 
 const KEYS = Object.keys(OPEN_NETWORK) as Array<keyof NetworkConfig>
@@ -118,6 +126,13 @@ function int (v: unknown, field: string, min: number, max: number): number {
   return n
 }
 
+function dialPort (v: unknown): NetworkConfig['dialPort'] {
+  if (v === 'auto' || v === 'off') return v
+  const n = typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) throw new ConfigError('network.dialPort', `expected auto, off or a port 1..65535, got ${JSON.stringify(v)}`)
+  return n
+}
+
 /**
  * Validates a raw `network` object (config file, environment, flags, merged) over `base`.
  * Unknown keys are refused; every problem names its field, e.g. `network.relayDataLimitBytes`.
@@ -142,7 +157,8 @@ export function parseNetworkConfig (raw: unknown, base: Readonly<NetworkConfig> 
     relayDataLimitBytes: int(v('relayDataLimitBytes'), 'network.relayDataLimitBytes', 1024, MAX_DATA_LIMIT),
     relayDurationLimitMs: int(v('relayDurationLimitMs'), 'network.relayDurationLimitMs', 1000, MAX_DURATION_LIMIT_MS),
     dcutr: flag(v('dcutr'), 'network.dcutr'),
-    upnp: flag(v('upnp'), 'network.upnp')
+    upnp: flag(v('upnp'), 'network.upnp'),
+    dialPort: dialPort(v('dialPort'))
   }
   // 0 means "libp2p's default" for maxConnections; a target range must be a range
   if (n.maxConnections > 0 && n.minConnections > n.maxConnections) throw new ConfigError('network.minConnections', `must not exceed network.maxConnections (${n.maxConnections}), got ${n.minConnections}`)

@@ -6,6 +6,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { isPublicAddr, isRelayAddr } from './addresses.js'
 import type { NetworkPlan } from './services.js'
+import type { ObservedDialAddrs } from './hole-punch.js'
 
 export interface Reachability {
   /**
@@ -41,6 +42,13 @@ export interface Reachability {
   mdns: boolean
   upnp: boolean
   dcutr: boolean
+  /**
+   * hole punching between NATs (docs/network.md § Hole punching): the one local port outbound
+   * dials leave from (null: a fresh port per dial), and our address as peers saw it on direct
+   * connections we dialed: behind a cone-like NAT one address (the NAT's mapping of that port),
+   * behind a symmetric one a new port per peer
+   */
+  holePunch: { dialPort: number | null, observedAddrs: string[] }
 }
 
 interface AddressMeta { multiaddr: { toString: () => string }, verified: boolean, type: string, expires: number }
@@ -99,6 +107,7 @@ export function reachabilityOf (libp2p: Libp2p, plan: NetworkPlan | undefined, n
     },
     mdns: plan?.mdns ?? false,
     upnp: config?.upnp ?? false,
-    dcutr: config?.dcutr ?? false
+    dcutr: config?.dcutr ?? false,
+    holePunch: { dialPort: plan?.dialPort ?? null, observedAddrs: (services.observedDialAddrs as ObservedDialAddrs | undefined)?.addrs() ?? [] }
   }
 }

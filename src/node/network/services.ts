@@ -7,6 +7,7 @@ import { networkInterfaces } from 'node:os'
 import { kadDHT, type KadDHT } from '@libp2p/kad-dht'
 import type { ComponentLogger, Libp2pEvents, PeerInfo, Startable, TypedEventTarget } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
 import { identifyPush } from '@libp2p/identify'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
@@ -18,6 +19,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { NetworkConfig } from './config.js'
 import { connectionTarget, type ConnectionTarget } from './connection-target.js'
 import { isPublicAddr, isRelayAddr } from './addresses.js'
+import { dialPortTcp, holePunchComponents, ObservedDialAddrs } from './hole-punch.js'
 
 /** the DHT of one Tally network: its own protocol id, so networks (and IPFS) never mix tables */
 export function dhtProtocol (netHex: string): string {
@@ -38,6 +40,8 @@ export interface NetworkPlan {
   relayClient: boolean
   mdns: boolean
   dht: 'off' | 'auto' | 'server' | 'client'
+  /** the local port every outbound TCP dial leaves from (§ Hole punching); undefined: a fresh port per dial */
+  dialPort?: number
 }
 
 /** whether a listen address, or (for a wildcard) one of the host's interfaces, is public */
@@ -73,10 +77,28 @@ export function listensBeyondLoopback (listen: string[]): boolean {
   })
 }
 
+/**
+ * The dial port (§ Hole punching): a port given, or with `auto` on a TCP host without a public
+ * address the first TCP listen port + 1 (a random high port when that port is 0 or 65535: a
+ * dial that cannot bind it falls back to a fresh port). A public host needs none: peers dial it.
+ */
+export function planDialPort (config: NetworkConfig, listen: string[], transport: 'tcp' | 'memory', publicHost: boolean): number | undefined {
+  if (transport !== 'tcp' || config.dialPort === 'off') return undefined
+  if (typeof config.dialPort === 'number') return config.dialPort
+  if (publicHost) return undefined
+  for (const a of listen) {
+    let port: number | undefined
+    try { port = Number(multiaddr(a).getComponents().find(c => c.name === 'tcp')?.value) } catch { continue }
+    if (Number.isInteger(port) && port > 0 && port < 65535) return port + 1
+  }
+  return 49152 + Math.floor(Math.random() * 16383)
+}
+
 export function planNetwork (config: NetworkConfig, listen: string[], transport: 'tcp' | 'memory'): NetworkPlan {
   const publicHost = transport === 'tcp' && hasPublicAddress(listen)
   const relayServer = config.relay === 'on' || (config.relay === 'auto' && publicHost)
   return {
+    dialPort: planDialPort(config, listen, transport, publicHost),
     config,
     publicHost,
     relayServer,
@@ -198,7 +220,14 @@ export function networkServiceFactories (plan: NetworkPlan, netHex: string, boot
       }
     })
   }
-  if (c.dcutr) f.dcutr = dcutr()
+  if (c.dcutr && plan.dialPort != null) {
+    // § Hole punching: DCUtR's CONNECT also names the NAT's mapping of the dial port
+    const observed = new ObservedDialAddrs()
+    f.observedDialAddrs = (components: { events: TypedEventTarget<Libp2pEvents> }) => observed.service(components)
+    f.dcutr = (components: any) => dcutr()(holePunchComponents(components, observed))
+  } else if (c.dcutr) {
+    f.dcutr = (components: any) => dcutr()(holePunchComponents(components))
+  }
   if (c.upnp) f.upnp = uPnPNAT()
   if (plan.mdns) f.mdns = mdns({ serviceTag: mdnsServiceTag(netHex) })
   f.network = connectionTarget({ minConnections: c.minConnections, bootstrap, randomWalk: plan.dht !== 'off' })
@@ -211,6 +240,11 @@ export function networkServiceFactories (plan: NetworkPlan, netHex: string, boot
  */
 export function isOpen (c: NetworkConfig): boolean {
   return c.dht !== 'off' || c.minConnections > 0 || c.mdns !== 'off' || c.autonat || c.relay !== 'off' || c.relayClient !== 'off' || c.dcutr || c.upnp
+}
+
+/** the TCP transport: its dials leave from the plan's dial port when it has one (§ Hole punching) */
+export function tcpTransport (plan: Pick<NetworkPlan, 'dialPort'>): ReturnType<typeof tcp> {
+  return plan.dialPort != null ? dialPortTcp(plan.dialPort) : tcp()
 }
 
 export function relayTransport (): ReturnType<typeof circuitRelayTransport> {
