@@ -28,6 +28,7 @@ export interface StartOptions extends ServeFlags {
   relayDurationLimit?: string
   dcutr?: boolean
   upnp?: boolean
+  dialPort?: string
 }
 
 export function startOptions (cmd: Command): Command {
@@ -76,6 +77,7 @@ export function startOptions (cmd: Command): Command {
     .option('--relay-duration-limit <ms>', 'relay: how long one relayed connection stays open (default 600000)')
     .option('--no-dcutr', 'do not upgrade relayed connections by hole punching (DCUtR; default on)')
     .option('--upnp', 'map a port on the router by UPnP / NAT-PMP (default off)')
+    .option('--dial-port <port>', 'leave from this one local TCP port on every outbound dial, so a NAT maps them all to one port and hole punching between two NATs works: a port, auto (listen port + 1 when the host has no public address) or off (default auto)')
 }
 
 /** the `network` config fields the flags give (undefined: not given, the file or default holds) */
@@ -93,6 +95,7 @@ export function networkFlags (o: StartOptions): Record<string, unknown> {
     relayDataLimitBytes: o.relayDataLimit,
     relayDurationLimitMs: o.relayDurationLimit,
     dcutr: o.dcutr === false ? false : undefined,
-    upnp: o.upnp
+    upnp: o.upnp,
+    dialPort: o.dialPort
   }
 }

@@ -13,6 +13,7 @@ import { tcp } from '@libp2p/tcp'
 import { CLOSED_NETWORK, OPEN_NETWORK, parseNetworkConfig } from '../../../src/node/network/config.js'
 import { planDialPort, planNetwork } from '../../../src/node/network/services.js'
 import { dialPortTcp, ObservedDialAddrs } from '../../../src/node/network/hole-punch.js'
+import { networkFlags } from '../../../src/cli/start/options.js'
 import { waitFor } from '../../helpers/wait.js'
 
 async function freePort (): Promise<number> {
@@ -30,7 +31,8 @@ describe('dial port config and plan', () => {
     expect(OPEN_NETWORK.dialPort).toBe('auto')
     expect(CLOSED_NETWORK.dialPort).toBe('off')
     expect(parseNetworkConfig({ dialPort: '4100' }).dialPort).toBe(4100)
-    expect(parseNetworkConfig({ dialPort: 'off' }, OPEN_NETWORK).dialPort).toBe('off')
+    expect(parseNetworkConfig(networkFlags({ dialPort: 'off' }), OPEN_NETWORK).dialPort).toBe('off')
+    expect(parseNetworkConfig(networkFlags({}), OPEN_NETWORK).dialPort).toBe('auto')
     for (const bad of ['0', '65536', 'sometimes', 4.5, -1, true]) {
       expect(() => parseNetworkConfig({ dialPort: bad }), String(bad)).toThrow(expect.objectContaining({ name: 'ConfigError', field: 'network.dialPort' }))
     }
