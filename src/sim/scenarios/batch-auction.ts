@@ -59,6 +59,8 @@ interface BidOutcome {
   urgent: boolean
   volume: number
   quotes: number
+  /** quotes the bidder refused (auction.md § Refusal codes) */
+  refused: number
   delivered: number
   /** output tokens delivered by sellers among the cheapest able to meet the deadline */
   toCheapest: number
@@ -191,7 +193,7 @@ async function runBid (ctx: SimContext, st: RunState, b: PlannedBid, records: Ma
   if (!b.buyer.running) return
   const postedAt = ctx.elapsedMs()
   const truth = cheapestAble(ctx, b)
-  const o: BidOutcome = { urgent: b.urgent, volume: b.volume, quotes: 0, delivered: 0, toCheapest: 0, fallback: 0, paidPriceTok: 0n, postedPriceTok: 0n, cheapestPostedTok: 0n }
+  const o: BidOutcome = { urgent: b.urgent, volume: b.volume, quotes: 0, refused: 0, delivered: 0, toCheapest: 0, fallback: 0, paidPriceTok: 0n, postedPriceTok: 0n, cheapestPostedTok: 0n }
   st.outcomes.push(o)
   const res = await b.buyer.node.auction.postBid({
     modelId: ctx.model,
@@ -203,7 +205,9 @@ async function runBid (ctx: SimContext, st: RunState, b: PlannedBid, records: Ma
     signal: st.signal
   })
   o.quotes = res.quotes.length
+  o.refused = res.refused.length
   ctx.sample('quotesPerBid', res.quotes.length)
+  if (res.quotes.length === 0) ctx.event(`bid of peer ${b.buyer.index} (${b.volume} tokens, due in ${b.deadlineInMs} ms): no quote${res.refused.length > 0 ? `, ${res.refused.length} refused (${[...new Set(res.refused.map(x => x.code))].join(', ')})` : ''}`)
   const record = records.get(b.buyer.index) ?? new Map<string, number>()
   records.set(b.buyer.index, record)
   const picks = pickQuotes(res.quotes, BigInt(b.volume), s => record.get(s) ?? 0)
@@ -282,6 +286,8 @@ export function batchAuction (opts: { name: string, bids: boolean }): Scenario {
       ctx.figure('batchBids', os.length)
       ctx.figure('batchBidsUrgent', os.filter(o => o.urgent).length)
       ctx.figure('batchBidsWithQuotes', os.filter(o => o.quotes > 0).length)
+      ctx.figure('batchBidsUrgentWithoutQuotes', os.filter(o => o.urgent && o.quotes === 0).length)
+      ctx.figure('batchQuotesRefused', sum(o => o.refused))
       ctx.figure('batchBidsFilled', os.filter(o => o.filledAfterMs != null).length)
       ctx.figure('batchBidsFilledByDeadline', os.filter(o => o.byDeadline === true).length)
       ctx.figure('batchVolumeAskedTokens', sum(o => o.volume))
