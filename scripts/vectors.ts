@@ -168,7 +168,8 @@ const derivers: Record<string, (i: Inputs) => Record<string, unknown>> = {
         maxPriceInPerMtokUc: big(i.max_price_in_per_mtok_uc),
         maxPriceOutPerMtokUc: big(i.max_price_out_per_mtok_uc),
         maxSpendUc: big(i.max_spend_uc ?? 0),
-        sessionExpiresAtMs: big(i.session_expires_at_ms ?? 0)
+        sessionExpiresAtMs: big(i.session_expires_at_ms ?? 0),
+        bidQuote: unhex(i.bid_quote_envelope_hex ?? '') as Uint8Array<ArrayBuffer>
       }
     })
     return { frame_hex: hex(frame), framed_hex: framed(frame) }
@@ -474,7 +475,14 @@ export function buildVectors (): Record<string, VectorFile> {
   const negotiate = [
     quoteRequest, quote, accept, contract,
     vector('refusal frame', 'refusal', { reason: 'NO_CAPACITY', message: 'all 4 sessions of tiny-char-v1 are taken' }),
-    ...termsExchange()
+    ...termsExchange(),
+    // negotiate.md § Auction price: the request carries the seller's BidQuote (auction.json's), the quote its prices
+    vector('quote request at an auction price: bid_quote = the seller\'s BidQuote envelope from auction.json', 'quote-request', {
+      model_id: 'tiny-char-v1', expected_input_tokens: '0', expected_output_tokens: '2000', buyer_hex: pk('buyer'), nonce_hex: requestNonce,
+      max_price_in_per_mtok_uc: '700000', max_price_out_per_mtok_uc: '1500000', max_spend_uc: '3000', session_expires_at_ms: String(T0 + 600_000),
+      bid_quote_envelope_hex: auction[1].envelope_hex
+    }),
+    vector('refusal: the contract would take more than the BidQuote\'s volume left', 'refusal', { reason: 'BID_VOLUME_EXHAUSTED', message: 'this contract would take 2000 output tokens of the bid quote, 1000 are left' })
   ]
   const contractId = contract.contract_id_hex as string
   // a quote stating every term (negotiate.md § Quote terms), the accept that meets them and the contract repeating them

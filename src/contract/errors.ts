@@ -13,7 +13,10 @@ const CODE_OF_REFUSAL: Partial<Record<RefusalReason, ErrorCode>> = {
   [RefusalReason.UNKNOWN_MODEL]: ErrorCode.unknownModel,
   [RefusalReason.QUOTE_EXPIRED]: ErrorCode.quoteExpired,
   [RefusalReason.BUYER_NOT_TRUSTED]: ErrorCode.buyerNotTrusted,
-  [RefusalReason.RESERVATIONS_LAPSED]: ErrorCode.reservationsLapsed
+  [RefusalReason.RESERVATIONS_LAPSED]: ErrorCode.reservationsLapsed,
+  [RefusalReason.BID_QUOTE_INVALID]: ErrorCode.bidQuoteInvalid,
+  [RefusalReason.BID_QUOTE_EXPIRED]: ErrorCode.bidQuoteExpired,
+  [RefusalReason.BID_VOLUME_EXHAUSTED]: ErrorCode.bidVolumeExhausted
 }
 
 /** the seller refused; `reason` is the wire reason code, `code` what it means here, `retryAfterMs` when it will quote again (0 = not said) */

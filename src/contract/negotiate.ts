@@ -143,6 +143,43 @@ export interface NegotiateInit {
   randomBytes?: (n: number) => Uint8Array<ArrayBuffer>
 }
 
+/**
+ * A BidQuote (auction.proto) as negotiation reads it: opened under this net by the node (the
+ * auction code owns the codec and its range rules); `seller` is the envelope's signer.
+ */
+export interface BidQuoteView {
+  seller: Uint8Array
+  quoteId: Uint8Array
+  buyer: Uint8Array
+  modelId: string
+  priceInPerMTokUc: bigint
+  priceOutPerMTokUc: bigint
+  validUntilMs: bigint
+}
+
+/** the seller's held bid quotes (negotiate.md § Auction price), given by the node */
+export interface BidQuoteDesk {
+  /** open a BidQuote envelope; throws a WireError when it does not decode, verify or meet the range rules */
+  open: (envelope: Uint8Array) => BidQuoteView
+  /** output tokens still held for this quote; undefined = not held (never sent by this seller, refused by the bidder, or forgotten) */
+  volumeLeft: (quoteId: Uint8Array) => bigint | undefined
+  /** take tokens from the quote's held volume; false (and nothing taken) when fewer are left */
+  consume: (quoteId: Uint8Array, outputTokens: bigint) => boolean
+}
+
+/** what one contract at an auction price takes from its bid quote's volume */
+interface BidDebit { quoteId: Uint8Array, outputTokens: bigint }
+
+/**
+ * The output tokens a contract at an auction price takes from its bid quote's volume: the most
+ * its lock can buy at the quote's output price, at least the request's expected output
+ * (negotiate.md § Auction price). Exported for the buyer, which sizes its lock to the volume left.
+ */
+export function bidVolumeOf (maxSpendUc: bigint, priceOutPerMTokUc: bigint, expectedOutputTokens = 0n): bigint {
+  const byLock = priceOutPerMTokUc > 0n ? (maxSpendUc * 1_000_000n + priceOutPerMTokUc - 1n) / priceOutPerMTokUc : 0n
+  return byLock > expectedOutputTokens ? byLock : expectedOutputTokens
+}
+
 export interface NegotiateComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'dial' | 'hangUp'>
   signer: Ed25519Signer
@@ -156,6 +193,8 @@ export interface NegotiateComponents {
   buyerPolicy?: (buyer: Uint8Array, request: BuyerRequest) => BuyerVerdict | Promise<BuyerVerdict>
   /** told whenever reserved capacity of a model changes (e.g. to withdraw the offer when full) */
   onCapacity?: (modelId: string, reserved: number, maxSessions: number) => void
+  /** the bid quotes this seller sent and holds (negotiate.md § Auction price); absent = a QuoteRequest with bid_quote is refused BID_QUOTE_INVALID */
+  bidQuotes?: BidQuoteDesk
 }
 
 export interface NegotiateRequest {
@@ -170,6 +209,8 @@ export interface NegotiateRequest {
   sessionExpiresAtMs: bigint
   /** what this buyer can meet: a quote asking more is refused with QuoteTermsUnmetError */
   accepts?: BuyerTermsPolicy
+  /** the seller's own BidQuote envelope: negotiate at its prices (negotiate.md § Auction price) */
+  bidQuote?: Uint8Array
   signal?: AbortSignal
 }
 
@@ -190,6 +231,8 @@ export interface BuyerTermsPolicy {
 interface PendingQuote {
   quote: Quote
   timer: ReturnType<typeof setTimeout>
+  /** a quote at an auction price: the volume its contract takes from the bid quote at countersign */
+  bid?: BidDebit
 }
 
 /** a countersigned contract holding capacity until the seller's session machine releases it */
@@ -572,6 +615,32 @@ export class Negotiator extends EventTarget implements Startable {
     throw new Refusal(RefusalReason.RESERVATIONS_LAPSED, `${n} contracts of this buyer lapsed without their open lately: no quote for ${wait} ms`, wait)
   }
 
+  /**
+   * A QuoteRequest carrying a bid quote (negotiate.md § Auction price): the seller's own, for this
+   * buyer and model, still valid and held with volume left for what the contract would take.
+   */
+  private checkBidQuote (req: QuoteRequest): { priceInPerMTokUc: bigint, priceOutPerMTokUc: bigint, debit: BidDebit } {
+    const desk = this.c.bidQuotes
+    if (desk == null) throw new Refusal(RefusalReason.BID_QUOTE_INVALID, 'this seller negotiates at posted prices only')
+    let b: BidQuoteView
+    try {
+      b = desk.open(req.bidQuote)
+    } catch (err: any) {
+      if (err instanceof WireError) throw new Refusal(RefusalReason.BID_QUOTE_INVALID, `the bid quote does not open: ${err.message}`)
+      throw err
+    }
+    if (!eq(b.seller, this.c.signer.publicKey)) throw new Refusal(RefusalReason.BID_QUOTE_INVALID, 'the bid quote was signed by another seller')
+    if (!eq(b.buyer, req.buyer)) throw new Refusal(RefusalReason.BID_QUOTE_INVALID, 'the bid quote names another buyer')
+    if (b.modelId !== req.modelId) throw new Refusal(RefusalReason.BID_QUOTE_INVALID, `the bid quote is for ${b.modelId}, not ${req.modelId}`)
+    if (BigInt(Math.floor(this.now())) > b.validUntilMs) throw new Refusal(RefusalReason.BID_QUOTE_EXPIRED, `the bid quote was valid until ${b.validUntilMs}`)
+    const left = desk.volumeLeft(b.quoteId)
+    if (left == null) throw new Refusal(RefusalReason.BID_QUOTE_INVALID, 'this seller holds no such bid quote (never accepted by the bidder, or forgotten)')
+    if (req.maxSpendUc === 0n) throw new Refusal(RefusalReason.BAD_REQUEST, 'a request at an auction price must state its lock (max_spend_uc)')
+    const outputTokens = bidVolumeOf(req.maxSpendUc, b.priceOutPerMTokUc, req.expectedOutputTokens)
+    if (outputTokens > left) throw new Refusal(RefusalReason.BID_VOLUME_EXHAUSTED, `this contract would take ${outputTokens} output tokens of the bid quote, ${left} are left`)
+    return { priceInPerMTokUc: b.priceInPerMTokUc, priceOutPerMTokUc: b.priceOutPerMTokUc, debit: { quoteId: b.quoteId, outputTokens } }
+  }
+
   /** returns the quote sent, or undefined when the request was refused */
   private async answerRequest (lp: LengthPrefixedStream<Stream>, req: QuoteRequest, connection: Connection, signal: AbortSignal): Promise<Quote | undefined> {
     let quote: Quote
@@ -609,9 +678,13 @@ export class Negotiator extends EventTarget implements Startable {
     const terms = this.c.sellerTerms?.(req.modelId)
     if (terms == null) throw new Refusal(RefusalReason.UNKNOWN_MODEL, `model ${req.modelId} is not served here`)
     this.checkLapses(req.buyer, connection.remotePeer.toString())
-    if ((req.maxPriceInPerMtokUc > 0n && terms.priceInPerMTokUc > req.maxPriceInPerMtokUc) ||
-        (req.maxPriceOutPerMtokUc > 0n && terms.priceOutPerMTokUc > req.maxPriceOutPerMtokUc)) {
-      throw new Refusal(RefusalReason.PRICE_CHANGED, `price is now ${terms.priceInPerMTokUc}/${terms.priceOutPerMTokUc} µc per 1M tokens in/out`)
+    // at an auction price: the seller's own bid quote sets the prices and the contract takes its volume
+    const bid = req.bidQuote.length > 0 ? this.checkBidQuote(req) : undefined
+    const priceIn = bid?.priceInPerMTokUc ?? terms.priceInPerMTokUc
+    const priceOut = bid?.priceOutPerMTokUc ?? terms.priceOutPerMTokUc
+    if ((req.maxPriceInPerMtokUc > 0n && priceIn > req.maxPriceInPerMtokUc) ||
+        (req.maxPriceOutPerMtokUc > 0n && priceOut > req.maxPriceOutPerMtokUc)) {
+      throw new Refusal(RefusalReason.PRICE_CHANGED, `price is now ${priceIn}/${priceOut} µc per 1M tokens in/out`)
     }
     // the credit and trust policy runs before anything is reserved: a broke buyer holds no slot
     const shaped = await this.policy(req.buyer, { stage: 'quote', modelId: req.modelId, maxSpendUc: req.maxSpendUc })
@@ -635,8 +708,8 @@ export class Negotiator extends EventTarget implements Startable {
       fingerprint: terms.fingerprint,
       fingerprintVerified: terms.fingerprintVerified,
       params: terms.params,
-      priceInPerMTokUc: terms.priceInPerMTokUc,
-      priceOutPerMTokUc: terms.priceOutPerMTokUc,
+      priceInPerMTokUc: priceIn,
+      priceOutPerMTokUc: priceOut,
       validUntilMs: BigInt(Math.floor(now + this.quoteTtlMs)),
       secondPeerAboveUc: terms.secondPeerAboveUc ?? 0n,
       maxSpendUc: req.maxSpendUc,
@@ -649,7 +722,7 @@ export class Negotiator extends EventTarget implements Startable {
     const key = hex(quote.quoteId)
     const timer = setTimeout(() => { this.releaseQuote(quote.quoteId) }, this.quoteTtlMs)
     timer.unref?.()
-    this.pending.set(key, { quote, timer })
+    this.pending.set(key, { quote, timer, ...(bid != null ? { bid: bid.debit } : {}) })
     this.stats.quotesIssued++
     this.capacityChanged(quote.modelId)
     return quote
@@ -669,6 +742,10 @@ export class Negotiator extends EventTarget implements Startable {
     // the quote is consumed: from here on a second accept of it is refused
     const key = hex(accept.quote.quoteId)
     const pending = this.pending.get(key)
+    // at an auction price the contract takes its volume from the bid quote now, or is not signed
+    if (pending?.bid != null && this.c.bidQuotes?.consume(pending.bid.quoteId, pending.bid.outputTokens) !== true) {
+      return this.refuse(lp, RefusalReason.BID_VOLUME_EXHAUSTED, `the bid quote has fewer than the ${pending.bid.outputTokens} output tokens this contract takes left`, signal)
+    }
     if (pending != null) clearTimeout(pending.timer)
     this.pending.delete(key)
     this.rememberAccepted(key, accept.quote.validUntilMs)
@@ -782,7 +859,8 @@ export class Negotiator extends EventTarget implements Startable {
           maxPriceInPerMtokUc: req.maxPriceInPerMTokUc ?? 0n,
           maxPriceOutPerMtokUc: req.maxPriceOutPerMTokUc ?? 0n,
           maxSpendUc: req.maxSpendUc,
-          sessionExpiresAtMs: req.sessionExpiresAtMs
+          sessionExpiresAtMs: req.sessionExpiresAtMs,
+          bidQuote: (req.bidQuote ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>
         }
       }), { signal })
       const f1 = await readFrame(lp, signal)

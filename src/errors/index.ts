@@ -45,6 +45,12 @@ export const ErrorCode = {
   /** the seller quotes this buyer again only after a cool-down: its contracts lapsed without their open */
   reservationsLapsed: 'reservations-lapsed',
   quoteTermsUnmet: 'quote-terms-unmet',
+  /** a request at an auction price whose bid quote is not the seller's own for this buyer and model, or not held (negotiate.md § Auction price) */
+  bidQuoteInvalid: 'bid-quote-invalid',
+  /** the bid quote's validity ended: its price is no longer honoured */
+  bidQuoteExpired: 'bid-quote-expired',
+  /** the bid quote's output volume left is less than the contract would take */
+  bidVolumeExhausted: 'bid-volume-exhausted',
 
   // ledger and sync
   insufficientCredit: 'insufficient-credit',

@@ -58,6 +58,7 @@ import { sellerJournal, type SellerJournal } from './seller-journal.js'
 import { creditLines, receivedLines, type CreditLines } from './credit-lines.js'
 import { NodeOperator } from './operator.js'
 import { BackendHealth, watchBackend } from './operator-backend.js'
+import { openBidQuote } from '../market/bid-quote.js'
 import { AuctionBuyer, AuctionSeller, type AuctionSellInit, type TallyAuction } from './auction/index.js'
 
 /** What a seller offers one backend at. */
@@ -246,7 +247,18 @@ export class TallyNode extends EventEmitter<TallyNodeEvents> {
       logger,
       sellerTerms: (model) => this.sellerTerms(model),
       buyerPolicy: (buyer, request) => this.buyerPolicy(buyer, request),
-      onCapacity: (model, reserved, max) => { this.capacityChanged(model, this.openSessionsFull, reserved >= max) }
+      onCapacity: (model, reserved, max) => { this.capacityChanged(model, this.openSessionsFull, reserved >= max) },
+      // contracts at the prices of the BidQuotes this seller sent and holds (negotiate.md § Auction price)
+      bidQuotes: {
+        open: (bytes) => openBidQuote(bytes, net),
+        volumeLeft: (quoteId) => this.auctionSeller?.lookupBidQuote(quoteId)?.volumeLeftTokens,
+        consume: (quoteId, tokens) => {
+          const held = this.auctionSeller?.lookupBidQuote(quoteId)
+          if (held == null || held.volumeLeftTokens < tokens) return false
+          this.auctionSeller?.consumeVolume(quoteId, tokens)
+          return true
+        }
+      }
     })
     this.negotiatorSvc.addEventListener('contract', (e) => {
       const contract = (e as CustomEvent<Contract>).detail

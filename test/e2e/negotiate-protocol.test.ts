@@ -54,7 +54,7 @@ async function stillServes (s: NegotiatingPeer): Promise<void> {
 /** request a quote on a raw stream, as `buyer` */
 async function rawQuote (buyer: TestPeer, s: NegotiatingPeer): Promise<{ quoteBytes: Uint8Array, lp: any, stream: any }> {
   const { lp, stream } = await rawStream(buyer, s.peer)
-  await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: buyer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n } })
+  await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: buyer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n, bidQuote: new Uint8Array(0) } })
   const f = await receive(lp)
   expect(f.quote).toBeDefined()
   return { quoteBytes: f.quote as Uint8Array, lp, stream }
@@ -126,7 +126,7 @@ describe('/tally/negotiate/1.0.0', () => {
     const hoarder = await np()
     await rawQuote(hoarder.peer, s)
     const { lp } = await rawStream(hoarder.peer, s.peer)
-    await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: hoarder.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n } })
+    await send(lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: hoarder.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n, bidQuote: new Uint8Array(0) } })
     const f = await receive(lp)
     expect(f.refusal?.reason).toBe(RefusalReason.NO_CAPACITY)
     expect(s.svc.reserved(MODEL.modelId)).toBe(1)
@@ -250,7 +250,7 @@ describe('/tally/negotiate/1.0.0', () => {
     const third = await rawStream(h.peer, s.peer).then(async r => { await expectReset(r.lp); return 'reset' }, () => 'refused')
     expect(['reset', 'refused']).toContain(third)
     // the two within the limit are still being served: a frame on one of them gets an answer
-    await send(open[0].lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: h.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n } })
+    await send(open[0].lp, { quoteRequest: { modelId: MODEL.modelId, expectedInputTokens: 1n, expectedOutputTokens: 1n, buyer: h.peer.signer.publicKey as Uint8Array<ArrayBuffer>, nonce: randomBytes(16), maxPriceInPerMtokUc: 0n, maxPriceOutPerMtokUc: 0n, maxSpendUc: 0n, sessionExpiresAtMs: 0n, bidQuote: new Uint8Array(0) } })
     expect((await receive(open[0].lp)).quote).toBeDefined()
     // a global cap below the per-connection one
     const s2 = await seller({ maxConcurrentNegotiations: 1, timeoutMs: 3_000 })

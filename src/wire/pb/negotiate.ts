@@ -13,7 +13,10 @@ export enum RefusalReason {
   INSUFFICIENT_CREDIT = 'INSUFFICIENT_CREDIT',
   BAD_REQUEST = 'BAD_REQUEST',
   BUYER_NOT_TRUSTED = 'BUYER_NOT_TRUSTED',
-  RESERVATIONS_LAPSED = 'RESERVATIONS_LAPSED'
+  RESERVATIONS_LAPSED = 'RESERVATIONS_LAPSED',
+  BID_QUOTE_INVALID = 'BID_QUOTE_INVALID',
+  BID_QUOTE_EXPIRED = 'BID_QUOTE_EXPIRED',
+  BID_VOLUME_EXHAUSTED = 'BID_VOLUME_EXHAUSTED'
 }
 
 enum __RefusalReasonValues {
@@ -26,7 +29,10 @@ enum __RefusalReasonValues {
   INSUFFICIENT_CREDIT = 6,
   BAD_REQUEST = 7,
   BUYER_NOT_TRUSTED = 8,
-  RESERVATIONS_LAPSED = 9
+  RESERVATIONS_LAPSED = 9,
+  BID_QUOTE_INVALID = 10,
+  BID_QUOTE_EXPIRED = 11,
+  BID_VOLUME_EXHAUSTED = 12
 }
 
 export namespace RefusalReason {
@@ -45,6 +51,7 @@ export interface QuoteRequest {
   maxPriceOutPerMtokUc: bigint
   maxSpendUc: bigint
   sessionExpiresAtMs: bigint
+  bidQuote: Uint8Array<ArrayBuffer>
 }
 
 export namespace QuoteRequest {
@@ -102,6 +109,11 @@ export namespace QuoteRequest {
           w.uint64(obj.sessionExpiresAtMs)
         }
 
+        if ((obj.bidQuote != null && obj.bidQuote.byteLength > 0)) {
+          w.uint32(82)
+          w.bytes(obj.bidQuote)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -115,7 +127,8 @@ export namespace QuoteRequest {
           maxPriceInPerMtokUc: 0n,
           maxPriceOutPerMtokUc: 0n,
           maxSpendUc: 0n,
-          sessionExpiresAtMs: 0n
+          sessionExpiresAtMs: 0n,
+          bidQuote: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -158,6 +171,10 @@ export namespace QuoteRequest {
             }
             case 9: {
               obj.sessionExpiresAtMs = reader.uint64()
+              break
+            }
+            case 10: {
+              obj.bidQuote = reader.bytes()
               break
             }
             default: {
@@ -238,6 +255,13 @@ export namespace QuoteRequest {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.bidQuote`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -295,6 +319,11 @@ export namespace QuoteRequest {
     value: bigint
   }
 
+  export interface QuoteRequestBidQuoteFieldEvent {
+    field: '$.bidQuote'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<QuoteRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, QuoteRequest.codec())
   }
@@ -303,7 +332,7 @@ export namespace QuoteRequest {
     return decodeMessage(buf, QuoteRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<QuoteRequest>): Generator<QuoteRequestModelIdFieldEvent | QuoteRequestExpectedInputTokensFieldEvent | QuoteRequestExpectedOutputTokensFieldEvent | QuoteRequestBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteRequestMaxPriceInPerMtokUcFieldEvent | QuoteRequestMaxPriceOutPerMtokUcFieldEvent | QuoteRequestMaxSpendUcFieldEvent | QuoteRequestSessionExpiresAtMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<QuoteRequest>): Generator<QuoteRequestModelIdFieldEvent | QuoteRequestExpectedInputTokensFieldEvent | QuoteRequestExpectedOutputTokensFieldEvent | QuoteRequestBuyerFieldEvent | QuoteRequestNonceFieldEvent | QuoteRequestMaxPriceInPerMtokUcFieldEvent | QuoteRequestMaxPriceOutPerMtokUcFieldEvent | QuoteRequestMaxSpendUcFieldEvent | QuoteRequestSessionExpiresAtMsFieldEvent | QuoteRequestBidQuoteFieldEvent> {
     return streamMessage(buf, QuoteRequest.codec(), opts)
   }
 }
@@ -1739,6 +1768,11 @@ export namespace NegotiateFrame {
     value: bigint
   }
 
+  export interface NegotiateFrameQuoteRequestBidQuoteFieldEvent {
+    field: '$.quoteRequest.bidQuote'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface NegotiateFrameQuoteFieldEvent {
     field: '$.quote'
     value: Uint8Array<ArrayBuffer>
@@ -1777,7 +1811,7 @@ export namespace NegotiateFrame {
     return decodeMessage(buf, NegotiateFrame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NegotiateFrame>): Generator<NegotiateFrameQuoteRequestModelIdFieldEvent | NegotiateFrameQuoteRequestExpectedInputTokensFieldEvent | NegotiateFrameQuoteRequestExpectedOutputTokensFieldEvent | NegotiateFrameQuoteRequestBuyerFieldEvent | NegotiateFrameQuoteRequestNonceFieldEvent | NegotiateFrameQuoteRequestMaxPriceInPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxPriceOutPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxSpendUcFieldEvent | NegotiateFrameQuoteRequestSessionExpiresAtMsFieldEvent | NegotiateFrameQuoteFieldEvent | NegotiateFrameAcceptFieldEvent | NegotiateFrameContractFieldEvent | NegotiateFrameRefusalReasonFieldEvent | NegotiateFrameRefusalMessageFieldEvent | NegotiateFrameRefusalRetryAfterMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NegotiateFrame>): Generator<NegotiateFrameQuoteRequestModelIdFieldEvent | NegotiateFrameQuoteRequestExpectedInputTokensFieldEvent | NegotiateFrameQuoteRequestExpectedOutputTokensFieldEvent | NegotiateFrameQuoteRequestBuyerFieldEvent | NegotiateFrameQuoteRequestNonceFieldEvent | NegotiateFrameQuoteRequestMaxPriceInPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxPriceOutPerMtokUcFieldEvent | NegotiateFrameQuoteRequestMaxSpendUcFieldEvent | NegotiateFrameQuoteRequestSessionExpiresAtMsFieldEvent | NegotiateFrameQuoteRequestBidQuoteFieldEvent | NegotiateFrameQuoteFieldEvent | NegotiateFrameAcceptFieldEvent | NegotiateFrameContractFieldEvent | NegotiateFrameRefusalReasonFieldEvent | NegotiateFrameRefusalMessageFieldEvent | NegotiateFrameRefusalRetryAfterMsFieldEvent> {
     return streamMessage(buf, NegotiateFrame.codec(), opts)
   }
 }
