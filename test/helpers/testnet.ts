@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { testnetMissing } from '../../src/cli/testnet/net.js'
+import { miniupnpdPath, testnetMissing } from '../../src/cli/testnet/net.js'
 import { defaultBin, testnetUp, type Testnet, type TestnetInit } from '../../src/cli/testnet/testnet.js'
 
 export type { Testnet, TestnetInit, TestnetNodeSpec, TestnetNodeState } from '../../src/cli/testnet/testnet.js'
@@ -25,6 +25,11 @@ export function skipTestnet (file: string): boolean {
   const reason = testnetSkipReason()
   if (reason != null) console.log(`${file}: skipped: ${reason}`)
   return reason != null
+}
+
+/** why a testnet with UPnP routers cannot run here (also miniupnpd missing), or undefined when it can */
+export function upnpSkipReason (): string | undefined {
+  return testnetSkipReason() ?? (miniupnpdPath() == null ? 'UPnP routers run miniupnpd: Debian package miniupnpd-nftables (.ci/run installs it)' : undefined)
 }
 
 const made = new Map<Testnet, string>()

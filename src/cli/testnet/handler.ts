@@ -6,7 +6,7 @@ import { testnetDown, testnetStatus, testnetUp } from './testnet.js'
 
 export async function testnetUpHandler (flags: TestnetUpFlags, io: CliIO): Promise<void> {
   const o = parseTestnetUpFlags(flags)
-  const t = await testnetUp({ dir: o.dir, nodes: o.nodes, nat: o.nat, sellers: o.sellers, latencyMs: o.latencyMs, log: o.json ? undefined : io.out })
+  const t = await testnetUp({ dir: o.dir, nodes: o.nodes, nat: o.nat, sellers: o.sellers, upnp: o.upnp, latencyMs: o.latencyMs, log: o.json ? undefined : io.out })
   const s = t.state
   if (o.json) {
     const { token: _token, ...shown } = s

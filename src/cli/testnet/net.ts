@@ -55,6 +55,11 @@ export function testnetMissing (): string[] {
   return missing
 }
 
+/** the UPnP IGD / NAT-PMP daemon a testnet router runs for `upnp` nodes (Debian package miniupnpd-nftables), or undefined */
+export function miniupnpdPath (): string | undefined {
+  return which('miniupnpd')
+}
+
 /** throws TestnetUnavailableError naming what is missing */
 export function assertTestnetAvailable (): void {
   const missing = testnetMissing()

@@ -25,7 +25,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { assertTestnetAvailable, hasNetem, ip, listNamespaces, namespacePids, nft, rootLinkExists, sh } from './net.js'
+import { assertTestnetAvailable, hasNetem, ip, listNamespaces, miniupnpdPath, namespacePids, nft, rootLinkExists, sh, TestnetUnavailableError } from './net.js'
 import { ensureTinyModel } from '../../exec/model/tiny.js'
 import { MAX_TESTNET_NODES } from './options.js'
 
@@ -55,6 +55,11 @@ export interface TestnetNodeSpec {
   sell?: boolean
   /** more `tally start` flags */
   args?: string[]
+  /**
+   * behind a NAT only: its router runs miniupnpd (UPnP IGD and NAT-PMP, Debian package
+   * miniupnpd-nftables) and the node starts with `--upnp`
+   */
+  upnp?: boolean
 }
 
 export interface TestnetInit {
@@ -66,6 +71,8 @@ export interface TestnetInit {
   nat?: number
   /** with a count: the last s nodes sell (so NATed nodes sell first) */
   sellers?: number
+  /** with a count: the NATed nodes' routers run miniupnpd and the nodes ask them for a port mapping (--upnp) */
+  upnp?: boolean
   /** one-way latency added to every node's link where the kernel has netem (these machines do not) */
   latencyMs?: number
   /** more `tally start` flags for every node */
@@ -84,6 +91,8 @@ export interface TestnetNodeState {
   ns: string
   router?: string
   nat?: NatKind
+  /** its router runs miniupnpd; the node runs with --upnp */
+  upnp?: boolean
   seller: boolean
   bootstrap: boolean
   /** the node's own address (private behind a NAT) */
@@ -238,9 +247,11 @@ export function openTestnet (dir: string): Testnet {
 }
 
 /** the node specs a count, nat and sellers stand for */
-export function nodeSpecs (init: Pick<TestnetInit, 'nodes' | 'nat' | 'sellers'>): TestnetNodeSpec[] {
+export function nodeSpecs (init: Pick<TestnetInit, 'nodes' | 'nat' | 'sellers' | 'upnp'>): TestnetNodeSpec[] {
   if (Array.isArray(init.nodes)) {
     if (init.nodes[0]?.nat != null) throw new RangeError('node 0 is the public bootstrap: it cannot be behind a NAT')
+    const i = init.nodes.findIndex(s => s.upnp === true && s.nat == null)
+    if (i >= 0) throw new RangeError(`node ${i}: upnp needs a NAT router to run on (give it nat)`)
     return init.nodes
   }
   const n = init.nodes
@@ -251,7 +262,8 @@ export function nodeSpecs (init: Pick<TestnetInit, 'nodes' | 'nat' | 'sellers'>)
   if (!Number.isInteger(sellers) || sellers < 0 || sellers > n - 1) throw new RangeError(`sellers must be 0..${n - 1} (node 0, the bootstrap, does not sell), got ${sellers}`)
   return Array.from({ length: n }, (_, i) => ({
     nat: i >= n - nat ? 'cone' as const : undefined,
-    sell: i >= n - sellers
+    sell: i >= n - sellers,
+    upnp: init.upnp === true && i >= n - nat ? true : undefined
   }))
 }
 
@@ -287,6 +299,7 @@ export async function testnetUp (init: TestnetInit): Promise<Testnet> {
   assertTestnetAvailable()
   const dir = resolve(init.dir)
   const specs = nodeSpecs(init)
+  if (specs.some(s => s.upnp === true) && miniupnpdPath() == null) throw new TestnetUnavailableError('miniupnpd (Debian package miniupnpd-nftables) for the UPnP routers')
   const log = init.log ?? (() => {})
   mkdirSync(dir, { recursive: true })
   const old = readTestnetState(dir)
@@ -321,6 +334,7 @@ export async function testnetUp (init: TestnetInit): Promise<Testnet> {
         ns: `${prefix}-n${i}`,
         router: s.nat != null ? `${prefix}-r${i}` : undefined,
         nat: s.nat,
+        upnp: s.upnp === true ? true : undefined,
         seller: s.sell === true,
         bootstrap: i === 0,
         ip: ownIp,
@@ -394,7 +408,8 @@ async function buildNetwork (state: TestnetState, latencyMs: number, log: (line:
       await ip(n.ns, 'link', 'set', 'eth0', 'up')
       await ip(n.ns, 'route', 'add', 'default', 'via', `${lanNet}.1`)
       await sh('ip', ['netns', 'exec', n.router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
-      await nft(n.router, natRuleset(n.nat ?? 'cone', state.hostIp))
+      await nft(n.router, natRuleset(n.nat ?? 'cone', state.hostIp, n.upnp === true))
+      if (n.upnp === true) await startMiniupnpd(state, n)
       await ip(undefined, 'route', 'add', `${lanNet}.0/24`, 'via', n.wanIp, 'dev', state.hostLink)
     }
   }
@@ -409,7 +424,7 @@ async function buildNetwork (state: TestnetState, latencyMs: number, log: (line:
  * kernel answers a hole punch's early SYN (one that arrives before the node's own SYN made the
  * mapping) with a RST, which ends the other side's attempt (docs/network.md § Hole punching).
  */
-export function natRuleset (kind: NatKind, harnessIp: string): string {
+export function natRuleset (kind: NatKind, harnessIp: string, upnp = false): string {
   return `table ip tally_nat {
   chain postrouting {
     type nat hook postrouting priority srcnat;
@@ -421,12 +436,81 @@ export function natRuleset (kind: NatKind, harnessIp: string): string {
   }
   chain forward {
     type filter hook forward priority filter; policy drop;
-    ct state established,related accept
+    ct state established,related accept${upnp ? '\n    ct status dnat accept' : ''}
     iifname "lan" accept
     iifname "wan" ip saddr ${harnessIp} accept
   }
 }
 `
+}
+
+/**
+ * The chains miniupnpd (nftables build) adds its rules to, in their own table: a forward accept
+ * and a DNAT per mapping. Our forward chain (policy drop) accepts what was DNATed (`ct status
+ * dnat`), so only mapped ports get in.
+ */
+export function miniupnpdRuleset (): string {
+  return `table inet miniupnpd {
+  chain forward {
+    type filter hook forward priority filter - 5;
+    jump miniupnpd
+  }
+  chain miniupnpd {
+  }
+  chain prerouting {
+    type nat hook prerouting priority dstnat;
+    jump prerouting_miniupnpd
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat - 5;
+    jump postrouting_miniupnpd
+  }
+  chain postrouting_miniupnpd {
+  }
+}
+`
+}
+
+/** miniupnpd's config for node n's router: UPnP IGD and NAT-PMP on `lan`, mappings only for the node's own address */
+export function miniupnpdConfig (n: Pick<TestnetNodeState, 'ip'>, uuid: string): string {
+  return [
+    'ext_ifname=wan',
+    'listening_ip=lan',
+    'port=5000',
+    'enable_upnp=yes',
+    'enable_natpmp=yes',
+    // a client may map ports to its own address only
+    'secure_mode=yes',
+    'system_uptime=yes',
+    'upnp_table_name=miniupnpd',
+    'upnp_nat_table_name=miniupnpd',
+    'upnp_forward_chain=miniupnpd',
+    'upnp_nat_chain=prerouting_miniupnpd',
+    'upnp_nat_postrouting_chain=postrouting_miniupnpd',
+    `uuid=${uuid}`,
+    `allow 1024-65535 ${n.ip}/32 1024-65535`,
+    'deny 0-65535 0.0.0.0/0 0-65535',
+    ''
+  ].join('\n')
+}
+
+/** starts miniupnpd in node n's router namespace (stopped with the namespace's processes by `down`) */
+async function startMiniupnpd (state: TestnetState, n: TestnetNodeState): Promise<void> {
+  const bin = miniupnpdPath()
+  if (bin == null || n.router == null) throw new TestnetUnavailableError('miniupnpd (Debian package miniupnpd-nftables) for the UPnP routers')
+  await nft(n.router, miniupnpdRuleset())
+  const dir = join(state.dir, 'routers')
+  mkdirSync(dir, { recursive: true })
+  const conf = join(dir, `${n.name}-miniupnpd.conf`)
+  const h = randomBytes(16).toString('hex')
+  writeFileSync(conf, miniupnpdConfig(n, `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`))
+  const log = openSync(join(dir, `${n.name}-miniupnpd.log`), 'a')
+  // -d: in the foreground (its log on stderr), so the namespace's process list holds it for `down`
+  const child = spawn('ip', ['netns', 'exec', n.router, bin, '-f', conf, '-d', '-P', join(dir, `${n.name}-miniupnpd.pid`)], { detached: true, stdio: ['ignore', log, log] })
+  closeSync(log)
+  child.unref()
 }
 
 function childEnv (token: string): Record<string, string | undefined> {
@@ -473,6 +557,7 @@ async function startNode (state: TestnetState, n: TestnetNodeState, bin: string,
     '--api', `${n.ip}:${API_PORT}`,
     ...extra,
     ...(n.seller ? ['--serve', 'tiny', '--threads', '1'] : []),
+    ...(n.upnp === true ? ['--upnp'] : []),
     ...n.args
   ]
   const out = openSync(n.outLog, 'a')

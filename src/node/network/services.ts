@@ -176,6 +176,76 @@ class HostAddresses implements Startable {
   }
 }
 
+interface UpnpRecheckComponents {
+  connectionManager: { getConnections: () => Array<{ status: string, limits?: unknown, remotePeer: { toString: () => string } }> }
+  addressManager: { getAddressesWithMetadata: () => Array<{ type: string, verified: boolean }> }
+  autonat?: { client?: { verifyExternalAddresses?: (connection: unknown) => Promise<void> } }
+  logger: ComponentLogger
+}
+
+/** peers asked to dial a new mapping back: AutoNAT v2 confirms a mapped address on one success */
+const UPNP_RECHECK_PEERS = 3
+/** how often an unverified router mapping is looked for */
+const UPNP_RECHECK_MS = 5_000
+
+/**
+ * AutoNAT v2 asks a peer to dial our unverified addresses back when a connection to it opens (and
+ * on a DHT random walk). A router mapping comes a few seconds after start (UPnP finds the router,
+ * then maps), after the node met its first peers, and adding it changes nothing libp2p listens
+ * to: it waited for the next new connection, which a node with few peers may never open. While
+ * the node holds an unverified mapping, this asks the peers of up to three open direct
+ * connections to verify it (AutoNAT skips a peer's network segment that already answered), every
+ * 5 s (docs/network.md § UPnP).
+ */
+class UpnpRecheck implements Startable {
+  private timer?: ReturnType<typeof setInterval>
+  constructor (private readonly c: UpnpRecheckComponents) {}
+  readonly [Symbol.toStringTag] = 'tally:upnp-recheck'
+  start (): void { this.timer = setInterval(() => { this.recheck() }, UPNP_RECHECK_MS) }
+  stop (): void { if (this.timer != null) clearInterval(this.timer) }
+
+  private recheck (): void {
+    if (!this.c.addressManager.getAddressesWithMetadata().some(a => a.type === 'ip-mapping' && !a.verified)) return
+    let verify: ((connection: unknown) => Promise<void>) | undefined
+    try { verify = this.c.autonat?.client?.verifyExternalAddresses?.bind(this.c.autonat.client) } catch { return }
+    if (verify == null) return
+    const peers = new Set<string>()
+    for (const conn of this.c.connectionManager.getConnections()) {
+      if (conn.status !== 'open' || conn.limits != null || peers.has(conn.remotePeer.toString())) continue
+      peers.add(conn.remotePeer.toString())
+      verify(conn).catch((err) => { this.c.logger.forComponent('tally:upnp-recheck').error('asking %s to verify our addresses failed: %e', conn.remotePeer.toString(), err) })
+      if (peers.size >= UPNP_RECHECK_PEERS) break
+    }
+  }
+}
+
+let fetchFixed = false
+
+/**
+ * UPnP's SOAP calls (@achingbrain/nat-port-mapper) send an explicit Content-Length header with
+ * a string body. Importing undici 7 (the HTTP backend does) installs its Agent as the global
+ * dispatcher of Node 20's own fetch, and that Agent refuses such a request before it leaves
+ * ("invalid content-length header": fetch adds its own): the router's external address and every
+ * mapping failed with "fetch failed" (docs/network.md § UPnP). A fetch with a string body
+ * computes the length itself, so the explicit header is dropped; nothing else changes. Installed
+ * once per process, only on a node that runs UPnP.
+ */
+export function fetchWithoutExplicitContentLength (): void {
+  if (fetchFixed) return
+  fetchFixed = true
+  const inner = globalThis.fetch
+  globalThis.fetch = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
+    if (init?.headers != null && typeof init.body === 'string') {
+      const headers = new Headers(init.headers)
+      if (headers.has('content-length')) {
+        headers.delete('content-length')
+        init = { ...init, headers }
+      }
+    }
+    return await inner(input, init)
+  }
+}
+
 /** the extra libp2p services, by name; each present only when the plan turns it on */
 export interface NetworkServices {
   ping?: unknown
@@ -228,7 +298,11 @@ export function networkServiceFactories (plan: NetworkPlan, netHex: string, boot
   } else if (c.dcutr) {
     f.dcutr = (components: any) => dcutr()(holePunchComponents(components))
   }
-  if (c.upnp) f.upnp = uPnPNAT()
+  if (c.upnp) {
+    fetchWithoutExplicitContentLength()
+    f.upnp = uPnPNAT()
+    if (c.autonat) f.upnpRecheck = (components: UpnpRecheckComponents) => new UpnpRecheck(components)
+  }
   if (plan.mdns) f.mdns = mdns({ serviceTag: mdnsServiceTag(netHex) })
   f.network = connectionTarget({ minConnections: c.minConnections, bootstrap, randomWalk: plan.dht !== 'off' })
   return f

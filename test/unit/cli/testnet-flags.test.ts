@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { resolve } from 'node:path'
 import { parseTestnetUpFlags } from '../../../src/cli/testnet/options.js'
-import { natRuleset, nodeSpecs } from '../../../src/cli/testnet/testnet.js'
+import { miniupnpdConfig, natRuleset, nodeSpecs } from '../../../src/cli/testnet/testnet.js'
 import { UsageError } from '../../../src/cli/io.js'
 import { main } from '../../../src/cli/main.js'
 
@@ -19,8 +19,9 @@ function captured (): { io: any, lines: string[] } {
 
 describe('tally testnet flags', () => {
   it('parses counts with defaults: one seller, no NAT, .testnet', () => {
-    expect(parseTestnetUpFlags({ nodes: '6' })).toEqual({ nodes: 6, nat: 0, sellers: 1, dir: '.testnet', latencyMs: 0, json: false })
-    expect(parseTestnetUpFlags({ nodes: '5', nat: '2', sellers: '3', dir: 'x', latency: '20', json: true })).toEqual({ nodes: 5, nat: 2, sellers: 3, dir: 'x', latencyMs: 20, json: true })
+    expect(parseTestnetUpFlags({ nodes: '6' })).toEqual({ nodes: 6, nat: 0, sellers: 1, dir: '.testnet', latencyMs: 0, upnp: false, json: false })
+    expect(parseTestnetUpFlags({ nodes: '5', nat: '2', sellers: '3', dir: 'x', latency: '20', upnp: true, json: true })).toEqual({ nodes: 5, nat: 2, sellers: 3, dir: 'x', latencyMs: 20, upnp: true, json: true })
+    expect(() => parseTestnetUpFlags({ nodes: '4', upnp: true })).toThrow(/--upnp: .* --nat of 1 or more/)
   })
 
   it('refuses bad values naming the flag (node 0 is the public bootstrap: at most N-1 NATed or selling)', () => {
@@ -48,6 +49,9 @@ describe('testnet layout', () => {
     expect(specs.map(s => s.sell)).toEqual([false, false, true, true, true])
     expect(() => nodeSpecs({ nodes: [{ nat: 'cone' }] })).toThrow(/node 0 is the public bootstrap/)
     expect(() => nodeSpecs({ nodes: 3, nat: 3 })).toThrow(RangeError)
+    // --upnp: the NATed nodes' routers run miniupnpd; a public node has no router to run it on
+    expect(nodeSpecs({ nodes: 4, nat: 2, upnp: true }).map(s => s.upnp === true)).toEqual([false, false, true, true])
+    expect(() => nodeSpecs({ nodes: [{}, { upnp: true }] })).toThrow(/node 1: upnp needs a NAT router/)
   })
 
   it('a NAT router masquerades out of wan and lets in only the harness; symmetric randomises ports', () => {
@@ -56,6 +60,13 @@ describe('testnet layout', () => {
     expect(cone).toMatch(/policy drop;/)
     expect(cone).toMatch(/iifname "wan" ip saddr 11\.7\.0\.1 accept/)
     expect(natRuleset('symmetric', '11.7.0.1')).toMatch(/masquerade random,fully-random/)
+    // unsolicited packets to the router itself are dropped, not answered with a RST (a hole
+    // punch's early SYN would otherwise end the other side's attempt)
+    expect(cone).toMatch(/hook input[^}]*iifname "wan" ct state new drop/)
+    // a UPnP router lets in what miniupnpd DNATs, nothing else new
+    expect(cone).not.toMatch(/ct status dnat accept/)
+    expect(natRuleset('cone', '11.7.0.1', true)).toMatch(/ct status dnat accept/)
+    expect(miniupnpdConfig({ ip: '10.7.3.2' }, 'u')).toMatch(/^ext_ifname=wan$[\s\S]*^secure_mode=yes$[\s\S]*^allow 1024-65535 10\.7\.3\.2\/32 1024-65535$/m)
   })
 })
 
