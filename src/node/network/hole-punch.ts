@@ -17,7 +17,8 @@
  *   (identify's `observedAddr`), i.e. the NAT's mapping of Q.
  * - `holePunchComponents`: DCUtR's view of the address manager also lists those observed
  *   addresses, so the CONNECT message names them. Nothing else announces them: they are not
- *   dialable by a stranger (the NAT drops an unsolicited SYN), only by a simultaneous open.
+ *   dialable by a stranger (the NAT drops an unsolicited SYN), only by a simultaneous open. Its
+ *   forced direct dials skip libp2p's dial queue, which lost `initiator: false` (`punchDial`).
  */
 import { tcp } from '@libp2p/tcp'
 import type { Connection, Libp2pEvents, TypedEventTarget } from '@libp2p/interface'
